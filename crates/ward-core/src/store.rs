@@ -1,0 +1,218 @@
+//! The store ports: what the directory needs from storage, whatever the backend.
+//!
+//! Writes are units of work: a list of [`WriteOp`]s committed in one transaction, each appending
+//! its own change-feed row in that same transaction. There is no way to write without the feed.
+
+use crate::change::ChangeEvent;
+use crate::error::DirectoryError;
+use crate::ids::{ObjectId, ObjectKind, TenantId};
+use crate::tenant::Tenant;
+use crate::validate::DomainName;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// A relationship between a group and another directory object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Relation {
+    Member,
+    Owner,
+}
+
+impl Relation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Member => "member",
+            Relation::Owner => "owner",
+        }
+    }
+    /// Graph's property name, for error messages.
+    pub fn property(self) -> &'static str {
+        match self {
+            Relation::Member => "members",
+            Relation::Owner => "owners",
+        }
+    }
+}
+
+/// `member` (or `owner`) of `group`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Link {
+    pub group: ObjectId,
+    pub member: ObjectId,
+    pub member_kind: ObjectKind,
+}
+
+/// An object as stored: its JSON document, a version for optimistic concurrency, deletion time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredObject {
+    pub tenant_id: TenantId,
+    pub kind: ObjectKind,
+    pub id: ObjectId,
+    pub doc: serde_json::Value,
+    pub version: i64,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// A hashed secret (password hash, client-secret hash). Never the secret itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredCredential {
+    pub object_id: ObjectId,
+    pub kind: String,
+    pub key_id: String,
+    pub secret_hash: String,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// One step of a unit of work.
+#[derive(Clone, Debug)]
+pub enum WriteOp {
+    CreateTenant(Tenant),
+    /// Replaces the tenant document; new domains must not belong to another tenant.
+    UpdateTenant(Tenant),
+    Insert {
+        kind: ObjectKind,
+        id: ObjectId,
+        unique_key: Option<String>,
+        doc: serde_json::Value,
+    },
+    /// Fails with [`StoreError::VersionConflict`] unless the stored version is `expected_version`.
+    Update {
+        kind: ObjectKind,
+        id: ObjectId,
+        unique_key: Option<String>,
+        doc: serde_json::Value,
+        expected_version: i64,
+    },
+    SoftDelete {
+        kind: ObjectKind,
+        id: ObjectId,
+        at: OffsetDateTime,
+        doc: serde_json::Value,
+    },
+    Restore {
+        kind: ObjectKind,
+        id: ObjectId,
+        unique_key: Option<String>,
+        doc: serde_json::Value,
+    },
+    /// Removes the object, its links in both directions and its credentials.
+    Purge {
+        kind: ObjectKind,
+        id: ObjectId,
+    },
+    /// Both ends must exist and be live; a `Member` link between groups that would close a cycle
+    /// is refused with [`StoreError::Cycle`].
+    AddLink {
+        relation: Relation,
+        link: Link,
+    },
+    RemoveLink {
+        relation: Relation,
+        group: ObjectId,
+        member: ObjectId,
+    },
+    SetCredential {
+        object_kind: ObjectKind,
+        credential: StoredCredential,
+    },
+    RemoveCredential {
+        object_kind: ObjectKind,
+        object_id: ObjectId,
+        kind: String,
+        key_id: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ListQuery {
+    /// List the deleted-items container instead of live objects.
+    pub deleted: bool,
+    /// Keyset paging: objects with an id greater than this.
+    pub after: Option<ObjectId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique key already taken: {0}")]
+    UniqueViolation(String),
+    #[error("domain already belongs to a tenant: {0}")]
+    DomainTaken(String),
+    #[error("tenant already exists")]
+    TenantExists,
+    #[error("{kind} {id} not found")]
+    NotFound { kind: String, id: String },
+    #[error("version conflict")]
+    VersionConflict,
+    #[error("already linked")]
+    AlreadyLinked,
+    #[error("not linked")]
+    NotLinked,
+    #[error("membership cycle")]
+    Cycle,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UniqueViolation(key) if key.starts_with("upn:") => DirectoryError::DuplicateUserPrincipalName,
+            StoreError::UniqueViolation(key) if key.starts_with("role:") => DirectoryError::AlreadyMember { relation: "roleAssignments" },
+            StoreError::UniqueViolation(_) | StoreError::VersionConflict => DirectoryError::Conflict,
+            StoreError::DomainTaken(d) => DirectoryError::DuplicateDomain(d),
+            StoreError::TenantExists => DirectoryError::Conflict,
+            StoreError::NotFound { kind, id } => DirectoryError::NotFound { kind: ObjectKind::parse(&kind), id },
+            StoreError::AlreadyLinked => DirectoryError::AlreadyMember { relation: "members" },
+            StoreError::NotLinked => DirectoryError::NotMember { relation: "members", member: String::new(), of: String::new() },
+            StoreError::Cycle => DirectoryError::MembershipCycle { group: String::new(), member: String::new() },
+            StoreError::Unavailable(m) => DirectoryError::StorageUnavailable(m),
+            StoreError::Corrupt(m) => DirectoryError::Internal(m),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Storage for the whole directory. Implemented for SQLite and PostgreSQL; one conformance suite
+/// holds both to the same behaviour.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Applies `ops` in order in one transaction; each appends its change-feed row. Returns the
+    /// position of the last row written.
+    async fn commit(&self, tenant: TenantId, at: OffsetDateTime, ops: Vec<WriteOp>) -> StoreResult<i64>;
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_domain(&self, domain: &DomainName) -> StoreResult<Option<Tenant>>;
+
+    /// Live or deleted.
+    async fn object(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId) -> StoreResult<Option<StoredObject>>;
+    /// Live objects only.
+    async fn object_by_key(&self, tenant: TenantId, kind: ObjectKind, unique_key: &str) -> StoreResult<Option<StoredObject>>;
+    /// In id order.
+    async fn objects(&self, tenant: TenantId, kind: ObjectKind, query: &ListQuery) -> StoreResult<Vec<StoredObject>>;
+    async fn count_objects(&self, tenant: TenantId, kind: ObjectKind, deleted: bool) -> StoreResult<i64>;
+
+    /// Direct members (or owners) of `group`.
+    async fn links_of_group(&self, tenant: TenantId, relation: Relation, group: ObjectId) -> StoreResult<Vec<Link>>;
+    /// Groups `member` is directly linked to.
+    async fn links_of_member(&self, tenant: TenantId, relation: Relation, member: ObjectId) -> StoreResult<Vec<Link>>;
+    async fn all_links(&self, tenant: TenantId, relation: Relation) -> StoreResult<Vec<Link>>;
+
+    async fn credential(&self, tenant: TenantId, object: ObjectId, kind: &str, key_id: &str) -> StoreResult<Option<StoredCredential>>;
+
+    /// The position of the newest change-feed row (0 when empty), for one tenant or all.
+    async fn feed_head(&self, tenant: Option<TenantId>) -> StoreResult<i64>;
+    /// Rows after `after`, oldest first.
+    async fn feed(&self, tenant: Option<TenantId>, after: i64, limit: u32) -> StoreResult<Vec<ChangeEvent>>;
+
+    /// Objects soft-deleted before `cutoff`, due to be purged.
+    async fn deleted_before(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<(TenantId, ObjectKind, ObjectId)>>;
+}

@@ -1,0 +1,504 @@
+//! The store's logic and SQL, written once for both backends. Every statement here is accepted by
+//! SQLite and PostgreSQL alike (`$n` placeholders, `RETURNING`, `ON CONFLICT`, `WITH RECURSIVE`).
+
+use crate::sql::{Db, Row, Tx, args, from_micros, micros};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use ward_core::change::{ChangeEvent, ChangeType};
+use ward_core::ids::{ObjectId, ObjectKind, TenantId};
+use ward_core::store::{Link, ListQuery, Relation, Store, StoreError, StoreResult, StoredCredential, StoredObject, WriteOp};
+use ward_core::tenant::Tenant;
+use ward_core::validate::DomainName;
+
+pub struct SqlStore {
+    db: Box<dyn Db>,
+}
+
+impl SqlStore {
+    pub fn new(db: Box<dyn Db>) -> Self {
+        SqlStore { db }
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn parse_doc(text: &str) -> StoreResult<Value> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+fn tenant_from(doc: &str) -> StoreResult<Tenant> {
+    serde_json::from_str(doc).map_err(corrupt)
+}
+
+fn parse_id(s: &str) -> StoreResult<ObjectId> {
+    s.parse().map_err(|_| corrupt(format!("bad object id {s}")))
+}
+
+fn parse_kind(s: &str) -> StoreResult<ObjectKind> {
+    ObjectKind::parse(s).ok_or_else(|| corrupt(format!("bad object kind {s}")))
+}
+
+const OBJECT_COLUMNS: &str = "tenant_id, kind, id, doc, version, deleted_at";
+
+fn object_from(row: &Row) -> StoreResult<StoredObject> {
+    Ok(StoredObject {
+        tenant_id: row.text(0)?.parse().map_err(|_| corrupt("bad tenant id"))?,
+        kind: parse_kind(&row.text(1)?)?,
+        id: parse_id(&row.text(2)?)?,
+        doc: parse_doc(&row.text(3)?)?,
+        version: row.int(4)?,
+        deleted_at: row.opt_int(5)?.map(from_micros).transpose()?,
+    })
+}
+
+fn link_from(row: &Row) -> StoreResult<Link> {
+    Ok(Link { group: parse_id(&row.text(0)?)?, member: parse_id(&row.text(1)?)?, member_kind: parse_kind(&row.text(2)?)? })
+}
+
+fn not_found(kind: impl ToString, id: impl ToString) -> StoreError {
+    StoreError::NotFound { kind: kind.to_string(), id: id.to_string() }
+}
+
+/// Re-labels a bare unique violation from the driver with the key that collided.
+fn with_key(key: &Option<String>) -> impl Fn(StoreError) -> StoreError + '_ {
+    move |e| match e {
+        StoreError::UniqueViolation(_) => StoreError::UniqueViolation(key.clone().unwrap_or_default()),
+        other => other,
+    }
+}
+
+async fn append_feed(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    subject_kind: &str,
+    subject_id: String,
+    change: ChangeType,
+    payload: Value,
+    at: i64,
+) -> StoreResult<i64> {
+    let rows = tx
+        .rows(
+            "INSERT INTO change_feed (tenant_id, subject_kind, subject_id, change, payload, occurred_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING position",
+            args![tenant.to_string(), subject_kind, subject_id, change.as_str(), payload.to_string(), at],
+        )
+        .await?;
+    rows.first().ok_or_else(|| corrupt("no position returned"))?.int(0)
+}
+
+async fn object_state(tx: &mut dyn Tx, tenant: TenantId, id: ObjectId) -> StoreResult<Option<(ObjectKind, bool)>> {
+    let rows =
+        tx.rows("SELECT kind, deleted_at FROM objects WHERE tenant_id = $1 AND id = $2", args![tenant.to_string(), id.to_string()]).await?;
+    match rows.first() {
+        None => Ok(None),
+        Some(r) => Ok(Some((parse_kind(&r.text(0)?)?, r.opt_int(1)?.is_none()))),
+    }
+}
+
+async fn sync_domains(tx: &mut dyn Tx, tenant: &Tenant) -> StoreResult<()> {
+    let tid = tenant.id.to_string();
+    let existing: Vec<String> = tx
+        .rows("SELECT domain FROM tenant_domains WHERE tenant_id = $1", args![tid.clone()])
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<StoreResult<_>>()?;
+    for d in &tenant.verified_domains {
+        let name = d.name.as_str();
+        if !existing.iter().any(|e| e == name) {
+            tx.exec("INSERT INTO tenant_domains (domain, tenant_id) VALUES ($1, $2)", args![name, tid.clone()]).await.map_err(
+                |e| match e {
+                    StoreError::UniqueViolation(_) => StoreError::DomainTaken(name.to_string()),
+                    other => other,
+                },
+            )?;
+        }
+    }
+    for e in existing {
+        if !tenant.verified_domains.iter().any(|d| d.name.as_str() == e) {
+            tx.exec("DELETE FROM tenant_domains WHERE domain = $1 AND tenant_id = $2", args![e, tid.clone()]).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> StoreResult<i64> {
+    let tid = tenant.to_string();
+    match op {
+        WriteOp::CreateTenant(t) => {
+            let doc = serde_json::to_value(&t).map_err(corrupt)?;
+            tx.exec(
+                "INSERT INTO tenants (id, doc, created_at) VALUES ($1, $2, $3)",
+                args![t.id.to_string(), doc.to_string(), micros(t.created_date_time)],
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::UniqueViolation(_) => StoreError::TenantExists,
+                other => other,
+            })?;
+            sync_domains(tx, &t).await?;
+            append_feed(tx, t.id, "tenant", t.id.to_string(), ChangeType::Created, json!({ "doc": doc }), at).await
+        }
+        WriteOp::UpdateTenant(t) => {
+            let doc = serde_json::to_value(&t).map_err(corrupt)?;
+            let n = tx.exec("UPDATE tenants SET doc = $2 WHERE id = $1", args![t.id.to_string(), doc.to_string()]).await?;
+            if n == 0 {
+                return Err(not_found("tenant", t.id));
+            }
+            sync_domains(tx, &t).await?;
+            append_feed(tx, t.id, "tenant", t.id.to_string(), ChangeType::Updated, json!({ "doc": doc }), at).await
+        }
+        WriteOp::Insert { kind, id, unique_key, doc } => {
+            tx.exec(
+                "INSERT INTO objects (tenant_id, id, kind, unique_key, doc, version, deleted_at) VALUES ($1, $2, $3, $4, $5, 1, NULL)",
+                args![tid.clone(), id.to_string(), kind.as_str(), unique_key.clone(), doc.to_string()],
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound { .. } => not_found("tenant", tenant),
+                other => with_key(&unique_key)(other),
+            })?;
+            append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Created, json!({ "doc": doc }), at).await
+        }
+        WriteOp::Update { kind, id, unique_key, doc, expected_version } => {
+            let n = tx
+                .exec(
+                    "UPDATE objects SET doc = $4, unique_key = $5, version = version + 1 \
+                     WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND version = $6 AND deleted_at IS NULL",
+                    args![tid.clone(), id.to_string(), kind.as_str(), doc.to_string(), unique_key.clone(), expected_version],
+                )
+                .await
+                .map_err(with_key(&unique_key))?;
+            if n == 0 {
+                return match object_state(tx, tenant, id).await? {
+                    Some((k, true)) if k == kind => Err(StoreError::VersionConflict),
+                    _ => Err(not_found(kind, id)),
+                };
+            }
+            append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Updated, json!({ "doc": doc }), at).await
+        }
+        WriteOp::SoftDelete { kind, id, at: deleted_at, doc } => {
+            let n = tx
+                .exec(
+                    "UPDATE objects SET deleted_at = $4, doc = $5, version = version + 1 \
+                     WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND deleted_at IS NULL",
+                    args![tid.clone(), id.to_string(), kind.as_str(), micros(deleted_at), doc.to_string()],
+                )
+                .await?;
+            if n == 0 {
+                return Err(not_found(kind, id));
+            }
+            append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Deleted, json!({ "doc": doc }), at).await
+        }
+        WriteOp::Restore { kind, id, unique_key, doc } => {
+            let n = tx
+                .exec(
+                    "UPDATE objects SET deleted_at = NULL, doc = $4, unique_key = $5, version = version + 1 \
+                     WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND deleted_at IS NOT NULL",
+                    args![tid.clone(), id.to_string(), kind.as_str(), doc.to_string(), unique_key.clone()],
+                )
+                .await
+                .map_err(with_key(&unique_key))?;
+            if n == 0 {
+                return Err(not_found(kind, id));
+            }
+            append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Restored, json!({ "doc": doc }), at).await
+        }
+        WriteOp::Purge { kind, id } => {
+            let oid = id.to_string();
+            tx.exec("DELETE FROM links WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)", args![tid.clone(), oid.clone()])
+                .await?;
+            tx.exec("DELETE FROM credentials WHERE tenant_id = $1 AND object_id = $2", args![tid.clone(), oid.clone()]).await?;
+            let n = tx
+                .exec("DELETE FROM objects WHERE tenant_id = $1 AND id = $2 AND kind = $3", args![tid.clone(), oid.clone(), kind.as_str()])
+                .await?;
+            if n == 0 {
+                return Err(not_found(kind, id));
+            }
+            append_feed(tx, tenant, kind.as_str(), oid, ChangeType::Purged, json!({}), at).await
+        }
+        WriteOp::AddLink { relation, link } => {
+            match object_state(tx, tenant, link.group).await? {
+                Some((ObjectKind::Group, true)) => {}
+                _ => return Err(not_found(ObjectKind::Group, link.group)),
+            }
+            match object_state(tx, tenant, link.member).await? {
+                Some((k, true)) if k == link.member_kind => {}
+                _ => return Err(not_found(link.member_kind, link.member)),
+            }
+            if relation == Relation::Member && link.member_kind == ObjectKind::Group {
+                // The new edge closes a loop when the group already sits, at any depth, inside
+                // the member (deleted groups included: restoring one must not create a cycle).
+                let hit = tx
+                    .rows(
+                        "WITH RECURSIVE up(id) AS ( \
+                             SELECT CAST($2 AS TEXT) \
+                             UNION \
+                             SELECT l.group_id FROM links l JOIN up ON l.member_id = up.id \
+                             WHERE l.tenant_id = $1 AND l.relation = 'member' \
+                         ) SELECT 1 FROM up WHERE id = $3 LIMIT 1",
+                        args![tid.clone(), link.group.to_string(), link.member.to_string()],
+                    )
+                    .await?;
+                if !hit.is_empty() {
+                    return Err(StoreError::Cycle);
+                }
+            }
+            tx.exec(
+                "INSERT INTO links (tenant_id, relation, group_id, member_id, member_kind) VALUES ($1, $2, $3, $4, $5)",
+                args![tid.clone(), relation.as_str(), link.group.to_string(), link.member.to_string(), link.member_kind.as_str()],
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::UniqueViolation(_) => StoreError::AlreadyLinked,
+                other => other,
+            })?;
+            let payload = json!({ "relation": relation.as_str(), "memberId": link.member, "memberKind": link.member_kind });
+            append_feed(tx, tenant, ObjectKind::Group.as_str(), link.group.to_string(), ChangeType::LinkAdded, payload, at).await
+        }
+        WriteOp::RemoveLink { relation, group, member } => {
+            let rows = tx
+                .rows(
+                    "DELETE FROM links WHERE tenant_id = $1 AND relation = $2 AND group_id = $3 AND member_id = $4 RETURNING member_kind",
+                    args![tid.clone(), relation.as_str(), group.to_string(), member.to_string()],
+                )
+                .await?;
+            let Some(row) = rows.first() else { return Err(StoreError::NotLinked) };
+            let payload = json!({ "relation": relation.as_str(), "memberId": member, "memberKind": row.text(0)? });
+            append_feed(tx, tenant, ObjectKind::Group.as_str(), group.to_string(), ChangeType::LinkRemoved, payload, at).await
+        }
+        WriteOp::SetCredential { object_kind, credential: c } => {
+            tx.exec(
+                "INSERT INTO credentials (tenant_id, object_id, kind, key_id, secret_hash, expires_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (tenant_id, object_id, kind, key_id) \
+                 DO UPDATE SET secret_hash = excluded.secret_hash, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+                args![tid.clone(), c.object_id.to_string(), c.kind.clone(), c.key_id.clone(), c.secret_hash, c.expires_at.map(micros), at],
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound { .. } => not_found(object_kind, c.object_id),
+                other => other,
+            })?;
+            // The feed says that a secret changed, never what it is.
+            let payload = json!({ "credential": c.kind, "keyId": c.key_id, "removed": false });
+            append_feed(tx, tenant, object_kind.as_str(), c.object_id.to_string(), ChangeType::CredentialChanged, payload, at).await
+        }
+        WriteOp::RemoveCredential { object_kind, object_id, kind, key_id } => {
+            let n = tx
+                .exec(
+                    "DELETE FROM credentials WHERE tenant_id = $1 AND object_id = $2 AND kind = $3 AND key_id = $4",
+                    args![tid.clone(), object_id.to_string(), kind.clone(), key_id.clone()],
+                )
+                .await?;
+            if n == 0 {
+                return Err(not_found("credential", key_id));
+            }
+            let payload = json!({ "credential": kind, "keyId": key_id, "removed": true });
+            append_feed(tx, tenant, object_kind.as_str(), object_id.to_string(), ChangeType::CredentialChanged, payload, at).await
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.db.name()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.rows("SELECT 1", vec![]).await.map(|_| ())
+    }
+
+    async fn commit(&self, tenant: TenantId, at: OffsetDateTime, ops: Vec<WriteOp>) -> StoreResult<i64> {
+        if ops.is_empty() {
+            return self.feed_head(Some(tenant)).await;
+        }
+        let mut tx = self.db.begin_write().await?;
+        let at = micros(at);
+        let mut last = 0;
+        for op in ops {
+            // An error drops `tx`, which rolls back everything this unit of work did.
+            last = apply(tx.as_mut(), tenant, at, op).await?;
+        }
+        tx.commit().await?;
+        Ok(last)
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let rows = self.db.rows("SELECT doc FROM tenants ORDER BY created_at, id", vec![]).await?;
+        rows.iter().map(|r| tenant_from(&r.text(0)?)).collect()
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        let rows = self.db.rows("SELECT doc FROM tenants WHERE id = $1", args![id.to_string()]).await?;
+        rows.first().map(|r| tenant_from(&r.text(0)?)).transpose()
+    }
+
+    async fn tenant_by_domain(&self, domain: &DomainName) -> StoreResult<Option<Tenant>> {
+        let rows = self
+            .db
+            .rows("SELECT t.doc FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = $1", args![domain.as_str()])
+            .await?;
+        rows.first().map(|r| tenant_from(&r.text(0)?)).transpose()
+    }
+
+    async fn object(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId) -> StoreResult<Option<StoredObject>> {
+        const SQL: &str =
+            "SELECT tenant_id, kind, id, doc, version, deleted_at FROM objects WHERE tenant_id = $1 AND id = $2 AND kind = $3";
+        debug_assert!(SQL.contains(OBJECT_COLUMNS));
+        let rows = self.db.rows(SQL, args![tenant.to_string(), id.to_string(), kind.as_str()]).await?;
+        rows.first().map(object_from).transpose()
+    }
+
+    async fn object_by_key(&self, tenant: TenantId, kind: ObjectKind, unique_key: &str) -> StoreResult<Option<StoredObject>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT tenant_id, kind, id, doc, version, deleted_at FROM objects \
+                 WHERE tenant_id = $1 AND unique_key = $2 AND kind = $3 AND deleted_at IS NULL",
+                args![tenant.to_string(), unique_key, kind.as_str()],
+            )
+            .await?;
+        rows.first().map(object_from).transpose()
+    }
+
+    async fn objects(&self, tenant: TenantId, kind: ObjectKind, query: &ListQuery) -> StoreResult<Vec<StoredObject>> {
+        let after = query.after.map(|a| a.to_string()).unwrap_or_default();
+        let limit = i64::from(query.limit.clamp(1, 10_000));
+        let sql = if query.deleted {
+            "SELECT tenant_id, kind, id, doc, version, deleted_at FROM objects \
+             WHERE tenant_id = $1 AND kind = $2 AND id > $3 AND deleted_at IS NOT NULL ORDER BY id LIMIT $4"
+        } else {
+            "SELECT tenant_id, kind, id, doc, version, deleted_at FROM objects \
+             WHERE tenant_id = $1 AND kind = $2 AND id > $3 AND deleted_at IS NULL ORDER BY id LIMIT $4"
+        };
+        let rows = self.db.rows(sql, args![tenant.to_string(), kind.as_str(), after, limit]).await?;
+        rows.iter().map(object_from).collect()
+    }
+
+    async fn count_objects(&self, tenant: TenantId, kind: ObjectKind, deleted: bool) -> StoreResult<i64> {
+        let sql = if deleted {
+            "SELECT COUNT(*) FROM objects WHERE tenant_id = $1 AND kind = $2 AND deleted_at IS NOT NULL"
+        } else {
+            "SELECT COUNT(*) FROM objects WHERE tenant_id = $1 AND kind = $2 AND deleted_at IS NULL"
+        };
+        let rows = self.db.rows(sql, args![tenant.to_string(), kind.as_str()]).await?;
+        rows.first().ok_or_else(|| corrupt("no count"))?.int(0)
+    }
+
+    async fn links_of_group(&self, tenant: TenantId, relation: Relation, group: ObjectId) -> StoreResult<Vec<Link>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT group_id, member_id, member_kind FROM links WHERE tenant_id = $1 AND relation = $2 AND group_id = $3 ORDER BY member_id",
+                args![tenant.to_string(), relation.as_str(), group.to_string()],
+            )
+            .await?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn links_of_member(&self, tenant: TenantId, relation: Relation, member: ObjectId) -> StoreResult<Vec<Link>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT group_id, member_id, member_kind FROM links WHERE tenant_id = $1 AND relation = $2 AND member_id = $3 ORDER BY group_id",
+                args![tenant.to_string(), relation.as_str(), member.to_string()],
+            )
+            .await?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn all_links(&self, tenant: TenantId, relation: Relation) -> StoreResult<Vec<Link>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT group_id, member_id, member_kind FROM links WHERE tenant_id = $1 AND relation = $2",
+                args![tenant.to_string(), relation.as_str()],
+            )
+            .await?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn credential(&self, tenant: TenantId, object: ObjectId, kind: &str, key_id: &str) -> StoreResult<Option<StoredCredential>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT secret_hash, expires_at FROM credentials WHERE tenant_id = $1 AND object_id = $2 AND kind = $3 AND key_id = $4",
+                args![tenant.to_string(), object.to_string(), kind, key_id],
+            )
+            .await?;
+        rows.first()
+            .map(|r| {
+                Ok(StoredCredential {
+                    object_id: object,
+                    kind: kind.to_string(),
+                    key_id: key_id.to_string(),
+                    secret_hash: r.text(0)?,
+                    expires_at: r.opt_int(1)?.map(from_micros).transpose()?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn feed_head(&self, tenant: Option<TenantId>) -> StoreResult<i64> {
+        let rows = match tenant {
+            Some(t) => self.db.rows("SELECT MAX(position) FROM change_feed WHERE tenant_id = $1", args![t.to_string()]).await?,
+            None => self.db.rows("SELECT MAX(position) FROM change_feed", vec![]).await?,
+        };
+        Ok(rows.first().map(|r| r.opt_int(0)).transpose()?.flatten().unwrap_or(0))
+    }
+
+    async fn feed(&self, tenant: Option<TenantId>, after: i64, limit: u32) -> StoreResult<Vec<ChangeEvent>> {
+        let limit = i64::from(limit.clamp(1, 10_000));
+        let rows = match tenant {
+            Some(t) => {
+                self.db
+                    .rows(
+                        "SELECT position, tenant_id, subject_kind, subject_id, change, payload, occurred_at FROM change_feed \
+                         WHERE tenant_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+                        args![t.to_string(), after, limit],
+                    )
+                    .await?
+            }
+            None => {
+                self.db
+                    .rows(
+                        "SELECT position, tenant_id, subject_kind, subject_id, change, payload, occurred_at FROM change_feed \
+                         WHERE position > $1 ORDER BY position LIMIT $2",
+                        args![after, limit],
+                    )
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ChangeEvent {
+                    position: r.int(0)?,
+                    tenant_id: r.text(1)?.parse().map_err(|_| corrupt("bad tenant id"))?,
+                    subject_kind: r.text(2)?,
+                    subject_id: r.text(3)?,
+                    change: ChangeType::parse(&r.text(4)?).ok_or_else(|| corrupt("bad change type"))?,
+                    payload: parse_doc(&r.text(5)?)?,
+                    occurred_at: from_micros(r.int(6)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn deleted_before(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<(TenantId, ObjectKind, ObjectId)>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT tenant_id, kind, id FROM objects WHERE deleted_at IS NOT NULL AND deleted_at < $1 ORDER BY deleted_at LIMIT $2",
+                args![micros(cutoff), i64::from(limit.clamp(1, 10_000))],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.text(0)?.parse().map_err(|_| corrupt("bad tenant id"))?, parse_kind(&r.text(1)?)?, parse_id(&r.text(2)?)?)))
+            .collect()
+    }
+}

@@ -1,0 +1,114 @@
+//! The SQLite backend: one file in the data directory, WAL, full fsync on commit.
+
+use crate::sql::{Arg, Db, Migration, Row, Tx, Val, map_err};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row as _, Sqlite, SqlitePool, Transaction, TypeInfo, ValueRef};
+use std::path::Path;
+use std::time::Duration;
+use ward_core::store::StoreResult;
+
+pub static MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "directory", sql: include_str!("../migrations/sqlite/0001_directory.sql") }];
+
+pub struct SqliteDb {
+    pool: SqlitePool,
+}
+
+impl SqliteDb {
+    pub async fn open(path: &Path) -> StoreResult<SqliteDb> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives power loss, not only a crash of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // Other processes (the CLI beside a running server) wait for the write lock.
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(map_err)?;
+        Ok(SqliteDb { pool })
+    }
+}
+
+fn bind<'q>(
+    mut q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    for a in args {
+        q = match a {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+fn decode(row: &SqliteRow) -> StoreResult<Row> {
+    let mut out = Vec::with_capacity(row.columns().len());
+    for i in 0..row.columns().len() {
+        let raw = row.try_get_raw(i).map_err(map_err)?;
+        if raw.is_null() {
+            out.push(Val::Null);
+            continue;
+        }
+        let v = match raw.type_info().name() {
+            "INTEGER" => Val::Int(row.try_get::<i64, _>(i).map_err(map_err)?),
+            _ => Val::Text(row.try_get::<String, _>(i).map_err(map_err)?),
+        };
+        out.push(v);
+    }
+    Ok(Row(out))
+}
+
+struct SqliteTx(Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn exec(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
+        let r = bind(sqlx::query(sql), args).execute(&mut *self.0).await.map_err(map_err)?;
+        Ok(r.rows_affected())
+    }
+    async fn rows(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
+        let rows = bind(sqlx::query(sql), args).fetch_all(&mut *self.0).await.map_err(map_err)?;
+        rows.iter().map(decode).collect()
+    }
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.0.commit().await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl Db for SqliteDb {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
+        // IMMEDIATE takes the write lock now, so a transaction never fails late on lock upgrade.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+        Ok(Box::new(SqliteTx(tx)))
+    }
+    async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
+        let rows = bind(sqlx::query(sql), args).fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(decode).collect()
+    }
+    async fn run_script(&self, tx: &mut dyn Tx, sql: &'static str) -> StoreResult<()> {
+        for statement in split_statements(sql) {
+            tx.exec(statement, vec![]).await?;
+        }
+        Ok(())
+    }
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+}
+
+/// Splits a migration script at `;` line ends. Migrations hold no procedural code, so this is enough.
+pub(crate) fn split_statements(sql: &'static str) -> impl Iterator<Item = &'static str> {
+    sql.split(";\n").map(str::trim).filter(|s| {
+        s.lines().any(|l| {
+            let l = l.trim();
+            !l.is_empty() && !l.starts_with("--")
+        })
+    })
+}
