@@ -194,6 +194,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Live or deleted.
     async fn object(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId) -> StoreResult<Option<StoredObject>>;
+    /// Any kind, live or deleted: for `directoryObjects/{id}`-style look-ups.
+    async fn any_object(&self, tenant: TenantId, id: ObjectId) -> StoreResult<Option<StoredObject>>;
     /// Live objects only.
     async fn object_by_key(&self, tenant: TenantId, kind: ObjectKind, unique_key: &str) -> StoreResult<Option<StoredObject>>;
     /// In id order.

@@ -17,19 +17,13 @@ pub struct VerifiedDomain {
 }
 
 /// Tenant-wide settings. Defaults are the safe choice.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TenantSettings {
     /// May ordinary users consent to applications on their own behalf? Off by default.
     pub users_can_consent_to_apps: bool,
     /// May ordinary users register applications? Off by default.
     pub users_can_register_apps: bool,
-}
-
-impl Default for TenantSettings {
-    fn default() -> Self {
-        TenantSettings { users_can_consent_to_apps: false, users_can_register_apps: false }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -44,6 +44,9 @@ pub struct User {
     /// The `manager` relationship, kept on the user (one manager at most).
     #[serde(default)]
     pub manager_id: Option<ObjectId>,
+    /// `passwordProfile.forceChangePasswordNextSignIn`; the password itself lives apart, hashed.
+    #[serde(default)]
+    pub force_change_password_next_sign_in: bool,
 }
 
 /// The properties a caller supplies to create a user; validated by [`User::create`].
@@ -133,6 +136,15 @@ fn upn_in_tenant(raw: &str, tenant: &Tenant) -> Result<UserPrincipalName, Direct
 }
 
 impl User {
+    /// The key under which the store keeps UPNs unique per tenant.
+    pub fn unique_key(&self) -> String {
+        Self::upn_key(&self.user_principal_name)
+    }
+
+    pub fn upn_key(upn: &UserPrincipalName) -> String {
+        format!("upn:{}", upn.key())
+    }
+
     /// Validates `input` against Entra's rules and the tenant's verified domains.
     pub fn create(input: NewUser, id: ObjectId, tenant: &Tenant, now: OffsetDateTime) -> Result<User, DirectoryError> {
         let upn = upn_in_tenant(&input.user_principal_name, tenant)?;
@@ -161,6 +173,7 @@ impl User {
             deleted_date_time: None,
             sign_in_sessions_valid_from_date_time: now,
             manager_id: None,
+            force_change_password_next_sign_in: false,
         })
     }
 

@@ -51,7 +51,7 @@ pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<Str
 pub fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, DirectoryError> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
+        Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
     }
 }

@@ -1,1 +1,243 @@
-//! placeholder
+//! Ward's directory service: the one way in for directory writes, whatever surface they come from
+//! (Graph, SCIM, the CLI, the admin portal). It validates through `ward-core`, commits each
+//! operation as one unit of work (with its change-feed rows) through the `Store` port, and
+//! answers transitive-membership questions from a per-node cache kept current by the change feed.
+
+mod apps;
+mod bootstrap;
+mod groups;
+mod membership_cache;
+mod roles;
+pub mod secrets;
+mod users;
+
+pub use bootstrap::{InitOutcome, InitRequest};
+pub use membership_cache::MembershipCache;
+pub use users::NewUserRequest;
+
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ward_core::clock::{Clock, Rng};
+use ward_core::ids::{ObjectId, ObjectKind, TenantId};
+use ward_core::store::{Store, StoreError, StoredObject, WriteOp};
+use ward_core::tenant::Tenant;
+use ward_core::validate::DomainName;
+use ward_core::{DirectoryError, RESTORE_WINDOW};
+
+pub type Result<T> = std::result::Result<T, DirectoryError>;
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        // Microsecond precision: what the store keeps, so a value read back compares equal.
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+    }
+}
+
+/// The operating system's CSPRNG, through aws-lc-rs.
+pub struct SystemRng;
+
+impl Rng for SystemRng {
+    fn uuid(&self) -> Uuid {
+        let mut b = [0u8; 16];
+        self.fill(&mut b);
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+
+    fn fill(&self, buf: &mut [u8]) {
+        use aws_lc_rs::rand::SecureRandom;
+        // The system RNG failing is not something a request can recover from.
+        aws_lc_rs::rand::SystemRandom::new().fill(buf).expect("the operating system's random number generator failed");
+    }
+}
+
+/// How many times an update retries after losing an optimistic-concurrency race.
+const UPDATE_ATTEMPTS: usize = 5;
+
+pub struct Directory {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+    membership: MembershipCache,
+}
+
+impl Directory {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, rng: Arc<dyn Rng>) -> Directory {
+        let membership = MembershipCache::new(store.clone());
+        Directory { store, clock, rng, membership }
+    }
+
+    /// With the system clock and random source.
+    pub fn system(store: Arc<dyn Store>) -> Directory {
+        Directory::new(store, Arc::new(SystemClock), Arc::new(SystemRng))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    fn new_id(&self) -> ObjectId {
+        ObjectId::from_uuid(self.rng.uuid())
+    }
+
+    async fn commit(&self, tenant: TenantId, ops: Vec<WriteOp>) -> Result<i64> {
+        Ok(self.store.commit(tenant, self.clock.now(), ops).await?)
+    }
+
+    // ---- tenants ----------------------------------------------------------------------------
+
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        Ok(self.store.tenants().await?)
+    }
+
+    /// Resolves `{tenant}` as Entra does: the tenant id (GUID) or one of its verified domains.
+    pub async fn resolve_tenant(&self, key: &str) -> Result<Tenant> {
+        let found = match key.parse::<TenantId>() {
+            Ok(id) => self.store.tenant(id).await?,
+            Err(_) => match DomainName::parse(key) {
+                Ok(domain) => self.store.tenant_by_domain(&domain).await?,
+                Err(_) => None,
+            },
+        };
+        found.ok_or_else(|| DirectoryError::NotFound { kind: None, id: ward_core::validate::clip(key) })
+    }
+
+    /// The only tenant, for single-tenant deployments and the CLI's default.
+    pub async fn default_tenant(&self) -> Result<Tenant> {
+        let mut all = self.store.tenants().await?;
+        match all.len() {
+            0 => Err(DirectoryError::NotFound { kind: None, id: "tenant (run `ward init` first)".into() }),
+            _ => Ok(all.remove(0)),
+        }
+    }
+
+    pub async fn add_domain(&self, tenant: TenantId, domain: &str) -> Result<Tenant> {
+        let domain = DomainName::parse(domain)?;
+        let mut t = self.store.tenant(tenant).await?.ok_or_else(|| DirectoryError::NotFound { kind: None, id: tenant.to_string() })?;
+        t.add_domain(domain)?;
+        self.commit(tenant, vec![WriteOp::UpdateTenant(t.clone())]).await?;
+        Ok(t)
+    }
+
+    async fn tenant(&self, id: TenantId) -> Result<Tenant> {
+        self.store.tenant(id).await?.ok_or_else(|| DirectoryError::NotFound { kind: None, id: id.to_string() })
+    }
+
+    // ---- shared object plumbing ------------------------------------------------------------
+
+    async fn load<T: serde::de::DeserializeOwned>(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId) -> Result<(T, StoredObject)> {
+        let stored = self.store.object(tenant, kind, id).await?.filter(|o| o.deleted_at.is_none());
+        let stored = stored.ok_or_else(|| DirectoryError::not_found(kind, id))?;
+        Ok((decode(&stored)?, stored))
+    }
+
+    /// Moves an object to deleted items (restorable for 30 days).
+    async fn soft_delete(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId) -> Result<()> {
+        let stored = self.store.object(tenant, kind, id).await?.filter(|o| o.deleted_at.is_none());
+        let stored = stored.ok_or_else(|| DirectoryError::not_found(kind, id))?;
+        let now = self.clock.now();
+        let mut doc = stored.doc;
+        doc["deletedDateTime"] =
+            serde_json::to_value(now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()).unwrap_or_default();
+        self.commit(tenant, vec![WriteOp::SoftDelete { kind, id, at: now, doc }]).await?;
+        Ok(())
+    }
+
+    /// Brings an object back from deleted items, if it was deleted less than 30 days ago.
+    async fn restore(
+        &self,
+        tenant: TenantId,
+        kind: ObjectKind,
+        id: ObjectId,
+        unique_key: impl Fn(&StoredObject) -> Result<Option<String>>,
+    ) -> Result<StoredObject> {
+        let stored = self.store.object(tenant, kind, id).await?.ok_or_else(|| DirectoryError::not_found(kind, id))?;
+        let Some(deleted_at) = stored.deleted_at else {
+            return Err(DirectoryError::NotDeleted(id.to_string()));
+        };
+        if self.clock.now() - deleted_at > RESTORE_WINDOW {
+            return Err(DirectoryError::RestoreWindowExpired(id.to_string()));
+        }
+        let key = unique_key(&stored)?;
+        let mut doc = stored.doc.clone();
+        doc["deletedDateTime"] = serde_json::Value::Null;
+        self.commit(tenant, vec![WriteOp::Restore { kind, id, unique_key: key, doc: doc.clone() }]).await?;
+        Ok(StoredObject { doc, deleted_at: None, version: stored.version + 1, ..stored })
+    }
+
+    /// Permanently deletes an object that is in deleted items (Graph's `deletedItems` DELETE).
+    pub async fn purge_deleted(&self, tenant: TenantId, id: ObjectId) -> Result<()> {
+        let stored = self.store.any_object(tenant, id).await?.ok_or_else(|| DirectoryError::NotFound { kind: None, id: id.to_string() })?;
+        if stored.deleted_at.is_none() {
+            return Err(DirectoryError::NotDeleted(id.to_string()));
+        }
+        let mut ops = self.role_assignment_purges(tenant, id).await?;
+        ops.push(WriteOp::Purge { kind: stored.kind, id });
+        self.commit(tenant, ops).await?;
+        Ok(())
+    }
+
+    /// Purges everything deleted more than 30 days ago; returns how many objects went.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let cutoff = self.clock.now() - RESTORE_WINDOW;
+        let mut purged = 0;
+        loop {
+            let due = self.store.deleted_before(cutoff, 500).await?;
+            if due.is_empty() {
+                return Ok(purged);
+            }
+            for (tenant, kind, id) in due {
+                let mut ops = self.role_assignment_purges(tenant, id).await?;
+                ops.push(WriteOp::Purge { kind, id });
+                match self.commit(tenant, ops).await {
+                    Ok(_) => purged += 1,
+                    // Another node purged it first.
+                    Err(DirectoryError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(stored: &StoredObject) -> Result<T> {
+    serde_json::from_value(stored.doc.clone())
+        .map_err(|e| DirectoryError::Internal(format!("stored {} {} does not decode: {e}", stored.kind, stored.id)))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| DirectoryError::Internal(e.to_string()))
+}
+
+/// Runs `attempt` again when it lost an optimistic-concurrency race.
+async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(DirectoryError::Conflict) if tries + 1 < UPDATE_ATTEMPTS => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Maps a store error with the ids the caller knows, for a message a person can act on.
+fn link_error(e: StoreError, group: ObjectId, member: ObjectId, relation: &'static str) -> DirectoryError {
+    match e {
+        StoreError::Cycle => DirectoryError::MembershipCycle { group: group.to_string(), member: member.to_string() },
+        StoreError::AlreadyLinked => DirectoryError::AlreadyMember { relation },
+        StoreError::NotLinked => DirectoryError::NotMember { relation, member: member.to_string(), of: group.to_string() },
+        other => other.into(),
+    }
+}

@@ -354,6 +354,17 @@ impl Store for SqlStore {
         rows.first().map(object_from).transpose()
     }
 
+    async fn any_object(&self, tenant: TenantId, id: ObjectId) -> StoreResult<Option<StoredObject>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT tenant_id, kind, id, doc, version, deleted_at FROM objects WHERE tenant_id = $1 AND id = $2",
+                args![tenant.to_string(), id.to_string()],
+            )
+            .await?;
+        rows.first().map(object_from).transpose()
+    }
+
     async fn object_by_key(&self, tenant: TenantId, kind: ObjectKind, unique_key: &str) -> StoreResult<Option<StoredObject>> {
         let rows = self
             .db

@@ -63,6 +63,8 @@ async fn objects_and_unique_keys(store: S) {
     let got = store.object(t, ObjectKind::User, u).await.unwrap().unwrap();
     assert_eq!((got.version, got.deleted_at, got.doc["n"].as_i64()), (1, None, Some(1)));
     assert!(store.object(t, ObjectKind::Group, u).await.unwrap().is_none(), "kind is part of the look-up");
+    assert_eq!(store.any_object(t, u).await.unwrap().unwrap().kind, ObjectKind::User);
+    assert!(store.any_object(t, oid()).await.unwrap().is_none());
     let by_key = store.object_by_key(t, ObjectKind::User, "upn:adele@objects.ward.local").await.unwrap().unwrap();
     assert_eq!(by_key.id, u);
     let err = store.commit(t, now(), vec![insert(ObjectKind::User, oid(), Some("upn:adele@objects.ward.local"))]).await.unwrap_err();

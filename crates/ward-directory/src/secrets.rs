@@ -1,0 +1,159 @@
+//! Generating, hashing and checking secrets. Passwords are hashed with Argon2id (OWASP
+//! parameters); client secrets are high-entropy, so SHA-256 suffices and keeps token issuance fast.
+//! Hashes only ever leave this module; comparisons are constant-time.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use ward_core::DirectoryError;
+use ward_core::clock::Rng;
+
+/// Argon2id, m = 19 MiB, t = 2, p = 1 (OWASP Password Storage Cheat Sheet).
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Entra's strong-password rule: 8 to 256 characters, at least three of lower case, upper case,
+/// digits and symbols. (The tenant password policy of the sign-in issue builds on this.)
+pub fn check_password_strength(password: &str) -> Result<(), DirectoryError> {
+    let len = password.chars().count();
+    if !(8..=256).contains(&len) {
+        return Err(DirectoryError::invalid("passwordProfile.password", "must have 8 to 256 characters"));
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ];
+    if classes.iter().filter(|b| **b).count() < 3 {
+        return Err(DirectoryError::invalid(
+            "passwordProfile.password",
+            "must contain three of: lower-case letters, upper-case letters, digits, symbols",
+        ));
+    }
+    Ok(())
+}
+
+pub fn hash_password(password: &str, rng: &dyn Rng) -> Result<String, DirectoryError> {
+    let mut salt = [0u8; 16];
+    rng.fill(&mut salt);
+    argon2()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DirectoryError::Internal(format!("password hashing failed: {e}")))
+}
+
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// SHA-256 of a high-entropy secret, as stored: `sha256:<hex>`.
+pub fn hash_client_secret(secret: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Constant-time check of a presented client secret against its stored hash.
+pub fn verify_client_secret(presented: &str, stored: &str) -> bool {
+    let computed = hash_client_secret(presented);
+    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), stored.as_bytes()).is_ok()
+}
+
+/// A client secret: 30 random bytes, URL-safe base64 (40 characters, 240 bits).
+pub fn generate_client_secret(rng: &dyn Rng) -> String {
+    let mut bytes = [0u8; 30];
+    rng.fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A one-time administrator password: 20 characters from an unambiguous alphabet, with every
+/// character class present so it passes [`check_password_strength`]. About 113 bits.
+pub fn generate_password(rng: &dyn Rng) -> String {
+    const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGIT: &[u8] = b"23456789";
+    const SYMBOL: &[u8] = b"-_.!~";
+    let all: Vec<u8> = [LOWER, UPPER, DIGIT, SYMBOL].concat();
+    let pick = |set: &[u8]| -> u8 {
+        // Rejection sampling: no modulo bias.
+        let limit = 256 - (256 % set.len());
+        loop {
+            let mut b = [0u8; 1];
+            rng.fill(&mut b);
+            if (b[0] as usize) < limit {
+                return set[b[0] as usize % set.len()];
+            }
+        }
+    };
+    let mut out: Vec<u8> = vec![pick(LOWER), pick(UPPER), pick(DIGIT), pick(SYMBOL)];
+    while out.len() < 20 {
+        out.push(pick(&all));
+    }
+    // Shuffle so the class-guaranteed characters are not always first (Fisher–Yates).
+    for i in (1..out.len()).rev() {
+        let j = loop {
+            let mut b = [0u8; 1];
+            rng.fill(&mut b);
+            let limit = 256 - (256 % (i + 1));
+            if (b[0] as usize) < limit {
+                break b[0] as usize % (i + 1);
+            }
+        };
+        out.swap(i, j);
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SystemRng;
+
+    #[test]
+    fn generated_passwords_are_strong_and_distinct() {
+        let rng = SystemRng;
+        let a = generate_password(&rng);
+        let b = generate_password(&rng);
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+        check_password_strength(&a).unwrap();
+    }
+
+    #[test]
+    fn password_strength_rules() {
+        assert!(check_password_strength("Sh0rt!").is_err());
+        assert!(check_password_strength("alllowercaseletters").is_err());
+        assert!(check_password_strength("lower-and-symbols").is_err());
+        assert!(check_password_strength("Lower1upper").is_ok());
+        assert!(check_password_strength(&"Aa1".repeat(90)).is_err());
+    }
+
+    #[test]
+    fn argon2id_hashes_verify_and_refuse() {
+        let rng = SystemRng;
+        let hash = hash_password("Correct-Horse-1", &rng).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(verify_password("Correct-Horse-1", &hash));
+        assert!(!verify_password("correct-horse-1", &hash));
+        assert!(!verify_password("Correct-Horse-1", "not a hash"));
+        assert_ne!(hash, hash_password("Correct-Horse-1", &rng).unwrap(), "salted");
+    }
+
+    #[test]
+    fn client_secrets_are_hashed_and_checked() {
+        let rng = SystemRng;
+        let secret = generate_client_secret(&rng);
+        assert_eq!(secret.len(), 40);
+        let stored = hash_client_secret(&secret);
+        assert!(stored.starts_with("sha256:") && !stored.contains(&secret));
+        assert!(verify_client_secret(&secret, &stored));
+        assert!(!verify_client_secret(&format!("{secret}x"), &stored));
+        assert!(!verify_client_secret("", &stored));
+    }
+}

@@ -1,0 +1,185 @@
+//! Users: create, read (by id or userPrincipalName), update, disable, revoke sessions, delete,
+//! restore, manager, password.
+
+use crate::{Directory, Result, decode, encode, retry_on_conflict, secrets};
+use ward_core::DirectoryError;
+use ward_core::ids::{ObjectId, ObjectKind, TenantId};
+use ward_core::store::{ListQuery, StoredCredential, WriteOp};
+use ward_core::user::{NewUser, User, UserPatch};
+use ward_core::validate::UserPrincipalName;
+
+pub(crate) const PASSWORD: &str = "password";
+
+/// A user to create, with an optional initial password (`passwordProfile` in Graph).
+#[derive(Clone, Debug, Default)]
+pub struct NewUserRequest {
+    pub user: NewUser,
+    pub password: Option<String>,
+    pub force_change_password_next_sign_in: bool,
+}
+
+impl Directory {
+    pub async fn create_user(&self, tenant: TenantId, request: NewUserRequest) -> Result<User> {
+        let t = self.tenant(tenant).await?;
+        let mut user = User::create(request.user, self.new_id(), &t, self.clock.now())?;
+        user.force_change_password_next_sign_in = request.force_change_password_next_sign_in;
+        let mut ops =
+            vec![WriteOp::Insert { kind: ObjectKind::User, id: user.id, unique_key: Some(user.unique_key()), doc: encode(&user)? }];
+        if let Some(password) = request.password {
+            ops.push(self.password_op(user.id, &password)?);
+        }
+        self.commit(tenant, ops).await?;
+        Ok(user)
+    }
+
+    pub(crate) fn password_op(&self, user: ObjectId, password: &str) -> Result<WriteOp> {
+        secrets::check_password_strength(password)?;
+        let hash = secrets::hash_password(password, self.rng.as_ref())?;
+        Ok(WriteOp::SetCredential {
+            object_kind: ObjectKind::User,
+            credential: StoredCredential {
+                object_id: user,
+                kind: PASSWORD.into(),
+                key_id: String::new(),
+                secret_hash: hash,
+                expires_at: None,
+            },
+        })
+    }
+
+    /// Finds a live user by id or by userPrincipalName (case-insensitive), as Graph addresses them.
+    pub async fn user(&self, tenant: TenantId, key: &str) -> Result<User> {
+        self.user_record(tenant, key).await.map(|(u, _)| u)
+    }
+
+    async fn user_record(&self, tenant: TenantId, key: &str) -> Result<(User, i64)> {
+        let stored = match key.parse::<ObjectId>() {
+            Ok(id) => self.store.object(tenant, ObjectKind::User, id).await?.filter(|o| o.deleted_at.is_none()),
+            Err(_) => match UserPrincipalName::parse(key) {
+                Ok(upn) => self.store.object_by_key(tenant, ObjectKind::User, &User::upn_key(&upn)).await?,
+                Err(_) => None,
+            },
+        };
+        let stored = stored.ok_or_else(|| DirectoryError::not_found(ObjectKind::User, ward_core::validate::clip(key)))?;
+        Ok((decode(&stored)?, stored.version))
+    }
+
+    /// Live users in id order, `limit` at a time after `after`.
+    pub async fn users(&self, tenant: TenantId, after: Option<ObjectId>, limit: u32) -> Result<Vec<User>> {
+        let rows = self.store.objects(tenant, ObjectKind::User, &ListQuery { deleted: false, after, limit }).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Users in deleted items.
+    pub async fn deleted_users(&self, tenant: TenantId, after: Option<ObjectId>, limit: u32) -> Result<Vec<User>> {
+        let rows = self.store.objects(tenant, ObjectKind::User, &ListQuery { deleted: true, after, limit }).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Read-modify-write with optimistic concurrency, retried when another writer got there first.
+    async fn modify_user(&self, tenant: TenantId, key: &str, change: impl Fn(&mut User) -> Result<bool>) -> Result<User> {
+        let change = &change;
+        retry_on_conflict(move || async move {
+            let (mut user, version) = self.user_record(tenant, key).await?;
+            if !change(&mut user)? {
+                return Ok(user);
+            }
+            let op = WriteOp::Update {
+                kind: ObjectKind::User,
+                id: user.id,
+                unique_key: Some(user.unique_key()),
+                doc: encode(&user)?,
+                expected_version: version,
+            };
+            self.commit(tenant, vec![op]).await?;
+            Ok(user)
+        })
+        .await
+    }
+
+    pub async fn update_user(&self, tenant: TenantId, key: &str, patch: UserPatch) -> Result<User> {
+        let t = self.tenant(tenant).await?;
+        self.modify_user(tenant, key, |u| u.apply(patch.clone(), &t)).await
+    }
+
+    /// Disables sign-in and invalidates every session and refresh token issued so far.
+    pub async fn disable_user(&self, tenant: TenantId, key: &str) -> Result<User> {
+        let now = self.clock.now();
+        self.modify_user(tenant, key, |u| {
+            u.account_enabled = false;
+            u.sign_in_sessions_valid_from_date_time = now;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Graph's `revokeSignInSessions`: tokens and sessions issued before now stop working.
+    pub async fn revoke_sign_in_sessions(&self, tenant: TenantId, key: &str) -> Result<User> {
+        let now = self.clock.now();
+        self.modify_user(tenant, key, |u| {
+            u.sign_in_sessions_valid_from_date_time = now;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Sets (or with `None` clears) the user's manager.
+    pub async fn set_manager(&self, tenant: TenantId, key: &str, manager: Option<&str>) -> Result<User> {
+        let manager_id = match manager {
+            Some(m) => Some(self.user(tenant, m).await?.id),
+            None => None,
+        };
+        self.modify_user(tenant, key, |u| {
+            if manager_id == Some(u.id) {
+                return Err(DirectoryError::invalid("manager", "a user cannot be their own manager"));
+            }
+            let changed = u.manager_id != manager_id;
+            u.manager_id = manager_id;
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// Sets a new password (administrator reset) and whether it must be changed at next sign-in.
+    pub async fn set_password(&self, tenant: TenantId, key: &str, password: &str, force_change: bool) -> Result<()> {
+        let (user, version) = self.user_record(tenant, key).await?;
+        let mut ops = vec![self.password_op(user.id, password)?];
+        if user.force_change_password_next_sign_in != force_change {
+            let updated = User { force_change_password_next_sign_in: force_change, ..user.clone() };
+            ops.push(WriteOp::Update {
+                kind: ObjectKind::User,
+                id: user.id,
+                unique_key: Some(updated.unique_key()),
+                doc: encode(&updated)?,
+                expected_version: version,
+            });
+        }
+        self.commit(tenant, ops).await?;
+        Ok(())
+    }
+
+    /// Checks a password against the stored Argon2id hash. The sign-in pipeline builds on this.
+    pub async fn verify_password(&self, tenant: TenantId, user: ObjectId, password: &str) -> Result<bool> {
+        match self.store.credential(tenant, user, PASSWORD, "").await? {
+            Some(c) => Ok(secrets::verify_password(password, &c.secret_hash)),
+            None => Ok(false),
+        }
+    }
+
+    pub async fn delete_user(&self, tenant: TenantId, key: &str) -> Result<()> {
+        let user = self.user(tenant, key).await?;
+        self.soft_delete(tenant, ObjectKind::User, user.id).await
+    }
+
+    /// Restores a user from deleted items. Fails with `duplicate_user_principal_name` when another
+    /// user took the UPN meanwhile.
+    pub async fn restore_user(&self, tenant: TenantId, id: ObjectId) -> Result<User> {
+        let restored = self
+            .restore(tenant, ObjectKind::User, id, |stored| {
+                let user: User = decode(stored)?;
+                Ok(Some(user.unique_key()))
+            })
+            .await?;
+        decode(&restored)
+    }
+}
