@@ -12,6 +12,7 @@ pub mod secrets;
 mod users;
 
 pub use bootstrap::{InitOutcome, InitRequest};
+pub use groups::DirectoryObject;
 pub use membership_cache::MembershipCache;
 pub use users::NewUserRequest;
 

@@ -1,1 +1,49 @@
-//! placeholder
+//! Ward's HTTP surface: the router, the layers every request passes through (request id,
+//! tracing, metrics, body limit, timeout, panic catching), the client-IP extractor, and the
+//! mapping of errors to each protocol's envelope. Handlers stay thin: extract, authorize, call
+//! one service, map the result.
+
+pub mod client_ip;
+pub mod error;
+mod layers;
+mod ops;
+mod pages;
+
+use axum::Router;
+use ipnet::IpNet;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::Duration;
+use ward_directory::Directory;
+
+pub use client_ip::ClientIp;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub directory: Arc<Directory>,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// The externally visible base URL, e.g. `https://id.example.com` (no trailing slash).
+    pub public_url: Arc<str>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// Limits applied to every request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let app = Router::new().merge(ops::routes()).merge(pages::routes()).fallback(error::not_found).with_state(state.clone());
+    layers::apply(app, state, limits)
+}

@@ -1,0 +1,93 @@
+//! The layers every request passes through, outermost first: panic catching, request id,
+//! access log and metrics, security headers, timeout, body limit.
+
+use crate::client_ip::{peer, resolve};
+use crate::error::graph_error;
+use crate::{AppState, Limits};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// The server-assigned id of a request, echoed as `request-id` and written in every log line.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+pub fn apply(app: Router, state: AppState, limits: Limits) -> Router {
+    app.layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state, observe))
+        .layer(middleware::from_fn(request_id))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// A client may send `client-request-id` to correlate; it is echoed only when it looks like an id.
+fn acceptable_client_id(v: &HeaderValue) -> Option<HeaderValue> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).then(|| v.clone())
+}
+
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let client_id = request.headers().get("client-request-id").and_then(acceptable_client_id);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(HeaderName::from_static("request-id"), v.clone());
+        headers.insert(HeaderName::from_static("client-request-id"), client_id.unwrap_or(v));
+    }
+    response
+}
+
+/// One access-log line and two metrics per request. Never logs query strings or bodies: they can
+/// carry secrets.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let path = request.uri().path().to_string();
+    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let client = peer(request.extensions()).map(|ip| resolve(ip, request.headers(), &state.trusted_proxies));
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    metrics::counter!("ward_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("ward_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        request_id,
+        client_ip = client.map(|c| c.to_string()).unwrap_or_default(),
+        %method,
+        path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    graph_error(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "internal", "An internal error occurred.", "").into_response()
+}

@@ -1,0 +1,78 @@
+//! Pages for people. For now the start page: what this server is, its tenants and where their
+//! endpoints live. Server-rendered, no scripts, no external assets.
+
+use crate::AppState;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(start_page))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn start_page(State(state): State<AppState>) -> Response {
+    let tenants = match state.directory.tenants().await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "start page: cannot list tenants");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html(page("Ward is unavailable", "<p>The directory store is not answering. Try again shortly.</p>")),
+            )
+                .into_response();
+        }
+    };
+    let mut body = String::from("<p>Ward is running. It is the identity control plane of this deployment.</p>");
+    body.push_str("<h2>Tenants</h2><ul>");
+    for t in &tenants {
+        let issuer = format!("{}/{}/v2.0", state.public_url, t.id);
+        body.push_str(&format!(
+            "<li><strong>{}</strong><dl><dt>Tenant id</dt><dd><code>{}</code></dd><dt>Domain</dt><dd><code>{}</code></dd><dt>Issuer</dt><dd><code>{}</code></dd></dl></li>",
+            escape(&t.display_name),
+            t.id,
+            escape(t.initial_domain().as_str()),
+            escape(&issuer),
+        ));
+    }
+    body.push_str("</ul>");
+    body.push_str("<p>Administrators manage the directory with the <code>ward</code> command (<code>ward user</code>, <code>ward group</code>). Sign-in pages arrive with the next releases.</p>");
+    Html(page("Ward", &body)).into_response()
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title><style>{CSS}</style></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+        title = escape(title),
+    )
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
+main{max-width:44rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12)}\
+h1{margin-top:0}dt{font-weight:600;margin-top:.4rem}dd{margin-left:0}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px;word-break:break-all}";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(super::escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    }
+}

@@ -1,0 +1,190 @@
+//! Configuration, layered: built-in defaults → `ward.toml` → `WARD_*` environment → flags.
+//! Any secret may instead come from a file named by `<key>_file` (`WARD_DATABASE_URL_FILE`), so
+//! it never has to sit in the environment or on a command line. Unknown keys are warned about.
+
+use anyhow::{Context, Result, bail};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Provider};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the embedded store (`ward.db`) lives.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to share one PostgreSQL among many nodes; empty for the embedded SQLite.
+    pub database_url: Option<String>,
+    pub database_url_file: Option<PathBuf>,
+    pub listen: SocketAddr,
+    /// The URL people and clients use to reach Ward; issuers and links are built from it.
+    pub public_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` are believed.
+    #[serde(deserialize_with = "list_or_string")]
+    pub trusted_proxies: Vec<IpNet>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// The first tenant's name when Ward initializes an empty store.
+    pub tenant_name: String,
+    pub max_body_bytes: usize,
+    pub request_timeout_seconds: u64,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("ward-data"),
+            database_url: None,
+            database_url_file: None,
+            listen: "127.0.0.1:8080".parse().expect("a valid default address"),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            tenant_name: ward_directory::InitRequest::default().tenant_name,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_seconds: 30,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// `WARD_TRUSTED_PROXIES=10.0.0.0/8,192.168.0.0/16` as well as a TOML array.
+fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(v) => v,
+        Raw::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+    };
+    items
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("'{s}' is not an IP address or CIDR range")))
+        })
+        .collect()
+}
+
+/// Keys a person may set; anything else is a typo worth a warning.
+const KNOWN_KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "database_url_file",
+    "listen",
+    "public_url",
+    "tls_cert",
+    "tls_key",
+    "trusted_proxies",
+    "log_format",
+    "log_level",
+    "tenant_name",
+    "max_body_bytes",
+    "request_timeout_seconds",
+    "shutdown_grace_seconds",
+];
+
+/// Environment variables under `WARD_` that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["config"];
+
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// Loads the layers. `flags` holds only the flags given on the command line.
+pub fn load(config_file: Option<&Path>, flags: serde_json::Map<String, serde_json::Value>) -> Result<Loaded> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    let mut warnings = Vec::new();
+    match config_file {
+        Some(path) => {
+            if !path.exists() {
+                bail!("the configuration file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        None => {
+            if Path::new("ward.toml").exists() {
+                figment = figment.merge(Toml::file_exact("ward.toml"));
+            }
+        }
+    }
+    let env = Env::prefixed("WARD_").filter(|k| !NOT_CONFIG.contains(&k.as_str()) && !k.as_str().starts_with("test_"));
+    figment = figment.merge(env).merge(Serialized::globals(flags));
+
+    for (_, dict) in figment.data().context("reading configuration")? {
+        for key in dict.keys() {
+            if !KNOWN_KEYS.contains(&key.as_str()) {
+                warnings.push(format!("unknown configuration key '{key}' is ignored"));
+            }
+        }
+    }
+    let mut config: Config = figment.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    if let Some(path) = &config.database_url_file {
+        let url = std::fs::read_to_string(path).with_context(|| format!("reading database_url_file {}", path.display()))?;
+        config.database_url = Some(url.trim().to_string());
+    }
+    if config.tls_cert.is_some() != config.tls_key.is_some() {
+        bail!("tls_cert and tls_key go together: give both or neither");
+    }
+    if let Some(url) = &config.public_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("public_url must start with http:// or https://");
+        }
+    }
+    Ok(Loaded { config, warnings })
+}
+
+impl Config {
+    /// The public base URL without a trailing slash; by default derived from the listen address.
+    pub fn public_url(&self, bound: Option<SocketAddr>) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let scheme = if self.tls_cert.is_some() { "https" } else { "http" };
+        let addr = bound.unwrap_or(self.listen);
+        // `localhost` is a secure context in browsers (passkeys need one); 0.0.0.0 is not an address to visit.
+        let host = if addr.ip().is_loopback() || addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
+        let host = if addr.is_ipv6() && host != "localhost" { format!("[{host}]") } else { host };
+        format!("{scheme}://{host}:{}", addr.port())
+    }
+
+    pub fn store_location(&self) -> Result<ward_store::StoreLocation> {
+        ward_store::StoreLocation::from_config(&self.data_dir, self.database_url.as_deref()).map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_defaults_to_a_visitable_address() {
+        let c = Config::default();
+        assert_eq!(c.public_url(None), "http://localhost:8080");
+        assert_eq!(c.public_url(Some("0.0.0.0:9000".parse().unwrap())), "http://localhost:9000");
+        let tls = Config { tls_cert: Some("c".into()), tls_key: Some("k".into()), ..Config::default() };
+        assert_eq!(tls.public_url(Some("192.0.2.4:443".parse().unwrap())), "https://192.0.2.4:443");
+        let explicit = Config { public_url: Some("https://id.example.com/".into()), ..Config::default() };
+        assert_eq!(explicit.public_url(None), "https://id.example.com");
+    }
+}

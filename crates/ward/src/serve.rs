@@ -1,0 +1,155 @@
+//! `ward serve`: open (and if empty, initialize) the store, bind, serve until SIGTERM or SIGINT,
+//! then drain in-flight requests. Background jobs: purge of deleted items past 30 days.
+
+use crate::cli::{open_directory, print_init};
+use crate::config::Config;
+use anyhow::{Context, Result};
+use axum::extract::ConnectInfo;
+use clap::Args;
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use ward_core::DirectoryError;
+use ward_directory::{Directory, InitRequest};
+use ward_http::{AppState, Limits};
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is logged).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The URL people and clients use to reach Ward.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS.
+    #[arg(long)]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long)]
+    tls_key: Option<std::path::PathBuf>,
+    /// A proxy whose X-Forwarded-For / Forwarded headers are believed (CIDR or address; repeatable).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<IpNet>,
+    /// Name of the first tenant, when the store is empty.
+    #[arg(long)]
+    tenant_name: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn flags(&self, flags: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(v) = self.listen {
+            flags.insert("listen".into(), v.to_string().into());
+        }
+        if let Some(v) = &self.public_url {
+            flags.insert("public_url".into(), v.clone().into());
+        }
+        if let Some(v) = &self.tls_cert {
+            flags.insert("tls_cert".into(), v.display().to_string().into());
+        }
+        if let Some(v) = &self.tls_key {
+            flags.insert("tls_key".into(), v.display().to_string().into());
+        }
+        if !self.trusted_proxies.is_empty() {
+            flags.insert("trusted_proxies".into(), self.trusted_proxies.iter().map(|n| n.to_string()).collect::<Vec<_>>().into());
+        }
+        if let Some(v) = &self.tenant_name {
+            flags.insert("tenant_name".into(), v.clone().into());
+        }
+    }
+}
+
+pub async fn run(config: Config) -> Result<()> {
+    let started = std::time::Instant::now();
+    let directory = open_directory(&config).await?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let public_url = config.public_url(Some(bound));
+
+    if directory.tenants().await?.is_empty() {
+        match directory.initialize(InitRequest { tenant_name: config.tenant_name.clone() }).await {
+            Ok(outcome) => print_init(&outcome, &public_url, false)?,
+            // Another node initialized the shared store first: nothing to print here.
+            Err(DirectoryError::AlreadyInitialized(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
+    metrics::gauge!("ward_build_info", "version" => env!("CARGO_PKG_VERSION"), "store" => directory.store().backend()).set(1.0);
+    let state = AppState {
+        directory: directory.clone(),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        public_url: public_url.clone().into(),
+        metrics: Some(metrics),
+    };
+    let limits = Limits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_seconds) };
+    let app = ward_http::router(state, limits);
+
+    let jobs = tokio::spawn(purge_job(directory.clone()));
+    tracing::info!(
+        address = %bound,
+        public_url,
+        store = %config.store_location()?.describe(),
+        tls = config.tls_cert.is_some(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "listening"
+    );
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = crate::tls::acceptor(cert, key)?;
+            crate::tls::serve(listener, acceptor, app, shutdown_signal(), grace).await?;
+        }
+        _ => {
+            let server =
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal());
+            server.await.context("serving HTTP")?;
+        }
+    }
+    jobs.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (orchestrators) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// Purges deleted items older than 30 days, at start and hourly. Safe on many nodes at once.
+async fn purge_job(directory: Arc<Directory>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match directory.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged deleted items past the 30-day window"),
+            Err(e) => tracing::warn!(error = %e, "purge of deleted items failed; will retry"),
+        }
+    }
+}
+
+/// Makes the peer address available to handlers on connections we accept ourselves (TLS).
+pub fn with_peer<B>(peer: SocketAddr) -> impl Fn(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
+    move |mut req| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    }
+}
