@@ -1,0 +1,233 @@
+//! The `ward` CLI end to end: the real binary on a temporary data directory.
+
+mod common;
+use common::*;
+use std::io::Write;
+
+#[test]
+fn init_prints_one_json_object_and_refuses_a_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = init(dir.path(), &["--tenant-name", "Contoso", "--public-url", "https://id.contoso.example/"]);
+    for key in ["tenant_id", "tenant_domain", "issuer", "base_url", "admin_upn", "admin_password", "client_id", "client_secret"] {
+        assert!(out[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing in {out}");
+    }
+    let tenant = out["tenant_id"].as_str().unwrap();
+    assert_eq!(out["tenant_domain"], "contoso.ward.local");
+    assert_eq!(out["admin_upn"], "admin@contoso.ward.local");
+    assert_eq!(out["base_url"], "https://id.contoso.example");
+    assert_eq!(out["issuer"], format!("https://id.contoso.example/{tenant}/v2.0"));
+    // Nothing changes the second time, and the command says so.
+    let before = ok(ward(dir.path()).args(["user", "list", "--json", "--data-dir", "data"]));
+    let err = fails_with(ward(dir.path()).args(["init", "--json", "--data-dir", "data", "--tenant-name", "Other"]), "already_initialized");
+    assert!(err.contains("nothing was changed"));
+    let after = ok(ward(dir.path()).args(["user", "list", "--json", "--data-dir", "data"]));
+    assert_eq!(before, after);
+    assert_eq!(json(&after)["value"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_user_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(d, &[]);
+    std::fs::write(d.join("pw"), "Str0ng-Passw0rd!\n").unwrap();
+    let created = json(&ok(ward(d).args([
+        "user",
+        "create",
+        "--data-dir",
+        "data",
+        "--json",
+        "--upn",
+        "Adele@defaultdirectory.ward.local",
+        "--display-name",
+        "Adele Vance",
+        "--job-title",
+        "Engineer",
+        "--usage-location",
+        "gb",
+        "--password-file",
+        "pw",
+    ])));
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["usageLocation"], "GB");
+    assert!(created.get("password").is_none() && !created.to_string().contains("Str0ng"));
+    let shown = json(&ok(ward(d).args(["user", "show", "adele@DefaultDirectory.ward.local", "--json", "--data-dir", "data"])));
+    assert_eq!(shown["id"], id.as_str());
+    let updated = json(&ok(ward(d).args([
+        "user",
+        "update",
+        &id,
+        "--data-dir",
+        "data",
+        "--json",
+        "--department",
+        "R&D",
+        "--patch",
+        r#"{"otherMails": ["adele@example.com"], "jobTitle": null}"#,
+    ])));
+    assert_eq!(updated["department"], "R&D");
+    assert_eq!(updated["otherMails"][0], "adele@example.com");
+    assert!(updated["jobTitle"].is_null());
+    ok(ward(d).args(["user", "disable", &id, "--data-dir", "data"]));
+    let disabled = json(&ok(ward(d).args(["user", "show", &id, "--json", "--data-dir", "data"])));
+    assert_eq!(disabled["accountEnabled"], false);
+    assert!(disabled["signInSessionsValidFromDateTime"].as_str().unwrap() > created["signInSessionsValidFromDateTime"].as_str().unwrap());
+    ok(ward(d).args(["user", "delete", &id, "--data-dir", "data"]));
+    fails_with(ward(d).args(["user", "show", &id, "--data-dir", "data"]), "not_found");
+    let deleted = json(&ok(ward(d).args(["user", "list", "--deleted", "--json", "--data-dir", "data"])));
+    assert_eq!(deleted["value"][0]["id"], id.as_str());
+    assert!(deleted["value"][0]["deletedDateTime"].is_string());
+    let restored = json(&ok(ward(d).args(["user", "restore", &id, "--json", "--data-dir", "data"])));
+    assert!(restored["deletedDateTime"].is_null());
+    fails_with(ward(d).args(["user", "restore", &id, "--data-dir", "data"]), "not_deleted");
+}
+
+#[test]
+fn bad_input_is_refused_with_a_stable_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(d, &[]);
+    let create = |upn: &str| {
+        let mut c = ward(d);
+        c.args(["user", "create", "--data-dir", "data", "--upn", upn]);
+        c
+    };
+    fails_with(&mut create("not-a-upn"), "invalid_value");
+    fails_with(&mut create("a b@defaultdirectory.ward.local"), "invalid_value");
+    fails_with(&mut create(&format!("{}@defaultdirectory.ward.local", "x".repeat(65))), "invalid_value");
+    fails_with(&mut create("someone@fabrikam.example"), "unverified_domain");
+    ok(&mut create("dup@defaultdirectory.ward.local"));
+    fails_with(&mut create("DUP@defaultdirectory.ward.local"), "duplicate_user_principal_name");
+    let long_name = "n".repeat(257);
+    fails_with(create("long@defaultdirectory.ward.local").args(["--display-name", &long_name]), "invalid_value");
+    fails_with(ward(d).args(["user", "show", "00000000-0000-4000-8000-000000000000", "--data-dir", "data"]), "not_found");
+    fails_with(
+        ward(d).args(["user", "update", "dup@defaultdirectory.ward.local", "--data-dir", "data", "--usage-location", "XX"]),
+        "invalid_value",
+    );
+    // A weak password is refused and nothing is created.
+    std::fs::write(d.join("weak"), "password").unwrap();
+    fails_with(create("weak@defaultdirectory.ward.local").args(["--password-file", "weak"]), "invalid_value");
+    fails_with(ward(d).args(["user", "show", "weak@defaultdirectory.ward.local", "--data-dir", "data"]), "not_found");
+    // Malformed patch JSON is a clear error, not a panic.
+    let o = run(ward(d).args(["user", "update", "dup@defaultdirectory.ward.local", "--data-dir", "data", "--patch", "{not json"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--patch"));
+    // Usage errors exit 2.
+    assert_eq!(run(ward(d).args(["user", "frobnicate"])).status.code(), Some(2));
+}
+
+#[test]
+fn groups_nest_and_refuse_cycles() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(d, &[]);
+    ok(ward(d).args(["user", "create", "--data-dir", "data", "--upn", "ann@defaultdirectory.ward.local"]));
+    for name in ["Sales", "All Staff"] {
+        ok(ward(d).args(["group", "create", "--data-dir", "data", "--name", name]));
+    }
+    ok(ward(d).args(["group", "add-member", "Sales", "ann@defaultdirectory.ward.local", "--data-dir", "data"]));
+    ok(ward(d).args(["group", "add-member", "All Staff", "Sales", "--data-dir", "data"]));
+    fails_with(ward(d).args(["group", "add-member", "Sales", "All Staff", "--data-dir", "data"]), "membership_cycle");
+    fails_with(ward(d).args(["group", "add-member", "Sales", "Sales", "--data-dir", "data"]), "membership_cycle");
+    fails_with(ward(d).args(["group", "add-member", "Sales", "ann@defaultdirectory.ward.local", "--data-dir", "data"]), "already_member");
+    let direct = json(&ok(ward(d).args(["group", "members", "All Staff", "--json", "--data-dir", "data"])));
+    assert_eq!(direct["value"].as_array().unwrap().len(), 1);
+    let all = json(&ok(ward(d).args(["group", "members", "All Staff", "--transitive", "--json", "--data-dir", "data"])));
+    let kinds: Vec<_> = all["value"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, vec!["group", "user"]);
+    ok(ward(d).args(["group", "remove-member", "Sales", "ann@defaultdirectory.ward.local", "--data-dir", "data"]));
+    fails_with(ward(d).args(["group", "remove-member", "Sales", "ann@defaultdirectory.ward.local", "--data-dir", "data"]), "not_member");
+    fails_with(ward(d).args(["group", "create", "--data-dir", "data", "--name", "Bad", "--mail-nickname", "a.b"]), "invalid_value");
+    fails_with(ward(d).args(["group", "members", "Nope", "--data-dir", "data"]), "not_found");
+}
+
+#[test]
+fn import_acknowledges_each_committed_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(d, &[]);
+    let mut child = ward(d)
+        .args(["user", "import", "--data-dir", "data"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = [
+        r#"{"userPrincipalName": "u1@defaultdirectory.ward.local", "displayName": "One", "passwordProfile": {"password": "Str0ng-Passw0rd!", "forceChangePasswordNextSignIn": true}}"#.to_string(),
+        "not json".to_string(),
+        r#"{"userPrincipalName": "u1@defaultdirectory.ward.local", "displayName": "Again"}"#.to_string(),
+        r#"{"userPrincipalName": "u2@defaultdirectory.ward.local", "displayName": "Two", "unknownProperty": 1}"#.to_string(),
+        format!(r#"{{"userPrincipalName": "u3@defaultdirectory.ward.local", "displayName": "{}"}}"#, "x".repeat(70_000)),
+        r#"{"userPrincipalName": "u4@defaultdirectory.ward.local", "displayName": "Four"}"#.to_string(),
+    ];
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for l in &lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "some lines failed");
+    let acks: Vec<serde_json::Value> = stdout(&out).lines().map(json).collect();
+    assert_eq!(acks.len(), 6);
+    assert!(acks[0]["id"].is_string());
+    assert_eq!(acks[1]["error"]["code"], "invalid_value");
+    assert_eq!(acks[2]["error"]["code"], "duplicate_user_principal_name");
+    assert_eq!(acks[3]["error"]["code"], "invalid_value");
+    assert_eq!(acks[4]["error"]["code"], "invalid_value");
+    assert_eq!(acks[5]["userPrincipalName"], "u4@defaultdirectory.ward.local");
+    assert!(stderr(&out).contains("4 line(s) were not imported"));
+    let u1 = json(&ok(ward(d).args(["user", "show", "u1@defaultdirectory.ward.local", "--json", "--data-dir", "data"])));
+    assert_eq!(u1["forceChangePasswordNextSignIn"], true);
+}
+
+#[test]
+fn configuration_layers_defaults_file_environment_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("ward.toml"),
+        "data_dir = \"from-file\"\ntenant_name = \"File Tenant\"\nlog_level = \"warn\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nlisten_adress = \"typo\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("db-url"), "postgres://ward:s3cret@db.internal:5432/ward\n").unwrap();
+    let show = |cmd: &mut std::process::Command| {
+        let o = run(cmd.args(["config", "--json"]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        (json(&stdout(&o)), stderr(&o))
+    };
+    // File over defaults; the typo is reported.
+    let (c, log) = show(&mut ward(d));
+    assert_eq!(c["config"]["data_dir"], "from-file");
+    assert_eq!(c["config"]["tenant_name"], "File Tenant");
+    assert_eq!(c["config"]["listen"], "127.0.0.1:8080");
+    assert_eq!(c["config"]["trusted_proxies"][0], "10.0.0.0/8");
+    assert!(c["warnings"][0].as_str().unwrap().contains("listen_adress"));
+    assert!(log.contains("listen_adress"), "warned in the log too: {log}");
+    // Environment over the file; secrets from *_FILE, never echoed.
+    let (c, _) = show(
+        ward(d)
+            .env("WARD_TENANT_NAME", "Env Tenant")
+            .env("WARD_TRUSTED_PROXIES", "192.0.2.0/24, 198.51.100.1")
+            .env("WARD_DATABASE_URL_FILE", d.join("db-url")),
+    );
+    assert_eq!(c["config"]["tenant_name"], "Env Tenant");
+    assert_eq!(c["config"]["trusted_proxies"][1], "198.51.100.1/32");
+    assert!(!c.to_string().contains("s3cret"), "{c}");
+    assert!(c["config"]["database_url"].as_str().unwrap().contains("db.internal"));
+    // Flags over the environment.
+    let (c, _) = show(ward(d).env("WARD_DATA_DIR", "from-env").args(["--data-dir", "from-flag"]));
+    assert_eq!(c["config"]["data_dir"], "from-flag");
+    let (c, _) = show(ward(d).env("WARD_DATA_DIR", "from-env"));
+    assert_eq!(c["config"]["data_dir"], "from-env");
+    // Bad values are errors, not silence.
+    let o = run(ward(d).env("WARD_TRUSTED_PROXIES", "not-a-cidr").args(["config"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not-a-cidr"));
+    let o = run(ward(d).args(["--config", "missing.toml", "config"]));
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::write(d.join("broken.toml"), "data_dir = [").unwrap();
+    assert_eq!(run(ward(d).args(["--config", "broken.toml", "config"])).status.code(), Some(1));
+}
