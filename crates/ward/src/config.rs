@@ -146,10 +146,10 @@ pub fn load(config_file: Option<&Path>, flags: serde_json::Map<String, serde_jso
     if config.tls_cert.is_some() != config.tls_key.is_some() {
         bail!("tls_cert and tls_key go together: give both or neither");
     }
-    if let Some(url) = &config.public_url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("public_url must start with http:// or https://");
-        }
+    if let Some(url) = &config.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!("public_url must start with http:// or https://");
     }
     Ok(Loaded { config, warnings })
 }

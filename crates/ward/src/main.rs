@@ -41,6 +41,8 @@ pub struct GlobalArgs {
     log_level: Option<String>,
 }
 
+// Parsed once at start-up; the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server (initializing an empty store first).

@@ -99,10 +99,10 @@ impl Server {
             let pipe = child.stderr.take().unwrap();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                        if v["message"] == "listening" {
-                            let _ = tx.send(v["address"].as_str().unwrap_or_default().to_string());
-                        }
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                        && v["message"] == "listening"
+                    {
+                        let _ = tx.send(v["address"].as_str().unwrap_or_default().to_string());
                     }
                     err.lock().unwrap().push_str(&(line + "\n"));
                 }
