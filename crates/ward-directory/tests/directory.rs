@@ -152,6 +152,19 @@ async fn soft_delete_restore_within_thirty_days_then_purge() {
 }
 
 #[tokio::test]
+async fn permanent_delete_only_from_deleted_items() {
+    let f = fixture().await;
+    let u = f.dir.create_user(f.tenant, user("pam@contoso.ward.local")).await.unwrap();
+    f.dir.assign_role(f.tenant, "Global Reader", u.id).await.unwrap();
+    assert_eq!(f.dir.purge_deleted(f.tenant, u.id).await.unwrap_err().code(), ErrorCode::NotDeleted);
+    f.dir.delete_user(f.tenant, "pam@contoso.ward.local").await.unwrap();
+    f.dir.purge_deleted(f.tenant, u.id).await.unwrap();
+    assert!(f.store.object(f.tenant, ObjectKind::User, u.id).await.unwrap().is_none());
+    assert!(f.dir.roles_of(f.tenant, u.id).await.unwrap().is_empty(), "its role assignments went with it");
+    assert_eq!(f.dir.restore_user(f.tenant, u.id).await.unwrap_err().code(), ErrorCode::NotFound);
+}
+
+#[tokio::test]
 async fn a_restored_upn_that_was_reused_conflicts() {
     let f = fixture().await;
     let u = f.dir.create_user(f.tenant, user("erin@contoso.ward.local")).await.unwrap();

@@ -1,5 +1,5 @@
 //! Test harness: a throwaway PostgreSQL cluster started from the machine's own server binaries
-//! (`/usr/lib/postgresql/15/bin`, or `WARD_PG_BIN`), listening on a Unix socket in a temporary
+//! (`/usr/lib/postgresql/15/bin`, or `WARD_TEST_PG_BIN`), listening on a Unix socket in a temporary
 //! directory, so tests never fight over ports.
 //!
 //! `initdb` runs once per machine into a cached template; each cluster is a copy of it. As root
@@ -21,7 +21,7 @@ pub struct TempPostgres {
 }
 
 fn bin_dir() -> PathBuf {
-    std::env::var_os("WARD_PG_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_BIN))
+    std::env::var_os("WARD_TEST_PG_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_BIN))
 }
 
 fn running_as_root() -> bool {
@@ -169,7 +169,7 @@ pub fn postgres_required() -> Option<TempPostgres> {
         Ok(pg) => Some(pg),
         Err(why) => {
             let in_ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
-            if in_ci || std::env::var_os("WARD_REQUIRE_POSTGRES").is_some() {
+            if in_ci || std::env::var_os("WARD_TEST_REQUIRE_POSTGRES").is_some() {
                 panic!("PostgreSQL is required here (CI=true) but could not start: {why}");
             }
             eprintln!("SKIPPED: PostgreSQL unavailable ({why}); set CI=true to make this a failure");

@@ -55,6 +55,12 @@ enum Command {
     /// Manage groups and their members.
     #[command(subcommand)]
     Group(cli::GroupCommand),
+    /// Tenants and their domains.
+    #[command(subcommand)]
+    Tenant(cli::TenantCommand),
+    /// Built-in directory roles and their assignments.
+    #[command(subcommand)]
+    Role(cli::RoleCommand),
     /// Show the effective configuration (secrets redacted) and any warnings.
     Config {
         #[arg(long)]
@@ -115,6 +121,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => cli::init(&config, args).await,
         Command::User(cmd) => cli::user(&config, cmd).await,
         Command::Group(cmd) => cli::group(&config, cmd).await,
+        Command::Tenant(cmd) => cli::tenants(&config, cmd).await,
+        Command::Role(cmd) => cli::roles(&config, cmd).await,
         Command::Config { json } => cli::show_config(&config, &loaded.warnings, json),
     }
 }

@@ -231,3 +231,29 @@ fn configuration_layers_defaults_file_environment_flags() {
     std::fs::write(d.join("broken.toml"), "data_dir = [").unwrap();
     assert_eq!(run(ward(d).args(["--config", "broken.toml", "config"])).status.code(), Some(1));
 }
+
+#[test]
+fn domains_and_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = init(d, &[]);
+    fails_with(ward(d).args(["user", "create", "--data-dir", "data", "--upn", "kim@contoso.example"]), "unverified_domain");
+    ok(ward(d).args(["tenant", "add-domain", "Contoso.Example", "--data-dir", "data"]));
+    fails_with(ward(d).args(["tenant", "add-domain", "contoso.example", "--data-dir", "data"]), "duplicate_domain");
+    fails_with(ward(d).args(["tenant", "add-domain", "not_a_domain", "--data-dir", "data"]), "invalid_value");
+    ok(ward(d).args(["user", "create", "--data-dir", "data", "--upn", "kim@contoso.example"]));
+    // The tenant is addressable by its new domain.
+    ok(ward(d).args(["user", "show", "kim@contoso.example", "--tenant", "contoso.example", "--data-dir", "data"]));
+    fails_with(ward(d).args(["user", "list", "--tenant", "fabrikam.example", "--data-dir", "data"]), "not_found");
+    let roles = json(&ok(ward(d).args(["role", "list", "--json"])));
+    assert_eq!(roles["value"].as_array().unwrap().len(), 9);
+    ok(ward(d).args(["role", "assign", "Security Reader", "kim@contoso.example", "--data-dir", "data"]));
+    fails_with(ward(d).args(["role", "assign", "security reader", "kim@contoso.example", "--data-dir", "data"]), "already_member");
+    fails_with(ward(d).args(["role", "assign", "Chief Wizard", "kim@contoso.example", "--data-dir", "data"]), "invalid_value");
+    let assignments = json(&ok(ward(d).args(["role", "assignments", "--json", "--data-dir", "data"])));
+    let list = assignments["value"].as_array().unwrap();
+    // The admin and the automation app's service principal are Global Administrators from init.
+    assert_eq!(list.iter().filter(|a| a["roleDefinitionId"] == "62e90394-69f5-4237-9190-012177145e10").count(), 2);
+    assert!(list.iter().any(|a| a["roleDefinitionId"] == "5d6b6bb7-de71-4623-b4af-96380a352509"));
+    assert!(out["client_id"].is_string());
+}

@@ -3,9 +3,11 @@
 //! and running servers catch up through the change feed.
 
 mod groups;
+mod tenants;
 mod users;
 
 pub use groups::{GroupCommand, group};
+pub use tenants::{RoleCommand, TenantCommand, roles, tenants};
 pub use users::{UserCommand, user};
 
 use crate::config::Config;

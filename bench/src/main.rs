@@ -1,0 +1,27 @@
+//! `ward-bench`: Ward's benchmarks. Each prints its figures beside the limit or target it is
+//! measured against, from the same run. Run in release mode:
+//!
+//! ```text
+//! cargo run --release -p ward-bench -- membership
+//! ```
+
+mod membership;
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "membership".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    match which.as_str() {
+        "membership" => runtime.block_on(membership::run()),
+        other => {
+            eprintln!("unknown benchmark '{other}'; available: membership");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Median and 99th percentile of a set of durations, in microseconds.
+pub fn summarize(mut samples: Vec<std::time::Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}

@@ -1,0 +1,126 @@
+//! `ward tenant …` and `ward role …`: tenants and their domains; built-in directory roles.
+
+use super::{open_directory, tenant};
+use crate::config::Config;
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::json;
+use ward_core::ObjectId;
+use ward_core::roles::{BUILT_IN_ROLES, find_role};
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// List tenants with their domains.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a domain to a tenant. Ward cannot check DNS offline: adding it is the administrator's
+    /// statement that the organisation owns it. A domain belongs to one tenant at most.
+    AddDomain {
+        domain: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RoleCommand {
+    /// The built-in directory roles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assign a role (template id or display name) to a user (id or UPN) or service principal (id).
+    Assign {
+        role: String,
+        principal: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List role assignments.
+    Assignments {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a role assignment by its id.
+    Remove {
+        id: ObjectId,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
+    let directory = open_directory(config).await?;
+    match command {
+        TenantCommand::List { json } => {
+            let all = directory.tenants().await?;
+            if json {
+                println!("{}", json!({ "value": all }));
+            } else {
+                for t in &all {
+                    let domains: Vec<_> = t.verified_domains.iter().map(|d| d.name.to_string()).collect();
+                    println!("{}  {}  {}", t.id, t.display_name, domains.join(","));
+                }
+            }
+        }
+        TenantCommand::AddDomain { domain, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let updated = directory.add_domain(t, &domain).await?;
+            println!("{} now has domains: {}", updated.display_name, updated.verified_domains.iter().map(|d| d.name.to_string()).collect::<Vec<_>>().join(", "));
+        }
+    }
+    Ok(())
+}
+
+pub async fn roles(config: &Config, command: RoleCommand) -> Result<()> {
+    match command {
+        RoleCommand::List { json } => {
+            if json {
+                let value: Vec<_> = BUILT_IN_ROLES
+                    .iter()
+                    .map(|r| json!({ "id": r.template_id, "displayName": r.display_name, "description": r.description }))
+                    .collect();
+                println!("{}", json!({ "value": value }));
+            } else {
+                for r in BUILT_IN_ROLES.iter() {
+                    println!("{}  {}", r.template_id, r.display_name);
+                }
+            }
+        }
+        RoleCommand::Assign { role, principal, tenant: key } => {
+            let directory = open_directory(config).await?;
+            let t = tenant(&directory, key.as_deref()).await?;
+            let principal_id = match principal.parse::<ObjectId>() {
+                Ok(id) => id,
+                Err(_) => directory.user(t, &principal).await?.id,
+            };
+            let a = directory.assign_role(t, &role, principal_id).await?;
+            let name = find_role(&a.role_definition_id).map(|r| r.display_name).unwrap_or_default();
+            println!("assigned {name} to {principal_id} (assignment {})", a.id);
+        }
+        RoleCommand::Assignments { tenant: key, json } => {
+            let directory = open_directory(config).await?;
+            let t = tenant(&directory, key.as_deref()).await?;
+            let all = directory.role_assignments(t).await?;
+            if json {
+                println!("{}", json!({ "value": all }));
+            } else {
+                for a in &all {
+                    let name = find_role(&a.role_definition_id).map(|r| r.display_name).unwrap_or("?");
+                    println!("{}  {}  {} {}", a.id, name, a.principal_kind, a.principal_id);
+                }
+            }
+        }
+        RoleCommand::Remove { id, tenant: key } => {
+            let directory = open_directory(config).await?;
+            let t = tenant(&directory, key.as_deref()).await?;
+            directory.remove_role_assignment(t, id).await?;
+            println!("removed role assignment {id}");
+        }
+    }
+    Ok(())
+}
