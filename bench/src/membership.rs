@@ -6,7 +6,6 @@
 use crate::summarize;
 use std::sync::Arc;
 use std::time::Instant;
-use uuid::Uuid;
 use ward_core::ids::{ObjectId, ObjectKind};
 use ward_core::membership::{MEMBER_GROUPS_LIMIT, MembershipGraph};
 use ward_core::store::{Link, Relation, WriteOp};
@@ -44,10 +43,17 @@ pub async fn run() {
     let directory = Arc::new(Directory::system(store.clone()));
     let tenant = directory.initialize(InitRequest::default()).await.expect("init").tenant.id;
     let user = directory
-        .create_user(tenant, NewUserRequest {
-            user: NewUser { user_principal_name: "bench@defaultdirectory.ward.local".into(), display_name: "Bench".into(), ..Default::default() },
-            ..Default::default()
-        })
+        .create_user(
+            tenant,
+            NewUserRequest {
+                user: NewUser {
+                    user_principal_name: "bench@defaultdirectory.ward.local".into(),
+                    display_name: "Bench".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
         .await
         .expect("user")
         .id;
@@ -124,7 +130,11 @@ pub async fn run() {
     let (svc_p50, svc_p99) = summarize(service);
     let (walk_p50, walk_p99) = summarize(walk);
     println!("transitive membership: {GROUPS} groups, {} links, user in {} groups over {LEVELS} levels (SQLite)", links.len(), first.len());
-    println!("  populate store (5,000 ops a commit)  {:>10.1} s   ({:.0} link adds/s, each with its cycle check)", populate.as_secs_f64(), links.len() as f64 / populate.as_secs_f64());
+    println!(
+        "  populate store (5,000 ops a commit)  {:>10.1} s   ({:.0} link adds/s, each with its cycle check)",
+        populate.as_secs_f64(),
+        links.len() as f64 / populate.as_secs_f64()
+    );
     println!("  first call (loads the graph)        {:>10.1} ms", cold.as_secs_f64() * 1e3);
     println!("  getMemberGroups via the service     p50 {svc_p50:>8.1} µs   p99 {svc_p99:>8.1} µs   target ≤ 1000 µs");
     println!("  bare in-memory walk (the floor)     p50 {walk_p50:>8.1} µs   p99 {walk_p99:>8.1} µs");

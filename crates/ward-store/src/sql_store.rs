@@ -245,12 +245,7 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
             if relation == Relation::Member && link.member_kind == ObjectKind::Group {
                 // The new edge closes a loop when the group already sits, at any depth, inside
                 // the member (deleted groups included: restoring one must not create a cycle).
-                let hit = tx
-                    .rows(
-                        CYCLE_CHECK,
-                        args![tid.clone(), link.group.to_string(), link.member.to_string()],
-                    )
-                    .await?;
+                let hit = tx.rows(CYCLE_CHECK, args![tid.clone(), link.group.to_string(), link.member.to_string()]).await?;
                 if !hit.is_empty() {
                     return Err(StoreError::Cycle);
                 }

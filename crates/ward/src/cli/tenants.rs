@@ -70,7 +70,11 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
         TenantCommand::AddDomain { domain, tenant: key } => {
             let t = tenant(&directory, key.as_deref()).await?;
             let updated = directory.add_domain(t, &domain).await?;
-            println!("{} now has domains: {}", updated.display_name, updated.verified_domains.iter().map(|d| d.name.to_string()).collect::<Vec<_>>().join(", "));
+            println!(
+                "{} now has domains: {}",
+                updated.display_name,
+                updated.verified_domains.iter().map(|d| d.name.to_string()).collect::<Vec<_>>().join(", ")
+            );
         }
     }
     Ok(())
