@@ -26,6 +26,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::InvalidValue,
+        ErrorCode::UnverifiedDomain,
+        ErrorCode::DuplicateUserPrincipalName,
+        ErrorCode::DuplicateDomain,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyMember,
+        ErrorCode::NotMember,
+        ErrorCode::MembershipCycle,
+        ErrorCode::ResultSizeLimitExceeded,
+        ErrorCode::RestoreWindowExpired,
+        ErrorCode::NotDeleted,
+        ErrorCode::AlreadyInitialized,
+        ErrorCode::Conflict,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::Internal,
+    ];
+
     /// Ward's own code, used by the CLI, logs and the admin portal.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -143,28 +161,10 @@ mod tests {
 
     #[test]
     fn public_codes_are_unique() {
-        use ErrorCode::*;
-        let all = [
-            InvalidValue,
-            UnverifiedDomain,
-            DuplicateUserPrincipalName,
-            DuplicateDomain,
-            NotFound,
-            AlreadyMember,
-            NotMember,
-            MembershipCycle,
-            ResultSizeLimitExceeded,
-            RestoreWindowExpired,
-            NotDeleted,
-            AlreadyInitialized,
-            Conflict,
-            StorageUnavailable,
-            Internal,
-        ];
-        let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
+        let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), all.len());
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 
     #[test]

@@ -15,6 +15,16 @@ pub fn checksum(sql: &str) -> String {
     format!("{h:016x}")
 }
 
+/// Splits a migration script at `;` line ends. Migrations hold no procedural code, so this is enough.
+fn split_statements(sql: &'static str) -> impl Iterator<Item = &'static str> {
+    sql.split(";\n").map(str::trim).filter(|s| {
+        s.lines().any(|l| {
+            let l = l.trim();
+            !l.is_empty() && !l.starts_with("--")
+        })
+    })
+}
+
 pub async fn migrate(db: &dyn Db, now_micros: i64) -> StoreResult<()> {
     // The write lock serializes nodes that start at the same time.
     let mut tx = db.begin_write().await?;
@@ -40,7 +50,9 @@ pub async fn migrate(db: &dyn Db, now_micros: i64) -> StoreResult<()> {
     }
     for m in known.iter().filter(|m| !applied.iter().any(|r| r.int(0).ok() == Some(m.version))) {
         tracing::info!(backend = db.name(), version = m.version, name = m.name, "applying migration");
-        db.run_script(tx.as_mut(), m.sql).await?;
+        for statement in split_statements(m.sql) {
+            tx.exec(statement, vec![]).await?;
+        }
         tx.exec(
             "INSERT INTO ward_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
             args![m.version, m.name, checksum(m.sql), now_micros],

@@ -1,7 +1,6 @@
 //! The PostgreSQL backend, for many stateless nodes sharing one database.
 
 use crate::sql::{Arg, Db, Migration, Row, Tx, Val, map_err};
-use crate::sqlite::split_statements;
 use async_trait::async_trait;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{Column, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
@@ -102,12 +101,6 @@ impl Db for PostgresDb {
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
         let rows = bind(sqlx::query(sql), args).fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(decode).collect()
-    }
-    async fn run_script(&self, tx: &mut dyn Tx, sql: &'static str) -> StoreResult<()> {
-        for statement in split_statements(sql) {
-            tx.exec(statement, vec![]).await?;
-        }
-        Ok(())
     }
     fn migrations(&self) -> &'static [Migration] {
         MIGRATIONS

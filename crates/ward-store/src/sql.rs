@@ -99,8 +99,6 @@ pub trait Db: Send + Sync + 'static {
     /// change-feed positions) are serialized in commit order.
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>>;
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>>;
-    /// Runs a script of several statements inside a write transaction (migrations).
-    async fn run_script(&self, tx: &mut dyn Tx, sql: &'static str) -> StoreResult<()>;
     fn migrations(&self) -> &'static [Migration];
 }
 

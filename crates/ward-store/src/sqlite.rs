@@ -92,25 +92,9 @@ impl Db for SqliteDb {
         let rows = bind(sqlx::query(sql), args).fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
-    async fn run_script(&self, tx: &mut dyn Tx, sql: &'static str) -> StoreResult<()> {
-        for statement in split_statements(sql) {
-            tx.exec(statement, vec![]).await?;
-        }
-        Ok(())
-    }
     fn migrations(&self) -> &'static [Migration] {
         MIGRATIONS
     }
-}
-
-/// Splits a migration script at `;` line ends. Migrations hold no procedural code, so this is enough.
-pub(crate) fn split_statements(sql: &'static str) -> impl Iterator<Item = &'static str> {
-    sql.split(";\n").map(str::trim).filter(|s| {
-        s.lines().any(|l| {
-            let l = l.trim();
-            !l.is_empty() && !l.starts_with("--")
-        })
-    })
 }
 
 #[cfg(test)]
