@@ -295,9 +295,6 @@ fn merge(base: UserPatch, extra: UserPatch) -> UserPatch {
 
 fn parse_import_line(line: &str) -> Result<NewUserRequest, ward_core::DirectoryError> {
     use ward_core::DirectoryError;
-    if line.len() > MAX_IMPORT_LINE {
-        return Err(DirectoryError::invalid("line", format!("longer than {MAX_IMPORT_LINE} bytes")));
-    }
     let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| DirectoryError::invalid("line", format!("not JSON: {e}")))?;
     let profile = value.as_object_mut().and_then(|o| o.remove("passwordProfile"));
     let user: NewUser = serde_json::from_value(value).map_err(|e| DirectoryError::invalid("line", e.to_string()))?;
@@ -311,24 +308,59 @@ fn parse_import_line(line: &str) -> Result<NewUserRequest, ward_core::DirectoryE
     Ok(NewUserRequest { user, password, force_change_password_next_sign_in: force })
 }
 
+/// Reads one line of at most `max` bytes (newline excluded). A longer line is consumed to its end
+/// and reported as `Err(len)` without ever being held in memory whole. `Ok(None)` at end of input.
+fn read_bounded_line(reader: &mut dyn BufRead, max: usize) -> std::io::Result<Option<Result<String, usize>>> {
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((seen > 0).then(|| finish(buf, seen, max)));
+        }
+        let (part, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        seen += part.len();
+        if buf.len() <= max {
+            buf.extend_from_slice(&part[..part.len().min(max + 1 - buf.len())]);
+        }
+        let used = done.unwrap_or(chunk.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(Some(finish(buf, seen, max)));
+        }
+    }
+}
+
+fn finish(buf: Vec<u8>, seen: usize, max: usize) -> Result<String, usize> {
+    if seen > max {
+        return Err(seen);
+    }
+    Ok(String::from_utf8_lossy(&buf).trim_end_matches('\r').to_string())
+}
+
 /// Returns how many lines failed. Each acknowledgement is flushed only after its commit.
-async fn import(directory: &ward_directory::Directory, t: ward_core::TenantId, reader: Box<dyn BufRead>) -> Result<usize> {
+async fn import(directory: &ward_directory::Directory, t: ward_core::TenantId, mut reader: Box<dyn BufRead>) -> Result<usize> {
     let mut failed = 0;
     let stdout = std::io::stdout();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.context("reading input")?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let result = match parse_import_line(&line) {
-            Ok(request) => directory.create_user(t, request).await,
-            Err(e) => Err(e),
+    let mut n = 0;
+    while let Some(line) = read_bounded_line(reader.as_mut(), MAX_IMPORT_LINE).context("reading input")? {
+        n += 1;
+        let result = match line {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => match parse_import_line(&line) {
+                Ok(request) => directory.create_user(t, request).await,
+                Err(e) => Err(e),
+            },
+            Err(len) => Err(ward_core::DirectoryError::invalid("line", format!("{len} bytes is longer than {MAX_IMPORT_LINE}"))),
         };
         let out = match result {
-            Ok(u) => json!({ "line": n + 1, "id": u.id, "userPrincipalName": u.user_principal_name }),
+            Ok(u) => json!({ "line": n, "id": u.id, "userPrincipalName": u.user_principal_name }),
             Err(e) => {
                 failed += 1;
-                json!({ "line": n + 1, "error": { "code": e.code().as_str(), "message": e.to_string() } })
+                json!({ "line": n, "error": { "code": e.code().as_str(), "message": e.to_string() } })
             }
         };
         let mut lock = stdout.lock();
@@ -336,4 +368,22 @@ async fn import(directory: &ward_directory::Directory, t: ward_core::TenantId, r
         lock.flush()?;
     }
     Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &str, max: usize) -> Vec<Result<String, usize>> {
+        let mut reader: Box<dyn BufRead> = Box::new(std::io::BufReader::with_capacity(4, input.as_bytes()));
+        std::iter::from_fn(|| read_bounded_line(reader.as_mut(), max).unwrap()).collect()
+    }
+
+    #[test]
+    fn bounded_lines() {
+        assert_eq!(lines("ab\r\ncd\n\nlast", 8), vec![Ok("ab".into()), Ok("cd".into()), Ok(String::new()), Ok("last".into())]);
+        assert_eq!(lines("0123456789\nok\n", 8), vec![Err(10), Ok("ok".into())]);
+        assert_eq!(lines("12345678\n", 8), vec![Ok("12345678".into())]);
+        assert_eq!(lines("", 8), vec![]);
+    }
 }
