@@ -123,6 +123,19 @@ pub enum WriteOp {
     },
 }
 
+/// A token-signing key as stored: the private half sealed under the key-encryption key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub public_jwk: serde_json::Value,
+    pub sealed_private: String,
+    pub created_at: OffsetDateTime,
+    /// Set when a newer key took over; the key stays published until then, so tokens it signed
+    /// still verify, and is deleted after.
+    pub retire_at: Option<OffsetDateTime>,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListQuery {
     /// List the deleted-items container instead of live objects.
@@ -214,6 +227,15 @@ pub trait Store: Send + Sync + 'static {
     async fn feed_head(&self, tenant: Option<TenantId>) -> StoreResult<i64>;
     /// Rows after `after`, oldest first.
     async fn feed(&self, tenant: Option<TenantId>, after: i64, limit: u32) -> StoreResult<Vec<ChangeEvent>>;
+
+    /// All signing keys, oldest first.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    /// Adds `key` unless a current (not retiring) key of its algorithm exists, atomically, so
+    /// nodes starting together agree on one key. Returns whether it was added.
+    async fn add_first_signing_key(&self, key: StoredSigningKey) -> StoreResult<bool>;
+    /// Makes `key` the current key of its algorithm: the keys it supersedes retire at
+    /// `retire_previous_at`; keys whose retirement is before `now` are deleted.
+    async fn rotate_signing_key(&self, key: StoredSigningKey, retire_previous_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()>;
 
     /// Objects soft-deleted before `cutoff`, due to be purged.
     async fn deleted_before(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<(TenantId, ObjectKind, ObjectId)>>;

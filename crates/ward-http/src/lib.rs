@@ -6,6 +6,7 @@
 pub mod client_ip;
 pub mod error;
 mod layers;
+pub mod oauth;
 mod ops;
 mod pages;
 
@@ -22,6 +23,8 @@ pub use client_ip::ClientIp;
 #[derive(Clone)]
 pub struct AppState {
     pub directory: Arc<Directory>,
+    /// Token-signing keys (JWKS, and the signers of the token endpoint).
+    pub keys: Arc<ward_auth::KeyRing>,
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// The externally visible base URL, e.g. `https://id.example.com` (no trailing slash).
@@ -44,6 +47,11 @@ impl Default for Limits {
 
 /// The whole application.
 pub fn router(state: AppState, limits: Limits) -> Router {
-    let app = Router::new().merge(ops::routes()).merge(pages::routes()).fallback(error::not_found).with_state(state.clone());
+    let app = Router::new()
+        .merge(ops::routes())
+        .merge(oauth::routes())
+        .merge(pages::routes())
+        .fallback(error::not_found)
+        .with_state(state.clone());
     layers::apply(app, state, limits)
 }

@@ -16,10 +16,13 @@ async fn state(tenant_name: &str) -> (AppState, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let store =
         ward_store::open(&ward_store::StoreLocation::Sqlite(tmp.path().join("ward.db")), time::OffsetDateTime::now_utc()).await.unwrap();
-    let directory = Arc::new(Directory::system(store));
+    let directory = Arc::new(Directory::system(store.clone()));
+    let kek = ward_auth::Kek::from_base64(&ward_auth::Kek::generate_base64().unwrap()).unwrap();
+    let keys = Arc::new(ward_auth::KeyRing::open(store, kek, Arc::new(ward_directory::SystemClock)).await.unwrap());
     directory.initialize(InitRequest { tenant_name: tenant_name.into() }).await.unwrap();
     let state = AppState {
         directory,
+        keys,
         trusted_proxies: Arc::new(vec!["10.0.0.0/8".parse().unwrap()]),
         public_url: "http://localhost:8080".into(),
         metrics: None,
@@ -132,4 +135,28 @@ async fn the_client_ip_extractor_believes_only_trusted_proxies() {
     assert_eq!(client_ip_of(&state, "10.1.2.3:5000", Some("1.1.1.1, 198.51.100.7")).await, "198.51.100.7");
     assert_eq!(client_ip_of(&state, "203.0.113.5:5000", Some("198.51.100.7")).await, "203.0.113.5");
     assert_eq!(client_ip_of(&state, "10.1.2.3:5000", None).await, "10.1.2.3");
+}
+
+#[tokio::test]
+async fn jwks_is_served_per_tenant_by_id_or_domain() {
+    let (state, _tmp) = state("Contoso").await;
+    let tenant = state.directory.default_tenant().await.unwrap().id;
+    let mut sets = Vec::new();
+    for path in
+        ["/discovery/v2.0/keys".to_string(), format!("/{tenant}/discovery/v2.0/keys"), "/contoso.ward.local/discovery/v2.0/keys".into()]
+    {
+        let r = app(state.clone(), "127.0.0.1:1").oneshot(Request::get(&path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let set: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
+        assert_eq!(set["keys"].as_array().unwrap().len(), 3);
+        sets.push(set);
+    }
+    assert!(sets.windows(2).all(|w| w[0] == w[1]));
+    let r = app(state, "127.0.0.1:1")
+        .oneshot(Request::get("/fabrikam.example/discovery/v2.0/keys").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let err: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
+    assert_eq!(err["error"], "invalid_tenant");
 }

@@ -7,8 +7,10 @@ use sqlx::{Column, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 use std::time::Duration;
 use ward_core::store::{StoreError, StoreResult};
 
-pub static MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "directory", sql: include_str!("../migrations/postgres/0001_directory.sql") }];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "directory", sql: include_str!("../migrations/postgres/0001_directory.sql") },
+    Migration { version: 2, name: "signing_keys", sql: include_str!("../migrations/postgres/0002_signing_keys.sql") },
+];
 
 /// The advisory lock every write transaction takes: writes, and so change-feed positions, are
 /// serialized in commit order across all nodes.

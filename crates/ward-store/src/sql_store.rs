@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
-use ward_core::store::{Link, ListQuery, Relation, Store, StoreError, StoreResult, StoredCredential, StoredObject, WriteOp};
+use ward_core::store::{
+    Link, ListQuery, Relation, Store, StoreError, StoreResult, StoredCredential, StoredObject, StoredSigningKey, WriteOp,
+};
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
 
@@ -100,6 +102,22 @@ async fn append_feed(
         )
         .await?;
     rows.first().ok_or_else(|| corrupt("no position returned"))?.int(0)
+}
+
+async fn insert_signing_key(tx: &mut dyn Tx, key: &StoredSigningKey) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private, created_at, retire_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            key.kid.clone(),
+            key.alg.clone(),
+            key.public_jwk.to_string(),
+            key.sealed_private.clone(),
+            micros(key.created_at),
+            key.retire_at.map(micros)
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn object_state(tx: &mut dyn Tx, tenant: TenantId, id: ObjectId) -> StoreResult<Option<(ObjectKind, bool)>> {
@@ -501,6 +519,48 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+        let rows = self
+            .db
+            .rows("SELECT kid, alg, public_jwk, sealed_private, created_at, retire_at FROM signing_keys ORDER BY created_at, kid", vec![])
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredSigningKey {
+                    kid: r.text(0)?,
+                    alg: r.text(1)?,
+                    public_jwk: parse_doc(&r.text(2)?)?,
+                    sealed_private: r.text(3)?,
+                    created_at: from_micros(r.int(4)?)?,
+                    retire_at: r.opt_int(5)?.map(from_micros).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_first_signing_key(&self, key: StoredSigningKey) -> StoreResult<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let current = tx.rows("SELECT kid FROM signing_keys WHERE alg = $1 AND retire_at IS NULL", args![key.alg.clone()]).await?;
+        if !current.is_empty() {
+            return Ok(false);
+        }
+        insert_signing_key(tx.as_mut(), &key).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn rotate_signing_key(&self, key: StoredSigningKey, retire_previous_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec("DELETE FROM signing_keys WHERE retire_at IS NOT NULL AND retire_at < $1", args![micros(now)]).await?;
+        tx.exec(
+            "UPDATE signing_keys SET retire_at = $2 WHERE alg = $1 AND retire_at IS NULL",
+            args![key.alg.clone(), micros(retire_previous_at)],
+        )
+        .await?;
+        insert_signing_key(tx.as_mut(), &key).await?;
+        tx.commit().await
     }
 
     async fn deleted_before(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<(TenantId, ObjectKind, ObjectId)>> {

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 use ward_core::store::StoreResult;
 
-pub static MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "directory", sql: include_str!("../migrations/sqlite/0001_directory.sql") }];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "directory", sql: include_str!("../migrations/sqlite/0001_directory.sql") },
+    Migration { version: 2, name: "signing_keys", sql: include_str!("../migrations/sqlite/0002_signing_keys.sql") },
+];
 
 pub struct SqliteDb {
     pool: SqlitePool,

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
-use ward_core::store::{Link, ListQuery, Relation, Store, StoreError, StoredCredential, WriteOp};
+use ward_core::store::{Link, ListQuery, Relation, Store, StoreError, StoredCredential, StoredSigningKey, WriteOp};
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
 
@@ -339,6 +339,36 @@ async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     assert_eq!(store.count_objects(t, ObjectKind::Group, false).await.unwrap(), 80);
 }
 
+fn signing_key(kid: &str, alg: &str, at: OffsetDateTime) -> StoredSigningKey {
+    StoredSigningKey {
+        kid: kid.into(),
+        alg: alg.into(),
+        public_jwk: json!({ "kid": kid, "kty": "OKP" }),
+        sealed_private: format!("v1.sealed-{kid}"),
+        created_at: at,
+        retire_at: None,
+    }
+}
+
+async fn signing_keys_rotate_and_retire(store: S) {
+    let t0 = now();
+    assert!(store.add_first_signing_key(signing_key("a1", "EdDSA", t0)).await.unwrap());
+    assert!(!store.add_first_signing_key(signing_key("a2", "EdDSA", t0)).await.unwrap(), "one first key per algorithm");
+    assert!(store.add_first_signing_key(signing_key("r1", "RS256", t0)).await.unwrap());
+    let day = time::Duration::days(1);
+    store.rotate_signing_key(signing_key("a3", "EdDSA", t0 + day), t0 + day * 2, t0 + day).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let kids: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.retire_at)).collect();
+    assert_eq!(kids, vec![("a1", Some(t0 + day * 2)), ("r1", None), ("a3", None)]);
+    assert_eq!(keys[0].public_jwk["kid"], "a1");
+    assert_eq!(keys[0].sealed_private, "v1.sealed-a1");
+    // A later rotation deletes keys whose retirement has passed.
+    store.rotate_signing_key(signing_key("a4", "EdDSA", t0 + day * 3), t0 + day * 4, t0 + day * 3).await.unwrap();
+    let kids: Vec<_> = store.signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(kids, vec!["r1", "a3", "a4"]);
+    assert!(store.add_first_signing_key(signing_key("r1", "ES256", t0)).await.is_err(), "kids are unique");
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -378,6 +408,7 @@ conformance!(
     credentials_are_never_in_the_feed,
     keyset_paging,
     concurrent_writers_get_distinct_increasing_positions,
+    signing_keys_rotate_and_retire,
 );
 
 /// Opening a store twice (two nodes, or a restart) applies migrations once and agrees on them.

@@ -25,6 +25,10 @@ pub struct Config {
     /// `postgres://…` to share one PostgreSQL among many nodes; empty for the embedded SQLite.
     pub database_url: Option<String>,
     pub database_url_file: Option<PathBuf>,
+    /// 32 bytes, base64: seals token-signing keys at rest. With SQLite it defaults to a file
+    /// Ward creates beside the store; with PostgreSQL it is required, the same on every node.
+    pub key_encryption_key: Option<String>,
+    pub key_encryption_key_file: Option<PathBuf>,
     pub listen: SocketAddr,
     /// The URL people and clients use to reach Ward; issuers and links are built from it.
     pub public_url: Option<String>,
@@ -48,6 +52,8 @@ impl Default for Config {
             data_dir: PathBuf::from("ward-data"),
             database_url: None,
             database_url_file: None,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
             listen: "127.0.0.1:8080".parse().expect("a valid default address"),
             public_url: None,
             tls_cert: None,
@@ -90,6 +96,8 @@ const KNOWN_KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "database_url_file",
+    "key_encryption_key",
+    "key_encryption_key_file",
     "listen",
     "public_url",
     "tls_cert",
@@ -143,6 +151,10 @@ pub fn load(config_file: Option<&Path>, flags: serde_json::Map<String, serde_jso
         let url = std::fs::read_to_string(path).with_context(|| format!("reading database_url_file {}", path.display()))?;
         config.database_url = Some(url.trim().to_string());
     }
+    if let Some(path) = &config.key_encryption_key_file {
+        let key = std::fs::read_to_string(path).with_context(|| format!("reading key_encryption_key_file {}", path.display()))?;
+        config.key_encryption_key = Some(key.trim().to_string());
+    }
     if config.tls_cert.is_some() != config.tls_key.is_some() {
         bail!("tls_cert and tls_key go together: give both or neither");
     }
@@ -166,6 +178,35 @@ impl Config {
         let host = if addr.ip().is_loopback() || addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
         let host = if addr.is_ipv6() && host != "localhost" { format!("[{host}]") } else { host };
         format!("{scheme}://{host}:{}", addr.port())
+    }
+
+    /// The key-encryption key: configured, or for the embedded store a `ward.kek` file beside it,
+    /// created (mode 0600) on first use.
+    pub fn kek(&self) -> Result<ward_auth::Kek> {
+        if let Some(text) = &self.key_encryption_key {
+            return ward_auth::Kek::from_base64(text).map_err(|e| anyhow::anyhow!("key_encryption_key: {e}"));
+        }
+        if self.database_url.is_some() {
+            bail!(
+                "with a database_url, set key_encryption_key (or key_encryption_key_file / WARD_KEY_ENCRYPTION_KEY_FILE): \
+                 32 random bytes in base64, the same on every node (e.g. `head -c 32 /dev/urandom | base64`)"
+            );
+        }
+        let path = self.data_dir.join("ward.kek");
+        if !path.exists() {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+            let fresh = ward_auth::Kek::generate_base64().map_err(|e| anyhow::anyhow!("{e}"))?;
+            // create_new: two processes starting together cannot both write one.
+            match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+                Ok(mut f) => f.write_all(fresh.as_bytes()).with_context(|| format!("writing {}", path.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+            }
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        ward_auth::Kek::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
     pub fn store_location(&self) -> Result<ward_store::StoreLocation> {

@@ -1,7 +1,7 @@
 //! `ward serve`: open (and if empty, initialize) the store, bind, serve until SIGTERM or SIGINT,
 //! then drain in-flight requests. Background jobs: purge of deleted items past 30 days.
 
-use crate::cli::{open_directory, print_init};
+use crate::cli::{open_directory, open_keyring, print_init};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use axum::extract::ConnectInfo;
@@ -76,10 +76,12 @@ pub async fn run(config: Config) -> Result<()> {
         }
     }
 
+    let keys = open_keyring(&config, &directory).await?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
     metrics::gauge!("ward_build_info", "version" => env!("CARGO_PKG_VERSION"), "store" => directory.store().backend()).set(1.0);
     let state = AppState {
         directory: directory.clone(),
+        keys: keys.clone(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url: public_url.clone().into(),
         metrics: Some(metrics),
@@ -87,7 +89,7 @@ pub async fn run(config: Config) -> Result<()> {
     let limits = Limits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_seconds) };
     let app = ward_http::router(state, limits);
 
-    let jobs = tokio::spawn(purge_job(directory.clone()));
+    let jobs = tokio::spawn(hourly_jobs(directory.clone(), keys));
     tracing::info!(
         address = %bound,
         public_url,
@@ -133,11 +135,17 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
-/// Purges deleted items older than 30 days, at start and hourly. Safe on many nodes at once.
-async fn purge_job(directory: Arc<Directory>) {
+/// At start and hourly: purge deleted items older than 30 days; rotate signing keys past their
+/// age. Safe on many nodes at once.
+async fn hourly_jobs(directory: Arc<Directory>, keys: Arc<ward_auth::KeyRing>) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
+        match keys.rotate_due(ward_auth::keyring::ROTATION_AGE).await {
+            Ok(rotated) if rotated.is_empty() => {}
+            Ok(rotated) => tracing::info!(?rotated, "scheduled signing-key rotation"),
+            Err(e) => tracing::warn!(error = %e, "scheduled signing-key rotation failed; will retry"),
+        }
         match directory.purge_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged deleted items past the 30-day window"),

@@ -9,8 +9,8 @@ async fn an_empty_store_is_initialized_once_and_served() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut server = Server::start(d, &["--data-dir", "data"]);
-    let printed = server.stdout.lock().unwrap().clone();
-    assert!(printed.contains("Password:") && printed.contains("Client secret:"), "{printed}");
+    let printed = server.wait_for_stdout("Client secret:");
+    assert!(printed.contains("Password:"), "{printed}");
     assert!(printed.contains(&format!("http://localhost:{}", server.addr.port())));
     let c = http();
     assert_eq!(c.get(server.url("/healthz")).send().await.unwrap().text().await.unwrap(), "ok\n");
@@ -55,7 +55,7 @@ async fn https_with_a_certificate_and_key() {
     let r = trusted.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "ok\n");
-    assert!(server.stdout.lock().unwrap().contains("https://localhost:"));
+    server.wait_for_stdout("https://localhost:");
     // A client that does not trust the certificate is refused; plain HTTP gets no answer.
     assert!(http().get(&url).send().await.is_err());
     assert!(http().get(format!("http://127.0.0.1:{}/healthz", server.addr.port())).send().await.is_err());
@@ -129,6 +129,13 @@ async fn several_nodes_share_one_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = json(&ok(ward(d).args(["init", "--json", "--database-url", pg.url(), "--tenant-name", "Fabrikam"])));
+    // Without a shared key-encryption key a node refuses to start, and says what to do.
+    let o = run(ward(d).args(["serve", "--database-url", pg.url(), "--listen", "127.0.0.1:0"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("key_encryption_key"), "{}", stderr(&o));
+    // Every node reads the same key from a file named in ward.toml.
+    std::fs::write(d.join("kek"), "q0cFtJNmtRRuhbxK3Qy3BPUqugldLUN2PCvfSYj3xW0=\n").unwrap();
+    std::fs::write(d.join("ward.toml"), "key_encryption_key_file = \"kek\"\n").unwrap();
     let a = Server::start(d, &["--database-url", pg.url()]);
     let b = Server::start(d, &["--database-url", pg.url()]);
     assert!(a.stdout.lock().unwrap().is_empty() && b.stdout.lock().unwrap().is_empty(), "already initialized: no credentials");
@@ -139,6 +146,11 @@ async fn several_nodes_share_one_postgresql() {
         assert!(page.contains(out["tenant_id"].as_str().unwrap()));
     }
     assert!(!a.log().contains("s3cret") && a.log().contains("postgres://"));
+    // One key set for all nodes.
+    let jwks_a = http().get(a.url("/discovery/v2.0/keys")).send().await.unwrap().text().await.unwrap();
+    let jwks_b = http().get(b.url("/discovery/v2.0/keys")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(jwks_a, jwks_b);
+    assert_eq!(json(&jwks_a)["keys"].as_array().unwrap().len(), 3);
     // A write through one surface is seen by every other.
     ok(ward(d).args(["user", "create", "--database-url", pg.url(), "--upn", "pat@fabrikam.ward.local"]));
     let listed = json(&ok(ward(d).args(["user", "list", "--json", "--database-url", pg.url()])));
@@ -148,4 +160,48 @@ async fn several_nodes_share_one_postgresql() {
     let r = http().get(a.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(http().get(a.url("/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn signing_keys_are_sealed_published_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let server = Server::start(d, &["--data-dir", "data"]);
+    let kek_file = d.join("data").join("ward.kek");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&kek_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let tenant =
+        json(&ok(ward(d).args(["tenant", "list", "--json", "--data-dir", "data"])))["value"][0]["id"].as_str().unwrap().to_string();
+    let jwks: serde_json::Value =
+        http().get(server.url(&format!("/{tenant}/discovery/v2.0/keys"))).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<String> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kids.len(), 3);
+    // The private halves are not in the database in clear: the kid-bound ciphertext is all there is.
+    let db = std::fs::read(d.join("data").join("ward.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains("\"d\":"));
+    drop(server);
+
+    let rotated = ok(ward(d).args(["keys", "rotate", "--alg", "ES256", "--data-dir", "data"]));
+    assert!(rotated.contains("rotated ES256"));
+    let listed = json(&ok(ward(d).args(["keys", "list", "--json", "--data-dir", "data"])));
+    let keys = listed["value"].as_array().unwrap();
+    assert_eq!(keys.len(), 4);
+    assert_eq!(keys.iter().filter(|k| k["retireAt"].is_number()).count(), 1, "the superseded ES256 key retires later");
+    let again = Server::start(d, &["--data-dir", "data"]);
+    let jwks: serde_json::Value = http().get(again.url("/discovery/v2.0/keys")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 4, "old and new both published");
+    let o = run(ward(d).args(["keys", "rotate", "--alg", "HS256", "--data-dir", "data"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown algorithm 'HS256'"));
+    drop(again);
+
+    // A different key-encryption key cannot open them: start-up stops with a clear reason.
+    std::fs::write(&kek_file, "q0cFtJNmtRRuhbxK3Qy3BPUqugldLUN2PCvfSYj3xW0=").unwrap();
+    let o = run(ward(d).args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("key-encryption key"), "{}", stderr(&o));
+    std::fs::write(&kek_file, "too-short").unwrap();
+    let o = run(ward(d).args(["keys", "list", "--data-dir", "data"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ward.kek"), "{}", stderr(&o));
 }

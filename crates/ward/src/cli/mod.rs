@@ -3,10 +3,12 @@
 //! and running servers catch up through the change feed.
 
 mod groups;
+mod keys;
 mod tenants;
 mod users;
 
 pub use groups::{GroupCommand, group};
+pub use keys::{KeysCommand, keys, open_keyring};
 pub use tenants::{RoleCommand, TenantCommand, roles, tenants};
 pub use users::{UserCommand, user};
 
@@ -100,6 +102,9 @@ pub fn show_config(config: &Config, warnings: &[String], as_json: bool) -> Resul
     let mut value = serde_json::to_value(config)?;
     if config.database_url.is_some() {
         value["database_url"] = json!(config.store_location()?.describe());
+    }
+    if config.key_encryption_key.is_some() {
+        value["key_encryption_key"] = json!("<set>");
     }
     if as_json {
         println!("{}", json!({ "config": value, "warnings": warnings }));

@@ -99,12 +99,13 @@ impl Server {
             let pipe = child.stderr.take().unwrap();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    // Record the line before announcing it, so the log holds it once start() returns.
+                    err.lock().unwrap().push_str(&format!("{line}\n"));
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
                         && v["message"] == "listening"
                     {
                         let _ = tx.send(v["address"].as_str().unwrap_or_default().to_string());
                     }
-                    err.lock().unwrap().push_str(&(line + "\n"));
                 }
             });
         }
@@ -136,6 +137,19 @@ impl Server {
                 return status;
             }
             assert!(Instant::now() < deadline, "ward serve did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until standard output contains `needle` (it is read by its own thread).
+    pub fn wait_for_stdout(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.stdout.lock().unwrap().clone();
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(Instant::now() < deadline, "stdout never contained {needle:?}:\n{out}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
