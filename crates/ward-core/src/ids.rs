@@ -61,11 +61,18 @@ pub enum ObjectKind {
     Application,
     ServicePrincipal,
     RoleAssignment,
+    AppRoleAssignment,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 5] =
-        [ObjectKind::User, ObjectKind::Group, ObjectKind::Application, ObjectKind::ServicePrincipal, ObjectKind::RoleAssignment];
+    pub const ALL: [ObjectKind; 6] = [
+        ObjectKind::User,
+        ObjectKind::Group,
+        ObjectKind::Application,
+        ObjectKind::ServicePrincipal,
+        ObjectKind::RoleAssignment,
+        ObjectKind::AppRoleAssignment,
+    ];
 
     /// The name stored in the database and written in the change feed.
     pub fn as_str(self) -> &'static str {
@@ -75,6 +82,7 @@ impl ObjectKind {
             ObjectKind::Application => "application",
             ObjectKind::ServicePrincipal => "servicePrincipal",
             ObjectKind::RoleAssignment => "roleAssignment",
+            ObjectKind::AppRoleAssignment => "appRoleAssignment",
         }
     }
 
@@ -119,5 +127,19 @@ mod tests {
             assert_eq!(ObjectKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(ObjectKind::parse("device"), None);
+        // ALL must name every variant: this match stops compiling when one is added, and the
+        // position check fails until ALL lists it.
+        let position = |k: ObjectKind| match k {
+            ObjectKind::User => 0,
+            ObjectKind::Group => 1,
+            ObjectKind::Application => 2,
+            ObjectKind::ServicePrincipal => 3,
+            ObjectKind::RoleAssignment => 4,
+            ObjectKind::AppRoleAssignment => 5,
+        };
+        for (i, kind) in ObjectKind::ALL.iter().enumerate() {
+            assert_eq!(position(*kind), i);
+        }
+        assert_eq!(ObjectKind::ALL.len(), 6);
     }
 }

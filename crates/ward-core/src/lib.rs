@@ -11,6 +11,7 @@ pub mod group;
 pub mod ids;
 pub mod membership;
 pub mod net;
+pub mod permissions;
 pub mod roles;
 pub mod store;
 pub mod tenant;

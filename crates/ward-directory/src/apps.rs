@@ -7,9 +7,18 @@ use uuid::Uuid;
 use ward_core::DirectoryError;
 use ward_core::app::{Application, PasswordCredential, ServicePrincipal};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
+use ward_core::permissions::{AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, Permission, graph_app_role};
 use ward_core::store::{ListQuery, StoredCredential, WriteOp};
 
 pub(crate) const CLIENT_SECRET: &str = "client_secret";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretCheck {
+    Valid,
+    Expired,
+    Invalid,
+    UnknownClient,
+}
 
 /// Entra's longest recommended client-secret lifetime.
 pub const MAX_SECRET_LIFETIME: Duration = Duration::days(730);
@@ -119,21 +128,162 @@ impl Directory {
         Ok((credential, secret))
     }
 
-    /// Checks a presented client secret for an application (by client id): constant-time, and an
-    /// expired secret never matches.
-    pub async fn verify_client_secret(&self, tenant: TenantId, client_id: Uuid, presented: &str) -> Result<bool> {
+    /// Checks a presented client secret for an application (by client id), constant-time against
+    /// every stored secret of the app. A secret that matches only an expired credential is
+    /// reported as such, so the caller can say so.
+    pub async fn check_client_secret(&self, tenant: TenantId, client_id: Uuid, presented: &str) -> Result<SecretCheck> {
         let app = match self.application_by_app_id(tenant, client_id).await {
             Ok(app) => app,
-            Err(DirectoryError::NotFound { .. }) => return Ok(false),
+            Err(DirectoryError::NotFound { .. }) => return Ok(SecretCheck::UnknownClient),
             Err(e) => return Err(e),
         };
         let now = self.clock.now();
-        let mut matched = false;
-        for c in app.password_credentials.iter().filter(|c| c.end_date_time > now && c.start_date_time <= now) {
-            if let Some(stored) = self.store.credential(tenant, app.id, CLIENT_SECRET, &c.key_id.to_string()).await? {
-                matched |= secrets::verify_client_secret(presented, &stored.secret_hash);
+        let mut outcome = SecretCheck::Invalid;
+        for c in &app.password_credentials {
+            if let Some(stored) = self.store.credential(tenant, app.id, CLIENT_SECRET, &c.key_id.to_string()).await?
+                && secrets::verify_client_secret(presented, &stored.secret_hash)
+            {
+                let live = c.start_date_time <= now && now < c.end_date_time;
+                outcome = if live {
+                    SecretCheck::Valid
+                } else if outcome == SecretCheck::Valid {
+                    outcome
+                } else {
+                    SecretCheck::Expired
+                };
             }
         }
-        Ok(matched)
+        Ok(outcome)
+    }
+
+    /// True only for a live secret of the application.
+    pub async fn verify_client_secret(&self, tenant: TenantId, client_id: Uuid, presented: &str) -> Result<bool> {
+        Ok(self.check_client_secret(tenant, client_id, presented).await? == SecretCheck::Valid)
+    }
+}
+
+/// Every application permission of Ward's API.
+pub(crate) fn application_permissions() -> impl Iterator<Item = &'static Permission> {
+    GRAPH_PERMISSIONS.iter().filter(|p| p.app_role_id.is_some())
+}
+
+impl Directory {
+    fn builtin_resource(&self, tenant: TenantId) -> Result<ServicePrincipal> {
+        let app_id = Uuid::parse_str(GRAPH_APP_ID).map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        Ok(ServicePrincipal {
+            id: self.new_id(),
+            app_id,
+            display_name: GRAPH_DISPLAY_NAME.into(),
+            account_enabled: true,
+            service_principal_type: "Application".into(),
+            app_owner_organization_id: tenant,
+            created_date_time: self.clock.now(),
+        })
+    }
+
+    pub(crate) fn builtin_resource_op(&self, tenant: TenantId) -> Result<(ServicePrincipal, WriteOp)> {
+        let sp = self.builtin_resource(tenant)?;
+        let op = WriteOp::Insert {
+            kind: ObjectKind::ServicePrincipal,
+            id: sp.id,
+            unique_key: Some(format!("spappid:{}", sp.app_id)),
+            doc: encode(&sp)?,
+        };
+        Ok((sp, op))
+    }
+
+    /// The service principal of Ward's built-in API resource in `tenant`, created if missing
+    /// (stores initialized before it existed). Safe to call from many nodes at once.
+    pub async fn ensure_builtin_resource(&self, tenant: TenantId) -> Result<ServicePrincipal> {
+        let app_id = Uuid::parse_str(GRAPH_APP_ID).map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        if let Ok(sp) = self.service_principal_by_app_id(tenant, app_id).await {
+            return Ok(sp);
+        }
+        let (sp, op) = self.builtin_resource_op(tenant)?;
+        match self.commit(tenant, vec![op]).await {
+            Ok(_) => Ok(sp),
+            Err(DirectoryError::Conflict) => self.service_principal_by_app_id(tenant, app_id).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn app_role_assignment_op(
+        &self,
+        principal: ObjectId,
+        resource: &ServicePrincipal,
+        role: &Permission,
+    ) -> Result<(AppRoleAssignment, WriteOp)> {
+        let role_id = role
+            .app_role_id
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| DirectoryError::invalid("appRoleId", format!("{} is not an application permission", role.value)))?;
+        let assignment = AppRoleAssignment {
+            id: self.new_id(),
+            principal_id: principal,
+            principal_type: "ServicePrincipal".into(),
+            resource_id: resource.id,
+            resource_app_id: resource.app_id,
+            app_role_id: role_id,
+            created_date_time: self.clock.now(),
+        };
+        let op = WriteOp::Insert {
+            kind: ObjectKind::AppRoleAssignment,
+            id: assignment.id,
+            unique_key: Some(AppRoleAssignment::unique_key(principal, resource.id, role_id)),
+            doc: encode(&assignment)?,
+        };
+        Ok((assignment, op))
+    }
+
+    /// Grants (as admin consent) an application permission of Ward's API to a service principal.
+    pub async fn grant_app_role(&self, tenant: TenantId, principal: ObjectId, permission: &str) -> Result<AppRoleAssignment> {
+        let role = graph_app_role(permission).ok_or_else(|| {
+            DirectoryError::invalid(
+                "appRoleId",
+                format!("'{}' is not an application permission of Ward's API", ward_core::validate::clip(permission)),
+            )
+        })?;
+        self.load::<ServicePrincipal>(tenant, ObjectKind::ServicePrincipal, principal).await?;
+        let resource = self.ensure_builtin_resource(tenant).await?;
+        let (assignment, op) = self.app_role_assignment_op(principal, &resource, role)?;
+        self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| match e {
+            ward_core::store::StoreError::UniqueViolation(_) => DirectoryError::AlreadyMember { relation: "appRoleAssignments" },
+            other => other.into(),
+        })?;
+        Ok(assignment)
+    }
+
+    /// The application permissions a service principal holds on a resource (by appId).
+    pub async fn app_roles_of(&self, tenant: TenantId, principal: ObjectId, resource_app_id: Uuid) -> Result<Vec<AppRoleAssignment>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.objects(tenant, ObjectKind::AppRoleAssignment, &ListQuery { deleted: false, after, limit: 1000 }).await?;
+            let Some(last) = page.last() else { return Ok(out) };
+            after = Some(last.id);
+            for o in &page {
+                let a: AppRoleAssignment = decode(o)?;
+                if a.principal_id == principal && a.resource_app_id == resource_app_id {
+                    out.push(a);
+                }
+            }
+        }
+    }
+}
+
+impl Directory {
+    /// Enables or disables a service principal: a disabled one gets no tokens.
+    pub async fn set_service_principal_enabled(&self, tenant: TenantId, id: ObjectId, enabled: bool) -> Result<ServicePrincipal> {
+        let (mut sp, stored): (ServicePrincipal, _) = self.load(tenant, ObjectKind::ServicePrincipal, id).await?;
+        sp.account_enabled = enabled;
+        let op = WriteOp::Update {
+            kind: ObjectKind::ServicePrincipal,
+            id,
+            unique_key: Some(format!("spappid:{}", sp.app_id)),
+            doc: encode(&sp)?,
+            expected_version: stored.version,
+        };
+        self.commit(tenant, vec![op]).await?;
+        Ok(sp)
     }
 }

@@ -74,6 +74,12 @@ impl Directory {
         }
         ops.extend(secret_ops);
         ops.push(self.role_assignment_insert(GLOBAL_ADMINISTRATOR, sp.id, ObjectKind::ServicePrincipal)?);
+        // Ward's API as a resource, and admin consent for the automation app to all of it.
+        let (resource, resource_op) = self.builtin_resource_op(tenant.id)?;
+        ops.push(resource_op);
+        for permission in crate::apps::application_permissions() {
+            ops.push(self.app_role_assignment_op(sp.id, &resource, permission)?.1);
+        }
 
         match self.store.commit(tenant.id, now, ops).await {
             Ok(_) => {}

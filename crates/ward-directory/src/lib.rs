@@ -11,6 +11,7 @@ mod roles;
 pub mod secrets;
 mod users;
 
+pub use apps::SecretCheck;
 pub use bootstrap::{InitOutcome, InitRequest};
 pub use groups::DirectoryObject;
 pub use membership_cache::MembershipCache;

@@ -25,6 +25,7 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     /// Token-signing keys (JWKS, and the signers of the token endpoint).
     pub keys: Arc<ward_auth::KeyRing>,
+    pub tokens: Arc<ward_auth::TokenService>,
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// The externally visible base URL, e.g. `https://id.example.com` (no trailing slash).

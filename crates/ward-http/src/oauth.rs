@@ -1,19 +1,29 @@
-//! The OAuth 2.0 / OpenID Connect surface, Entra-shaped. So far: the JWK Set at
+//! The OAuth 2.0 / OpenID Connect surface, Entra-shaped: the JWK Set at
 //! `/{tenant}/discovery/v2.0/keys` (and tenant-independent `/discovery/v2.0/keys`, as Entra's
-//! `common` keys). Discovery, authorize and token arrive with their grants.
+//! `common` keys) and the token endpoint `/{tenant}/oauth2/v2.0/token` (client credentials so far).
+//! Discovery and authorize arrive with the user grants, so the discovery document never
+//! advertises an endpoint that does not exist.
 
 use crate::AppState;
 use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use base64::Engine;
 use serde_json::json;
+use ward_auth::OAuthError;
+use ward_auth::grants::client_credentials::{AuthMethod, ClientCredentials};
 use ward_core::ErrorCode;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/discovery/v2.0/keys", get(common_keys)).route("/{tenant}/discovery/v2.0/keys", get(tenant_keys))
+    Router::new()
+        .route("/discovery/v2.0/keys", get(common_keys))
+        .route("/{tenant}/discovery/v2.0/keys", get(tenant_keys))
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
 }
 
 /// OAuth's own error shape (RFC 6749 §5.2), which every endpoint here answers with.
@@ -46,5 +56,137 @@ async fn tenant_keys(State(state): State<AppState>, Path(tenant): Path<String>) 
             tracing::error!(error = %e, "tenant look-up failed");
             oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "The directory is unavailable.")
         }
+    }
+}
+
+fn reply(e: OAuthError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = oauth_error(status, e.error, &e.description);
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 6749 §5.2: a 401 names the scheme the client may use.
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Basic realm=\"ward\""));
+    }
+    response
+}
+
+/// Percent-decoding of `application/x-www-form-urlencoded` (`+` is a space), for the credentials
+/// inside HTTP Basic (RFC 6749 §2.3.1 encodes them before Base64).
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `Authorization: Basic …` as (client_id, client_secret).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let bad = || OAuthError::invalid_client(7000216, "The Authorization header is not valid HTTP Basic credentials.");
+    let text = value.to_str().map_err(|_| bad())?;
+    let (scheme, encoded) = text.split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    Ok(Some((form_decode(id).ok_or_else(bad)?, form_decode(secret).ok_or_else(bad)?)))
+}
+
+/// RFC 6749 §3.2: form-encoded, each parameter at most once.
+fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+    if !form {
+        return Err(OAuthError::invalid_request(900144, "The request body must be application/x-www-form-urlencoded."));
+    }
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::invalid_request(900144, "The request body is not valid form encoding."))?;
+    for (i, (k, _)) in params.iter().enumerate() {
+        if params[..i].iter().any(|(other, _)| other == k) {
+            return Err(OAuthError::invalid_request(
+                90015,
+                format!("The parameter '{}' is included more than once.", ward_core::validate::clip(k)),
+            ));
+        }
+    }
+    Ok(params)
+}
+
+async fn token(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let params = form_params(&headers, &body)?;
+        let get = |k: &str| params.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
+        let basic = basic_credentials(&headers)?;
+        let client = match (basic, get("client_secret")) {
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    7000219,
+                    "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
+                ));
+            }
+            (Some((id, secret)), None) => {
+                if get("client_id").is_some_and(|body_id| body_id != id) {
+                    return Err(OAuthError::invalid_request(
+                        700016,
+                        "client_id in the body differs from the one in the Authorization header.",
+                    ));
+                }
+                ClientCredentials { client_id: id, client_secret: Some(secret), method: AuthMethod::ClientSecretBasic }
+            }
+            (None, secret) => {
+                let id = get("client_id").ok_or_else(|| {
+                    OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'.")
+                })?;
+                ClientCredentials { client_id: id, client_secret: secret, method: AuthMethod::ClientSecretPost }
+            }
+        };
+        match get("grant_type").as_deref() {
+            Some("client_credentials") => state.tokens.client_credentials(&tenant, client, get("scope").as_deref()).await,
+            Some(other) => Err(OAuthError::unsupported_grant_type(
+                70003,
+                format!("The app requested an unsupported grant type '{}'.", ward_core::validate::clip(other)),
+            )),
+            None => Err(OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'grant_type'.")),
+        }
+    }
+    .await;
+    match result {
+        Ok(token) => ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(token)).into_response(),
+        Err(e) => reply(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_of_basic_credentials() {
+        assert_eq!(form_decode("a%2Bb+c%3A").as_deref(), Some("a+b c:"));
+        assert_eq!(form_decode("%zz"), None);
+        assert_eq!(form_decode("%4"), None);
+        let mut h = HeaderMap::new();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret");
+        h.insert(header::AUTHORIZATION, format!("Basic {encoded}").parse().unwrap());
+        assert_eq!(basic_credentials(&h).unwrap(), Some(("my id".to_string(), "s:cret".to_string())));
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert!(basic_credentials(&h).is_err());
+        h.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert!(basic_credentials(&h).is_err());
     }
 }

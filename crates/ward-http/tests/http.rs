@@ -19,10 +19,12 @@ async fn state(tenant_name: &str) -> (AppState, tempfile::TempDir) {
     let directory = Arc::new(Directory::system(store.clone()));
     let kek = ward_auth::Kek::from_base64(&ward_auth::Kek::generate_base64().unwrap()).unwrap();
     let keys = Arc::new(ward_auth::KeyRing::open(store, kek, Arc::new(ward_directory::SystemClock)).await.unwrap());
+    let tokens = Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), "http://localhost:8080"));
     directory.initialize(InitRequest { tenant_name: tenant_name.into() }).await.unwrap();
     let state = AppState {
         directory,
         keys,
+        tokens,
         trusted_proxies: Arc::new(vec!["10.0.0.0/8".parse().unwrap()]),
         public_url: "http://localhost:8080".into(),
         metrics: None,

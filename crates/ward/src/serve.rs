@@ -77,11 +77,16 @@ pub async fn run(config: Config) -> Result<()> {
     }
 
     let keys = open_keyring(&config, &directory).await?;
+    // Stores initialized before Ward's API was a resource get it now.
+    for tenant in directory.tenants().await? {
+        directory.ensure_builtin_resource(tenant.id).await?;
+    }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
     metrics::gauge!("ward_build_info", "version" => env!("CARGO_PKG_VERSION"), "store" => directory.store().backend()).set(1.0);
     let state = AppState {
         directory: directory.clone(),
         keys: keys.clone(),
+        tokens: Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url)),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url: public_url.clone().into(),
         metrics: Some(metrics),

@@ -1,0 +1,105 @@
+//! RFC 6749 §4.4: the client credentials grant, as Entra's v2.0 token endpoint answers it: the
+//! client authenticates (`client_secret_basic` or `client_secret_post`, RFC 6749 §2.3.1) and asks
+//! for `<resource>/.default`; the token carries the application permissions granted to it.
+
+use crate::decision::{Subject, decide};
+use crate::error::OAuthError;
+use crate::keys::Alg;
+use crate::token::{AccessToken, TokenService};
+use uuid::Uuid;
+use ward_core::permissions::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
+use ward_directory::SecretCheck;
+
+/// How the client presented its secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub method: AuthMethod,
+}
+
+/// Maps `<resource>/.default` to the resource's appId and the token audience.
+fn resource_of(scope: &str) -> Result<(Uuid, &'static str), OAuthError> {
+    let mut parts = scope.split_whitespace();
+    let (Some(only), None) = (parts.next(), parts.next()) else {
+        return Err(OAuthError::invalid_scope(1002012, "Client credential flows must ask for exactly one scope: <resource>/.default."));
+    };
+    let Some(resource) = only.strip_suffix("/.default") else {
+        return Err(OAuthError::invalid_scope(
+            1002012,
+            format!(
+                "The provided value for scope {} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+                ward_core::validate::clip(only)
+            ),
+        ));
+    };
+    let resource = resource.trim_end_matches('/');
+    if resource.eq_ignore_ascii_case(GRAPH_RESOURCE_URI) || resource.eq_ignore_ascii_case(GRAPH_APP_ID) {
+        let app_id = Uuid::parse_str(GRAPH_APP_ID).map_err(|_| OAuthError::temporarily_unavailable())?;
+        return Ok((app_id, GRAPH_RESOURCE_URI));
+    }
+    Err(OAuthError::invalid_scope(
+        500011,
+        format!("The resource principal named {} was not found in the tenant.", ward_core::validate::clip(resource)),
+    ))
+}
+
+impl TokenService {
+    pub async fn client_credentials(
+        &self,
+        tenant_key: &str,
+        client: ClientCredentials,
+        scope: Option<&str>,
+    ) -> Result<AccessToken, OAuthError> {
+        let tenant = self.tenant(tenant_key).await?;
+        let client_id = Uuid::parse_str(&client.client_id).map_err(|_| {
+            OAuthError::invalid_client(
+                700016,
+                format!("Application with identifier '{}' was not found in the directory.", ward_core::validate::clip(&client.client_id)),
+            )
+        })?;
+        let Some(secret) = client.client_secret.as_deref() else {
+            return Err(OAuthError::invalid_client(
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            ));
+        };
+        let unavailable = |e: ward_core::DirectoryError| {
+            tracing::error!(error = %e, "client authentication failed to read the directory");
+            OAuthError::temporarily_unavailable()
+        };
+        match self.directory.check_client_secret(tenant.id, client_id, secret).await.map_err(unavailable)? {
+            SecretCheck::Valid => {}
+            SecretCheck::Expired => {
+                return Err(OAuthError::invalid_client(
+                    7000222,
+                    format!("The provided client secret keys for app '{client_id}' are expired."),
+                ));
+            }
+            SecretCheck::Invalid => return Err(OAuthError::invalid_client(7000215, "Invalid client secret provided.")),
+            SecretCheck::UnknownClient => {
+                return Err(OAuthError::invalid_client(
+                    700016,
+                    format!("Application with identifier '{client_id}' was not found in the directory."),
+                ));
+            }
+        }
+        let scope =
+            scope.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'scope'."))?;
+        let (resource_app_id, audience) = resource_of(scope)?;
+        let sp = self.directory.service_principal_by_app_id(tenant.id, client_id).await.map_err(|_| {
+            OAuthError::unauthorized_client(
+                7000229,
+                format!("The client application {client_id} is missing service principal in the tenant."),
+            )
+        })?;
+        let grant = decide(&self.directory, tenant.id, Subject::App(&sp), resource_app_id).await?;
+        self.issue_app_token(&tenant, &sp, audience, grant, client.method, Alg::RS256).await
+    }
+}

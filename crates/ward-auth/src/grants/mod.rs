@@ -1,0 +1,3 @@
+//! OAuth 2.0 grants, one file each, reading like their RFC sections.
+
+pub mod client_credentials;

@@ -1,0 +1,157 @@
+//! Ward's own APIs as a built-in resource, named and numbered as Microsoft Graph's permissions so
+//! that tokens, consent records and unmodified Graph clients mean the same thing here.
+//! Application permissions become `roles` in app-only tokens; delegated ones become `scp`.
+//!
+//! The identifiers are Microsoft Graph's; re-check them against Graph's permissions reference
+//! before relying on an id that an external tool wrote.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::ids::ObjectId;
+
+/// The appId of Microsoft Graph, which Ward's built-in resource reuses.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// What clients put in front of `/.default` to ask for Ward's APIs.
+pub const GRAPH_RESOURCE_URI: &str = "https://graph.microsoft.com";
+pub const GRAPH_DISPLAY_NAME: &str = "Microsoft Graph";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    pub value: &'static str,
+    /// The application permission (app role) id, when the permission exists for apps.
+    pub app_role_id: Option<&'static str>,
+    /// The delegated permission (scope) id, when it exists for users.
+    pub scope_id: Option<&'static str>,
+    pub description: &'static str,
+}
+
+pub const GRAPH_PERMISSIONS: &[Permission] = &[
+    Permission {
+        value: "User.Read",
+        app_role_id: None,
+        scope_id: Some("e1fe6dd8-ba31-4d61-89e7-88639da4683d"),
+        description: "Sign in and read the signed-in user's profile.",
+    },
+    Permission {
+        value: "User.Read.All",
+        app_role_id: Some("df021288-bdef-4463-88db-98f22de89214"),
+        scope_id: Some("a154be20-db9c-4678-8ab7-66f6cc099a59"),
+        description: "Read all users' full profiles.",
+    },
+    Permission {
+        value: "User.ReadWrite.All",
+        app_role_id: Some("741f803b-c850-494e-b5df-cde7c675a1ca"),
+        scope_id: Some("204e0828-b5ca-4ad8-b9f3-f32a958e7cc4"),
+        description: "Read and write all users' full profiles.",
+    },
+    Permission {
+        value: "Group.Read.All",
+        app_role_id: Some("5b567255-7703-4780-807c-7be8301ae99b"),
+        scope_id: Some("5f8c59db-677d-491f-a6b8-5f174b11ec1d"),
+        description: "Read all groups.",
+    },
+    Permission {
+        value: "Group.ReadWrite.All",
+        app_role_id: Some("62a82d76-70ea-41e2-9197-370581804d09"),
+        scope_id: Some("4e46008b-f24c-477d-8fff-7bb4ec7aafe0"),
+        description: "Read and write all groups.",
+    },
+    Permission {
+        value: "GroupMember.ReadWrite.All",
+        app_role_id: Some("dbaae8cf-10b5-4b86-a4a1-f871c94c6695"),
+        scope_id: Some("f81125ac-d3b7-4573-a3b2-7099cc39df9e"),
+        description: "Read and write all group memberships.",
+    },
+    Permission {
+        value: "Directory.Read.All",
+        app_role_id: Some("7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
+        scope_id: Some("06da0dbc-49e2-44d2-8312-53f166ab848a"),
+        description: "Read directory data.",
+    },
+    Permission {
+        value: "Application.ReadWrite.All",
+        app_role_id: Some("1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9"),
+        scope_id: Some("bdfbf15f-ee85-4955-8675-146e8e5296b5"),
+        description: "Read and write all applications.",
+    },
+    Permission {
+        value: "Policy.Read.All",
+        app_role_id: Some("246dd0d5-5bd0-4def-940b-0421030a5b68"),
+        scope_id: Some("572fea84-0151-49b2-9301-11cb16974376"),
+        description: "Read your organization's policies.",
+    },
+    Permission {
+        value: "Policy.ReadWrite.ConditionalAccess",
+        app_role_id: Some("01c0a623-fc9b-48e9-b794-0756f8e8f067"),
+        scope_id: Some("ad902697-1014-4ef5-81ef-2b4301988e8c"),
+        description: "Read and write your organization's conditional access policies.",
+    },
+    Permission {
+        value: "IdentityRiskyUser.Read.All",
+        app_role_id: Some("dc5007c0-2d7d-4c42-879c-2dab87571379"),
+        scope_id: Some("d04bb851-cb7c-4146-97c7-ca3e71baf56c"),
+        description: "Read all identity risky user information.",
+    },
+    Permission {
+        value: "IdentityRiskyUser.ReadWrite.All",
+        app_role_id: Some("656f6061-f9fe-4807-9708-6a2e0934df76"),
+        scope_id: Some("e0a7cdbb-08b0-4697-8264-0069786e9674"),
+        description: "Read and write all risky user information.",
+    },
+    Permission {
+        value: "AuditLog.Read.All",
+        app_role_id: Some("b0afded3-3588-46d8-8b3d-9842eff778da"),
+        scope_id: Some("e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20"),
+        description: "Read all audit log data.",
+    },
+];
+
+pub fn graph_app_role(value_or_id: &str) -> Option<&'static Permission> {
+    GRAPH_PERMISSIONS.iter().find(|p| {
+        p.app_role_id.is_some()
+            && (p.value.eq_ignore_ascii_case(value_or_id) || p.app_role_id.is_some_and(|id| id.eq_ignore_ascii_case(value_or_id)))
+    })
+}
+
+/// An application permission granted (admin consent) to a service principal on a resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleAssignment {
+    pub id: ObjectId,
+    pub principal_id: ObjectId,
+    pub principal_type: String,
+    /// The resource's service principal in this tenant.
+    pub resource_id: ObjectId,
+    pub resource_app_id: Uuid,
+    pub app_role_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date_time: OffsetDateTime,
+}
+
+impl AppRoleAssignment {
+    pub fn unique_key(principal: ObjectId, resource: ObjectId, role: Uuid) -> String {
+        format!("approle:{principal}:{resource}:{role}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_ids_are_unique_guids() {
+        let mut ids: Vec<&str> = GRAPH_PERMISSIONS.iter().flat_map(|p| [p.app_role_id, p.scope_id]).flatten().collect();
+        for id in &ids {
+            assert!(Uuid::parse_str(id).is_ok(), "{id}");
+        }
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        assert_eq!(graph_app_role("user.read.all").unwrap().value, "User.Read.All");
+        assert_eq!(graph_app_role("62A82D76-70EA-41E2-9197-370581804D09").unwrap().value, "Group.ReadWrite.All");
+        assert!(graph_app_role("User.Read").is_none(), "delegated only");
+    }
+}
