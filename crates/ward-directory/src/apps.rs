@@ -253,21 +253,27 @@ impl Directory {
         Ok(assignment)
     }
 
-    /// The application permissions a service principal holds on a resource (by appId).
+    /// The application permissions a service principal holds on a resource (by appId): one indexed
+    /// look-up per permission the resource defines, so the cost does not grow with the tenant.
     pub async fn app_roles_of(&self, tenant: TenantId, principal: ObjectId, resource_app_id: Uuid) -> Result<Vec<AppRoleAssignment>> {
+        let resource = match self.service_principal_by_app_id(tenant, resource_app_id).await {
+            Ok(sp) => sp,
+            Err(DirectoryError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        // Only Ward's built-in API defines application permissions so far.
+        if resource_app_id.to_string() != GRAPH_APP_ID {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.store.objects(tenant, ObjectKind::AppRoleAssignment, &ListQuery { deleted: false, after, limit: 1000 }).await?;
-            let Some(last) = page.last() else { return Ok(out) };
-            after = Some(last.id);
-            for o in &page {
-                let a: AppRoleAssignment = decode(o)?;
-                if a.principal_id == principal && a.resource_app_id == resource_app_id {
-                    out.push(a);
-                }
+        for permission in application_permissions() {
+            let Some(role) = permission.app_role_id.and_then(|id| Uuid::parse_str(id).ok()) else { continue };
+            let key = AppRoleAssignment::unique_key(principal, resource.id, role);
+            if let Some(stored) = self.store.object_by_key(tenant, ObjectKind::AppRoleAssignment, &key).await? {
+                out.push(decode(&stored)?);
             }
         }
+        Ok(out)
     }
 }
 
