@@ -3,17 +3,20 @@
 //!
 //! ```text
 //! cargo run --release -p ward-bench -- membership
+//! cargo build --release -p ward -p ward-bench && taskset -c 1 target/release/ward-bench tokens
 //! ```
 
 mod membership;
+mod tokens;
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "membership".into());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     match which.as_str() {
         "membership" => runtime.block_on(membership::run()),
+        "tokens" => runtime.block_on(tokens::run()),
         other => {
-            eprintln!("unknown benchmark '{other}'; available: membership");
+            eprintln!("unknown benchmark '{other}'; available: membership, tokens");
             std::process::exit(2);
         }
     }
