@@ -8,10 +8,15 @@ use crate::keys::Alg;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use time::Duration;
+use uuid::Uuid;
+use ward_core::TenantId;
 use ward_core::app::ServicePrincipal;
+use ward_core::permissions::AppRoleAssignment;
 use ward_core::tenant::Tenant;
+use ward_directory::ClientRecord;
 use ward_directory::Directory;
 
 /// Entra's default access-token lifetime is 60 to 90 minutes; Ward issues 60.
@@ -31,11 +36,37 @@ pub struct TokenService {
     pub(crate) directory: Arc<Directory>,
     keys: Arc<KeyRing>,
     public_url: String,
+    clients: Mutex<HashMap<(TenantId, Uuid), Arc<ClientFacts>>>,
+    /// `{tenant}` as written in URLs (id or domain) → the tenant, as of a feed position.
+    tenants: Mutex<HashMap<String, (Arc<Tenant>, i64)>>,
 }
+
+/// A tenant resolved for one request, with its feed head read once for every cache check.
+pub(crate) struct ResolvedTenant {
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) head: i64,
+}
+
+/// What the directory says about a client and its grants on Ward's API (the only resource so
+/// far), as of a change-feed position of its tenant.
+pub(crate) struct ClientFacts {
+    position: i64,
+    pub(crate) record: Option<ClientRecord>,
+    pub(crate) granted: Vec<AppRoleAssignment>,
+}
+
+/// A bound on cached clients per node; past it the cache starts over.
+const MAX_CACHED_CLIENTS: usize = 10_000;
 
 impl TokenService {
     pub fn new(directory: Arc<Directory>, keys: Arc<KeyRing>, public_url: &str) -> Self {
-        TokenService { directory, keys, public_url: public_url.trim_end_matches('/').to_string() }
+        TokenService {
+            directory,
+            keys,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            clients: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The issuer of a tenant's v2.0 tokens.
@@ -43,16 +74,71 @@ impl TokenService {
         format!("{}/{}/v2.0", self.public_url, tenant.id)
     }
 
-    pub(crate) async fn tenant(&self, key: &str) -> Result<Tenant, OAuthError> {
-        self.directory.resolve_tenant(key).await.map_err(|e| match e.code() {
+    /// Resolves `{tenant}` and reads its change-feed head: one indexed query when this node has
+    /// seen the tenant and nothing in it changed since, two otherwise.
+    pub(crate) async fn tenant(&self, key: &str) -> Result<ResolvedTenant, OAuthError> {
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "tenant look-up failed");
+            OAuthError::temporarily_unavailable()
+        };
+        let cached = self.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
+        if let Some((tenant, position)) = cached {
+            let head = self.directory.store().feed_head(Some(tenant.id)).await.map_err(|e| unavailable(&e))?;
+            if head == position {
+                return Ok(ResolvedTenant { tenant, head });
+            }
+        }
+        let found = self.directory.resolve_tenant(key).await.map_err(|e| match e.code() {
             ward_core::ErrorCode::NotFound => {
                 OAuthError::invalid_request(90002, format!("Tenant '{}' not found.", ward_core::validate::clip(key)))
             }
-            _ => {
-                tracing::error!(error = %e, "tenant look-up failed");
-                OAuthError::temporarily_unavailable()
+            _ => unavailable(&e),
+        })?;
+        // The head first, then the tenant read again: what is cached is never older than its tag.
+        let head = self.directory.store().feed_head(Some(found.id)).await.map_err(|e| unavailable(&e))?;
+        let tenant = self.directory.store().tenant(found.id).await.map_err(|e| unavailable(&e))?.unwrap_or(found);
+        let tenant = Arc::new(tenant);
+        let mut cache = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED_CLIENTS {
+            cache.clear();
+        }
+        cache.insert(key.to_string(), (tenant.clone(), head));
+        Ok(ResolvedTenant { tenant, head })
+    }
+
+    /// The client's record and grants, from this node's cache when nothing in the tenant changed
+    /// since they were read (the head comes with the resolved tenant), else from the store.
+    /// Any write in the tenant — a secret removed, a grant revoked, a client disabled — makes the
+    /// next request read again, so the cache never outlives a change.
+    pub(crate) async fn client_facts(&self, resolved: &ResolvedTenant, client_id: Uuid) -> Result<Arc<ClientFacts>, OAuthError> {
+        let unavailable = |e: ward_core::DirectoryError| {
+            tracing::error!(error = %e, "reading the client failed");
+            OAuthError::temporarily_unavailable()
+        };
+        let (tenant, head) = (&resolved.tenant, resolved.head);
+        let key = (tenant.id, client_id);
+        if let Some(facts) = self.clients.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && facts.position == head
+        {
+            return Ok(facts.clone());
+        }
+        let record = self.directory.client_record(tenant.id, client_id).await.map_err(unavailable)?;
+        let granted = match record.as_ref().and_then(|r| r.service_principal.as_ref()) {
+            Some(sp) => {
+                let graph = Uuid::parse_str(ward_core::permissions::GRAPH_APP_ID).map_err(|_| OAuthError::temporarily_unavailable())?;
+                self.directory.app_roles_of(tenant.id, sp.id, graph).await.map_err(unavailable)?
             }
-        })
+            None => Vec::new(),
+        };
+        // Tagged with the head read *before* the facts: a write racing this read moves the head,
+        // so the next request reads again.
+        let facts = Arc::new(ClientFacts { position: head, record, granted });
+        let mut cache = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED_CLIENTS {
+            cache.clear();
+        }
+        cache.insert(key, facts.clone());
+        Ok(facts)
     }
 
     pub(crate) async fn issue_app_token(

@@ -12,6 +12,29 @@ use ward_core::store::{ListQuery, StoredCredential, WriteOp};
 
 pub(crate) const CLIENT_SECRET: &str = "client_secret";
 
+/// A client as the token endpoint sees it. Holds hashes, never secrets.
+#[derive(Clone, Debug)]
+pub struct ClientRecord {
+    pub app: Application,
+    pub secrets: Vec<(PasswordCredential, String)>,
+    pub service_principal: Option<ServicePrincipal>,
+}
+
+impl ClientRecord {
+    /// Constant-time against every stored secret of the app. A secret that matches only an
+    /// expired (or not yet valid) credential is reported as `Expired`, so the caller can say so.
+    pub fn check_secret(&self, presented: &str, now: time::OffsetDateTime) -> SecretCheck {
+        let mut outcome = SecretCheck::Invalid;
+        for (c, hash) in &self.secrets {
+            if secrets::verify_client_secret(presented, hash) {
+                let live = c.start_date_time <= now && now < c.end_date_time;
+                outcome = if live || outcome == SecretCheck::Valid { SecretCheck::Valid } else { SecretCheck::Expired };
+            }
+        }
+        outcome
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SecretCheck {
     Valid,
@@ -128,32 +151,34 @@ impl Directory {
         Ok((credential, secret))
     }
 
-    /// Checks a presented client secret for an application (by client id), constant-time against
-    /// every stored secret of the app. A secret that matches only an expired credential is
-    /// reported as such, so the caller can say so.
-    pub async fn check_client_secret(&self, tenant: TenantId, client_id: Uuid, presented: &str) -> Result<SecretCheck> {
+    /// Everything the token endpoint needs to know about a client, read together: the
+    /// application, its secrets' hashes, and its service principal in this tenant.
+    pub async fn client_record(&self, tenant: TenantId, client_id: Uuid) -> Result<Option<ClientRecord>> {
         let app = match self.application_by_app_id(tenant, client_id).await {
             Ok(app) => app,
-            Err(DirectoryError::NotFound { .. }) => return Ok(SecretCheck::UnknownClient),
+            Err(DirectoryError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let now = self.clock.now();
-        let mut outcome = SecretCheck::Invalid;
+        let mut secrets = Vec::with_capacity(app.password_credentials.len());
         for c in &app.password_credentials {
-            if let Some(stored) = self.store.credential(tenant, app.id, CLIENT_SECRET, &c.key_id.to_string()).await?
-                && secrets::verify_client_secret(presented, &stored.secret_hash)
-            {
-                let live = c.start_date_time <= now && now < c.end_date_time;
-                outcome = if live {
-                    SecretCheck::Valid
-                } else if outcome == SecretCheck::Valid {
-                    outcome
-                } else {
-                    SecretCheck::Expired
-                };
+            if let Some(stored) = self.store.credential(tenant, app.id, CLIENT_SECRET, &c.key_id.to_string()).await? {
+                secrets.push((c.clone(), stored.secret_hash));
             }
         }
-        Ok(outcome)
+        let service_principal = match self.service_principal_by_app_id(tenant, client_id).await {
+            Ok(sp) => Some(sp),
+            Err(DirectoryError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Some(ClientRecord { app, secrets, service_principal }))
+    }
+
+    /// Checks a presented client secret for an application (by client id).
+    pub async fn check_client_secret(&self, tenant: TenantId, client_id: Uuid, presented: &str) -> Result<SecretCheck> {
+        Ok(match self.client_record(tenant, client_id).await? {
+            Some(record) => record.check_secret(presented, self.clock.now()),
+            None => SecretCheck::UnknownClient,
+        })
     }
 
     /// True only for a live secret of the application.

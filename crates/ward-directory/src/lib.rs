@@ -11,7 +11,7 @@ mod roles;
 pub mod secrets;
 mod users;
 
-pub use apps::SecretCheck;
+pub use apps::{ClientRecord, SecretCheck};
 pub use bootstrap::{InitOutcome, InitRequest};
 pub use groups::DirectoryObject;
 pub use membership_cache::MembershipCache;

@@ -24,8 +24,8 @@ pub struct ClientCredentials {
     pub method: AuthMethod,
 }
 
-/// Maps `<resource>/.default` to the resource's appId and the token audience.
-fn resource_of(scope: &str) -> Result<(Uuid, &'static str), OAuthError> {
+/// Maps `<resource>/.default` to the token audience. Ward's API is the only resource so far.
+fn resource_of(scope: &str) -> Result<&'static str, OAuthError> {
     let mut parts = scope.split_whitespace();
     let (Some(only), None) = (parts.next(), parts.next()) else {
         return Err(OAuthError::invalid_scope(1002012, "Client credential flows must ask for exactly one scope: <resource>/.default."));
@@ -41,8 +41,7 @@ fn resource_of(scope: &str) -> Result<(Uuid, &'static str), OAuthError> {
     };
     let resource = resource.trim_end_matches('/');
     if resource.eq_ignore_ascii_case(GRAPH_RESOURCE_URI) || resource.eq_ignore_ascii_case(GRAPH_APP_ID) {
-        let app_id = Uuid::parse_str(GRAPH_APP_ID).map_err(|_| OAuthError::temporarily_unavailable())?;
-        return Ok((app_id, GRAPH_RESOURCE_URI));
+        return Ok(GRAPH_RESOURCE_URI);
     }
     Err(OAuthError::invalid_scope(
         500011,
@@ -57,7 +56,7 @@ impl TokenService {
         client: ClientCredentials,
         scope: Option<&str>,
     ) -> Result<AccessToken, OAuthError> {
-        let tenant = self.tenant(tenant_key).await?;
+        let resolved = self.tenant(tenant_key).await?;
         let client_id = Uuid::parse_str(&client.client_id).map_err(|_| {
             OAuthError::invalid_client(
                 700016,
@@ -70,11 +69,14 @@ impl TokenService {
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
             ));
         };
-        let unavailable = |e: ward_core::DirectoryError| {
-            tracing::error!(error = %e, "client authentication failed to read the directory");
-            OAuthError::temporarily_unavailable()
+        let facts = self.client_facts(&resolved, client_id).await?;
+        let Some(record) = &facts.record else {
+            return Err(OAuthError::invalid_client(
+                700016,
+                format!("Application with identifier '{client_id}' was not found in the directory."),
+            ));
         };
-        match self.directory.check_client_secret(tenant.id, client_id, secret).await.map_err(unavailable)? {
+        match record.check_secret(secret, self.directory.now()) {
             SecretCheck::Valid => {}
             SecretCheck::Expired => {
                 return Err(OAuthError::invalid_client(
@@ -82,24 +84,21 @@ impl TokenService {
                     format!("The provided client secret keys for app '{client_id}' are expired."),
                 ));
             }
-            SecretCheck::Invalid => return Err(OAuthError::invalid_client(7000215, "Invalid client secret provided.")),
-            SecretCheck::UnknownClient => {
-                return Err(OAuthError::invalid_client(
-                    700016,
-                    format!("Application with identifier '{client_id}' was not found in the directory."),
-                ));
+            SecretCheck::Invalid | SecretCheck::UnknownClient => {
+                return Err(OAuthError::invalid_client(7000215, "Invalid client secret provided."));
             }
         }
+        // Authenticated; now what it asks for.
         let scope =
             scope.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'scope'."))?;
-        let (resource_app_id, audience) = resource_of(scope)?;
-        let sp = self.directory.service_principal_by_app_id(tenant.id, client_id).await.map_err(|_| {
-            OAuthError::unauthorized_client(
+        let audience = resource_of(scope)?;
+        let Some(sp) = &record.service_principal else {
+            return Err(OAuthError::unauthorized_client(
                 7000229,
                 format!("The client application {client_id} is missing service principal in the tenant."),
-            )
-        })?;
-        let grant = decide(&self.directory, tenant.id, Subject::App(&sp), resource_app_id).await?;
-        self.issue_app_token(&tenant, &sp, audience, grant, client.method, Alg::RS256).await
+            ));
+        };
+        let grant = decide(Subject::App { service_principal: sp, granted: &facts.granted })?;
+        self.issue_app_token(&resolved.tenant, sp, audience, grant, client.method, Alg::RS256).await
     }
 }
