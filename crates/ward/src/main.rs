@@ -61,6 +61,9 @@ enum Command {
     /// Built-in directory roles and their assignments.
     #[command(subcommand)]
     Role(cli::RoleCommand),
+    /// Client applications: register, secrets, permissions of Ward's API.
+    #[command(subcommand)]
+    App(cli::AppCommand),
     /// Token-signing keys: list, rotate.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -126,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(cmd) => cli::group(&config, cmd).await,
         Command::Tenant(cmd) => cli::tenants(&config, cmd).await,
         Command::Role(cmd) => cli::roles(&config, cmd).await,
+        Command::App(cmd) => cli::apps(&config, cmd).await,
         Command::Keys(cmd) => cli::keys(&config, cmd).await,
         Command::Config { json } => cli::show_config(&config, &loaded.warnings, json),
     }

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jw
 use serde_json::Value;
 
 struct Setup {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     server: Server,
     init: Value,
 }
@@ -16,7 +16,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let init = init(dir.path(), &[]);
     let server = Server::start(dir.path(), &["--data-dir", "data"]);
-    Setup { _dir: dir, server, init }
+    Setup { dir, server, init }
 }
 
 impl Setup {
@@ -177,4 +177,38 @@ async fn token_endpoint_errors_follow_rfc6749() {
     assert_eq!(http().get(&url).send().await.unwrap().status(), 405);
     // None of these left a secret in the log.
     assert!(!s.server.log().contains(s.secret()));
+}
+
+#[tokio::test]
+async fn an_isv_app_gets_exactly_the_permissions_it_was_granted() {
+    let s = setup();
+    let d = s.dir.path();
+    let app = json(&ok(ward(d).args(["app", "create", "--name", "Contoso Security", "--json", "--data-dir", "data"])));
+    let client_id = app["appId"].as_str().unwrap().to_string();
+    let secret = json(&ok(ward(d).args(["app", "add-secret", &client_id, "--days", "30", "--json", "--data-dir", "data"])));
+    let secret = secret["secretText"].as_str().unwrap().to_string();
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    // Registered but not consented: a token with no roles at all.
+    let (status, body, _) = s.post(&s.token_url(), &form, Some((&client_id, &secret))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(verify(&s, body["access_token"].as_str().unwrap()).await.get("roles").is_none());
+    // The running server sees the CLI's grants on the next request.
+    ok(ward(d).args(["app", "grant", &client_id, "User.Read.All", "--data-dir", "data"]));
+    ok(ward(d).args(["app", "grant", &client_id, "IdentityRiskyUser.ReadWrite.All", "--data-dir", "data"]));
+    fails_with(ward(d).args(["app", "grant", &client_id, "User.Read", "--data-dir", "data"]), "invalid_value");
+    fails_with(ward(d).args(["app", "grant", &client_id, "User.Read.All", "--data-dir", "data"]), "already_member");
+    let (_, body, _) = s.post(&s.token_url(), &form, Some((&client_id, &secret))).await;
+    let claims = verify(&s, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["roles"], serde_json::json!(["User.Read.All", "IdentityRiskyUser.ReadWrite.All"]));
+    // Disabled: refused on the next request; enabled again: served again.
+    ok(ward(d).args(["app", "disable", &client_id, "--data-dir", "data"]));
+    let (status, body, _) = s.post(&s.token_url(), &form, Some((&client_id, &secret))).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (400, "unauthorized_client"));
+    ok(ward(d).args(["app", "disable", &client_id, "--enable", "--data-dir", "data"]));
+    assert_eq!(s.post(&s.token_url(), &form, Some((&client_id, &secret))).await.0, 200);
+    // Secrets are refused beyond 730 days, and the list shows none in clear.
+    fails_with(ward(d).args(["app", "add-secret", &client_id, "--days", "731", "--data-dir", "data"]), "invalid_value");
+    let listed = ok(ward(d).args(["app", "list", "--json", "--data-dir", "data"]));
+    assert!(!listed.contains(&secret));
+    assert!(ok(ward(d).args(["app", "permissions"])).contains("AuditLog.Read.All"));
 }

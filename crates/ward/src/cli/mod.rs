@@ -2,11 +2,13 @@
 //! the same store as the server, safely while the server runs: every write is one transaction,
 //! and running servers catch up through the change feed.
 
+mod apps;
 mod groups;
 mod keys;
 mod tenants;
 mod users;
 
+pub use apps::{AppCommand, apps};
 pub use groups::{GroupCommand, group};
 pub use keys::{KeysCommand, keys, open_keyring};
 pub use tenants::{RoleCommand, TenantCommand, roles, tenants};

@@ -1,0 +1,135 @@
+//! `ward app …`: register client applications, give them secrets, grant them Ward's API
+//! permissions (admin consent), disable them.
+
+use super::{open_directory, tenant};
+use crate::config::Config;
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use serde_json::json;
+use uuid::Uuid;
+use ward_core::TenantId;
+use ward_core::app::Application;
+use ward_core::permissions::GRAPH_PERMISSIONS;
+use ward_directory::Directory;
+
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// Register an application (and its service principal).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applications.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a client secret, shown once; stored only as a SHA-256 hash.
+    AddSecret {
+        /// The application's client id (appId).
+        app: Uuid,
+        /// Lifetime in days (at most 730).
+        #[arg(long, default_value_t = 180)]
+        days: i64,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant an application permission of Ward's API (e.g. User.Read.All): admin consent.
+    Grant {
+        app: Uuid,
+        permission: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// The application permissions Ward's API offers.
+    Permissions,
+    /// Stop (or with --enable, resume) token issuance to an application.
+    Disable {
+        app: Uuid,
+        #[arg(long)]
+        enable: bool,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+async fn application(directory: &Directory, t: TenantId, client_id: Uuid) -> Result<Application> {
+    Ok(directory.application_by_app_id(t, client_id).await?)
+}
+
+pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
+    if let AppCommand::Permissions = command {
+        for p in GRAPH_PERMISSIONS.iter().filter(|p| p.app_role_id.is_some()) {
+            println!("{:<36} {}", p.value, p.description);
+        }
+        return Ok(());
+    }
+    let directory = open_directory(config).await?;
+    match command {
+        AppCommand::Create { name, tenant: key, json } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let (app, sp) = directory.create_application(t, &name).await?;
+            if json {
+                println!("{}", json!({ "appId": app.app_id, "id": app.id, "servicePrincipalId": sp.id, "displayName": app.display_name }));
+            } else {
+                println!("registered {} with client id {}", app.display_name, app.app_id);
+            }
+        }
+        AppCommand::List { tenant: key, json } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = directory.applications(t, after, 500).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                all.extend(page);
+            }
+            if json {
+                println!("{}", json!({ "value": all }));
+            } else {
+                for a in &all {
+                    println!("{}  {}  {} secret(s)", a.app_id, a.display_name, a.password_credentials.len());
+                }
+            }
+        }
+        AppCommand::AddSecret { app, days, description, tenant: key, json } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let a = application(&directory, t, app).await?;
+            let (credential, secret) = directory.add_client_secret(t, a.id, description.as_deref(), time::Duration::days(days)).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "keyId": credential.key_id, "secretText": secret, "endDateTime": credential.end_date_time.unix_timestamp() })
+                );
+            } else {
+                println!("client secret (shown only now): {secret}");
+                println!("expires: {}", credential.end_date_time);
+            }
+        }
+        AppCommand::Grant { app, permission, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let sp = directory.service_principal_by_app_id(t, app).await?;
+            directory.grant_app_role(t, sp.id, &permission).await?;
+            println!("granted {permission} to {app}");
+        }
+        AppCommand::Disable { app, enable, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let sp = directory.service_principal_by_app_id(t, app).await?;
+            directory.set_service_principal_enabled(t, sp.id, enable).await?;
+            println!("{} {app}", if enable { "enabled" } else { "disabled" });
+        }
+        AppCommand::Permissions => bail!("handled above"),
+    }
+    Ok(())
+}
