@@ -1,7 +1,7 @@
 //! `ward app …`: register client applications, give them secrets, grant them Ward's API
 //! permissions (admin consent), disable them.
 
-use super::{open_directory, tenant};
+use super::{all_pages, open_directory, tenant};
 use crate::config::Config;
 use anyhow::{Result, bail};
 use clap::Subcommand;
@@ -87,14 +87,7 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
         }
         AppCommand::List { tenant: key, json } => {
             let t = tenant(&directory, key.as_deref()).await?;
-            let mut all = Vec::new();
-            let mut after = None;
-            loop {
-                let page = directory.applications(t, after, 500).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.id);
-                all.extend(page);
-            }
+            let all = all_pages(|a: &Application| a.id, |after| directory.applications(t, after, 500)).await?;
             if json {
                 println!("{}", json!({ "value": all }));
             } else {

@@ -1,6 +1,6 @@
 //! `ward group …`
 
-use super::{open_directory, print_object, tenant};
+use super::{all_pages, open_directory, print_object, tenant};
 use crate::config::Config;
 use anyhow::{Result, bail};
 use clap::Subcommand;
@@ -81,14 +81,8 @@ async fn find_group(directory: &Directory, t: TenantId, key: &str) -> Result<Gro
     if let Ok(id) = key.parse::<ObjectId>() {
         return Ok(directory.group(t, id).await?);
     }
-    let mut matches = Vec::new();
-    let mut after = None;
-    loop {
-        let page = directory.groups(t, after, 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        matches.extend(page.into_iter().filter(|g| g.display_name == key));
-    }
+    let mut matches = all_pages(|g: &Group| g.id, |after| directory.groups(t, after, 1000)).await?;
+    matches.retain(|g| g.display_name == key);
     match matches.len() {
         0 => {
             Err(ward_core::DirectoryError::NotFound { kind: Some(ward_core::ObjectKind::Group), id: ward_core::validate::clip(key) }.into())
@@ -139,14 +133,12 @@ pub async fn group(config: &Config, command: GroupCommand) -> Result<()> {
         }
         GroupCommand::List { deleted, tenant: t, json } => {
             let t = tenant(&directory, t.as_deref()).await?;
-            let mut after = None;
-            let mut all = Vec::new();
-            loop {
-                let page = if deleted { directory.deleted_groups(t, after, 500).await? } else { directory.groups(t, after, 500).await? };
-                let Some(last) = page.last() else { break };
-                after = Some(last.id);
-                all.extend(page);
-            }
+            let d = &*directory;
+            let all = all_pages(
+                |g: &Group| g.id,
+                move |after| async move { if deleted { d.deleted_groups(t, after, 500).await } else { d.groups(t, after, 500).await } },
+            )
+            .await?;
             if json {
                 println!("{}", json!({ "value": all }));
             } else {

@@ -30,6 +30,22 @@ pub async fn open_directory(config: &Config) -> Result<Arc<Directory>> {
     Ok(Arc::new(Directory::system(store)))
 }
 
+/// Reads every page of a keyset-paged directory listing.
+pub async fn all_pages<T, F, Fut>(id: impl Fn(&T) -> ward_core::ObjectId, mut page: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<ward_core::ObjectId>) -> Fut,
+    Fut: std::future::Future<Output = ward_directory::Result<Vec<T>>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let batch = page(after).await?;
+        let Some(last) = batch.last() else { return Ok(all) };
+        after = Some(id(last));
+        all.extend(batch);
+    }
+}
+
 /// `--tenant` (id or verified domain), or the only tenant there is.
 pub async fn tenant(directory: &Directory, key: Option<&str>) -> Result<TenantId> {
     Ok(match key {

@@ -1,6 +1,6 @@
 //! `ward user …`
 
-use super::{open_directory, print_object, tenant};
+use super::{all_pages, open_directory, print_object, tenant};
 use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -204,14 +204,12 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<()> {
         }
         UserCommand::List { deleted, tenant: t, json } => {
             let t = tenant(&directory, t.as_deref()).await?;
-            let mut after = None;
-            let mut all = Vec::new();
-            loop {
-                let page = if deleted { directory.deleted_users(t, after, 500).await? } else { directory.users(t, after, 500).await? };
-                let Some(last) = page.last() else { break };
-                after = Some(last.id);
-                all.extend(page);
-            }
+            let d = &*directory;
+            let all = all_pages(
+                |u: &User| u.id,
+                move |after| async move { if deleted { d.deleted_users(t, after, 500).await } else { d.users(t, after, 500).await } },
+            )
+            .await?;
             if json {
                 println!("{}", json!({ "value": all.iter().map(user_json).collect::<Vec<_>>() }));
             } else {
