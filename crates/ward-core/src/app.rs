@@ -1,4 +1,4 @@
-//! Applications and service principals, minimal for now: the OAuth issue extends them.
+//! Applications and service principals: client secrets, redirect URIs by platform.
 
 use crate::error::DirectoryError;
 use crate::ids::{ObjectId, TenantId};
@@ -31,6 +31,12 @@ pub struct Application {
     pub sign_in_audience: String,
     #[serde(default)]
     pub password_credentials: Vec<PasswordCredential>,
+    #[serde(default)]
+    pub web: RedirectSettings,
+    #[serde(default)]
+    pub public_client: RedirectSettings,
+    #[serde(default)]
+    pub spa: RedirectSettings,
     #[serde(with = "time::serde::rfc3339")]
     pub created_date_time: OffsetDateTime,
 }
@@ -56,6 +62,9 @@ impl Application {
             display_name: validate::required_text("displayName", display_name, 256)?,
             sign_in_audience: "AzureADMyOrg".into(),
             password_credentials: Vec::new(),
+            web: RedirectSettings::default(),
+            public_client: RedirectSettings::default(),
+            spa: RedirectSettings::default(),
             created_date_time: now,
         })
     }
@@ -71,5 +80,178 @@ impl Application {
             app_owner_organization_id: tenant,
             created_date_time: now,
         }
+    }
+}
+
+/// Graph's `web`, `publicClient` and `spa` settings: where authorization responses may go.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedirectSettings {
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+}
+
+/// Which platform a redirect URI was registered under. A `web` client is confidential (it
+/// authenticates at the token endpoint); `publicClient` and `spa` clients cannot keep a secret,
+/// so they must use PKCE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Platform {
+    Web,
+    PublicClient,
+    Spa,
+}
+
+impl Platform {
+    pub fn is_public(self) -> bool {
+        !matches!(self, Platform::Web)
+    }
+}
+
+/// Entra's limit on a redirect URI's length.
+pub const MAX_REDIRECT_URI_LEN: usize = 256;
+/// Entra's limit on redirect URIs per application.
+pub const MAX_REDIRECT_URIS: usize = 256;
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Checks a redirect URI for registration: absolute, no fragment, no credentials, no wildcard;
+/// `https`, or `http` on a loopback host (RFC 8252 §7.3); native clients may also use a
+/// private-use scheme in reverse-DNS form (RFC 8252 §7.1), e.g. `com.example.app:/callback`.
+pub fn validate_redirect_uri(platform: Platform, uri: &str) -> Result<String, DirectoryError> {
+    let bad = |why: &str| DirectoryError::invalid("redirectUris", format!("'{}' {why}", validate::clip(uri)));
+    if uri.len() > MAX_REDIRECT_URI_LEN {
+        return Err(bad("is longer than 256 characters"));
+    }
+    if uri.contains('*') {
+        return Err(bad("contains a wildcard; redirect URIs are matched exactly"));
+    }
+    let url = url::Url::parse(uri).map_err(|_| bad("is not an absolute URI"))?;
+    if url.fragment().is_some() {
+        return Err(bad("must not contain a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain credentials"));
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(bad("must use https (http is allowed only for localhost, 127.0.0.1 and [::1])")),
+        scheme if platform == Platform::PublicClient && scheme.contains('.') => {}
+        _ => return Err(bad("must use https, loopback http, or (for public clients) a reverse-DNS private-use scheme")),
+    }
+    Ok(uri.to_string())
+}
+
+/// Does `presented` match `registered`? Exactly, character for character, with one exception from
+/// RFC 8252 §7.3: a native (public) client's loopback redirect may use any port, since the
+/// operating system hands it one at run time.
+fn redirect_matches(platform: Platform, registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    if platform != Platform::PublicClient {
+        return false;
+    }
+    let (Ok(r), Ok(p)) = (url::Url::parse(registered), url::Url::parse(presented)) else { return false };
+    r.scheme() == "http"
+        && p.scheme() == "http"
+        && is_loopback(&r)
+        && r.host() == p.host()
+        && r.path() == p.path()
+        && r.query() == p.query()
+        && p.fragment().is_none()
+        && p.username().is_empty()
+        && p.password().is_none()
+}
+
+impl Application {
+    /// The platform under which `presented` is registered, if it is.
+    pub fn redirect_platform(&self, presented: &str) -> Option<Platform> {
+        [(Platform::Web, &self.web), (Platform::Spa, &self.spa), (Platform::PublicClient, &self.public_client)]
+            .into_iter()
+            .find(|(platform, settings)| settings.redirect_uris.iter().any(|r| redirect_matches(*platform, r, presented)))
+            .map(|(platform, _)| platform)
+    }
+
+    /// Replaces the redirect URIs of one platform, validated.
+    pub fn set_redirect_uris(&mut self, platform: Platform, uris: &[String]) -> Result<(), DirectoryError> {
+        let mut checked = Vec::with_capacity(uris.len());
+        for uri in uris {
+            let uri = validate_redirect_uri(platform, uri)?;
+            if !checked.contains(&uri) {
+                checked.push(uri);
+            }
+        }
+        let settings = match platform {
+            Platform::Web => &mut self.web,
+            Platform::PublicClient => &mut self.public_client,
+            Platform::Spa => &mut self.spa,
+        };
+        settings.redirect_uris = checked;
+        let total = self.web.redirect_uris.len() + self.public_client.redirect_uris.len() + self.spa.redirect_uris.len();
+        if total > MAX_REDIRECT_URIS {
+            return Err(DirectoryError::invalid("redirectUris", "an application has at most 256 redirect URIs"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> Application {
+        Application::create("app", ObjectId::from_uuid(Uuid::nil()), Uuid::nil(), OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn redirect_uris_must_be_https_or_loopback() {
+        for ok in ["https://app.example.com/cb", "http://localhost:8080/cb", "http://127.0.0.1/cb", "http://[::1]:9/cb"] {
+            assert!(validate_redirect_uri(Platform::Web, ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://app.example.com/cb",
+            "https://*.example.com/cb",
+            "https://app.example.com/cb#frag",
+            "https://user:pw@app.example.com/cb",
+            "/relative",
+            "javascript:alert(1)",
+            "com.example.app:/cb",
+        ] {
+            assert!(validate_redirect_uri(Platform::Web, bad).is_err(), "{bad}");
+        }
+        assert!(validate_redirect_uri(Platform::PublicClient, "com.example.app:/cb").is_ok());
+        assert!(validate_redirect_uri(Platform::PublicClient, "javascript:alert(1)").is_err());
+        let long = format!("https://example.com/{}", "a".repeat(250));
+        assert!(validate_redirect_uri(Platform::Web, &long).is_err());
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly_except_a_native_clients_loopback_port() {
+        let mut a = app();
+        a.set_redirect_uris(Platform::Web, &["https://app.example.com/cb".into(), "http://localhost:5000/cb".into()]).unwrap();
+        a.set_redirect_uris(Platform::PublicClient, &["http://127.0.0.1/native".into()]).unwrap();
+        assert_eq!(a.redirect_platform("https://app.example.com/cb"), Some(Platform::Web));
+        for miss in [
+            "https://app.example.com/cb/",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com.evil.com/cb",
+            "http://localhost:5001/cb",
+            "https://APP.example.com/cb",
+        ] {
+            assert_eq!(a.redirect_platform(miss), None, "{miss}");
+        }
+        assert_eq!(a.redirect_platform("http://127.0.0.1:53123/native"), Some(Platform::PublicClient));
+        assert_eq!(a.redirect_platform("http://127.0.0.1:53123/other"), None);
+        assert_eq!(a.redirect_platform("http://localhost:53123/native"), None, "another host is another URI");
     }
 }

@@ -62,16 +62,19 @@ pub enum ObjectKind {
     ServicePrincipal,
     RoleAssignment,
     AppRoleAssignment,
+    /// A delegated-permission grant (user or admin consent): Graph's `oAuth2PermissionGrant`.
+    OAuth2PermissionGrant,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 6] = [
+    pub const ALL: [ObjectKind; 7] = [
         ObjectKind::User,
         ObjectKind::Group,
         ObjectKind::Application,
         ObjectKind::ServicePrincipal,
         ObjectKind::RoleAssignment,
         ObjectKind::AppRoleAssignment,
+        ObjectKind::OAuth2PermissionGrant,
     ];
 
     /// The name stored in the database and written in the change feed.
@@ -83,6 +86,7 @@ impl ObjectKind {
             ObjectKind::ServicePrincipal => "servicePrincipal",
             ObjectKind::RoleAssignment => "roleAssignment",
             ObjectKind::AppRoleAssignment => "appRoleAssignment",
+            ObjectKind::OAuth2PermissionGrant => "oAuth2PermissionGrant",
         }
     }
 
@@ -136,10 +140,11 @@ mod tests {
             ObjectKind::ServicePrincipal => 3,
             ObjectKind::RoleAssignment => 4,
             ObjectKind::AppRoleAssignment => 5,
+            ObjectKind::OAuth2PermissionGrant => 6,
         };
         for (i, kind) in ObjectKind::ALL.iter().enumerate() {
             assert_eq!(position(*kind), i);
         }
-        assert_eq!(ObjectKind::ALL.len(), 6);
+        assert_eq!(ObjectKind::ALL.len(), 7);
     }
 }

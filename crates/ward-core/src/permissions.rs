@@ -28,6 +28,26 @@ pub struct Permission {
 }
 
 pub const GRAPH_PERMISSIONS: &[Permission] = &[
+    // The OpenID Connect scopes are delegated permissions of Graph in Entra, consented like any other.
+    Permission { value: "openid", app_role_id: None, scope_id: Some("37f7f235-527c-4136-accd-4a02d197296e"), description: "Sign you in." },
+    Permission {
+        value: "profile",
+        app_role_id: None,
+        scope_id: Some("14dad69e-099b-42c9-810b-d002981feec1"),
+        description: "View your basic profile.",
+    },
+    Permission {
+        value: "email",
+        app_role_id: None,
+        scope_id: Some("64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0"),
+        description: "View your email address.",
+    },
+    Permission {
+        value: "offline_access",
+        app_role_id: None,
+        scope_id: Some("7427e0e9-2fba-42fe-b0c0-848c9e6a8182"),
+        description: "Keep access to data you have given it access to.",
+    },
     Permission {
         value: "User.Read",
         app_role_id: None,
@@ -115,6 +135,60 @@ pub fn graph_app_role(value_or_id: &str) -> Option<&'static Permission> {
     })
 }
 
+/// A delegated permission of Ward's API by name (case-insensitive), e.g. `User.Read`.
+pub fn graph_scope(value: &str) -> Option<&'static Permission> {
+    GRAPH_PERMISSIONS.iter().find(|p| p.scope_id.is_some() && p.value.eq_ignore_ascii_case(value))
+}
+
+/// The OpenID Connect scopes: they shape the ID token and refresh token, not the access token's
+/// audience.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+impl Permission {
+    /// Whether only an administrator may consent: anything tenant-wide (`*.All`) or about policy,
+    /// as Entra's defaults have it. Users may consent to signing in and reading their own profile.
+    pub fn requires_admin_consent(&self) -> bool {
+        self.value.ends_with(".All") || self.value.starts_with("Policy.")
+    }
+}
+
+/// Delegated permissions granted to a client on a resource: for every user (`AllPrincipals`,
+/// admin consent) or for one (`Principal`, that user's consent). Graph's `oAuth2PermissionGrant`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2PermissionGrant {
+    pub id: ObjectId,
+    /// The client's service principal.
+    pub client_id: ObjectId,
+    /// `AllPrincipals` or `Principal`.
+    pub consent_type: String,
+    pub principal_id: Option<ObjectId>,
+    /// The resource's service principal.
+    pub resource_id: ObjectId,
+    /// Space-separated permission values.
+    pub scope: String,
+}
+
+impl OAuth2PermissionGrant {
+    pub const ALL_PRINCIPALS: &'static str = "AllPrincipals";
+    pub const PRINCIPAL: &'static str = "Principal";
+
+    pub fn unique_key(client: ObjectId, resource: ObjectId, principal: Option<ObjectId>) -> String {
+        match principal {
+            Some(p) => format!("oauth2grant:{client}:{resource}:{p}"),
+            None => format!("oauth2grant:{client}:{resource}:all"),
+        }
+    }
+
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_whitespace()
+    }
+
+    pub fn covers(&self, value: &str) -> bool {
+        self.scopes().any(|s| s.eq_ignore_ascii_case(value))
+    }
+}
+
 /// An application permission granted (admin consent) to a service principal on a resource.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -153,5 +227,10 @@ mod tests {
         assert_eq!(graph_app_role("user.read.all").unwrap().value, "User.Read.All");
         assert_eq!(graph_app_role("62A82D76-70EA-41E2-9197-370581804D09").unwrap().value, "Group.ReadWrite.All");
         assert!(graph_app_role("User.Read").is_none(), "delegated only");
+        assert_eq!(graph_scope("user.read").unwrap().value, "User.Read");
+        assert!(graph_scope("openid").is_some());
+        assert!(!graph_scope("User.Read").unwrap().requires_admin_consent());
+        assert!(graph_scope("User.Read.All").unwrap().requires_admin_consent());
+        assert!(graph_scope("Policy.ReadWrite.ConditionalAccess").unwrap().requires_admin_consent());
     }
 }

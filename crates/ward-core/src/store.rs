@@ -136,6 +136,62 @@ pub struct StoredSigningKey {
     pub retire_at: Option<OffsetDateTime>,
 }
 
+/// A person's sign-in at Ward (the browser's single sign-on session). The cookie holds a random
+/// secret; the store holds only its SHA-256.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSession {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: ObjectId,
+    pub secret_hash: String,
+    pub auth_time: OffsetDateTime,
+    /// Space-separated authentication methods (RFC 8176), e.g. `pwd`.
+    pub amr: String,
+    pub expires_at: OffsetDateTime,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+/// One authorization of a client by a user: the chain of a code, the refresh tokens rotated
+/// from it, and the access tokens they bought (which carry its id as `sid`). Revoking it ends
+/// all of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredGrant {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    /// The browser session it came from, if any: ending that session revokes the grant.
+    pub session_id: Option<uuid::Uuid>,
+    pub client_id: uuid::Uuid,
+    pub user_id: ObjectId,
+    pub created_at: OffsetDateTime,
+    /// When nothing it issued can still be valid; it may be purged after.
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A single-use handle of a grant (authorization code, refresh token, device code), stored by
+/// the SHA-256 of its value, with what redeeming it needs in `doc`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredHandle {
+    pub hash: String,
+    pub tenant_id: TenantId,
+    /// `code`, `refresh`, …
+    pub kind: String,
+    pub grant_id: uuid::Uuid,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+    pub doc: serde_json::Value,
+}
+
+/// What redeeming a handle found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Redeemed {
+    /// It was unused; now it is used (and its replacement, if any, stored).
+    Fresh(StoredHandle),
+    /// It had been used before: its grant is now revoked.
+    Replayed(StoredHandle),
+    Unknown,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListQuery {
     /// List the deleted-items container instead of live objects.
@@ -236,6 +292,23 @@ pub trait Store: Send + Sync + 'static {
     /// Makes `key` the current key of its algorithm: the keys it supersedes retire at
     /// `retire_previous_at`; keys whose retirement is before `now` are deleted.
     async fn rotate_signing_key(&self, key: StoredSigningKey, retire_previous_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()>;
+
+    async fn create_session(&self, session: &StoredSession) -> StoreResult<()>;
+    async fn session_by_secret_hash(&self, secret_hash: &str) -> StoreResult<Option<StoredSession>>;
+    /// Ends a session and revokes every grant that came from it, in one transaction.
+    async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()>;
+
+    /// Stores a new grant with its first handle (the authorization code), in one transaction.
+    async fn create_grant(&self, grant: &StoredGrant, first: &StoredHandle) -> StoreResult<()>;
+    async fn grant(&self, id: uuid::Uuid) -> StoreResult<Option<StoredGrant>>;
+    async fn revoke_grant(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    async fn handle(&self, hash: &str) -> StoreResult<Option<StoredHandle>>;
+    /// Marks the handle used and stores `replacement` (a rotated refresh token) in the same
+    /// transaction, extending its grant's expiry to cover it. A handle used before is a replay:
+    /// its grant is revoked in that transaction, and nothing is stored.
+    async fn redeem_handle(&self, hash: &str, at: OffsetDateTime, replacement: Option<&StoredHandle>) -> StoreResult<Redeemed>;
+    /// Deletes sessions, handles and grants that expired before `cutoff`. Returns how many rows went.
+    async fn purge_expired_auth(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 
     /// Objects soft-deleted before `cutoff`, due to be purged.
     async fn deleted_before(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<(TenantId, ObjectKind, ObjectId)>>;

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::store::{
-    Link, ListQuery, Relation, Store, StoreError, StoreResult, StoredCredential, StoredObject, StoredSigningKey, WriteOp,
+    Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredCredential, StoredGrant, StoredHandle, StoredObject,
+    StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
@@ -114,6 +115,73 @@ async fn insert_signing_key(tx: &mut dyn Tx, key: &StoredSigningKey) -> StoreRes
             key.sealed_private.clone(),
             micros(key.created_at),
             key.retire_at.map(micros)
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+fn parse_uuid(s: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|_| corrupt(format!("bad uuid {s}")))
+}
+
+fn parse_tenant(s: &str) -> StoreResult<TenantId> {
+    s.parse().map_err(|_| corrupt(format!("bad tenant id {s}")))
+}
+
+fn session_from(r: &Row) -> StoreResult<StoredSession> {
+    Ok(StoredSession {
+        id: parse_uuid(&r.text(0)?)?,
+        tenant_id: parse_tenant(&r.text(1)?)?,
+        user_id: parse_id(&r.text(2)?)?,
+        secret_hash: r.text(3)?,
+        auth_time: from_micros(r.int(4)?)?,
+        amr: r.text(5)?,
+        expires_at: from_micros(r.int(6)?)?,
+        ended_at: r.opt_int(7)?.map(from_micros).transpose()?,
+    })
+}
+
+fn grant_from(r: &Row) -> StoreResult<StoredGrant> {
+    let session = match r.0.get(2) {
+        Some(crate::sql::Val::Text(s)) => Some(parse_uuid(s)?),
+        _ => None,
+    };
+    Ok(StoredGrant {
+        id: parse_uuid(&r.text(0)?)?,
+        tenant_id: parse_tenant(&r.text(1)?)?,
+        session_id: session,
+        client_id: parse_uuid(&r.text(3)?)?,
+        user_id: parse_id(&r.text(4)?)?,
+        created_at: from_micros(r.int(5)?)?,
+        expires_at: from_micros(r.int(6)?)?,
+        revoked_at: r.opt_int(7)?.map(from_micros).transpose()?,
+    })
+}
+
+fn handle_from(r: &Row) -> StoreResult<StoredHandle> {
+    Ok(StoredHandle {
+        hash: r.text(0)?,
+        tenant_id: parse_tenant(&r.text(1)?)?,
+        kind: r.text(2)?,
+        grant_id: parse_uuid(&r.text(3)?)?,
+        expires_at: from_micros(r.int(4)?)?,
+        used_at: r.opt_int(5)?.map(from_micros).transpose()?,
+        doc: parse_doc(&r.text(6)?)?,
+    })
+}
+
+async fn insert_handle(tx: &mut dyn Tx, h: &StoredHandle) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO oauth_handles (hash, tenant_id, kind, grant_id, expires_at, used_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            h.hash.clone(),
+            h.tenant_id.to_string(),
+            h.kind.clone(),
+            h.grant_id.to_string(),
+            micros(h.expires_at),
+            h.used_at.map(micros),
+            h.doc.to_string()
         ],
     )
     .await
@@ -574,5 +642,128 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| Ok((r.text(0)?.parse().map_err(|_| corrupt("bad tenant id"))?, parse_kind(&r.text(1)?)?, parse_id(&r.text(2)?)?)))
             .collect()
+    }
+
+    async fn create_session(&self, session: &StoredSession) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec(
+            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                session.id.to_string(),
+                session.tenant_id.to_string(),
+                session.user_id.to_string(),
+                session.secret_hash.clone(),
+                micros(session.auth_time),
+                session.amr.clone(),
+                micros(session.expires_at),
+                session.ended_at.map(micros)
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn session_by_secret_hash(&self, secret_hash: &str) -> StoreResult<Option<StoredSession>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at FROM sign_in_sessions WHERE secret_hash = $1",
+                args![secret_hash],
+            )
+            .await?;
+        rows.first().map(session_from).transpose()
+    }
+
+    async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec("UPDATE sign_in_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", args![id.to_string(), micros(at)]).await?;
+        tx.exec("UPDATE oauth_grants SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL", args![id.to_string(), micros(at)])
+            .await?;
+        tx.commit().await
+    }
+
+    async fn create_grant(&self, grant: &StoredGrant, first: &StoredHandle) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec(
+            "INSERT INTO oauth_grants (id, tenant_id, session_id, client_id, user_id, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                grant.id.to_string(),
+                grant.tenant_id.to_string(),
+                grant.session_id.map(|s| s.to_string()),
+                grant.client_id.to_string(),
+                grant.user_id.to_string(),
+                micros(grant.created_at),
+                micros(grant.expires_at),
+                grant.revoked_at.map(micros)
+            ],
+        )
+        .await?;
+        insert_handle(tx.as_mut(), first).await?;
+        tx.commit().await
+    }
+
+    async fn grant(&self, id: uuid::Uuid) -> StoreResult<Option<StoredGrant>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, tenant_id, session_id, client_id, user_id, created_at, expires_at, revoked_at FROM oauth_grants WHERE id = $1",
+                args![id.to_string()],
+            )
+            .await?;
+        rows.first().map(grant_from).transpose()
+    }
+
+    async fn revoke_grant(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec("UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", args![id.to_string(), micros(at)]).await?;
+        tx.commit().await
+    }
+
+    async fn handle(&self, hash: &str) -> StoreResult<Option<StoredHandle>> {
+        let rows = self
+            .db
+            .rows("SELECT hash, tenant_id, kind, grant_id, expires_at, used_at, doc FROM oauth_handles WHERE hash = $1", args![hash])
+            .await?;
+        rows.first().map(handle_from).transpose()
+    }
+
+    async fn redeem_handle(&self, hash: &str, at: OffsetDateTime, replacement: Option<&StoredHandle>) -> StoreResult<Redeemed> {
+        let mut tx = self.db.begin_write().await?;
+        let rows = tx
+            .rows("SELECT hash, tenant_id, kind, grant_id, expires_at, used_at, doc FROM oauth_handles WHERE hash = $1", args![hash])
+            .await?;
+        let Some(found) = rows.first().map(handle_from).transpose()? else { return Ok(Redeemed::Unknown) };
+        if found.used_at.is_some() {
+            tx.exec(
+                "UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                args![found.grant_id.to_string(), micros(at)],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Redeemed::Replayed(found));
+        }
+        tx.exec("UPDATE oauth_handles SET used_at = $2 WHERE hash = $1", args![hash, micros(at)]).await?;
+        if let Some(next) = replacement {
+            insert_handle(tx.as_mut(), next).await?;
+            tx.exec(
+                "UPDATE oauth_grants SET expires_at = $2 WHERE id = $1 AND expires_at < $2",
+                args![next.grant_id.to_string(), micros(next.expires_at)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Redeemed::Fresh(found))
+    }
+
+    async fn purge_expired_auth(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let c = micros(cutoff);
+        let mut n = tx.exec("DELETE FROM oauth_handles WHERE expires_at < $1", args![c]).await?;
+        n += tx.exec("DELETE FROM oauth_grants WHERE expires_at < $1", args![c]).await?;
+        n += tx.exec("DELETE FROM sign_in_sessions WHERE expires_at < $1", args![c]).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }

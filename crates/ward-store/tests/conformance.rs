@@ -7,7 +7,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
-use ward_core::store::{Link, ListQuery, Relation, Store, StoreError, StoredCredential, StoredSigningKey, WriteOp};
+use ward_core::store::{
+    Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredCredential, StoredGrant, StoredHandle, StoredSession, StoredSigningKey,
+    WriteOp,
+};
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
 
@@ -369,6 +372,82 @@ async fn signing_keys_rotate_and_retire(store: S) {
     assert!(store.add_first_signing_key(signing_key("r1", "ES256", t0)).await.is_err(), "kids are unique");
 }
 
+async fn grants_and_single_use_handles(store: S) {
+    let t = tenant(&store, "Grants").await;
+    let user = oid();
+    let session = StoredSession {
+        id: Uuid::new_v4(),
+        tenant_id: t,
+        user_id: user,
+        secret_hash: "session-hash".into(),
+        auth_time: now(),
+        amr: "pwd".into(),
+        expires_at: now() + time::Duration::hours(8),
+        ended_at: None,
+    };
+    store.create_session(&session).await.unwrap();
+    assert_eq!(store.session_by_secret_hash("session-hash").await.unwrap(), Some(session.clone()));
+    assert_eq!(store.session_by_secret_hash("other").await.unwrap(), None);
+
+    let grant = |session_id| StoredGrant {
+        id: Uuid::new_v4(),
+        tenant_id: t,
+        session_id,
+        client_id: Uuid::new_v4(),
+        user_id: user,
+        created_at: now(),
+        expires_at: now() + time::Duration::hours(1),
+        revoked_at: None,
+    };
+    let handle = |hash: &str, kind: &str, g: &StoredGrant, hours| StoredHandle {
+        hash: hash.into(),
+        tenant_id: t,
+        kind: kind.into(),
+        grant_id: g.id,
+        expires_at: now() + time::Duration::hours(hours),
+        used_at: None,
+        doc: json!({ "scope": "openid" }),
+    };
+    let g = grant(Some(session.id));
+    store.create_grant(&g, &handle("code-1", "code", &g, 1)).await.unwrap();
+    assert_eq!(store.grant(g.id).await.unwrap(), Some(g.clone()));
+
+    // Redeeming stores the rotated handle and stretches the grant to cover it, in one go.
+    let refresh = handle("refresh-1", "refresh", &g, 24 * 90);
+    let Redeemed::Fresh(code) = store.redeem_handle("code-1", now(), Some(&refresh)).await.unwrap() else { panic!("fresh") };
+    assert_eq!(code.doc, json!({ "scope": "openid" }));
+    assert_eq!(store.handle("refresh-1").await.unwrap().unwrap().used_at, None);
+    assert_eq!(store.grant(g.id).await.unwrap().unwrap().expires_at, refresh.expires_at);
+    assert_eq!(store.redeem_handle("nope", now(), None).await.unwrap(), Redeemed::Unknown);
+
+    // A second redemption is a replay: the grant is revoked, and nothing new is stored.
+    let later = handle("refresh-x", "refresh", &g, 1);
+    assert!(matches!(store.redeem_handle("code-1", now(), Some(&later)).await.unwrap(), Redeemed::Replayed(_)));
+    assert_eq!(store.grant(g.id).await.unwrap().unwrap().revoked_at, Some(now()));
+    assert_eq!(store.handle("refresh-x").await.unwrap(), None);
+
+    // Ending a session revokes the grants that came from it, and only those.
+    let g2 = grant(Some(session.id));
+    let g3 = grant(None);
+    store.create_grant(&g2, &handle("code-2", "code", &g2, 1)).await.unwrap();
+    store.create_grant(&g3, &handle("code-3", "code", &g3, 1)).await.unwrap();
+    store.end_session(session.id, now()).await.unwrap();
+    assert_eq!(store.session_by_secret_hash("session-hash").await.unwrap().unwrap().ended_at, Some(now()));
+    assert!(store.grant(g2.id).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(store.grant(g3.id).await.unwrap().unwrap().revoked_at.is_none());
+    store.revoke_grant(g3.id, now()).await.unwrap();
+    assert!(store.grant(g3.id).await.unwrap().unwrap().revoked_at.is_some());
+
+    // Purging takes what expired, with the handles of purged grants.
+    let removed = store.purge_expired_auth(now() + time::Duration::hours(2)).await.unwrap();
+    assert!(removed >= 4, "{removed}");
+    assert_eq!(store.grant(g2.id).await.unwrap(), None);
+    assert_eq!(store.handle("code-2").await.unwrap(), None);
+    assert!(store.grant(g.id).await.unwrap().is_some(), "stretched by its refresh token");
+    assert!(store.handle("refresh-1").await.unwrap().is_some());
+    assert!(store.session_by_secret_hash("session-hash").await.unwrap().is_some());
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -409,6 +488,7 @@ conformance!(
     keyset_paging,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
+    grants_and_single_use_handles,
 );
 
 /// Opening a store twice (two nodes, or a restart) applies migrations once and agrees on them.
