@@ -1,22 +1,36 @@
-//! The one decision point: every token issuance asks here, whatever the grant. Today it knows
-//! app-only issuance (client credentials); the user grants and conditional access extend it
-//! rather than adding a second path.
+//! The one decision point: every token issuance asks here, whatever the grant — client
+//! credentials, authorization code, refresh token, and what comes after. Conditional access
+//! extends this function rather than adding a second path.
 
 use crate::error::OAuthError;
+use time::OffsetDateTime;
 use ward_core::app::ServicePrincipal;
-use ward_core::permissions::{AppRoleAssignment, GRAPH_PERMISSIONS, graph_app_role};
+use ward_core::permissions::{AppRoleAssignment, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Permission, graph_app_role};
+use ward_core::user::User;
 
 /// Who a token is for, with what the directory says was granted to it.
 pub enum Subject<'a> {
     /// App-only: the client's service principal, acting as itself, and its application
     /// permissions on the resource asked for.
     App { service_principal: &'a ServicePrincipal, granted: &'a [AppRoleAssignment] },
+    /// Delegated: a user, through a client, asking for delegated permissions. `authenticated_at`
+    /// is when the user signed in (the session's `auth_time`).
+    User {
+        user: &'a User,
+        service_principal: &'a ServicePrincipal,
+        consented: &'a [OAuth2PermissionGrant],
+        requested: &'a [&'static Permission],
+        authenticated_at: OffsetDateTime,
+    },
 }
 
 /// What may be issued: the permissions that were granted, nothing more.
 #[derive(Debug, PartialEq)]
 pub struct Grant {
+    /// Application permissions (`roles`), for app-only tokens.
     pub roles: Vec<String>,
+    /// Delegated permissions (`scp`), for user tokens.
+    pub scopes: Vec<&'static str>,
 }
 
 /// Pure over what the caller read, so it is the same decision whether the facts came from the
@@ -32,7 +46,38 @@ pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
             // Stable order, as listed in the permission table.
             roles.sort_by_key(|r| GRAPH_PERMISSIONS.iter().position(|p| p.value == r));
             roles.dedup();
-            Ok(Grant { roles })
+            Ok(Grant { roles, scopes: Vec::new() })
+        }
+        Subject::User { user, service_principal: sp, consented, requested, authenticated_at } => {
+            if !sp.account_enabled {
+                return Err(OAuthError::unauthorized_client(7000112, format!("Application '{}' is disabled.", sp.app_id)));
+            }
+            if !user.account_enabled {
+                return Err(OAuthError::invalid_grant(50057, "The user account is disabled."));
+            }
+            // `signInSessionsValidFromDateTime`: sign-ins before it (and all they led to) are void.
+            // Compared in whole seconds, as both are written and read in tokens.
+            if authenticated_at.unix_timestamp() < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
+                return Err(OAuthError::invalid_grant(
+                    50173,
+                    "The provided grant has expired due to it being revoked; the user must sign in again.",
+                ));
+            }
+            let missing: Vec<&str> = requested.iter().filter(|p| !consented.iter().any(|g| g.covers(p.value))).map(|p| p.value).collect();
+            if !missing.is_empty() {
+                return Err(OAuthError::consent_required(
+                    65001,
+                    format!(
+                        "The user or administrator has not consented to use the application with ID '{}' for: {}.",
+                        sp.app_id,
+                        missing.join(" ")
+                    ),
+                ));
+            }
+            let mut scopes: Vec<&'static str> = requested.iter().map(|p| p.value).collect();
+            scopes.sort_by_key(|s| GRAPH_PERMISSIONS.iter().position(|p| p.value == *s));
+            scopes.dedup();
+            Ok(Grant { roles: Vec::new(), scopes })
         }
     }
 }

@@ -40,6 +40,27 @@ impl OAuthError {
         Self::new(400, "invalid_scope", aadsts, message)
     }
 
+    /// RFC 6749 §5.2: invalid_grant — the code, refresh token or assertion is invalid, expired,
+    /// revoked, or was issued to another client or for another redirect URI.
+    pub fn invalid_grant(aadsts: u32, message: impl AsRef<str>) -> Self {
+        Self::new(400, "invalid_grant", aadsts, message)
+    }
+
+    /// RFC 6749 §4.1.2.1: the person (or policy) refused.
+    pub fn access_denied(aadsts: u32, message: impl AsRef<str>) -> Self {
+        Self::new(400, "access_denied", aadsts, message)
+    }
+
+    /// OpenID Connect Core §3.1.2.6: consent is missing and cannot be asked for now.
+    pub fn consent_required(aadsts: u32, message: impl AsRef<str>) -> Self {
+        Self::new(400, "consent_required", aadsts, message)
+    }
+
+    /// OpenID Connect Core §3.1.2.6: `prompt=none` but nobody is signed in.
+    pub fn login_required(aadsts: u32, message: impl AsRef<str>) -> Self {
+        Self::new(400, "login_required", aadsts, message)
+    }
+
     /// The service cannot answer now (store or keys unavailable). The detail goes to the log.
     pub fn temporarily_unavailable() -> Self {
         Self::new(503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")

@@ -21,6 +21,8 @@ pub enum KekError {
 
 pub struct Kek {
     key: LessSafeKey,
+    /// For keys derived from this one (CSRF tokens and other MACs), never used to seal.
+    derive: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for Kek {
@@ -37,7 +39,7 @@ impl Kek {
             return Err(KekError::BadLength(bytes.len()));
         }
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| KekError::BadLength(bytes.len()))?;
-        Ok(Kek { key: LessSafeKey::new(unbound) })
+        Ok(Kek { key: LessSafeKey::new(unbound), derive: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, bytes) })
     }
 
     /// Standard or URL-safe base64, padded or not, surrounding white space ignored.
@@ -55,6 +57,12 @@ impl Kek {
         let mut bytes = [0u8; Self::LEN];
         SystemRandom::new().fill(&mut bytes).map_err(|_| KekError::Random)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// A MAC key for `label`, the same on every node that shares this KEK.
+    pub fn derive_mac_key(&self, label: &str) -> crate::crypto::MacKey {
+        let tag = aws_lc_rs::hmac::sign(&self.derive, format!("ward derived key: {label}").as_bytes());
+        crate::crypto::MacKey::from_bytes(tag.as_ref())
     }
 
     pub fn seal(&self, associated: &str, plaintext: &[u8]) -> Result<String, KekError> {

@@ -110,6 +110,42 @@ impl KeyRing {
         Ok(json!({ "keys": keys }))
     }
 
+    /// Verifies a JWT that Ward signed: the `kid` must name a published key, the header's `alg`
+    /// must be that key's (so `none` or a swapped algorithm never verifies), and the signature must
+    /// hold. Returns the header and claims; the caller checks issuer, audience and times.
+    pub async fn verify_jwt(&self, token: &str) -> Option<(Value, Value)> {
+        let parsed = crate::keys::parse_jwt(token)?;
+        let kid = parsed.header.get("kid")?.as_str()?;
+        let alg = parsed.header.get("alg")?.as_str()?;
+        let now = self.clock.now();
+        let find = |loaded: &Loaded| {
+            loaded.entries.iter().find(|e| e.stored.kid == kid && e.stored.retire_at.is_none_or(|r| r > now)).map(|e| e.key.clone())
+        };
+        let (found, loaded_at) = {
+            let loaded = self.fresh().await.ok()?;
+            (find(&loaded), loaded.at)
+        };
+        let key = match found {
+            Some(k) => k,
+            // Perhaps a key another node created since this one last looked: look again, at most
+            // every few seconds, so unknown kids cannot make every request read the store.
+            None if now - loaded_at > Duration::seconds(5) => {
+                self.reload().await.ok()?;
+                find(&*self.loaded.read().await)?
+            }
+            None => return None,
+        };
+        if key.alg.as_str() != alg || !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
+            return None;
+        }
+        Some((parsed.header, parsed.claims))
+    }
+
+    /// A MAC key for `label`, derived from the key-encryption key (the same on every node).
+    pub fn mac_key(&self, label: &str) -> crate::crypto::MacKey {
+        self.kek.derive_mac_key(label)
+    }
+
     /// Every stored key with its state, for `ward keys list`.
     pub async fn describe(&self) -> Result<Vec<StoredSigningKey>, KeyRingError> {
         self.reload().await?;

@@ -2,12 +2,16 @@
 //! key-encryption key, published as JWKS, rotated — and the compact JWS they sign. The client credentials grant issues app-only
 //! access tokens through the one issuance decision (`decision`); the user grants build on both.
 
+pub mod authorize;
+pub mod crypto;
 pub mod decision;
 pub mod error;
 pub mod grants;
+pub mod introspect;
 pub mod kek;
 pub mod keyring;
 pub mod keys;
+pub mod signin;
 pub mod token;
 
 pub use error::OAuthError;

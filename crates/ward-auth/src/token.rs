@@ -27,18 +27,26 @@ const _: () = assert!(ACCESS_TOKEN_LIFETIME.whole_seconds() <= TOKEN_MAX_LIFETIM
 #[derive(Clone, Debug, Serialize)]
 pub struct AccessToken {
     pub token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     pub expires_in: i64,
     pub ext_expires_in: i64,
     pub access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 pub struct TokenService {
     pub(crate) directory: Arc<Directory>,
-    keys: Arc<KeyRing>,
+    pub(crate) keys: Arc<KeyRing>,
     public_url: String,
     clients: Mutex<HashMap<(TenantId, Uuid), Arc<ClientFacts>>>,
     /// `{tenant}` as written in URLs (id or domain) → the tenant, as of a feed position.
     tenants: Mutex<HashMap<String, (Arc<Tenant>, i64)>>,
+    pub(crate) lockout: Mutex<crate::signin::Lockout>,
+    pub(crate) csrf: crate::crypto::MacKey,
 }
 
 /// A tenant resolved for one request, with its feed head read once for every cache check.
@@ -62,10 +70,12 @@ impl TokenService {
     pub fn new(directory: Arc<Directory>, keys: Arc<KeyRing>, public_url: &str) -> Self {
         TokenService {
             directory,
-            keys,
             public_url: public_url.trim_end_matches('/').to_string(),
             clients: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
+            lockout: Mutex::new(Default::default()),
+            csrf: keys.mac_key("csrf"),
+            keys,
         }
     }
 
@@ -159,6 +169,7 @@ impl TokenService {
         // `azpacr`/`appidacr`: "1" for a shared secret (a certificate or assertion will be "2").
         let client_acr = match method {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => "1",
+            AuthMethod::None => "0",
         };
         let mut claims = json!({
             "aud": audience,
@@ -190,6 +201,14 @@ impl TokenService {
             OAuthError::temporarily_unavailable()
         })?;
         let lifetime = ACCESS_TOKEN_LIFETIME.whole_seconds();
-        Ok(AccessToken { token_type: "Bearer", expires_in: lifetime, ext_expires_in: lifetime, access_token })
+        Ok(AccessToken {
+            token_type: "Bearer",
+            scope: None,
+            expires_in: lifetime,
+            ext_expires_in: lifetime,
+            access_token,
+            refresh_token: None,
+            id_token: None,
+        })
     }
 }

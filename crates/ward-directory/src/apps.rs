@@ -5,9 +5,11 @@ use crate::{Directory, Result, decode, encode, secrets};
 use time::Duration;
 use uuid::Uuid;
 use ward_core::DirectoryError;
-use ward_core::app::{Application, PasswordCredential, ServicePrincipal};
+use ward_core::app::{Application, PasswordCredential, Platform, ServicePrincipal};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
-use ward_core::permissions::{AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, Permission, graph_app_role};
+use ward_core::permissions::{
+    AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Permission, graph_app_role, graph_scope,
+};
 use ward_core::store::{ListQuery, StoredCredential, WriteOp};
 
 pub(crate) const CLIENT_SECRET: &str = "client_secret";
@@ -74,8 +76,25 @@ impl Directory {
 
     /// Registers an application and creates its service principal in the same unit of work.
     pub async fn create_application(&self, tenant: TenantId, display_name: &str) -> Result<(Application, ServicePrincipal)> {
+        self.create_application_with(tenant, display_name, &[]).await
+    }
+
+    /// Registers an application with redirect URIs per platform (validated: https or loopback,
+    /// no wildcards, no fragments).
+    pub async fn create_application_with(
+        &self,
+        tenant: TenantId,
+        display_name: &str,
+        redirects: &[(Platform, Vec<String>)],
+    ) -> Result<(Application, ServicePrincipal)> {
         self.tenant(tenant).await?;
-        let (app, sp, ops) = self.new_application_ops(tenant, display_name)?;
+        let (mut app, sp, mut ops) = self.new_application_ops(tenant, display_name)?;
+        for (platform, uris) in redirects {
+            app.set_redirect_uris(*platform, uris)?;
+        }
+        if let Some(WriteOp::Insert { doc, .. }) = ops.first_mut() {
+            *doc = encode(&app)?;
+        }
         self.commit(tenant, ops).await?;
         Ok((app, sp))
     }
@@ -316,5 +335,106 @@ impl Directory {
         };
         self.commit(tenant, vec![op]).await?;
         Ok(sp)
+    }
+}
+
+impl Directory {
+    /// Records consent to delegated permissions of Ward's API for a client: for one user
+    /// (`Principal`, the user's own consent) or for everyone (`AllPrincipals`, an administrator's).
+    /// Adds to what was granted before; one grant object per client, resource and principal.
+    pub async fn grant_delegated(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        principal: Option<ObjectId>,
+        scopes: &[&str],
+    ) -> Result<OAuth2PermissionGrant> {
+        let mut values = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let p = graph_scope(scope).ok_or_else(|| {
+                DirectoryError::invalid(
+                    "scope",
+                    format!("'{}' is not a delegated permission of Ward's API", ward_core::validate::clip(scope)),
+                )
+            })?;
+            values.push(p.value);
+        }
+        if values.is_empty() {
+            return Err(DirectoryError::invalid("scope", "no permissions to grant"));
+        }
+        self.load::<ServicePrincipal>(tenant, ObjectKind::ServicePrincipal, client).await?;
+        let resource = self.ensure_builtin_resource(tenant).await?;
+        let key = OAuth2PermissionGrant::unique_key(client, resource.id, principal);
+        for _ in 0..3 {
+            let existing = self.store.object_by_key(tenant, ObjectKind::OAuth2PermissionGrant, &key).await?;
+            let (grant, op) = match existing {
+                Some(stored) => {
+                    let mut grant: OAuth2PermissionGrant = decode(&stored)?;
+                    let mut all: Vec<&str> = grant.scopes().collect();
+                    for v in &values {
+                        if !all.iter().any(|s| s.eq_ignore_ascii_case(v)) {
+                            all.push(v);
+                        }
+                    }
+                    grant.scope = all.join(" ");
+                    let op = WriteOp::Update {
+                        kind: ObjectKind::OAuth2PermissionGrant,
+                        id: grant.id,
+                        unique_key: Some(key.clone()),
+                        doc: encode(&grant)?,
+                        expected_version: stored.version,
+                    };
+                    (grant, op)
+                }
+                None => {
+                    let grant = OAuth2PermissionGrant {
+                        id: self.new_id(),
+                        client_id: client,
+                        consent_type: if principal.is_some() {
+                            OAuth2PermissionGrant::PRINCIPAL
+                        } else {
+                            OAuth2PermissionGrant::ALL_PRINCIPALS
+                        }
+                        .to_string(),
+                        principal_id: principal,
+                        resource_id: resource.id,
+                        scope: values.join(" "),
+                    };
+                    let op = WriteOp::Insert {
+                        kind: ObjectKind::OAuth2PermissionGrant,
+                        id: grant.id,
+                        unique_key: Some(key.clone()),
+                        doc: encode(&grant)?,
+                    };
+                    (grant, op)
+                }
+            };
+            // Two consents racing: the loser reads the winner's grant and adds to it.
+            match self.commit(tenant, vec![op]).await {
+                Ok(_) => return Ok(grant),
+                Err(DirectoryError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DirectoryError::Conflict)
+    }
+
+    /// The delegated permissions a client holds on Ward's API for a user: the administrator's
+    /// grant for everyone and the user's own, together. Two exact-key look-ups.
+    pub async fn delegated_grants(&self, tenant: TenantId, client: ObjectId, user: ObjectId) -> Result<Vec<OAuth2PermissionGrant>> {
+        let app_id = Uuid::parse_str(GRAPH_APP_ID).map_err(|e| DirectoryError::Internal(e.to_string()))?;
+        let resource = match self.service_principal_by_app_id(tenant, app_id).await {
+            Ok(sp) => sp,
+            Err(DirectoryError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for principal in [None, Some(user)] {
+            let key = OAuth2PermissionGrant::unique_key(client, resource.id, principal);
+            if let Some(stored) = self.store.object_by_key(tenant, ObjectKind::OAuth2PermissionGrant, &key).await? {
+                out.push(decode(&stored)?);
+            }
+        }
+        Ok(out)
     }
 }

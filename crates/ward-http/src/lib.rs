@@ -7,6 +7,7 @@ pub mod client_ip;
 pub mod error;
 mod layers;
 pub mod oauth;
+mod oidc;
 mod ops;
 mod pages;
 
@@ -51,6 +52,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let app = Router::new()
         .merge(ops::routes())
         .merge(oauth::routes())
+        .merge(oidc::routes())
         .merge(pages::routes())
         .fallback(error::not_found)
         .with_state(state.clone());

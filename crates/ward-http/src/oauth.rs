@@ -59,7 +59,7 @@ async fn tenant_keys(State(state): State<AppState>, Path(tenant): Path<String>) 
     }
 }
 
-fn reply(e: OAuthError) -> Response {
+pub(crate) fn reply(e: OAuthError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = oauth_error(status, e.error, &e.description);
     if status == StatusCode::UNAUTHORIZED {
@@ -106,7 +106,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 }
 
 /// RFC 6749 §3.2: form-encoded, each parameter at most once.
-fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -127,36 +127,47 @@ fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>
     Ok(params)
 }
 
+/// The client's credentials, from HTTP Basic or the body (RFC 6749 §2.3.1), never both. A client
+/// that sends only `client_id` is a public client; whether that suffices is the grant's call.
+pub(crate) fn client_auth(headers: &HeaderMap, params: &[(String, String)]) -> Result<ClientCredentials, OAuthError> {
+    let get = |k: &str| params.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
+    match (basic_credentials(headers)?, get("client_secret")) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            7000219,
+            "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
+        )),
+        (Some((id, secret)), None) => {
+            if get("client_id").is_some_and(|body_id| body_id != id) {
+                return Err(OAuthError::invalid_request(700016, "client_id in the body differs from the one in the Authorization header."));
+            }
+            Ok(ClientCredentials { client_id: id, client_secret: Some(secret), method: AuthMethod::ClientSecretBasic })
+        }
+        (None, secret) => {
+            let id = get("client_id").ok_or_else(|| {
+                OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'.")
+            })?;
+            Ok(ClientCredentials { client_id: id, client_secret: secret, method: AuthMethod::ClientSecretPost })
+        }
+    }
+}
+
+/// A JSON answer that must not be cached (tokens, introspection).
+pub(crate) fn no_store_json(body: impl serde::Serialize) -> Response {
+    ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(body)).into_response()
+}
+
 async fn token(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let params = form_params(&headers, &body)?;
-        let get = |k: &str| params.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
-        let basic = basic_credentials(&headers)?;
-        let client = match (basic, get("client_secret")) {
-            (Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request(
-                    7000219,
-                    "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
-                ));
+        let get = |k: &str| params.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
+        let client = client_auth(&headers, &params)?;
+        let t = &state.tokens;
+        match get("grant_type") {
+            Some("client_credentials") => t.client_credentials(&tenant, client, get("scope")).await,
+            Some("authorization_code") => {
+                t.authorization_code(&tenant, client, get("code"), get("redirect_uri"), get("code_verifier")).await
             }
-            (Some((id, secret)), None) => {
-                if get("client_id").is_some_and(|body_id| body_id != id) {
-                    return Err(OAuthError::invalid_request(
-                        700016,
-                        "client_id in the body differs from the one in the Authorization header.",
-                    ));
-                }
-                ClientCredentials { client_id: id, client_secret: Some(secret), method: AuthMethod::ClientSecretBasic }
-            }
-            (None, secret) => {
-                let id = get("client_id").ok_or_else(|| {
-                    OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'.")
-                })?;
-                ClientCredentials { client_id: id, client_secret: secret, method: AuthMethod::ClientSecretPost }
-            }
-        };
-        match get("grant_type").as_deref() {
-            Some("client_credentials") => state.tokens.client_credentials(&tenant, client, get("scope").as_deref()).await,
+            Some("refresh_token") => t.refresh_token(&tenant, client, get("refresh_token"), get("scope")).await,
             Some(other) => Err(OAuthError::unsupported_grant_type(
                 70003,
                 format!("The app requested an unsupported grant type '{}'.", ward_core::validate::clip(other)),
@@ -166,7 +177,7 @@ async fn token(State(state): State<AppState>, Path(tenant): Path<String>, header
     }
     .await;
     match result {
-        Ok(token) => ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(token)).into_response(),
+        Ok(token) => no_store_json(token),
         Err(e) => reply(e),
     }
 }

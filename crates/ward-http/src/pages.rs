@@ -9,7 +9,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(start_page))
+    Router::new().route("/", get(start_page)).route("/static/ward.css", get(stylesheet))
+}
+
+/// The one stylesheet, served from Ward itself (no CDN, and no inline styles for the CSP to allow).
+async fn stylesheet() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "public, max-age=3600")], CSS)
+        .into_response()
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -57,17 +63,21 @@ async fn start_page(State(state): State<AppState>) -> Response {
     Html(page("Ward", &body)).into_response()
 }
 
-fn page(title: &str, body: &str) -> String {
+/// A whole page: title, heading and body, with Ward's stylesheet.
+pub fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title}</title><style>{CSS}</style></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+<title>{title}</title><link rel=\"stylesheet\" href=\"/static/ward.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>",
         title = escape(title),
     )
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
 main{max-width:44rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12)}\
-h1{margin-top:0}dt{font-weight:600;margin-top:.4rem}dd{margin-left:0}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px;word-break:break-all}";
+h1{margin-top:0}dt{font-weight:600;margin-top:.4rem}dd{margin-left:0}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px;word-break:break-all}\
+label{display:block;font-weight:600;margin:1rem 0 .3rem}input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #8a919a;border-radius:4px}\
+input:focus,button:focus{outline:3px solid #1f6feb;outline-offset:2px}button{margin-top:1.2rem;margin-right:.6rem;padding:.6rem 1.4rem;font-size:1rem;border-radius:4px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
+button.secondary{background:#fff;color:#1f6feb}.error{color:#a40e26;background:#fdecee;border-left:4px solid #a40e26;padding:.6rem}.muted{color:#57606a}";
 
 #[cfg(test)]
 mod tests {

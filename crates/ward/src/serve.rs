@@ -1,5 +1,6 @@
 //! `ward serve`: open (and if empty, initialize) the store, bind, serve until SIGTERM or SIGINT,
-//! then drain in-flight requests. Background jobs: purge of deleted items past 30 days.
+//! then drain in-flight requests. Background jobs: purge of deleted items past 30 days and of
+//! expired sign-in state, signing-key rotation.
 
 use crate::cli::{open_directory, open_keyring, print_init};
 use crate::config::Config;
@@ -155,6 +156,12 @@ async fn hourly_jobs(directory: Arc<Directory>, keys: Arc<ward_auth::KeyRing>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged deleted items past the 30-day window"),
             Err(e) => tracing::warn!(error = %e, "purge of deleted items failed; will retry"),
+        }
+        // Expired sessions, codes, refresh tokens and grants: kept a day past expiry for support.
+        match directory.store().purge_expired_auth(directory.now() - time::Duration::days(1)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired sessions and grants"),
+            Err(e) => tracing::warn!(error = %e, "purge of expired sessions failed; will retry"),
         }
     }
 }

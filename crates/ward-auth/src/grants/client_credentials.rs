@@ -5,7 +5,8 @@
 use crate::decision::{Subject, decide};
 use crate::error::OAuthError;
 use crate::keys::Alg;
-use crate::token::{AccessToken, TokenService};
+use crate::token::{AccessToken, ClientFacts, ResolvedTenant, TokenService};
+use std::sync::Arc;
 use uuid::Uuid;
 use ward_core::permissions::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
 use ward_directory::SecretCheck;
@@ -15,6 +16,8 @@ use ward_directory::SecretCheck;
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// No client authentication: a public client.
+    None,
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +53,51 @@ fn resource_of(scope: &str) -> Result<&'static str, OAuthError> {
 }
 
 impl TokenService {
+    /// Authenticates a client at the token endpoint. With a secret, the secret must be valid; without
+    /// one, only when `secret_required` is false (a public client proving itself by PKCE or by the
+    /// refresh token bound to it). Returns the client's facts, record present.
+    pub(crate) async fn authenticate_client(
+        &self,
+        resolved: &ResolvedTenant,
+        client: &ClientCredentials,
+        secret_required: bool,
+    ) -> Result<(Uuid, Arc<ClientFacts>), OAuthError> {
+        let client_id = Uuid::parse_str(&client.client_id).map_err(|_| {
+            OAuthError::invalid_client(
+                700016,
+                format!("Application with identifier '{}' was not found in the directory.", ward_core::validate::clip(&client.client_id)),
+            )
+        })?;
+        if secret_required && client.client_secret.is_none() {
+            return Err(OAuthError::invalid_client(
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            ));
+        }
+        let facts = self.client_facts(resolved, client_id).await?;
+        let Some(record) = &facts.record else {
+            return Err(OAuthError::invalid_client(
+                700016,
+                format!("Application with identifier '{client_id}' was not found in the directory."),
+            ));
+        };
+        if let Some(secret) = client.client_secret.as_deref() {
+            match record.check_secret(secret, self.directory.now()) {
+                SecretCheck::Valid => {}
+                SecretCheck::Expired => {
+                    return Err(OAuthError::invalid_client(
+                        7000222,
+                        format!("The provided client secret keys for app '{client_id}' are expired."),
+                    ));
+                }
+                SecretCheck::Invalid | SecretCheck::UnknownClient => {
+                    return Err(OAuthError::invalid_client(7000215, "Invalid client secret provided."));
+                }
+            }
+        }
+        Ok((client_id, facts))
+    }
+
     pub async fn client_credentials(
         &self,
         tenant_key: &str,
@@ -57,37 +105,8 @@ impl TokenService {
         scope: Option<&str>,
     ) -> Result<AccessToken, OAuthError> {
         let resolved = self.tenant(tenant_key).await?;
-        let client_id = Uuid::parse_str(&client.client_id).map_err(|_| {
-            OAuthError::invalid_client(
-                700016,
-                format!("Application with identifier '{}' was not found in the directory.", ward_core::validate::clip(&client.client_id)),
-            )
-        })?;
-        let Some(secret) = client.client_secret.as_deref() else {
-            return Err(OAuthError::invalid_client(
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            ));
-        };
-        let facts = self.client_facts(&resolved, client_id).await?;
-        let Some(record) = &facts.record else {
-            return Err(OAuthError::invalid_client(
-                700016,
-                format!("Application with identifier '{client_id}' was not found in the directory."),
-            ));
-        };
-        match record.check_secret(secret, self.directory.now()) {
-            SecretCheck::Valid => {}
-            SecretCheck::Expired => {
-                return Err(OAuthError::invalid_client(
-                    7000222,
-                    format!("The provided client secret keys for app '{client_id}' are expired."),
-                ));
-            }
-            SecretCheck::Invalid | SecretCheck::UnknownClient => {
-                return Err(OAuthError::invalid_client(7000215, "Invalid client secret provided."));
-            }
-        }
+        let (client_id, facts) = self.authenticate_client(&resolved, &client, true).await?;
+        let record = facts.record.as_ref().ok_or_else(OAuthError::temporarily_unavailable)?;
         // Authenticated; now what it asks for.
         let scope =
             scope.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'scope'."))?;

@@ -1,3 +1,4 @@
 //! OAuth 2.0 grants, one file each, reading like their RFC sections.
 
 pub mod client_credentials;
+pub mod user;

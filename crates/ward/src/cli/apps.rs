@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use uuid::Uuid;
 use ward_core::TenantId;
-use ward_core::app::Application;
+use ward_core::app::{Application, Platform};
 use ward_core::permissions::GRAPH_PERMISSIONS;
 use ward_directory::Directory;
 
@@ -18,6 +18,15 @@ pub enum AppCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// A redirect URI of a web app (confidential client: authenticates with a secret). Repeatable.
+        #[arg(long = "redirect-uri")]
+        web: Vec<String>,
+        /// A redirect URI of a native or desktop app (public client: PKCE, no secret). Repeatable.
+        #[arg(long = "public-redirect-uri")]
+        public: Vec<String>,
+        /// A redirect URI of a single-page app (public client, short-lived refresh tokens). Repeatable.
+        #[arg(long = "spa-redirect-uri")]
+        spa: Vec<String>,
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long)]
@@ -51,7 +60,16 @@ pub enum AppCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// The application permissions Ward's API offers.
+    /// Grant delegated permissions of Ward's API to an application for every user (admin consent),
+    /// e.g. `--scope "User.Read.All Group.Read.All"`.
+    Consent {
+        app: Uuid,
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// The permissions Ward's API offers.
     Permissions,
     /// Stop (or with --enable, resume) token issuance to an application.
     Disable {
@@ -69,16 +87,22 @@ async fn application(directory: &Directory, t: TenantId, client_id: Uuid) -> Res
 
 pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
     if let AppCommand::Permissions = command {
-        for p in GRAPH_PERMISSIONS.iter().filter(|p| p.app_role_id.is_some()) {
-            println!("{:<36} {}", p.value, p.description);
+        for p in GRAPH_PERMISSIONS {
+            let kinds = match (p.app_role_id.is_some(), p.scope_id.is_some()) {
+                (true, true) => "application, delegated",
+                (true, false) => "application",
+                _ => "delegated",
+            };
+            println!("{:<36} {:<24} {}", p.value, kinds, p.description);
         }
         return Ok(());
     }
     let directory = open_directory(config).await?;
     match command {
-        AppCommand::Create { name, tenant: key, json } => {
+        AppCommand::Create { name, web, public, spa, tenant: key, json } => {
             let t = tenant(&directory, key.as_deref()).await?;
-            let (app, sp) = directory.create_application(t, &name).await?;
+            let redirects = [(Platform::Web, web), (Platform::PublicClient, public), (Platform::Spa, spa)];
+            let (app, sp) = directory.create_application_with(t, &name, &redirects).await?;
             if json {
                 println!("{}", json!({ "appId": app.app_id, "id": app.id, "servicePrincipalId": sp.id, "displayName": app.display_name }));
             } else {
@@ -121,6 +145,13 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
             let sp = directory.service_principal_by_app_id(t, app).await?;
             directory.set_service_principal_enabled(t, sp.id, enable).await?;
             println!("{} {app}", if enable { "enabled" } else { "disabled" });
+        }
+        AppCommand::Consent { app, scope, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let sp = directory.service_principal_by_app_id(t, app).await?;
+            let scopes: Vec<&str> = scope.split_whitespace().collect();
+            let grant = directory.grant_delegated(t, sp.id, None, &scopes).await?;
+            println!("granted {} to {app} for every user", grant.scope);
         }
         AppCommand::Permissions => bail!("handled above"),
     }

@@ -1,0 +1,426 @@
+//! The authorization endpoint (RFC 6749 §4.1, OpenID Connect Core §3.1.2) for the code flow with
+//! PKCE. Validation follows RFC 6749 §4.1.2.1: while the client or redirect URI is in doubt,
+//! errors are shown to the person and never sent anywhere; after, they go to the redirect URI.
+
+use crate::crypto::{handle_hash, random_handle, valid_pkce_value};
+use crate::decision::{Subject, decide};
+use crate::error::OAuthError;
+use crate::token::{ACCESS_TOKEN_LIFETIME, TokenService};
+use serde_json::json;
+use std::sync::Arc;
+use time::Duration;
+use uuid::Uuid;
+use ward_core::app::{Application, ServicePrincipal};
+use ward_core::permissions::{GRAPH_APP_ID, GRAPH_RESOURCE_URI, OAuth2PermissionGrant, Permission, graph_scope};
+use ward_core::store::{StoredGrant, StoredHandle, StoredSession};
+use ward_core::tenant::Tenant;
+use ward_core::user::User;
+
+/// RFC 6749 §4.1.2 recommends ten minutes at most; Entra's codes live about as long.
+pub const CODE_LIFETIME: Duration = Duration::minutes(10);
+const MAX_PARAM: usize = 2048;
+
+/// What cannot be sent back to the client.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+}
+
+/// An error response sent to the (validated) redirect URI.
+#[derive(Debug)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub error: OAuthError,
+}
+
+impl ErrorRedirect {
+    pub fn location(&self) -> String {
+        let mut params = vec![("error", self.error.error.to_string()), ("error_description", self.error.description.clone())];
+        if let Some(s) = &self.state {
+            params.push(("state", s.clone()));
+        }
+        with_query(&self.redirect_uri, &params)
+    }
+}
+
+#[derive(Debug)]
+pub enum AuthorizeFailure {
+    Page(PageError),
+    Redirect(ErrorRedirect),
+}
+
+/// Appends parameters to a URI's query, keeping what is there.
+pub fn with_query(uri: &str, params: &[(&str, String)]) -> String {
+    let encoded = serde_urlencoded::to_string(params).unwrap_or_default();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{encoded}")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    Default,
+    None,
+    Login,
+    Consent,
+    SelectAccount,
+}
+
+/// An authorization request that passed validation.
+#[derive(Debug)]
+pub struct ValidAuthorize {
+    pub tenant: Arc<Tenant>,
+    pub app: Application,
+    pub service_principal: ServicePrincipal,
+    pub redirect_uri: String,
+    pub public: bool,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    /// OpenID Connect scopes asked for (`openid`, `profile`, `email`, `offline_access`).
+    pub oidc: Vec<&'static Permission>,
+    /// Delegated permissions of Ward's API asked for by name.
+    pub api: Vec<&'static Permission>,
+    /// `<resource>/.default`: whatever the client was granted before.
+    pub api_default: bool,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// What the person must do next, or where the browser goes.
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    SignIn,
+    /// Consent the person may give (`ask`), and any that only an administrator can (`admin`).
+    Consent {
+        ask: Vec<&'static Permission>,
+        admin: Vec<&'static Permission>,
+    },
+    Redirect(String),
+}
+
+/// Splits `scope` into OpenID Connect scopes and delegated permissions of Ward's API, which may be
+/// written bare (`User.Read`), with Graph's URI or appId in front, or as `<resource>/.default`.
+pub fn parse_delegated_scopes(scope: &str) -> Result<(Vec<&'static Permission>, Vec<&'static Permission>, bool), OAuthError> {
+    let (mut oidc, mut api, mut default) = (Vec::new(), Vec::new(), false);
+    for token in scope.split_whitespace() {
+        let lower = token.to_ascii_lowercase();
+        let name = [GRAPH_RESOURCE_URI, GRAPH_APP_ID]
+            .iter()
+            .find_map(|prefix| lower.strip_prefix(&format!("{}/", prefix.to_ascii_lowercase())).map(|_| &token[prefix.len() + 1..]))
+            .unwrap_or(token);
+        if name == ".default" {
+            default = true;
+            continue;
+        }
+        let Some(p) = graph_scope(name) else {
+            if name.contains('/') || name.contains(':') {
+                return Err(OAuthError::invalid_scope(
+                    500011,
+                    format!("The resource principal named {} was not found in the tenant.", ward_core::validate::clip(name)),
+                ));
+            }
+            return Err(OAuthError::invalid_scope(
+                70011,
+                format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {} is not valid.",
+                    ward_core::validate::clip(token)
+                ),
+            ));
+        };
+        let list = if ward_core::permissions::OIDC_SCOPES.contains(&p.value) { &mut oidc } else { &mut api };
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+    if oidc.is_empty() && api.is_empty() && !default {
+        return Err(OAuthError::invalid_scope(70011, "The provided value for the input parameter 'scope' is not valid."));
+    }
+    Ok((oidc, api, default))
+}
+
+fn page(status: u16, title: &'static str, message: impl Into<String>) -> AuthorizeFailure {
+    AuthorizeFailure::Page(PageError { status, title, message: message.into() })
+}
+
+impl TokenService {
+    /// Validates an authorization request's parameters.
+    pub async fn validate_authorize(&self, tenant_key: &str, params: &[(String, String)]) -> Result<ValidAuthorize, AuthorizeFailure> {
+        let resolved = self
+            .tenant(tenant_key)
+            .await
+            .map_err(|e| page(if e.status == 503 { 503 } else { 400 }, "We can't sign you in", e.description))?;
+        for (i, (k, v)) in params.iter().enumerate() {
+            if params[..i].iter().any(|(other, _)| other == k) {
+                return Err(page(
+                    400,
+                    "We can't sign you in",
+                    format!("The parameter '{}' is included more than once.", ward_core::validate::clip(k)),
+                ));
+            }
+            if v.len() > MAX_PARAM {
+                return Err(page(400, "We can't sign you in", format!("The parameter '{}' is too long.", ward_core::validate::clip(k))));
+            }
+        }
+        let get = |k: &str| params.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
+        let client_id = get("client_id")
+            .ok_or_else(|| page(400, "We can't sign you in", "AADSTS900144: The request must contain the parameter 'client_id'."))?;
+        let unknown = || {
+            page(
+                400,
+                "We can't sign you in",
+                format!(
+                    "AADSTS700016: Application with identifier '{}' was not found in the directory.",
+                    ward_core::validate::clip(client_id)
+                ),
+            )
+        };
+        let client_uuid = Uuid::parse_str(client_id).map_err(|_| unknown())?;
+        let facts = self.client_facts(&resolved, client_uuid).await.map_err(|e| page(503, "We can't sign you in", e.description))?;
+        let record = facts.record.as_ref().ok_or_else(unknown)?;
+        let sp = record.service_principal.clone().ok_or_else(unknown)?;
+        let redirect_uri = get("redirect_uri")
+            .ok_or_else(|| page(400, "We can't sign you in", "AADSTS900144: The request must contain the parameter 'redirect_uri'."))?;
+        let platform = record.app.redirect_platform(redirect_uri).ok_or_else(|| {
+            page(
+                400,
+                "We can't sign you in",
+                format!(
+                    "AADSTS50011: The redirect URI '{}' specified in the request does not match the redirect URIs configured for the application '{}'.",
+                    ward_core::validate::clip(redirect_uri),
+                    client_uuid
+                ),
+            )
+        })?;
+        // From here on the redirect URI is the client's own: errors go back to it.
+        let state = get("state").map(str::to_string);
+        let back = |error: OAuthError| {
+            AuthorizeFailure::Redirect(ErrorRedirect { redirect_uri: redirect_uri.to_string(), state: state.clone(), error })
+        };
+        match get("response_type") {
+            Some("code") => {}
+            Some(other) => {
+                return Err(back(OAuthError {
+                    status: 400,
+                    error: "unsupported_response_type",
+                    description: format!(
+                        "AADSTS700054: response_type '{}' is not supported; use 'code'.",
+                        ward_core::validate::clip(other)
+                    ),
+                }));
+            }
+            None => return Err(back(OAuthError::invalid_request(900144, "The request must contain the parameter 'response_type'."))),
+        }
+        if let Some(mode) = get("response_mode")
+            && mode != "query"
+        {
+            return Err(back(OAuthError::invalid_request(900144, "Only response_mode=query is supported.")));
+        }
+        let scope =
+            get("scope").ok_or_else(|| back(OAuthError::invalid_request(900144, "The request must contain the parameter 'scope'.")))?;
+        let (oidc, api, api_default) = parse_delegated_scopes(scope).map_err(back)?;
+        let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+            (None, None) => None,
+            (Some(c), Some("S256")) if valid_pkce_value(c) => Some(c.to_string()),
+            (Some(_), Some("S256")) => {
+                return Err(back(OAuthError::invalid_request(50123, "The code_challenge is not a valid S256 challenge.")));
+            }
+            (_, Some("plain")) | (Some(_), None) => {
+                return Err(back(OAuthError::invalid_request(
+                    50124,
+                    "The 'plain' PKCE method is not allowed; use code_challenge_method=S256.",
+                )));
+            }
+            (None, Some(_)) => return Err(back(OAuthError::invalid_request(50125, "code_challenge_method without code_challenge."))),
+            (Some(_), Some(m)) => {
+                return Err(back(OAuthError::invalid_request(
+                    50124,
+                    format!("PKCE method '{}' is not supported; use S256.", ward_core::validate::clip(m)),
+                )));
+            }
+        };
+        if platform.is_public() && code_challenge.is_none() {
+            return Err(back(OAuthError::invalid_request(9002325, "Proof Key for Code Exchange (S256) is required for public clients.")));
+        }
+        let prompt = match get("prompt") {
+            None => Prompt::Default,
+            Some("none") => Prompt::None,
+            Some("login") => Prompt::Login,
+            Some("consent") => Prompt::Consent,
+            Some("select_account") => Prompt::SelectAccount,
+            Some(other) => {
+                return Err(back(OAuthError::invalid_request(
+                    90023,
+                    format!("Unsupported prompt value '{}'.", ward_core::validate::clip(other)),
+                )));
+            }
+        };
+        let max_age = match get("max_age") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| back(OAuthError::invalid_request(90023, "max_age must be a non-negative integer.")))?,
+            ),
+        };
+        Ok(ValidAuthorize {
+            tenant: resolved.tenant.clone(),
+            app: record.app.clone(),
+            service_principal: sp,
+            redirect_uri: redirect_uri.to_string(),
+            public: platform.is_public(),
+            state,
+            nonce: get("nonce").map(str::to_string),
+            code_challenge,
+            oidc,
+            api,
+            api_default,
+            prompt,
+            max_age,
+            login_hint: get("login_hint").map(str::to_string),
+        })
+    }
+
+    /// The permissions a request comes to, given what the client holds for this user: `.default`
+    /// means what was granted before (or `User.Read`, to sign in and read one's profile).
+    fn requested(&self, req: &ValidAuthorize, consented: &[OAuth2PermissionGrant]) -> Vec<&'static Permission> {
+        let mut all: Vec<&'static Permission> = req.oidc.iter().chain(req.api.iter()).copied().collect();
+        if req.api_default {
+            let before: Vec<&'static Permission> = consented
+                .iter()
+                .flat_map(|g| g.scopes())
+                .filter_map(graph_scope)
+                .filter(|p| !ward_core::permissions::OIDC_SCOPES.contains(&p.value))
+                .collect();
+            let extra = if before.is_empty() { graph_scope("User.Read").into_iter().collect() } else { before };
+            for p in extra {
+                if !all.contains(&p) {
+                    all.push(p);
+                }
+            }
+        }
+        all
+    }
+
+    /// Decides what happens to a validated request for the person signed in (if anyone).
+    pub async fn authorize(
+        &self,
+        req: &ValidAuthorize,
+        session: Option<&(StoredSession, User)>,
+    ) -> Result<AuthorizeOutcome, AuthorizeFailure> {
+        let back = |error: OAuthError| {
+            AuthorizeFailure::Redirect(ErrorRedirect { redirect_uri: req.redirect_uri.clone(), state: req.state.clone(), error })
+        };
+        let now = self.directory.now();
+        let session = session.filter(|(s, _)| req.max_age.is_none_or(|age| (now - s.auth_time).whole_seconds() <= age));
+        let Some((session, user)) = session else {
+            if req.prompt == Prompt::None {
+                return Err(back(OAuthError::login_required(50058, "A silent sign-in request was sent but no user is signed in.")));
+            }
+            return Ok(AuthorizeOutcome::SignIn);
+        };
+        if req.prompt == Prompt::Login || req.prompt == Prompt::SelectAccount {
+            return Ok(AuthorizeOutcome::SignIn);
+        }
+        let consented = self
+            .directory
+            .delegated_grants(req.tenant.id, req.service_principal.id, user.id)
+            .await
+            .map_err(|e| page(503, "We can't sign you in", e.to_string()))?;
+        let requested = self.requested(req, &consented);
+        let subject = Subject::User {
+            user,
+            service_principal: &req.service_principal,
+            consented: &consented,
+            requested: &requested,
+            authenticated_at: session.auth_time,
+        };
+        match decide(subject) {
+            Ok(_) if req.prompt == Prompt::Consent => {
+                let (admin, ask): (Vec<_>, Vec<_>) =
+                    requested.iter().partition(|p| p.requires_admin_consent() && !consented.iter().any(|g| g.covers(p.value)));
+                Ok(AuthorizeOutcome::Consent { ask, admin })
+            }
+            Ok(grant) => {
+                let code = self.issue_code(req, session, user, &grant.scopes).await.map_err(back)?;
+                let mut params = vec![("code", code)];
+                if let Some(s) = &req.state {
+                    params.push(("state", s.clone()));
+                }
+                Ok(AuthorizeOutcome::Redirect(with_query(&req.redirect_uri, &params)))
+            }
+            Err(e) if e.error == "consent_required" => {
+                if req.prompt == Prompt::None {
+                    return Err(back(e));
+                }
+                let missing: Vec<&'static Permission> =
+                    requested.into_iter().filter(|p| !consented.iter().any(|g| g.covers(p.value))).collect();
+                let (admin, ask) = missing.into_iter().partition(|p| p.requires_admin_consent());
+                Ok(AuthorizeOutcome::Consent { ask, admin })
+            }
+            Err(e) if e.error == "unauthorized_client" => Err(back(e)),
+            Err(e) => Err(back(OAuthError::access_denied(50105, e.description.trim_start_matches(|c: char| c != ' ').trim()))),
+        }
+    }
+
+    /// Records the signed-in person's consent to what the request asks (never admin-only ones).
+    pub async fn consent(&self, req: &ValidAuthorize, user: &User, ask: &[&'static Permission]) -> Result<(), AuthorizeFailure> {
+        let values: Vec<&str> = ask.iter().filter(|p| !p.requires_admin_consent()).map(|p| p.value).collect();
+        if values.is_empty() {
+            return Ok(());
+        }
+        self.directory
+            .grant_delegated(req.tenant.id, req.service_principal.id, Some(user.id), &values)
+            .await
+            .map(|_| ())
+            .map_err(|e| page(503, "We can't record your consent", e.to_string()))
+    }
+
+    async fn issue_code(
+        &self,
+        req: &ValidAuthorize,
+        session: &StoredSession,
+        user: &User,
+        scopes: &[&'static str],
+    ) -> Result<String, OAuthError> {
+        let now = self.directory.now();
+        let code = random_handle().map_err(|_| OAuthError::temporarily_unavailable())?;
+        let grant = StoredGrant {
+            id: Uuid::new_v4(),
+            tenant_id: req.tenant.id,
+            session_id: Some(session.id),
+            client_id: req.app.app_id,
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + CODE_LIFETIME + ACCESS_TOKEN_LIFETIME,
+            revoked_at: None,
+        };
+        let handle = StoredHandle {
+            hash: handle_hash(&code),
+            tenant_id: req.tenant.id,
+            kind: "code".into(),
+            grant_id: grant.id,
+            expires_at: now + CODE_LIFETIME,
+            used_at: None,
+            doc: json!({
+                "client_id": req.app.app_id,
+                "redirect_uri": req.redirect_uri,
+                "public": req.public,
+                "scopes": scopes,
+                "nonce": req.nonce,
+                "code_challenge": req.code_challenge,
+                "auth_time": session.auth_time.unix_timestamp(),
+                "amr": session.amr,
+            }),
+        };
+        self.directory.store().create_grant(&grant, &handle).await.map_err(|e| {
+            tracing::error!(error = %e, "storing the authorization code failed");
+            OAuthError::temporarily_unavailable()
+        })?;
+        Ok(code)
+    }
+}

@@ -1,0 +1,422 @@
+//! The grants that issue tokens for a user: authorization code with PKCE (RFC 6749 §4.1, RFC 7636)
+//! and refresh token with rotation (RFC 6749 §6, RFC 9700 §4.14.2). Both pass the one decision
+//! point again at redemption, so a user disabled, a session revoked or consent withdrawn since the
+//! code or the last refresh stops issuance.
+
+use crate::crypto::{handle_hash, pkce_s256_matches, random_handle, sha256_b64, valid_pkce_value};
+use crate::decision::{Subject, decide};
+use crate::error::OAuthError;
+use crate::grants::client_credentials::{AuthMethod, ClientCredentials};
+use crate::keys::Alg;
+use crate::token::{ACCESS_TOKEN_LIFETIME, AccessToken, ResolvedTenant, TokenService};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use ward_core::app::ServicePrincipal;
+use ward_core::permissions::{GRAPH_RESOURCE_URI, Permission, graph_scope};
+use ward_core::store::{Redeemed, StoredHandle};
+use ward_core::user::User;
+
+/// Entra's refresh tokens last 90 days (24 hours for single-page apps, which cannot keep them safe).
+pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(90);
+pub const SPA_REFRESH_TOKEN_LIFETIME: Duration = Duration::hours(24);
+
+/// What a code or refresh token carries for its redemption.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct HandleDoc {
+    client_id: Uuid,
+    #[serde(default)]
+    redirect_uri: Option<String>,
+    public: bool,
+    scopes: Vec<String>,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    code_challenge: Option<String>,
+    auth_time: i64,
+    amr: String,
+}
+
+fn bad_code() -> OAuthError {
+    OAuthError::invalid_grant(70000, "The provided authorization code is invalid, expired or was issued to another client.")
+}
+
+fn bad_refresh() -> OAuthError {
+    OAuthError::invalid_grant(9002313, "The provided refresh token is invalid, expired, revoked or was issued to another client.")
+}
+
+/// The pairwise subject of a user for a client (Entra's v2.0 `sub`): stable per user and client,
+/// different across clients, revealing neither.
+pub fn pairwise_subject(tenant: &ward_core::TenantId, user: &ward_core::ObjectId, client: &Uuid) -> String {
+    sha256_b64(format!("{tenant}|{user}|{client}").as_bytes())
+}
+
+/// What issuing needs to know about one user grant.
+struct Issue<'a> {
+    resolved: &'a ResolvedTenant,
+    sp: &'a ServicePrincipal,
+    user: &'a User,
+    grant_id: Uuid,
+    scopes: &'a [&'static str],
+    auth_time: i64,
+    amr: &'a str,
+    nonce: Option<&'a str>,
+    refresh_token: Option<String>,
+    method: AuthMethod,
+}
+
+impl TokenService {
+    /// Re-reads the user and the client's consent and asks the decision point again.
+    async fn decide_for_user(
+        &self,
+        resolved: &ResolvedTenant,
+        sp: &ServicePrincipal,
+        user_id: ward_core::ObjectId,
+        scopes: &[String],
+        auth_time: i64,
+    ) -> Result<(User, Vec<&'static str>), OAuthError> {
+        let user = match self.directory.user(resolved.tenant.id, &user_id.to_string()).await {
+            Ok(u) => u,
+            Err(e) if e.code() == ward_core::ErrorCode::NotFound => {
+                return Err(OAuthError::invalid_grant(50034, "The user account does not exist in the directory."));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the user failed");
+                return Err(OAuthError::temporarily_unavailable());
+            }
+        };
+        let consented = self.directory.delegated_grants(resolved.tenant.id, sp.id, user.id).await.map_err(|e| {
+            tracing::error!(error = %e, "reading consent failed");
+            OAuthError::temporarily_unavailable()
+        })?;
+        let requested: Vec<&'static Permission> = scopes.iter().filter_map(|s| graph_scope(s)).collect();
+        let authenticated_at = OffsetDateTime::from_unix_timestamp(auth_time).map_err(|_| OAuthError::temporarily_unavailable())?;
+        let grant =
+            decide(Subject::User { user: &user, service_principal: sp, consented: &consented, requested: &requested, authenticated_at })
+                .map_err(|e| {
+                    if e.error == "consent_required" {
+                        OAuthError::invalid_grant(65001, e.description.split_once(": ").map(|x| x.1).unwrap_or_default())
+                    } else {
+                        e
+                    }
+                })?;
+        Ok((user, grant.scopes))
+    }
+
+    /// `grant_type=authorization_code`.
+    pub async fn authorization_code(
+        &self,
+        tenant_key: &str,
+        client: ClientCredentials,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+    ) -> Result<AccessToken, OAuthError> {
+        let resolved = self.tenant(tenant_key).await?;
+        let code =
+            code.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'code'."))?;
+        if code.len() > 128 {
+            return Err(bad_code());
+        }
+        let hash = handle_hash(code);
+        let handle = self.read_handle(&hash).await?;
+        // Client authentication comes first: a confidential client must prove itself even to learn
+        // that a code is bad.
+        let doc = handle.as_ref().and_then(|h| serde_json::from_value::<HandleDoc>(h.doc.clone()).ok());
+        let public = doc.as_ref().is_some_and(|d| d.public);
+        let (client_id, facts) = self.authenticate_client(&resolved, &client, !public).await?;
+        let (Some(handle), Some(doc)) = (handle, doc) else { return Err(bad_code()) };
+        if handle.kind != "code" || handle.tenant_id != resolved.tenant.id || doc.client_id != client_id {
+            return Err(bad_code());
+        }
+        let now = self.directory.now();
+        if handle.expires_at <= now {
+            return Err(OAuthError::invalid_grant(70008, "The provided authorization code has expired."));
+        }
+        if redirect_uri != doc.redirect_uri.as_deref() {
+            return Err(OAuthError::invalid_grant(50148, "The redirect_uri does not match the one the authorization code was issued for."));
+        }
+        match (&doc.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) if valid_pkce_value(verifier) && pkce_s256_matches(verifier, challenge) => {}
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_grant(
+                    501481,
+                    "The code_verifier does not match the code_challenge supplied in the authorization request.",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(OAuthError::invalid_grant(50148, "The request must contain the code_verifier for this code (PKCE)."));
+            }
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_grant(50148, "A code_verifier was sent for a code issued without code_challenge."));
+            }
+            (None, None) => {}
+        }
+        let record = facts.record.as_ref().ok_or_else(OAuthError::temporarily_unavailable)?;
+        let sp = record.service_principal.clone().ok_or_else(|| {
+            OAuthError::unauthorized_client(7000229, "The client application is missing its service principal in the tenant.")
+        })?;
+        let user_id = self.live_grant(handle.grant_id).await?.user_id;
+        let (user, scopes) = self.decide_for_user(&resolved, &sp, user_id, &doc.scopes, doc.auth_time).await?;
+        let spa = record.app.spa.redirect_uris.iter().any(|u| Some(u.as_str()) == doc.redirect_uri.as_deref());
+        let (refresh, replacement) = self.next_refresh(&handle, &doc, &scopes, spa)?;
+        match self.redeem(&hash, replacement.as_ref()).await? {
+            Redeemed::Fresh(_) => {}
+            Redeemed::Replayed(_) => {
+                tracing::warn!(tenant = %resolved.tenant.id, grant = %handle.grant_id, "authorization code replayed: grant revoked");
+                return Err(OAuthError::invalid_grant(
+                    54005,
+                    "The authorization code was already redeemed; everything it issued has been revoked.",
+                ));
+            }
+            Redeemed::Unknown => return Err(bad_code()),
+        }
+        let method = if client.client_secret.is_some() { client.method } else { AuthMethod::None };
+        self.issue_user_tokens(Issue {
+            resolved: &resolved,
+            sp: &sp,
+            user: &user,
+            grant_id: handle.grant_id,
+            scopes: &scopes,
+            auth_time: doc.auth_time,
+            amr: &doc.amr,
+            nonce: doc.nonce.as_deref(),
+            refresh_token: refresh,
+            method,
+        })
+        .await
+    }
+
+    /// `grant_type=refresh_token`: the presented token is spent and a new one returned; presenting a
+    /// spent one again revokes the whole grant (RFC 9700 §4.14.2).
+    pub async fn refresh_token(
+        &self,
+        tenant_key: &str,
+        client: ClientCredentials,
+        token: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<AccessToken, OAuthError> {
+        let resolved = self.tenant(tenant_key).await?;
+        let token = token.ok_or_else(|| {
+            OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'refresh_token'.")
+        })?;
+        if token.len() > 128 {
+            return Err(bad_refresh());
+        }
+        let hash = handle_hash(token);
+        let handle = self.read_handle(&hash).await?;
+        let doc = handle.as_ref().and_then(|h| serde_json::from_value::<HandleDoc>(h.doc.clone()).ok());
+        let public = doc.as_ref().is_some_and(|d| d.public);
+        let (client_id, facts) = self.authenticate_client(&resolved, &client, !public).await?;
+        let (Some(handle), Some(doc)) = (handle, doc) else { return Err(bad_refresh()) };
+        if handle.kind != "refresh" || handle.tenant_id != resolved.tenant.id || doc.client_id != client_id {
+            return Err(bad_refresh());
+        }
+        if handle.used_at.is_some() {
+            // Reuse: revoke before answering, so the thief and the victim both start over.
+            let _ = self.redeem(&hash, None).await?;
+            tracing::warn!(tenant = %resolved.tenant.id, grant = %handle.grant_id, "refresh token reused: grant revoked");
+            return Err(OAuthError::invalid_grant(54005, "The refresh token was already used; every token of its grant has been revoked."));
+        }
+        if handle.expires_at <= self.directory.now() {
+            return Err(OAuthError::invalid_grant(700082, "The refresh token has expired due to inactivity."));
+        }
+        let user_id = self.live_grant(handle.grant_id).await?.user_id;
+        // A narrower scope may be asked for (RFC 6749 §6); never a wider one.
+        let mut scopes = doc.scopes.clone();
+        if let Some(asked) = scope {
+            let (oidc, api, default) = crate::authorize::parse_delegated_scopes(asked)?;
+            if !default {
+                let asked: Vec<&str> = oidc.iter().chain(api.iter()).map(|p| p.value).collect();
+                if let Some(extra) = asked.iter().find(|a| !doc.scopes.iter().any(|s| s == *a)) {
+                    return Err(OAuthError::invalid_scope(70011, format!("The scope {extra} was not granted to this refresh token.")));
+                }
+                scopes.retain(|s| asked.contains(&s.as_str()) || s == "offline_access");
+            }
+        }
+        let record = facts.record.as_ref().ok_or_else(OAuthError::temporarily_unavailable)?;
+        let sp = record.service_principal.clone().ok_or_else(|| {
+            OAuthError::unauthorized_client(7000229, "The client application is missing its service principal in the tenant.")
+        })?;
+        let (user, granted) = self.decide_for_user(&resolved, &sp, user_id, &scopes, doc.auth_time).await?;
+        let spa = handle.doc.get("spa").and_then(|v| v.as_bool()).unwrap_or(false);
+        let (refresh, replacement) = self.next_refresh(&handle, &doc, &granted, spa)?;
+        match self.redeem(&hash, replacement.as_ref()).await? {
+            Redeemed::Fresh(_) => {}
+            Redeemed::Replayed(_) => {
+                tracing::warn!(tenant = %resolved.tenant.id, grant = %handle.grant_id, "refresh token reused: grant revoked");
+                return Err(OAuthError::invalid_grant(
+                    54005,
+                    "The refresh token was already used; every token of its grant has been revoked.",
+                ));
+            }
+            Redeemed::Unknown => return Err(bad_refresh()),
+        }
+        let method = if client.client_secret.is_some() { client.method } else { AuthMethod::None };
+        self.issue_user_tokens(Issue {
+            resolved: &resolved,
+            sp: &sp,
+            user: &user,
+            grant_id: handle.grant_id,
+            scopes: &granted,
+            auth_time: doc.auth_time,
+            amr: &doc.amr,
+            nonce: None,
+            refresh_token: refresh,
+            method,
+        })
+        .await
+    }
+
+    async fn read_handle(&self, hash: &str) -> Result<Option<StoredHandle>, OAuthError> {
+        self.directory.store().handle(hash).await.map_err(|e| {
+            tracing::error!(error = %e, "reading a grant handle failed");
+            OAuthError::temporarily_unavailable()
+        })
+    }
+
+    async fn redeem(&self, hash: &str, replacement: Option<&StoredHandle>) -> Result<Redeemed, OAuthError> {
+        self.directory.store().redeem_handle(hash, self.directory.now(), replacement).await.map_err(|e| {
+            tracing::error!(error = %e, "redeeming a grant handle failed");
+            OAuthError::temporarily_unavailable()
+        })
+    }
+
+    /// The grant, which must exist and not be revoked (by a replay, a sign-out or an administrator).
+    pub(crate) async fn live_grant(&self, grant_id: Uuid) -> Result<ward_core::store::StoredGrant, OAuthError> {
+        let grant = self.directory.store().grant(grant_id).await.map_err(|e| {
+            tracing::error!(error = %e, "reading a grant failed");
+            OAuthError::temporarily_unavailable()
+        })?;
+        match grant {
+            Some(g) if g.revoked_at.is_none() => Ok(g),
+            _ => Err(OAuthError::invalid_grant(50173, "The grant has been revoked; the user must sign in again.")),
+        }
+    }
+
+    /// The refresh token to hand out (when `offline_access` was granted) and its stored form.
+    fn next_refresh(
+        &self,
+        from: &StoredHandle,
+        doc: &HandleDoc,
+        scopes: &[&'static str],
+        spa: bool,
+    ) -> Result<(Option<String>, Option<StoredHandle>), OAuthError> {
+        if !scopes.contains(&"offline_access") {
+            return Ok((None, None));
+        }
+        let token = random_handle().map_err(|_| OAuthError::temporarily_unavailable())?;
+        let lifetime = if spa { SPA_REFRESH_TOKEN_LIFETIME } else { REFRESH_TOKEN_LIFETIME };
+        let mut next = HandleDoc { redirect_uri: None, nonce: None, code_challenge: None, ..doc.clone() };
+        next.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        let mut stored_doc = serde_json::to_value(&next).map_err(|_| OAuthError::temporarily_unavailable())?;
+        stored_doc["spa"] = json!(spa);
+        let handle = StoredHandle {
+            hash: handle_hash(&token),
+            tenant_id: from.tenant_id,
+            kind: "refresh".into(),
+            grant_id: from.grant_id,
+            expires_at: self.directory.now() + lifetime,
+            used_at: None,
+            doc: stored_doc,
+        };
+        Ok((Some(token), Some(handle)))
+    }
+
+    async fn issue_user_tokens(&self, i: Issue<'_>) -> Result<AccessToken, OAuthError> {
+        let now = self.directory.now();
+        let tenant = &i.resolved.tenant;
+        let exp = now + ACCESS_TOKEN_LIFETIME;
+        let sub = pairwise_subject(&tenant.id, &i.user.id, &i.sp.app_id);
+        let client_acr = match i.method {
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => "1",
+            AuthMethod::None => "0",
+        };
+        let mut uti = [0u8; 16];
+        aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut uti)
+            .map_err(|_| OAuthError::temporarily_unavailable())?;
+        let scp: Vec<&str> = i.scopes.iter().copied().filter(|s| *s != "offline_access").collect();
+        let amr: Vec<&str> = i.amr.split_whitespace().collect();
+        let access = json!({
+            "aud": GRAPH_RESOURCE_URI,
+            "iss": self.issuer(tenant),
+            "iat": now.unix_timestamp(),
+            "nbf": now.unix_timestamp(),
+            "exp": exp.unix_timestamp(),
+            "tid": tenant.id,
+            "oid": i.user.id,
+            "sub": sub,
+            "azp": i.sp.app_id,
+            "appid": i.sp.app_id,
+            "azpacr": client_acr,
+            "appidacr": client_acr,
+            "idtyp": "user",
+            "scp": scp.join(" "),
+            "name": i.user.display_name,
+            "preferred_username": i.user.user_principal_name.as_str(),
+            "amr": amr,
+            "sid": i.grant_id,
+            "ver": "2.0",
+            "uti": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uti),
+            "jti": Uuid::new_v4(),
+        });
+        let key = self.keys.signer(Alg::RS256).await.map_err(|e| {
+            tracing::error!(error = %e, "no signing key");
+            OAuthError::temporarily_unavailable()
+        })?;
+        let sign = |typ: &str, claims: &serde_json::Value| {
+            key.sign_jwt(typ, claims).map_err(|e| {
+                tracing::error!(error = %e, "signing failed");
+                OAuthError::temporarily_unavailable()
+            })
+        };
+        let access_token = sign("at+jwt", &access)?;
+        let id_token = if i.scopes.contains(&"openid") {
+            let mut id = json!({
+                "aud": i.sp.app_id,
+                "iss": self.issuer(tenant),
+                "iat": now.unix_timestamp(),
+                "nbf": now.unix_timestamp(),
+                "exp": exp.unix_timestamp(),
+                "sub": sub,
+                "oid": i.user.id,
+                "tid": tenant.id,
+                "auth_time": i.auth_time,
+                "amr": amr,
+                "acr": "1",
+                "sid": i.grant_id,
+                "ver": "2.0",
+                "uti": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uti),
+            });
+            if let Some(nonce) = i.nonce {
+                id["nonce"] = json!(nonce);
+            }
+            if i.scopes.contains(&"profile") {
+                id["name"] = json!(i.user.display_name);
+                id["preferred_username"] = json!(i.user.user_principal_name.as_str());
+            }
+            if i.scopes.contains(&"email")
+                && let Some(mail) = &i.user.mail
+            {
+                id["email"] = json!(mail);
+            }
+            Some(sign("JWT", &id)?)
+        } else {
+            None
+        };
+        let lifetime = ACCESS_TOKEN_LIFETIME.whole_seconds();
+        let mut scope: Vec<&str> = i.scopes.to_vec();
+        scope.retain(|s| *s != "offline_access" || i.refresh_token.is_some());
+        Ok(AccessToken {
+            token_type: "Bearer",
+            scope: Some(scope.join(" ")),
+            expires_in: lifetime,
+            ext_expires_in: lifetime,
+            access_token,
+            refresh_token: i.refresh_token,
+            id_token,
+        })
+    }
+}

@@ -1,0 +1,171 @@
+//! Password sign-in and the browser session it starts. The session cookie carries 256 random
+//! bits; the store keeps only their SHA-256. Failed attempts lock an account out for a while
+//! (Entra's smart-lockout shape: ten failures, then a lock that doubles), per node.
+
+use crate::crypto::{handle_hash, random_handle};
+use crate::error::OAuthError;
+use crate::token::TokenService;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use time::{Duration, OffsetDateTime};
+use ward_core::TenantId;
+use ward_core::store::StoredSession;
+use ward_core::tenant::Tenant;
+use ward_core::user::User;
+
+/// How long a sign-in lasts before the person must sign in again.
+pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+/// Failures allowed before the account locks.
+pub const LOCKOUT_THRESHOLD: u32 = 10;
+/// The first lock; each further failure doubles it, up to an hour.
+pub const LOCKOUT_FIRST: Duration = Duration::seconds(60);
+const LOCKOUT_MAX: Duration = Duration::hours(1);
+const MAX_TRACKED: usize = 100_000;
+
+#[derive(Debug)]
+pub enum SignInError {
+    /// Unknown user or wrong password: the same answer for both.
+    BadCredentials,
+    Locked {
+        until: OffsetDateTime,
+    },
+    Disabled,
+    Unavailable,
+}
+
+pub struct SignedIn {
+    /// The cookie value: shown to the browser only.
+    pub cookie: String,
+    pub session: StoredSession,
+    pub user: User,
+}
+
+#[derive(Default)]
+pub(crate) struct Lockout {
+    failures: HashMap<(TenantId, String), (u32, OffsetDateTime)>,
+}
+
+/// A hash to verify against when the user does not exist, so that an unknown name costs the same
+/// Argon2id work as a wrong password and timing does not tell which names exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        ward_directory::secrets::hash_password("decoy password that is never anyone's", &ward_directory::SystemRng).unwrap_or_default()
+    })
+}
+
+impl TokenService {
+    fn locked_until(&self, key: &(TenantId, String), now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
+        map.failures.get(key).filter(|(n, until)| *n >= LOCKOUT_THRESHOLD && *until > now).map(|(_, until)| *until)
+    }
+
+    fn record_failure(&self, key: (TenantId, String), now: OffsetDateTime) {
+        let mut map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
+        if map.failures.len() >= MAX_TRACKED {
+            map.failures.clear();
+        }
+        let entry = map.failures.entry(key).or_insert((0, now));
+        entry.0 += 1;
+        if entry.0 >= LOCKOUT_THRESHOLD {
+            let doublings = (entry.0 - LOCKOUT_THRESHOLD).min(6);
+            entry.1 = now + (LOCKOUT_FIRST * 2i32.pow(doublings)).min(LOCKOUT_MAX);
+        }
+    }
+
+    /// Signs a person in with their user principal name and password, starting a session.
+    pub async fn password_sign_in(&self, tenant: &Tenant, username: &str, password: &str) -> Result<SignedIn, SignInError> {
+        let now = self.directory.now();
+        let key = (tenant.id, username.trim().to_ascii_lowercase());
+        if let Some(until) = self.locked_until(&key, now) {
+            return Err(SignInError::Locked { until });
+        }
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "sign-in: directory unavailable");
+            SignInError::Unavailable
+        };
+        let user = if username.trim().is_empty() || username.len() > 113 || username.contains('/') {
+            None
+        } else {
+            match self.directory.user(tenant.id, username.trim()).await {
+                Ok(u) => Some(u),
+                Err(e) if e.code() == ward_core::ErrorCode::NotFound || e.code() == ward_core::ErrorCode::InvalidValue => None,
+                Err(e) => return Err(unavailable(&e)),
+            }
+        };
+        let ok = match &user {
+            Some(u) => self.directory.verify_password(tenant.id, u.id, password).await.map_err(|e| unavailable(&e))?,
+            None => {
+                let _ = ward_directory::secrets::verify_password(password, decoy_hash());
+                false
+            }
+        };
+        let Some(user) = user.filter(|_| ok) else {
+            self.record_failure(key, now);
+            tracing::info!(tenant = %tenant.id, "sign-in failed: bad credentials");
+            return Err(SignInError::BadCredentials);
+        };
+        self.lockout.lock().unwrap_or_else(|e| e.into_inner()).failures.remove(&key);
+        if !user.account_enabled {
+            return Err(SignInError::Disabled);
+        }
+        let cookie = random_handle().map_err(|_| SignInError::Unavailable)?;
+        let session = StoredSession {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            secret_hash: handle_hash(&cookie),
+            auth_time: now,
+            amr: "pwd".into(),
+            expires_at: now + SESSION_LIFETIME,
+            ended_at: None,
+        };
+        self.directory.store().create_session(&session).await.map_err(|e| unavailable(&e))?;
+        tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, "signed in");
+        Ok(SignedIn { cookie, session, user })
+    }
+
+    /// The live session a cookie names in this tenant, with its user as the directory has them now.
+    pub async fn session(&self, tenant: &Tenant, cookie: &str) -> Result<Option<(StoredSession, User)>, OAuthError> {
+        if cookie.len() != 43 {
+            return Ok(None);
+        }
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "reading the session failed");
+            OAuthError::temporarily_unavailable()
+        };
+        let Some(session) = self.directory.store().session_by_secret_hash(&handle_hash(cookie)).await.map_err(|e| unavailable(&e))? else {
+            return Ok(None);
+        };
+        let now = self.directory.now();
+        if session.tenant_id != tenant.id || session.ended_at.is_some() || session.expires_at <= now {
+            return Ok(None);
+        }
+        let user = match self.directory.user(tenant.id, &session.user_id.to_string()).await {
+            Ok(u) => u,
+            Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(unavailable(&e)),
+        };
+        if !user.account_enabled || session.auth_time.unix_timestamp() < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
+            return Ok(None);
+        }
+        Ok(Some((session, user)))
+    }
+
+    /// Signs out: ends the session and revokes every grant that came from it.
+    pub async fn end_session(&self, session: &StoredSession) -> Result<(), OAuthError> {
+        self.directory.store().end_session(session.id, self.directory.now()).await.map_err(|e| {
+            tracing::error!(error = %e, "ending the session failed");
+            OAuthError::temporarily_unavailable()
+        })
+    }
+
+    /// A CSRF token for a form of `purpose`, bound to the browser's anti-forgery cookie.
+    pub fn csrf_token(&self, purpose: &str, binding: &str) -> String {
+        self.csrf.sign(&[purpose, binding])
+    }
+
+    pub fn check_csrf(&self, purpose: &str, binding: &str, token: &str) -> bool {
+        !binding.is_empty() && self.csrf.verify(&[purpose, binding], token)
+    }
+}

@@ -1,0 +1,356 @@
+//! The user grants through the services, against the real (SQLite) store with a manual clock:
+//! the code flow with PKCE, single-use codes, refresh rotation and reuse detection, expiry, other
+//! clients and tenants, the decision point at every redemption, introspection and revocation.
+
+use base64::Engine;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use ward_auth::authorize::{AuthorizeFailure, AuthorizeOutcome};
+use ward_auth::crypto::sha256_b64;
+use ward_auth::grants::client_credentials::{AuthMethod, ClientCredentials};
+use ward_auth::signin::{LOCKOUT_THRESHOLD, SignInError};
+use ward_auth::{AccessToken, Kek, KeyRing, OAuthError, TokenService};
+use ward_core::app::Platform;
+use ward_core::clock::{Clock, ManualClock};
+use ward_core::ids::TenantId;
+use ward_core::store::WriteOp;
+use ward_core::tenant::Tenant;
+use ward_core::user::{NewUser, UserPatch};
+use ward_directory::{Directory, InitRequest, NewUserRequest, SystemRng};
+
+const PASSWORD: &str = "correct horse battery staple 7";
+const REDIRECT: &str = "http://127.0.0.1/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-more-entropy";
+
+struct F {
+    dir: Arc<Directory>,
+    tokens: TokenService,
+    clock: Arc<ManualClock>,
+    tenant: Tenant,
+    client: Uuid,
+    _tmp: tempfile::TempDir,
+}
+
+async fn fixture() -> F {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let store = ward_store::open(&ward_store::StoreLocation::Sqlite(tmp.path().join("ward.db")), start).await.unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let dir = Arc::new(Directory::new(store.clone(), clock.clone(), Arc::new(SystemRng)));
+    let keys = Arc::new(KeyRing::open(store, Kek::from_base64(&Kek::generate_base64().unwrap()).unwrap(), clock.clone()).await.unwrap());
+    let tokens = TokenService::new(dir.clone(), keys, "https://id.example.com");
+    let tenant = dir.initialize(InitRequest::default()).await.unwrap().tenant;
+    let upn = format!("alice@{}", tenant.initial_domain().as_str());
+    let user =
+        NewUser { user_principal_name: upn, display_name: "Alice".into(), mail: Some("alice@example.com".into()), ..Default::default() };
+    dir.create_user(tenant.id, NewUserRequest { user, password: Some(PASSWORD.into()), ..Default::default() }).await.unwrap();
+    let (app, _) = dir.create_application_with(tenant.id, "Native", &[(Platform::PublicClient, vec![REDIRECT.into()])]).await.unwrap();
+    F { dir, tokens, clock, client: app.app_id, tenant, _tmp: tmp }
+}
+
+fn public(id: Uuid) -> ClientCredentials {
+    ClientCredentials { client_id: id.to_string(), client_secret: None, method: AuthMethod::ClientSecretPost }
+}
+
+fn claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+impl F {
+    fn tid(&self) -> String {
+        self.tenant.id.to_string()
+    }
+    fn upn(&self) -> String {
+        format!("alice@{}", self.tenant.initial_domain().as_str())
+    }
+    fn request(&self, scope: &str) -> Vec<(String, String)> {
+        let challenge = sha256_b64(VERIFIER.as_bytes());
+        let client = self.client.to_string();
+        params(&[
+            ("client_id", &client),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", scope),
+            ("state", "s1"),
+            ("nonce", "n1"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+    }
+
+    /// Signs Alice in, consents, and returns the code the redirect carries.
+    async fn code(&self, scope: &str) -> String {
+        let req = self.tokens.validate_authorize(&self.tid(), &self.request(scope)).await.unwrap();
+        assert!(matches!(self.tokens.authorize(&req, None).await.unwrap(), AuthorizeOutcome::SignIn));
+        let s = self.tokens.password_sign_in(&req.tenant, &self.upn(), PASSWORD).await.unwrap();
+        let session = (s.session, s.user);
+        let location = match self.tokens.authorize(&req, Some(&session)).await.unwrap() {
+            AuthorizeOutcome::Consent { ask, admin } => {
+                assert!(admin.is_empty());
+                self.tokens.consent(&req, &session.1, &ask).await.unwrap();
+                match self.tokens.authorize(&req, Some(&session)).await.unwrap() {
+                    AuthorizeOutcome::Redirect(l) => l,
+                    other => panic!("{other:?}"),
+                }
+            }
+            AuthorizeOutcome::Redirect(l) => l,
+            other => panic!("{other:?}"),
+        };
+        assert!(location.starts_with(&format!("{REDIRECT}?code=")), "{location}");
+        assert!(location.ends_with("&state=s1"));
+        let q: Vec<(String, String)> = serde_urlencoded::from_str(location.split_once('?').unwrap().1).unwrap();
+        q.into_iter().find(|(k, _)| k == "code").unwrap().1
+    }
+
+    async fn redeem(&self, code: &str, verifier: &str) -> Result<AccessToken, OAuthError> {
+        self.tokens.authorization_code(&self.tid(), public(self.client), Some(code), Some(REDIRECT), Some(verifier)).await
+    }
+
+    async fn refresh(&self, rt: &str) -> Result<AccessToken, OAuthError> {
+        self.tokens.refresh_token(&self.tid(), public(self.client), Some(rt), None).await
+    }
+}
+
+const SCOPE: &str = "openid profile email offline_access User.Read";
+
+#[tokio::test]
+async fn the_code_flow_issues_id_access_and_refresh_tokens_once() {
+    let f = fixture().await;
+    let code = f.code(SCOPE).await;
+    let t = f.redeem(&code, VERIFIER).await.unwrap();
+    assert_eq!(t.scope.as_deref(), Some("openid profile email offline_access User.Read"));
+    let id = claims(t.id_token.as_deref().unwrap());
+    assert_eq!(id["aud"], f.client.to_string());
+    assert_eq!(id["iss"], format!("https://id.example.com/{}/v2.0", f.tenant.id));
+    assert_eq!(id["nonce"], "n1");
+    assert_eq!(id["preferred_username"], f.upn());
+    assert_eq!(id["name"], "Alice");
+    assert_eq!(id["email"], "alice@example.com");
+    assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(id["auth_time"], f.clock.now().unix_timestamp());
+    let at = claims(&t.access_token);
+    assert_eq!(at["scp"], "openid profile email User.Read");
+    assert_eq!(at["aud"], "https://graph.microsoft.com");
+    assert_eq!(at["idtyp"], "user");
+    assert_eq!(at["azpacr"], "0", "a public client");
+    assert_eq!(at["sub"], id["sub"]);
+    assert!(at.get("roles").is_none());
+    // The user info endpoint answers for the access token.
+    let info = f.tokens.userinfo(&t.access_token).await.unwrap().unwrap();
+    assert_eq!(info["sub"], id["sub"]);
+    assert_eq!(info["email"], "alice@example.com");
+
+    // A code is single-use; the replay revokes what it issued (the refresh token stops working,
+    // and the access token stops introspecting as live).
+    let e = f.redeem(&code, VERIFIER).await.unwrap_err();
+    assert_eq!((e.error, e.description.split(':').next().unwrap()), ("invalid_grant", "AADSTS54005"));
+    let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant");
+    assert!(f.tokens.userinfo(&t.access_token).await.unwrap().is_none(), "revoked grant, dead access token");
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let f = fixture().await;
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    let rt1 = t.refresh_token.unwrap();
+    let t2 = f.refresh(&rt1).await.unwrap();
+    let rt2 = t2.refresh_token.clone().unwrap();
+    assert_ne!(rt1, rt2);
+    assert_eq!(claims(t2.id_token.as_deref().unwrap())["sid"], claims(&t.access_token)["sid"], "one grant");
+    // Narrowing is allowed; widening is not.
+    let e = f.tokens.refresh_token(&f.tid(), public(f.client), Some(&rt2), Some("User.Read.All")).await.unwrap_err();
+    assert_eq!(e.error, "invalid_scope");
+    // The old one again: refused, and the whole family with it.
+    let e = f.refresh(&rt1).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant");
+    let e = f.refresh(&rt2).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant", "the rotated token dies with its family");
+    // Without offline_access, no refresh token at all.
+    let t = f.redeem(&f.code("openid User.Read").await, VERIFIER).await.unwrap();
+    assert!(t.refresh_token.is_none());
+    assert_eq!(t.scope.as_deref(), Some("openid User.Read"));
+}
+
+#[tokio::test]
+async fn codes_refuse_the_wrong_verifier_client_redirect_tenant_and_age() {
+    let f = fixture().await;
+    let code = f.code(SCOPE).await;
+    let e = f.redeem(&code, &VERIFIER.replace('d', "e")).await.unwrap_err();
+    assert_eq!((e.error, &e.description[..12]), ("invalid_grant", "AADSTS501481"));
+    let e = f.tokens.authorization_code(&f.tid(), public(f.client), Some(&code), Some(REDIRECT), None).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant", "PKCE verifier missing");
+    let e = f
+        .tokens
+        .authorization_code(&f.tid(), public(f.client), Some(&code), Some("http://127.0.0.1/other"), Some(VERIFIER))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error, "invalid_grant", "another redirect URI");
+    // Another client, even a confidential one with a valid secret.
+    let (other, _) =
+        f.dir.create_application_with(f.tenant.id, "Other", &[(Platform::Web, vec!["https://other.example/cb".into()])]).await.unwrap();
+    let (_, secret) = f.dir.add_client_secret(f.tenant.id, other.id, None, Duration::days(1)).await.unwrap();
+    let creds =
+        ClientCredentials { client_id: other.app_id.to_string(), client_secret: Some(secret), method: AuthMethod::ClientSecretPost };
+    let e = f.tokens.authorization_code(&f.tid(), creds, Some(&code), Some(REDIRECT), Some(VERIFIER)).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant", "another client");
+    // Another tenant.
+    let elsewhere = TenantId::from_uuid(Uuid::new_v4());
+    f.dir
+        .store()
+        .commit(elsewhere, f.clock.now(), vec![WriteOp::CreateTenant(Tenant::new(elsewhere, "Elsewhere", f.clock.now()).unwrap())])
+        .await
+        .unwrap();
+    let e = f
+        .tokens
+        .authorization_code(&elsewhere.to_string(), public(f.client), Some(&code), Some(REDIRECT), Some(VERIFIER))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error, "invalid_client", "the client does not exist there");
+    // None of those spent the code; the right redemption still works.
+    f.redeem(&code, VERIFIER).await.unwrap();
+    // Codes expire after ten minutes.
+    let code = f.code(SCOPE).await;
+    f.clock.advance(Duration::minutes(10) + Duration::seconds(1));
+    let e = f.redeem(&code, VERIFIER).await.unwrap_err();
+    assert_eq!((e.error, &e.description[..11]), ("invalid_grant", "AADSTS70008"));
+}
+
+#[tokio::test]
+async fn authorize_refuses_bad_requests_and_never_redirects_to_unregistered_uris() {
+    let f = fixture().await;
+    let mut p = f.request(SCOPE);
+    p[1].1 = "http://127.0.0.1/evil".into();
+    assert!(matches!(f.tokens.validate_authorize(&f.tid(), &p).await.unwrap_err(), AuthorizeFailure::Page(_)));
+    let mut p = f.request(SCOPE);
+    p[0].1 = Uuid::new_v4().to_string();
+    assert!(matches!(f.tokens.validate_authorize(&f.tid(), &p).await.unwrap_err(), AuthorizeFailure::Page(_)));
+    let redirected = |p: Vec<(String, String)>| {
+        let t = &f.tokens;
+        let tid = f.tid();
+        async move {
+            match t.validate_authorize(&tid, &p).await.unwrap_err() {
+                AuthorizeFailure::Redirect(r) => {
+                    assert_eq!(r.redirect_uri, REDIRECT);
+                    r.error.error
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    // A public client must use PKCE, with S256.
+    let without: Vec<_> = f.request(SCOPE).into_iter().filter(|(k, _)| !k.starts_with("code_challenge")).collect();
+    assert_eq!(redirected(without).await, "invalid_request");
+    let mut plain = f.request(SCOPE);
+    plain[7].1 = "plain".into();
+    assert_eq!(redirected(plain).await, "invalid_request");
+    let mut token = f.request(SCOPE);
+    token[2].1 = "token".into();
+    assert_eq!(redirected(token).await, "unsupported_response_type");
+    assert_eq!(redirected(f.request("openid Nope.Read")).await, "invalid_scope");
+    assert_eq!(redirected(f.request("api://elsewhere/read")).await, "invalid_scope");
+    let mut twice = f.request(SCOPE);
+    twice.push(("state".into(), "again".into()));
+    assert!(matches!(f.tokens.validate_authorize(&f.tid(), &twice).await.unwrap_err(), AuthorizeFailure::Page(_)));
+    // prompt=none without a session: login_required, sent back to the client.
+    let mut silent = f.request(SCOPE);
+    silent.push(("prompt".into(), "none".into()));
+    let req = f.tokens.validate_authorize(&f.tid(), &silent).await.unwrap();
+    match f.tokens.authorize(&req, None).await.unwrap_err() {
+        AuthorizeFailure::Redirect(r) => assert_eq!(r.error.error, "login_required"),
+        other => panic!("{other:?}"),
+    }
+    // Admin-only permissions are not the user's to consent to.
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid User.Read.All")).await.unwrap();
+    let s = f.tokens.password_sign_in(&req.tenant, &f.upn(), PASSWORD).await.unwrap();
+    match f.tokens.authorize(&req, Some(&(s.session, s.user))).await.unwrap() {
+        AuthorizeOutcome::Consent { admin, .. } => assert_eq!(admin.iter().map(|p| p.value).collect::<Vec<_>>(), ["User.Read.All"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_decision_point_stops_disabled_users_revoked_sessions_and_disabled_apps() {
+    let f = fixture().await;
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    // Revoking the user's sign-in sessions voids the refresh token.
+    f.clock.advance(Duration::seconds(2));
+    f.dir.revoke_sign_in_sessions(f.tenant.id, &f.upn()).await.unwrap();
+    let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!((e.error, &e.description[..11]), ("invalid_grant", "AADSTS50173"));
+    assert!(f.tokens.userinfo(&t.access_token).await.unwrap().is_none(), "issued before the revocation");
+    // A disabled user gets nothing more.
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    f.dir.update_user(f.tenant.id, &f.upn(), UserPatch { account_enabled: Some(false), ..Default::default() }).await.unwrap();
+    let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!((e.error, &e.description[..11]), ("invalid_grant", "AADSTS50057"));
+    assert!(matches!(f.tokens.password_sign_in(&f.tenant, &f.upn(), PASSWORD).await, Err(SignInError::Disabled)));
+    f.dir.update_user(f.tenant.id, &f.upn(), UserPatch { account_enabled: Some(true), ..Default::default() }).await.unwrap();
+    // A disabled application gets nothing more either.
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    let sp = f.dir.service_principal_by_app_id(f.tenant.id, f.client).await.unwrap();
+    f.dir.set_service_principal_enabled(f.tenant.id, sp.id, false).await.unwrap();
+    let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!(e.error, "unauthorized_client");
+}
+
+#[tokio::test]
+async fn passwords_lock_out_after_repeated_failures_and_unknown_users_look_the_same() {
+    let f = fixture().await;
+    assert!(matches!(f.tokens.password_sign_in(&f.tenant, "nobody@nowhere.test", PASSWORD).await, Err(SignInError::BadCredentials)));
+    for _ in 0..LOCKOUT_THRESHOLD {
+        assert!(matches!(f.tokens.password_sign_in(&f.tenant, &f.upn(), "wrong").await, Err(SignInError::BadCredentials)));
+    }
+    // Locked, even with the right password.
+    assert!(matches!(f.tokens.password_sign_in(&f.tenant, &f.upn(), PASSWORD).await, Err(SignInError::Locked { .. })));
+    f.clock.advance(Duration::seconds(61));
+    let s = f.tokens.password_sign_in(&f.tenant, &f.upn().to_uppercase(), PASSWORD).await.unwrap();
+    assert_eq!(s.cookie.len(), 43);
+    assert!(f.tokens.session(&f.tenant, &s.cookie).await.unwrap().is_some());
+    assert!(f.tokens.session(&f.tenant, &s.cookie.replace('A', "B")).await.unwrap().is_none() || !s.cookie.contains('A'));
+    // Sessions expire.
+    f.clock.advance(Duration::hours(12));
+    assert!(f.tokens.session(&f.tenant, &s.cookie).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn introspection_and_revocation_answer_only_the_tokens_own_client() {
+    let f = fixture().await;
+    let (web, _) =
+        f.dir.create_application_with(f.tenant.id, "Web", &[(Platform::Web, vec!["https://web.example/cb".into()])]).await.unwrap();
+    let (_, secret) = f.dir.add_client_secret(f.tenant.id, web.id, None, Duration::days(1)).await.unwrap();
+    let web_creds = || ClientCredentials {
+        client_id: web.app_id.to_string(),
+        client_secret: Some(secret.clone()),
+        method: AuthMethod::ClientSecretBasic,
+    };
+    // Tokens of the native client: the web client learns nothing about them.
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    let rt = t.refresh_token.clone().unwrap();
+    assert_eq!(f.tokens.introspect(&f.tid(), web_creds(), Some(&t.access_token)).await.unwrap()["active"], false);
+    assert_eq!(f.tokens.introspect(&f.tid(), web_creds(), Some(&rt)).await.unwrap()["active"], false);
+    // Introspection needs client authentication.
+    let e = f.tokens.introspect(&f.tid(), public(web.app_id), Some(&t.access_token)).await.unwrap_err();
+    assert_eq!(e.error, "invalid_client");
+    // Revoking someone else's token does nothing (and says nothing).
+    f.tokens.revoke(&f.tid(), web_creds(), Some(&rt)).await.unwrap();
+    let t2 = f.refresh(&rt).await.unwrap();
+    // The owner revokes: the grant ends, refresh and access tokens with it.
+    f.tokens.revoke(&f.tid(), public(f.client), Some(t2.refresh_token.as_deref().unwrap())).await.unwrap();
+    assert_eq!(f.refresh(t2.refresh_token.as_deref().unwrap()).await.unwrap_err().error, "invalid_grant");
+    assert!(f.tokens.userinfo(&t2.access_token).await.unwrap().is_none());
+    // A tampered or unsigned access token is never live.
+    let parts: Vec<&str> = t2.access_token.split('.').collect();
+    let none = format!("{}.{}.", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#), parts[1]);
+    assert!(f.tokens.userinfo(&none).await.unwrap().is_none());
+    let mut body = claims(&t2.access_token);
+    body["oid"] = serde_json::json!(Uuid::new_v4());
+    let forged = format!("{}.{}.{}", parts[0], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body.to_string()), parts[2]);
+    assert!(f.tokens.userinfo(&forged).await.unwrap().is_none());
+}

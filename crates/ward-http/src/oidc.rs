@@ -1,0 +1,547 @@
+//! The person-facing half of OpenID Connect: discovery, the authorization endpoint with its
+//! sign-in and consent pages, sign-out; and the client-facing endpoints that go with them:
+//! UserInfo, introspection (RFC 7662) and revocation (RFC 7009).
+//!
+//! Pages are plain HTML forms. Every form carries a CSRF token: an HMAC, under a key derived from
+//! the key-encryption key, of the form's purpose and a random anti-forgery cookie (SameSite=Lax,
+//! HttpOnly). Redirects go only to redirect URIs registered for the client, or to Ward's own
+//! authorize URL of the same tenant.
+
+// Helpers here return a ready `Response` as their error, for the handler to send as is.
+#![allow(clippy::result_large_err)]
+
+use crate::AppState;
+use crate::oauth::{client_auth, form_params, no_store_json, oauth_error, reply};
+use crate::pages::{escape, page};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use ward_auth::OAuthError;
+use ward_auth::authorize::{AuthorizeFailure, AuthorizeOutcome, ValidAuthorize};
+use ward_auth::signin::SignInError;
+use ward_core::store::StoredSession;
+use ward_core::user::User;
+
+const SESSION_COOKIE: &str = "ward_session";
+const CSRF_COOKIE: &str = "ward_csrf";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
+        .route("/{tenant}/.well-known/openid-configuration", get(discovery))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
+        .route("/{tenant}/login", post(login))
+        .route("/{tenant}/consent", post(consent))
+        .route("/{tenant}/oauth2/v2.0/logout", get(logout).post(logout_confirmed))
+        .route("/{tenant}/oauth2/v2.0/introspect", post(introspect))
+        .route("/{tenant}/oauth2/v2.0/revoke", post(revoke))
+        .route("/oidc/userinfo", get(userinfo).post(userinfo))
+}
+
+async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+    let t = match state.directory.resolve_tenant(&tenant).await {
+        Ok(t) => t,
+        Err(e) if e.code() == ward_core::ErrorCode::NotFound => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_tenant",
+                &format!("Tenant '{}' not found.", ward_core::validate::clip(&tenant)),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "tenant look-up failed");
+            return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "The directory is unavailable.");
+        }
+    };
+    let base = &state.public_url;
+    let tid = t.id;
+    let doc = json!({
+        "issuer": state.tokens.issuer(&t),
+        "authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/{tid}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/{tid}/discovery/v2.0/keys"),
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "end_session_endpoint": format!("{base}/{tid}/oauth2/v2.0/logout"),
+        "introspection_endpoint": format!("{base}/{tid}/oauth2/v2.0/introspect"),
+        "revocation_endpoint": format!("{base}/{tid}/oauth2/v2.0/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "amr", "acr", "sid", "oid", "tid", "name", "preferred_username", "given_name", "family_name", "email", "ver"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "request_uri_parameter_supported": false,
+        "request_parameter_supported": false,
+        "claims_parameter_supported": false,
+        "frontchannel_logout_supported": false,
+        "tenant_region_scope": null,
+        "cloud_instance_name": base.trim_start_matches("https://").trim_start_matches("http://"),
+    });
+    ([(header::CACHE_CONTROL, "public, max-age=3600")], axum::Json(doc)).into_response()
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}")).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The anti-forgery cookie: the request's, or a fresh one to set.
+fn csrf_binding(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
+        Some(v) => (v.to_string(), false),
+        None => (ward_auth::crypto::random_handle().unwrap_or_default(), true),
+    }
+}
+
+/// Where a form may send the browser after it posts: Ward itself and the client's redirect URI
+/// (browsers apply `form-action` to the redirects that follow a submission).
+fn form_csp(redirect_uri: &str) -> HeaderValue {
+    let origin = url::Url::parse(redirect_uri)
+        .ok()
+        .map(|u| match u.scheme() {
+            "http" | "https" => u.origin().ascii_serialization(),
+            scheme => format!("{scheme}:"),
+        })
+        .filter(|o| o.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b','))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' {origin}"))
+        .unwrap_or(HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"))
+}
+
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    (status, Html(page(title, body))).into_response()
+}
+
+fn error_page(status: u16, title: &str, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    html(status, title, &format!("<p role=\"alert\" class=\"error\">{}</p>", escape(message)))
+}
+
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => error_page(400, "We can't sign you in", "The redirect URI cannot be used."),
+    }
+}
+
+fn failure(f: AuthorizeFailure) -> Response {
+    match f {
+        AuthorizeFailure::Page(p) => error_page(p.status, p.title, &p.message),
+        AuthorizeFailure::Redirect(r) => redirect(&r.location()),
+    }
+}
+
+fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, Response> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| error_page(400, "We can't sign you in", "The request's query is not valid."))
+}
+
+/// The authorize URL to come back to after signing in or consenting, minus what was just done
+/// (`prompt=login`, `max_age` after a sign-in; `prompt=consent` after consent).
+fn continue_url(tenant: &str, params: &[(String, String)], drop_prompt: bool) -> String {
+    let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| !(drop_prompt && (k == "prompt" || k == "max_age"))).collect();
+    format!("/{tenant}/oauth2/v2.0/authorize?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
+}
+
+/// Accepts only this tenant's authorize URL as a place to go back to: never an open redirect.
+fn parse_continue(tenant: &str, value: &str) -> Option<Vec<(String, String)>> {
+    let query = value.strip_prefix(&format!("/{tenant}/oauth2/v2.0/authorize?"))?;
+    serde_urlencoded::from_str(query).ok()
+}
+
+async fn current_session(state: &AppState, req: &ValidAuthorize, headers: &HeaderMap) -> Result<Option<(StoredSession, User)>, Response> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(c) => state.tokens.session(&req.tenant, c).await.map_err(|e| error_page(e.status, "We can't sign you in", &e.description)),
+        None => Ok(None),
+    }
+}
+
+async fn authorize(State(state): State<AppState>, Path(tenant): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let params = match query_params(query.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let req = match state.tokens.validate_authorize(&tenant, &params).await {
+        Ok(r) => r,
+        Err(f) => return failure(f),
+    };
+    let session = match current_session(&state, &req, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match state.tokens.authorize(&req, session.as_ref()).await {
+        Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
+        Ok(AuthorizeOutcome::SignIn) => sign_in_page(&state, &tenant, &req, &params, &headers, None, StatusCode::OK),
+        Ok(AuthorizeOutcome::Consent { ask, admin }) => consent_page(&state, &tenant, &req, &params, &headers, &ask, &admin),
+        Err(f) => failure(f),
+    }
+}
+
+fn sign_in_page(
+    state: &AppState,
+    tenant: &str,
+    req: &ValidAuthorize,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (binding, fresh) = csrf_binding(headers);
+    let token = state.tokens.csrf_token("signin", &binding);
+    let error = error.map(|e| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
+    let described = if error.is_empty() { "" } else { " aria-describedby=\"error\"" };
+    let body = format!(
+        "<p>to continue to <strong>{app}</strong></p>{error}\
+<form method=\"post\" action=\"/{tenant}/login\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
+<input type=\"hidden\" name=\"continue\" value=\"{cont}\">\
+<label for=\"username\">Username</label>\
+<input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required value=\"{hint}\"{described}>\
+<label for=\"password\">Password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\
+<button type=\"submit\">Sign in</button></form>\
+<p class=\"muted\">Signing in to {org}.</p>",
+        app = escape(&req.app.display_name),
+        tenant = escape(tenant),
+        cont = escape(&continue_url(tenant, params, true)),
+        hint = escape(req.login_hint.as_deref().unwrap_or("")),
+        org = escape(&req.tenant.display_name),
+    );
+    let mut response = html(status, "Sign in", &body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, form_csp(&req.redirect_uri));
+    if fresh {
+        h.append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, &binding, None));
+    }
+    response
+}
+
+fn consent_page(
+    state: &AppState,
+    tenant: &str,
+    req: &ValidAuthorize,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    ask: &[&'static ward_core::permissions::Permission],
+    admin: &[&'static ward_core::permissions::Permission],
+) -> Response {
+    let list = |ps: &[&ward_core::permissions::Permission]| {
+        ps.iter()
+            .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(p.description), escape(p.value)))
+            .collect::<String>()
+    };
+    if !admin.is_empty() {
+        let body = format!(
+            "<p><strong>{app}</strong> needs permission that only an administrator can grant:</p><ul>{items}</ul>\
+<p>Ask an administrator of {org} to grant it (<code>ward app consent</code>), then try again.</p>",
+            app = escape(&req.app.display_name),
+            items = list(admin),
+            org = escape(&req.tenant.display_name),
+        );
+        return html(StatusCode::FORBIDDEN, "Need admin approval", &body);
+    }
+    let (binding, fresh) = csrf_binding(headers);
+    let token = state.tokens.csrf_token("consent", &binding);
+    let body = format!(
+        "<p><strong>{app}</strong> would like to:</p><ul>{items}</ul>\
+<p class=\"muted\">Accepting lets this app use your data as its terms and privacy statement describe. You can withdraw it later.</p>\
+<form method=\"post\" action=\"/{tenant}/consent\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
+<input type=\"hidden\" name=\"continue\" value=\"{cont}\">\
+<button type=\"submit\" name=\"consent\" value=\"accept\">Accept</button>\
+<button type=\"submit\" name=\"consent\" value=\"deny\" class=\"secondary\">Cancel</button></form>",
+        app = escape(&req.app.display_name),
+        items = list(ask),
+        tenant = escape(tenant),
+        cont = escape(&continue_url(tenant, params, false)),
+    );
+    let mut response = html(StatusCode::OK, "Permissions requested", &body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, form_csp(&req.redirect_uri));
+    if fresh {
+        h.append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, &binding, None));
+    }
+    response
+}
+
+fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
+    form_params(headers, body).map_err(|e| error_page(400, "We can't sign you in", &e.description))
+}
+
+async fn login(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    if !state.tokens.check_csrf("signin", binding, get("csrf_token")) {
+        return error_page(403, "We can't sign you in", "This form has expired or did not come from this site. Go back and try again.");
+    }
+    let Some(params) = parse_continue(&tenant, get("continue")) else {
+        return error_page(400, "We can't sign you in", "The sign-in request is not valid.");
+    };
+    let req = match state.tokens.validate_authorize(&tenant, &params).await {
+        Ok(r) => r,
+        Err(f) => return failure(f),
+    };
+    match state.tokens.password_sign_in(&req.tenant, get("username"), get("password")).await {
+        Ok(signed_in) => {
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, get("continue").to_string())]).into_response();
+            let max_age = (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds();
+            response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &signed_in.cookie, Some(max_age)));
+            response
+        }
+        Err(SignInError::BadCredentials) => sign_in_page(
+            &state,
+            &tenant,
+            &req,
+            &params,
+            &headers,
+            Some("Your username or password is incorrect."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(SignInError::Disabled) => sign_in_page(
+            &state,
+            &tenant,
+            &req,
+            &params,
+            &headers,
+            Some("Your account is disabled. Contact your administrator."),
+            StatusCode::FORBIDDEN,
+        ),
+        Err(SignInError::Locked { until }) => {
+            let wait = (until - state.directory.now()).whole_seconds().max(1);
+            let mut r = sign_in_page(
+                &state,
+                &tenant,
+                &req,
+                &params,
+                &headers,
+                Some(&format!("Your account is temporarily locked after too many failed attempts. Try again in {wait} seconds.")),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            r
+        }
+        Err(SignInError::Unavailable) => error_page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly."),
+    }
+}
+
+async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    if !state.tokens.check_csrf("consent", binding, get("csrf_token")) {
+        return error_page(
+            403,
+            "We can't record your consent",
+            "This form has expired or did not come from this site. Go back and try again.",
+        );
+    }
+    let Some(params) = parse_continue(&tenant, get("continue")) else {
+        return error_page(400, "We can't record your consent", "The request is not valid.");
+    };
+    let req = match state.tokens.validate_authorize(&tenant, &params).await {
+        Ok(r) => r,
+        Err(f) => return failure(f),
+    };
+    let session = match current_session(&state, &req, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect(get("continue")),
+        Err(r) => return r,
+    };
+    if get("consent") != "accept" {
+        let denied = ward_auth::authorize::ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            state: req.state.clone(),
+            error: OAuthError::access_denied(65004, "The user declined to consent to access the app."),
+        };
+        return redirect(&denied.location());
+    }
+    match state.tokens.authorize(&req, Some(&session)).await {
+        Ok(AuthorizeOutcome::Consent { ask, admin }) if admin.is_empty() => {
+            if let Err(f) = state.tokens.consent(&req, &session.1, &ask).await {
+                return failure(f);
+            }
+            tracing::info!(tenant = %req.tenant.id, user = %session.1.id, client = %req.app.app_id, "user consent recorded");
+            redirect(&continue_url(&tenant, &params, false).replace("prompt=consent", "prompt=none"))
+        }
+        Ok(AuthorizeOutcome::Consent { .. }) => {
+            error_page(403, "Need admin approval", "Only an administrator can grant what this app asks.")
+        }
+        Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
+        Ok(AuthorizeOutcome::SignIn) => redirect(get("continue")),
+        Err(f) => failure(f),
+    }
+}
+
+/// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). With an `id_token_hint` Ward
+/// issued for this browser's session, sign-out is immediate; otherwise the person confirms it
+/// with a form, so another site cannot sign them out. `post_logout_redirect_uri` is followed
+/// only when it is registered for the client the hint names.
+async fn logout(State(state): State<AppState>, Path(tenant): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let params = match query_params(query.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    logout_with(&state, &tenant, &params, &headers, false).await
+}
+
+async fn logout_confirmed(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let confirmed = state.tokens.check_csrf("logout", binding, get("csrf_token"));
+    logout_with(&state, &tenant, &fields, &headers, confirmed).await
+}
+
+async fn logout_with(state: &AppState, tenant: &str, params: &[(String, String)], headers: &HeaderMap, confirmed: bool) -> Response {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let t = match state.directory.resolve_tenant(tenant).await {
+        Ok(t) => t,
+        Err(_) => return error_page(400, "Sign out", "This sign-out request names no tenant Ward knows."),
+    };
+    let session = match cookie(headers, SESSION_COOKIE) {
+        Some(c) => state.tokens.session(&t, c).await.ok().flatten(),
+        None => None,
+    };
+    let hint = match get("id_token_hint") {
+        Some(h) => state.tokens.id_token_hint(&t, h).await,
+        None => None,
+    };
+    // Where to go after: only a redirect URI registered for the hinted client.
+    let back = match (get("post_logout_redirect_uri"), &hint) {
+        (Some(uri), Some(h)) if h.app.redirect_platform(uri).is_some() => {
+            let mut p = vec![];
+            if let Some(s) = get("state") {
+                p.push(("state", s.to_string()));
+            }
+            Some(if p.is_empty() { uri.to_string() } else { ward_auth::authorize::with_query(uri, &p) })
+        }
+        _ => None,
+    };
+    let hint_matches = match (&hint, &session) {
+        (Some(h), Some((s, _))) => h.session_id == Some(s.id),
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if let Some((s, _)) = &session
+        && !(hint_matches || confirmed)
+    {
+        let (binding, fresh) = csrf_binding(headers);
+        let token = state.tokens.csrf_token("logout", &binding);
+        let hidden: String = params
+            .iter()
+            .filter(|(k, _)| k != "csrf_token")
+            .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+            .collect();
+        let _ = s;
+        let body = format!(
+            "<p>Do you want to sign out of Ward? Apps that use your Ward sign-in will ask you to sign in again.</p>\
+<form method=\"post\" action=\"/{tenant}/oauth2/v2.0/logout\"><input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">{hidden}\
+<button type=\"submit\">Sign out</button></form>",
+            tenant = escape(tenant),
+        );
+        let mut response = html(StatusCode::OK, "Sign out", &body);
+        if let Some(uri) = &back {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, form_csp(uri));
+        }
+        if fresh {
+            response.headers_mut().append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, &binding, None));
+        }
+        return response;
+    }
+    if let Some((s, user)) = &session {
+        if let Err(e) = state.tokens.end_session(s).await {
+            return error_page(e.status, "Sign out", &e.description);
+        }
+        tracing::info!(tenant = %t.id, user = %user.id, session = %s.id, "signed out");
+    }
+    let mut response = match back {
+        Some(uri) => redirect(&uri),
+        None => html(StatusCode::OK, "You have signed out", "<p>You have signed out of Ward. You can close this window.</p>"),
+    };
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, "", Some(0)));
+    response
+}
+
+async fn introspect(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let params = form_params(&headers, &body)?;
+        let client = client_auth(&headers, &params)?;
+        let token = params.iter().find(|(k, _)| k == "token").map(|(_, v)| v.as_str());
+        state.tokens.introspect(&tenant, client, token).await
+    }
+    .await;
+    match result {
+        Ok(v) => no_store_json(v),
+        Err(e) => reply(e),
+    }
+}
+
+async fn revoke(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let params = form_params(&headers, &body)?;
+        let client = client_auth(&headers, &params)?;
+        let token = params.iter().find(|(k, _)| k == "token").map(|(_, v)| v.as_str());
+        state.tokens.revoke(&tenant, client, token).await
+    }
+    .await;
+    match result {
+        Ok(()) => no_store_json(json!({})),
+        Err(e) => reply(e),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let unauthorized = |error: &str, description: &str| {
+        let mut r = (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": error, "error_description": description }))).into_response();
+        let challenge =
+            if error.is_empty() { "Bearer".to_string() } else { format!("Bearer error=\"{error}\", error_description=\"{description}\"") };
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r
+    };
+    let Some(token) = bearer(&headers) else { return unauthorized("invalid_request", "A bearer access token is required.") };
+    match state.tokens.userinfo(token).await {
+        Ok(Some(claims)) => no_store_json(claims),
+        Ok(None) => unauthorized("invalid_token", "The access token is invalid, expired or revoked."),
+        Err(e) => reply(e),
+    }
+}

@@ -1,0 +1,170 @@
+//! Ward against clients that other people wrote: Microsoft's msal and authlib (Python),
+//! openid-client and jose (Node). Each test starts a real `ward serve` over HTTPS with a
+//! certificate from a throwaway CA, then runs one script from `interop/` with its inputs in the
+//! environment (WARD_URL, WARD_TENANT, WARD_CLIENT_ID, WARD_CLIENT_SECRET, WARD_CA_FILE) and
+//! expects exit status 0; on failure the script's output, one line per checked property, and the
+//! server's log are shown.
+//!
+//! The clients are installed, at the versions pinned in `interop/`, by `interop/install` (which
+//! `./scripts/test` runs): a venv at `WARD_INTEROP_VENV` (default /var/tmp/ward-interop-venv) and
+//! `interop/node/node_modules`. Without them these tests say so loudly and pass, unless `CI=true`
+//! or `WARD_TEST_REQUIRE_INTEROP` is set: then they fail.
+//!
+//! The authorization-code scripts in `interop/*/pending/` also take WARD_CONF_CLIENT_ID,
+//! WARD_CONF_CLIENT_SECRET, WARD_REDIRECT_URI, WARD_USERNAME, WARD_PASSWORD and WARD_SCOPE;
+//! `Client::run` passes extra variables for them.
+
+mod common;
+use common::*;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// False (after a loud message) when the clients are not installed and may be skipped.
+fn installed(what: &str, marker: &Path) -> bool {
+    if marker.exists() {
+        return true;
+    }
+    let msg = format!(
+        "the {what} interop clients are not installed ({} is missing): run `interop/install` \
+         (./scripts/test does) to install the versions pinned in interop/",
+        marker.display()
+    );
+    let required = std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var_os("WARD_TEST_REQUIRE_INTEROP").is_some();
+    assert!(!required, "{msg}");
+    eprintln!("\n**********\nSKIPPED: {msg}\n**********\n");
+    false
+}
+
+/// A Ward over HTTPS on 127.0.0.1 (public URL https://localhost:PORT) with a fresh tenant.
+struct Ward {
+    server: Server,
+    init: serde_json::Value,
+    dir: tempfile::TempDir, // last: removed after the server has stopped
+}
+
+impl Ward {
+    fn start() -> Ward {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A CA of our own, and a server certificate it signed for localhost and 127.0.0.1.
+        let mut ca_params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Ward interop test CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params.signed_by(&key, &ca).unwrap();
+        std::fs::write(d.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(d.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(d.join("key.pem"), key.serialize_pem()).unwrap();
+        let init = init(d, &[]);
+        let server = Server::start(d, &["--data-dir", "data", "--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
+        Ward { server, init, dir }
+    }
+
+    fn base_url(&self) -> String {
+        format!("https://localhost:{}", self.server.addr.port())
+    }
+
+    fn field(&self, name: &str) -> &str {
+        self.init[name].as_str().unwrap_or_else(|| panic!("`ward init --json` has no {name}: {}", self.init))
+    }
+
+    /// Runs `program script` from `interop/<lang>` and expects exit status 0 within two minutes.
+    fn run(&self, program: &Path, lang: &str, script: &str, extra: &[(&str, &str)]) {
+        let ca = self.dir.path().join("ca.pem");
+        let mut cmd = Command::new(program);
+        cmd.arg(script)
+            .current_dir(repo().join("interop").join(lang))
+            .env("WARD_URL", self.base_url())
+            .env("WARD_TENANT", self.field("tenant_id"))
+            .env("WARD_CLIENT_ID", self.field("client_id"))
+            .env("WARD_CLIENT_SECRET", self.field("client_secret"))
+            .env("WARD_CA_FILE", &ca)
+            // The machine's CA settings must not stand in for the test CA: every client is made to
+            // trust exactly this one (Node reads NODE_EXTRA_CA_CERTS at start-up).
+            .env("NODE_EXTRA_CA_CERTS", &ca)
+            .env("REQUESTS_CA_BUNDLE", &ca)
+            .env("SSL_CERT_FILE", &ca)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUNBUFFERED", "1")
+            .env("NO_COLOR", "1")
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let (out, err) = (drain(child.stdout.take().unwrap()), drain(child.stderr.take().unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let (out, err) = (out.join().unwrap(), err.join().unwrap());
+        println!("{lang}/{script}:\n{out}{err}");
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => panic!(
+                "{lang}/{script} failed ({s}) against {}\n--- stdout\n{out}--- stderr\n{err}--- ward log\n{}",
+                self.base_url(),
+                self.server.log()
+            ),
+            None => panic!("{lang}/{script} did not finish within 120 s\n--- stdout\n{out}--- stderr\n{err}"),
+        }
+    }
+}
+
+/// Reads a child's pipe to the end on a thread of its own.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// The venv's python, if the Python clients are installed.
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("WARD_INTEROP_VENV").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/ward-interop-venv".into());
+    let python = venv.join("bin/python");
+    installed("Python", &python).then_some(python)
+}
+
+/// `node`, if the Node clients are installed (ESM resolves them from interop/node/node_modules).
+fn node() -> Option<PathBuf> {
+    installed("Node", &repo().join("interop/node/node_modules/openid-client/package.json")).then(|| "node".into())
+}
+
+#[test]
+fn authlib_client_credentials() {
+    let Some(python) = python() else { return };
+    Ward::start().run(&python, "python", "authlib_client_credentials.py", &[]);
+}
+
+#[test]
+fn msal_client_credentials() {
+    let Some(python) = python() else { return };
+    Ward::start().run(&python, "python", "msal_client_credentials.py", &[]);
+}
+
+#[test]
+fn openid_client_client_credentials() {
+    let Some(node) = node() else { return };
+    Ward::start().run(&node, "node", "client_credentials.mjs", &[]);
+}
