@@ -168,3 +168,46 @@ fn openid_client_client_credentials() {
     let Some(node) = node() else { return };
     Ward::start().run(&node, "node", "client_credentials.mjs", &[]);
 }
+
+impl Ward {
+    /// A public client, a confidential client with a secret (both registered for one loopback
+    /// redirect URI) and the administrator's credentials: the inputs of the authorization-code scripts.
+    fn sign_in_inputs(&self) -> Vec<(&'static str, String)> {
+        let d = self.dir.path();
+        let redirect = "http://127.0.0.1:8400/callback";
+        let create = |platform: &str, name: &str| {
+            let app = json(&ok(ward(d).args(["app", "create", "--name", name, platform, redirect, "--json", "--data-dir", "data"])));
+            app["appId"].as_str().unwrap().to_string()
+        };
+        let public = create("--public-redirect-uri", "Interop native app");
+        let confidential = create("--redirect-uri", "Interop web app");
+        let secret = json(&ok(ward(d).args(["app", "add-secret", &confidential, "--json", "--data-dir", "data"])));
+        vec![
+            ("WARD_CLIENT_ID", public),
+            ("WARD_CONF_CLIENT_ID", confidential),
+            ("WARD_CONF_CLIENT_SECRET", secret["secretText"].as_str().unwrap().to_string()),
+            ("WARD_REDIRECT_URI", redirect.to_string()),
+            ("WARD_USERNAME", self.field("admin_upn").to_string()),
+            ("WARD_PASSWORD", self.field("admin_password").to_string()),
+            ("WARD_SCOPE", "openid profile email offline_access User.Read".to_string()),
+        ]
+    }
+}
+
+#[test]
+fn authlib_authorization_code() {
+    let Some(python) = python() else { return };
+    let ward = Ward::start();
+    let inputs = ward.sign_in_inputs();
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ward.run(&python, "python", "pending/authlib_authorization_code.py", &inputs);
+}
+
+#[test]
+fn openid_client_authorization_code() {
+    let Some(node) = node() else { return };
+    let ward = Ward::start();
+    let inputs = ward.sign_in_inputs();
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ward.run(&node, "node", "pending/authorization_code.mjs", &inputs);
+}

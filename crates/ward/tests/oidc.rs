@@ -1,0 +1,460 @@
+//! OpenID Connect end to end against the real binary, the way a browser and a client app use it:
+//! discovery, the sign-in and consent pages (forms, CSRF, cookies), the code flow with PKCE for a
+//! native app and with a secret for a web app, tokens verified against the published JWKS, user
+//! info, refresh rotation, introspection, revocation and sign-out.
+
+mod common;
+use common::*;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+const PASSWORD: &str = "Corr3ct-Horse-Battery";
+const NATIVE_REDIRECT: &str = "http://127.0.0.1/native-callback";
+const WEB_REDIRECT: &str = "http://localhost:8400/signin-oidc";
+const VERIFIER: &str = "x8WwXJ7-tQkL0pN3vR6sU9yZ2bE5hK8mP1qT4wA7dG0jF3c";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    server: Server,
+    tid: String,
+    upn: String,
+    native: String,
+    web: String,
+    web_secret: String,
+}
+
+fn cli(d: &Path, args: &[&str]) -> Value {
+    json(&ok(ward(d).args(args).args(["--data-dir", "data"])))
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let init = init(d, &[]);
+    let tid = init["tenant_id"].as_str().unwrap().to_string();
+    let upn = "megan@defaultdirectory.ward.local".to_string();
+    std::fs::write(d.join("pw"), format!("{PASSWORD}\n")).unwrap();
+    cli(
+        d,
+        &[
+            "user",
+            "create",
+            "--json",
+            "--upn",
+            &upn,
+            "--display-name",
+            "Megan Bowen",
+            "--mail",
+            "megan@contoso.example",
+            "--password-file",
+            "pw",
+        ],
+    );
+    let native = cli(d, &["app", "create", "--json", "--name", "Native Tool", "--public-redirect-uri", NATIVE_REDIRECT]);
+    let web = cli(d, &["app", "create", "--json", "--name", "Web Portal", "--redirect-uri", WEB_REDIRECT]);
+    let web_id = web["appId"].as_str().unwrap().to_string();
+    let secret = cli(d, &["app", "add-secret", &web_id, "--json"]);
+    let server = Server::start(d, &["--data-dir", "data"]);
+    Setup {
+        _dir: dir,
+        server,
+        tid,
+        upn,
+        native: native["appId"].as_str().unwrap().to_string(),
+        web: web_id,
+        web_secret: secret["secretText"].as_str().unwrap().to_string(),
+    }
+}
+
+/// A person's browser: keeps cookies, follows nothing by itself.
+struct Browser {
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+    csp: Option<String>,
+}
+
+impl Page {
+    /// The page's (one) form: its action and fields.
+    fn form(&self) -> (String, Vec<(String, String)>) {
+        let start = self.body.find("<form").unwrap_or_else(|| panic!("no form in: {}", self.body));
+        let form = &self.body[start..self.body[start..].find("</form>").unwrap() + start];
+        let attr = |tag: &str, name: &str| {
+            let key = format!("{name}=\"");
+            tag.find(&key).map(|i| unescape(&tag[i + key.len()..][..tag[i + key.len()..].find('"').unwrap()]))
+        };
+        let action = attr(&form[..form.find('>').unwrap()], "action").unwrap();
+        let mut fields = Vec::new();
+        for part in form.split("<input").skip(1) {
+            let tag = &part[..part.find('>').unwrap()];
+            if let (Some(n), v) = (attr(tag, "name"), attr(tag, "value")) {
+                fields.push((n, v.unwrap_or_default()));
+            }
+        }
+        (action, fields)
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+impl Browser {
+    fn new() -> Browser {
+        let client = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { client, cookies: HashMap::new() }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let r = req.header("cookie", cookie.join("; ")).send().await.unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+            let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+        let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
+        let (status, location, csp) = (r.status().as_u16(), header("location"), header("content-security-policy"));
+        Page { status, location, csp, body: r.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, url: &str) -> Page {
+        let req = self.client.get(url);
+        self.send(req).await
+    }
+
+    async fn submit(&mut self, base: &str, page: &Page, fill: &[(&str, &str)]) -> Page {
+        let (action, mut fields) = page.form();
+        for (k, v) in fill {
+            fields.retain(|(n, _)| n != k);
+            fields.push((k.to_string(), v.to_string()));
+        }
+        let req = self.client.post(format!("{base}{action}")).form(&fields);
+        self.send(req).await
+    }
+}
+
+impl Setup {
+    fn base(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}{path}", self.base(), self.tid)
+    }
+    fn authorize_url(&self, client: &str, redirect: &str, scope: &str, pkce: bool) -> String {
+        let mut p = vec![
+            ("client_id", client.to_string()),
+            ("redirect_uri", redirect.to_string()),
+            ("response_type", "code".into()),
+            ("scope", scope.into()),
+            ("state", "st-42".into()),
+            ("nonce", "nonce-7".into()),
+        ];
+        if pkce {
+            use base64::Engine;
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes()).as_ref());
+            p.push(("code_challenge", challenge));
+            p.push(("code_challenge_method", "S256".into()));
+        }
+        format!("{}?{}", self.url("/oauth2/v2.0/authorize"), serde_urlencoded::to_string(p).unwrap())
+    }
+
+    /// Signs in through the page (and consents if asked); returns the code the client receives.
+    async fn sign_in(&self, b: &mut Browser, authorize: &str, redirect: &str) -> String {
+        let mut page = b.get(authorize).await;
+        loop {
+            if let Some(loc) = page.location.clone() {
+                if loc.starts_with(redirect) {
+                    let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
+                    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                    assert_eq!(get("state").as_deref(), Some("st-42"));
+                    return get("code").unwrap_or_else(|| panic!("no code: {loc}"));
+                }
+                let next = if loc.starts_with('/') { format!("{}{loc}", self.base()) } else { loc };
+                page = b.get(&next).await;
+            } else if page.body.contains("name=\"password\"") {
+                page = b.submit(&self.base(), &page, &[("username", &self.upn), ("password", PASSWORD)]).await;
+            } else if page.body.contains("name=\"consent\"") {
+                page = b.submit(&self.base(), &page, &[("consent", "accept")]).await;
+            } else {
+                panic!("unexpected page {}: {}", page.status, page.body);
+            }
+        }
+    }
+
+    async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
+        let mut req = http().post(self.url("/oauth2/v2.0/token")).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    async fn verify(&self, token: &str, audience: &str, typ: &str) -> Value {
+        let discovery: Value = http().get(self.url("/v2.0/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let jwks: JwkSet = http().get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+        let header = decode_header(token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some(typ));
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_audience(&[audience]);
+        v.set_issuer(&[discovery["issuer"].as_str().unwrap()]);
+        let key = DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+        decode::<Value>(token, &key, &v).expect("verifies against the published keys").claims
+    }
+}
+
+#[tokio::test]
+async fn discovery_describes_this_tenant_and_only_what_exists() {
+    let s = setup();
+    for path in ["/v2.0/.well-known/openid-configuration", "/.well-known/openid-configuration"] {
+        let doc: Value = http().get(s.url(path)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(doc["issuer"], format!("http://localhost:{}/{}/v2.0", s.server.addr.port(), s.tid));
+        assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        // Every endpoint advertised answers something other than 404.
+        for key in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+            "introspection_endpoint",
+            "revocation_endpoint",
+        ] {
+            let url = doc[key].as_str().unwrap().replace("localhost", "127.0.0.1");
+            let status = http().get(&url).send().await.unwrap().status().as_u16();
+            assert_ne!(status, 404, "{key} {url}");
+        }
+    }
+    // By verified domain too; an unknown tenant is a clear error.
+    let r = http().get(format!("{}/defaultdirectory.ward.local/v2.0/.well-known/openid-configuration", s.base())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http().get(format!("{}/nowhere.example/v2.0/.well-known/openid-configuration", s.base())).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_native_app_signs_a_person_in_with_pkce() {
+    let s = setup();
+    let mut b = Browser::new();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid profile email offline_access User.Read", true);
+    // The sign-in page: a real form, a CSRF token, a CSP that lets the form lead to the client.
+    let page = b.get(&authorize).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<label for=\"password\">") && page.body.contains("Native Tool"));
+    assert!(page.csp.as_deref().unwrap().contains("form-action 'self' http://127.0.0.1"), "{:?}", page.csp);
+    // Wrong password: the page again, with an error and no session.
+    let wrong = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", "nope")]).await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("role=\"alert\"") && !b.cookies.contains_key("ward_session"));
+    // A forged form (no valid CSRF token) is refused.
+    let forged = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD), ("csrf_token", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let mut stranger = Browser::new();
+    let replayed_form = stranger.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(replayed_form.status, 403, "a CSRF token is bound to its browser's cookie");
+
+    let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
+    let (status, t) = s
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &s.native),
+                ("code", &code),
+                ("redirect_uri", NATIVE_REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
+    assert_eq!(id["nonce"], "nonce-7");
+    assert_eq!(id["preferred_username"], s.upn);
+    assert_eq!(id["email"], "megan@contoso.example");
+    let at = s.verify(t["access_token"].as_str().unwrap(), "https://graph.microsoft.com", "at+jwt").await;
+    assert_eq!(at["scp"], "openid profile email User.Read");
+    assert_eq!(at["sub"], id["sub"]);
+    // User info.
+    let info: Value = http()
+        .get(format!("{}/oidc/userinfo", s.base()))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], id["sub"]);
+    assert_eq!(info["name"], "Megan Bowen");
+    let r = http().get(format!("{}/oidc/userinfo", s.base())).bearer_auth("not.a.token").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+
+    // Single sign-on: the second app visit needs no password, and no consent again.
+    let again = b.get(&authorize).await;
+    assert!(again.location.as_deref().unwrap().starts_with(&format!("{NATIVE_REDIRECT}?code=")));
+
+    // A replayed code is refused and revokes what it issued.
+    let (status, e) = s
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &s.native),
+                ("code", &code),
+                ("redirect_uri", NATIVE_REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+    let (_, e) = s
+        .token(&[("grant_type", "refresh_token"), ("client_id", &s.native), ("refresh_token", t["refresh_token"].as_str().unwrap())], None)
+        .await;
+    assert_eq!(e["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_web_app_authenticates_rotates_introspects_revokes_and_signs_out() {
+    let s = setup();
+    let mut b = Browser::new();
+    let authorize = s.authorize_url(&s.web, WEB_REDIRECT, "openid profile offline_access User.Read", false);
+    let code = s.sign_in(&mut b, &authorize, WEB_REDIRECT).await;
+    let exchange = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", WEB_REDIRECT)];
+    // A confidential client must authenticate.
+    let (status, e) = s.token(&[&exchange[..], &[("client_id", s.web.as_str())]].concat(), None).await;
+    assert_eq!((status, e["error"].as_str()), (401, Some("invalid_client")));
+    let (status, t) = s.token(&exchange, Some((&s.web, &s.web_secret))).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(s.verify(t["access_token"].as_str().unwrap(), "https://graph.microsoft.com", "at+jwt").await["azpacr"], "1");
+
+    // Rotation, then reuse detection.
+    let rt1 = t["refresh_token"].as_str().unwrap();
+    let (status, t2) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", rt1)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!(status, 200, "{t2}");
+    let rt2 = t2["refresh_token"].as_str().unwrap();
+    assert_ne!(rt1, rt2);
+    let introspect = |token: String| {
+        let s = &s;
+        async move {
+            let r = http()
+                .post(s.url("/oauth2/v2.0/introspect"))
+                .basic_auth(&s.web, Some(&s.web_secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let live = introspect(t2["access_token"].as_str().unwrap().to_string()).await;
+    assert_eq!((live["active"].as_bool(), live["username"].as_str()), (Some(true), Some(s.upn.as_str())));
+    assert_eq!(introspect(rt2.to_string()).await["active"], true);
+    assert_eq!(introspect(rt1.to_string()).await["active"], false, "spent");
+    let r = http().post(s.url("/oauth2/v2.0/introspect")).form(&[("token", rt2), ("client_id", &s.web)]).send().await.unwrap();
+    assert_eq!(r.status(), 401, "introspection needs client authentication");
+
+    let (_, e) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", rt1)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!(e["error"], "invalid_grant");
+    let (_, e) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", rt2)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!(e["error"], "invalid_grant", "reuse revoked the family");
+    assert_eq!(introspect(t2["access_token"].as_str().unwrap().to_string()).await["active"], false);
+
+    // A new grant (single sign-on, no password), then revocation by the client.
+    let code = s.sign_in(&mut b, &authorize, WEB_REDIRECT).await;
+    let (_, t3) = s
+        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", WEB_REDIRECT)], Some((&s.web, &s.web_secret)))
+        .await;
+    let r = http()
+        .post(s.url("/oauth2/v2.0/revoke"))
+        .basic_auth(&s.web, Some(&s.web_secret))
+        .form(&[("token", t3["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(t3["access_token"].as_str().unwrap().to_string()).await["active"], false);
+
+    // Sign-out. Without a hint it must be confirmed (no cross-site sign-out); an unregistered
+    // post-logout URI is never followed.
+    let code = s.sign_in(&mut b, &authorize, WEB_REDIRECT).await;
+    let (_, t4) = s
+        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", WEB_REDIRECT)], Some((&s.web, &s.web_secret)))
+        .await;
+    let confirm = b.get(&s.url("/oauth2/v2.0/logout")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("Sign out"));
+    assert!(b.cookies.contains_key("ward_session"), "not signed out by a plain GET");
+    let id_token = t4["id_token"].as_str().unwrap();
+    let evil = format!("{}?id_token_hint={id_token}&post_logout_redirect_uri=https://evil.example/&state=z", s.url("/oauth2/v2.0/logout"));
+    let out = b.get(&evil).await;
+    assert_eq!((out.status, out.location), (200, None), "not an open redirect");
+    assert!(!b.cookies.contains_key("ward_session"));
+    let (_, e) = s
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", t4["refresh_token"].as_str().unwrap())], Some((&s.web, &s.web_secret)))
+        .await;
+    assert_eq!(e["error"], "invalid_grant", "signing out ends the session's grants");
+    // After sign-out, the sign-in page comes back.
+    let page = b.get(&authorize).await;
+    assert!(page.body.contains("name=\"password\""));
+    // With a registered URI and a valid hint, the browser goes back to the app.
+    let code = s.sign_in(&mut b, &authorize, WEB_REDIRECT).await;
+    let (_, t5) = s
+        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", WEB_REDIRECT)], Some((&s.web, &s.web_secret)))
+        .await;
+    let back = format!(
+        "{}?id_token_hint={}&post_logout_redirect_uri={}&state=z",
+        s.url("/oauth2/v2.0/logout"),
+        t5["id_token"].as_str().unwrap(),
+        WEB_REDIRECT
+    );
+    let out = b.get(&back).await;
+    assert_eq!(out.location.as_deref(), Some(format!("{WEB_REDIRECT}?state=z").as_str()));
+}
+
+#[tokio::test]
+async fn authorize_errors_go_to_the_person_or_to_the_registered_uri_never_elsewhere() {
+    let s = setup();
+    let mut b = Browser::new();
+    // Unregistered redirect URI: an error page, no redirect.
+    let page = b.get(&s.authorize_url(&s.web, "https://evil.example/cb", "openid", false)).await;
+    assert_eq!((page.status, page.location.as_deref()), (400, None));
+    assert!(page.body.contains("AADSTS50011"));
+    // Unknown client: an error page.
+    let page = b.get(&s.authorize_url("5d6a7a9e-0000-4000-8000-000000000000", WEB_REDIRECT, "openid", false)).await;
+    assert_eq!((page.status, page.location.as_deref()), (400, None));
+    // A public client without PKCE: the error goes back to its registered URI.
+    let page = b.get(&s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", false)).await;
+    let loc = page.location.unwrap();
+    assert!(loc.starts_with(&format!("{NATIVE_REDIRECT}?error=invalid_request")) && loc.contains("state=st-42"), "{loc}");
+    // Unknown scope.
+    let loc = b.get(&s.authorize_url(&s.web, WEB_REDIRECT, "openid Mail.Send", false)).await.location.unwrap();
+    assert!(loc.contains("error=invalid_scope"), "{loc}");
+    // Declining consent.
+    let authorize = s.authorize_url(&s.web, WEB_REDIRECT, "openid User.Read", false);
+    let page = b.get(&authorize).await;
+    let consent = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let consent = b.get(&format!("{}{}", s.base(), consent.location.unwrap())).await;
+    assert!(consent.body.contains("Permissions requested"), "{}", consent.body);
+    let declined = b.submit(&s.base(), &consent, &[("consent", "deny")]).await;
+    assert!(declined.location.unwrap().starts_with(&format!("{WEB_REDIRECT}?error=access_denied")));
+    // Admin-only permissions cannot be consented to by the user.
+    let page = b.get(&s.authorize_url(&s.web, WEB_REDIRECT, "openid User.Read.All", false)).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("Need admin approval"));
+}
