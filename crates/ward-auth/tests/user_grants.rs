@@ -45,7 +45,10 @@ async fn fixture() -> F {
     let user =
         NewUser { user_principal_name: upn, display_name: "Alice".into(), mail: Some("alice@example.com".into()), ..Default::default() };
     dir.create_user(tenant.id, NewUserRequest { user, password: Some(PASSWORD.into()), ..Default::default() }).await.unwrap();
-    let (app, _) = dir.create_application_with(tenant.id, "Native", &[(Platform::PublicClient, vec![REDIRECT.into()])]).await.unwrap();
+    let (app, _) = dir
+        .create_application_with(tenant.id, "Native", |a| a.set_redirect_uris(Platform::PublicClient, &[REDIRECT.into()]))
+        .await
+        .unwrap();
     F { dir, tokens, clock, client: app.app_id, tenant, _tmp: tmp }
 }
 
@@ -193,8 +196,11 @@ async fn codes_refuse_the_wrong_verifier_client_redirect_tenant_and_age() {
         .unwrap_err();
     assert_eq!(e.error, "invalid_grant", "another redirect URI");
     // Another client, even a confidential one with a valid secret.
-    let (other, _) =
-        f.dir.create_application_with(f.tenant.id, "Other", &[(Platform::Web, vec!["https://other.example/cb".into()])]).await.unwrap();
+    let (other, _) = f
+        .dir
+        .create_application_with(f.tenant.id, "Other", |a| a.set_redirect_uris(Platform::Web, &["https://other.example/cb".into()]))
+        .await
+        .unwrap();
     let (_, secret) = f.dir.add_client_secret(f.tenant.id, other.id, None, Duration::days(1)).await.unwrap();
     let creds =
         ClientCredentials { client_id: other.app_id.to_string(), client_secret: Some(secret), method: AuthMethod::ClientSecretPost };
@@ -322,8 +328,11 @@ async fn passwords_lock_out_after_repeated_failures_and_unknown_users_look_the_s
 #[tokio::test]
 async fn introspection_and_revocation_answer_only_the_tokens_own_client() {
     let f = fixture().await;
-    let (web, _) =
-        f.dir.create_application_with(f.tenant.id, "Web", &[(Platform::Web, vec!["https://web.example/cb".into()])]).await.unwrap();
+    let (web, _) = f
+        .dir
+        .create_application_with(f.tenant.id, "Web", |a| a.set_redirect_uris(Platform::Web, &["https://web.example/cb".into()]))
+        .await
+        .unwrap();
     let (_, secret) = f.dir.add_client_secret(f.tenant.id, web.id, None, Duration::days(1)).await.unwrap();
     let web_creds = || ClientCredentials {
         client_id: web.app_id.to_string(),

@@ -37,8 +37,37 @@ pub struct Application {
     pub public_client: RedirectSettings,
     #[serde(default)]
     pub spa: RedirectSettings,
+    /// Ward's extension: the algorithm of the tokens issued to this client (`RS256` when unset,
+    /// as Entra signs; `ES256` or `EdDSA` for clients that prefer them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_signing_algorithm: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_date_time: OffsetDateTime,
+}
+
+/// The signing algorithms an application may choose.
+pub const TOKEN_SIGNING_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+impl Application {
+    /// Sets the algorithm of this client's tokens; `None` returns to the default (RS256).
+    pub fn set_token_signing_algorithm(&mut self, alg: Option<&str>) -> Result<(), DirectoryError> {
+        self.token_signing_algorithm = match alg {
+            None => None,
+            Some(a) => Some(
+                TOKEN_SIGNING_ALGORITHMS
+                    .iter()
+                    .find(|known| known.eq_ignore_ascii_case(a))
+                    .ok_or_else(|| {
+                        DirectoryError::invalid(
+                            "tokenSigningAlgorithm",
+                            format!("'{}' is not one of RS256, ES256, EdDSA", validate::clip(a)),
+                        )
+                    })?
+                    .to_string(),
+            ),
+        };
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,6 +94,7 @@ impl Application {
             web: RedirectSettings::default(),
             public_client: RedirectSettings::default(),
             spa: RedirectSettings::default(),
+            token_signing_algorithm: None,
             created_date_time: now,
         })
     }

@@ -5,7 +5,7 @@ use crate::{Directory, Result, decode, encode, secrets};
 use time::Duration;
 use uuid::Uuid;
 use ward_core::DirectoryError;
-use ward_core::app::{Application, PasswordCredential, Platform, ServicePrincipal};
+use ward_core::app::{Application, PasswordCredential, ServicePrincipal};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::permissions::{
     AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Permission, graph_app_role, graph_scope,
@@ -76,22 +76,20 @@ impl Directory {
 
     /// Registers an application and creates its service principal in the same unit of work.
     pub async fn create_application(&self, tenant: TenantId, display_name: &str) -> Result<(Application, ServicePrincipal)> {
-        self.create_application_with(tenant, display_name, &[]).await
+        self.create_application_with(tenant, display_name, |_| Ok(())).await
     }
 
-    /// Registers an application with redirect URIs per platform (validated: https or loopback,
-    /// no wildcards, no fragments).
+    /// Registers an application configured by `configure` (redirect URIs, signing algorithm:
+    /// the setters validate) before anything is written.
     pub async fn create_application_with(
         &self,
         tenant: TenantId,
         display_name: &str,
-        redirects: &[(Platform, Vec<String>)],
+        configure: impl FnOnce(&mut Application) -> Result<()>,
     ) -> Result<(Application, ServicePrincipal)> {
         self.tenant(tenant).await?;
         let (mut app, sp, mut ops) = self.new_application_ops(tenant, display_name)?;
-        for (platform, uris) in redirects {
-            app.set_redirect_uris(*platform, uris)?;
-        }
+        configure(&mut app)?;
         if let Some(WriteOp::Insert { doc, .. }) = ops.first_mut() {
             *doc = encode(&app)?;
         }
@@ -322,6 +320,22 @@ impl Directory {
 }
 
 impl Directory {
+    /// Chooses the signing algorithm of the tokens issued to an application (by client id).
+    pub async fn set_token_signing_algorithm(&self, tenant: TenantId, client_id: Uuid, alg: Option<&str>) -> Result<Application> {
+        let app = self.application_by_app_id(tenant, client_id).await?;
+        let (mut app, stored): (Application, _) = self.load(tenant, ObjectKind::Application, app.id).await?;
+        app.set_token_signing_algorithm(alg)?;
+        let op = WriteOp::Update {
+            kind: ObjectKind::Application,
+            id: app.id,
+            unique_key: Some(format!("appid:{}", app.app_id)),
+            doc: encode(&app)?,
+            expected_version: stored.version,
+        };
+        self.commit(tenant, vec![op]).await?;
+        Ok(app)
+    }
+
     /// Enables or disables a service principal: a disabled one gets no tokens.
     pub async fn set_service_principal_enabled(&self, tenant: TenantId, id: ObjectId, enabled: bool) -> Result<ServicePrincipal> {
         let (mut sp, stored): (ServicePrincipal, _) = self.load(tenant, ObjectKind::ServicePrincipal, id).await?;

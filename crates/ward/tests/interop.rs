@@ -10,9 +10,9 @@
 //! `interop/node/node_modules`. Without them these tests say so loudly and pass, unless `CI=true`
 //! or `WARD_TEST_REQUIRE_INTEROP` is set: then they fail.
 //!
-//! The authorization-code scripts in `interop/*/pending/` also take WARD_CONF_CLIENT_ID,
-//! WARD_CONF_CLIENT_SECRET, WARD_REDIRECT_URI, WARD_USERNAME, WARD_PASSWORD and WARD_SCOPE;
-//! `Client::run` passes extra variables for them.
+//! The authorization-code scripts (`interop/*/pending/`, written before the endpoints landed) also
+//! take WARD_CONF_CLIENT_ID, WARD_CONF_CLIENT_SECRET, WARD_REDIRECT_URI, WARD_USERNAME,
+//! WARD_PASSWORD and WARD_SCOPE, from `Ward::sign_in_inputs`.
 
 mod common;
 use common::*;

@@ -458,3 +458,33 @@ async fn authorize_errors_go_to_the_person_or_to_the_registered_uri_never_elsewh
     assert_eq!(page.status, 403);
     assert!(page.body.contains("Need admin approval"));
 }
+
+#[tokio::test]
+async fn an_app_can_choose_es256_or_eddsa_for_its_tokens() {
+    let s = setup();
+    let d = s._dir.path();
+    fails_with(ward(d).args(["app", "create", "--data-dir", "data", "--name", "Bad", "--signing-alg", "HS256"]), "invalid_value");
+    for (alg, jwt_alg) in [("ES256", Algorithm::ES256), ("EdDSA", Algorithm::EdDSA)] {
+        let app = cli(d, &["app", "create", "--json", "--name", alg, "--signing-alg", alg]);
+        let id = app["appId"].as_str().unwrap();
+        let secret = cli(d, &["app", "add-secret", id, "--json"]);
+        let (status, t) = s
+            .token(
+                &[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")],
+                Some((id, secret["secretText"].as_str().unwrap())),
+            )
+            .await;
+        assert_eq!(status, 200, "{t}");
+        let token = t["access_token"].as_str().unwrap();
+        let header = decode_header(token).unwrap();
+        assert_eq!(header.alg, jwt_alg);
+        let jwks: JwkSet = http().get(s.url("/discovery/v2.0/keys")).send().await.unwrap().json().await.unwrap();
+        let mut v = Validation::new(jwt_alg);
+        v.set_audience(&["https://graph.microsoft.com"]);
+        let key = DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+        assert_eq!(decode::<Value>(token, &key, &v).unwrap().claims["appid"], id);
+        // Another algorithm's verifier refuses it.
+        let rs_key = jwks.keys.iter().find(|k| k.common.key_algorithm == Some(jsonwebtoken::jwk::KeyAlgorithm::RS256)).unwrap();
+        assert!(decode::<Value>(token, &DecodingKey::from_jwk(rs_key).unwrap(), &Validation::new(Algorithm::RS256)).is_err());
+    }
+}

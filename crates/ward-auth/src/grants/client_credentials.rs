@@ -118,6 +118,7 @@ impl TokenService {
             ));
         };
         let grant = decide(Subject::App { service_principal: sp, granted: &facts.granted })?;
-        self.issue_app_token(&resolved.tenant, sp, audience, grant, client.method, Alg::RS256).await
+        let alg = record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256);
+        self.issue_app_token(&resolved.tenant, sp, audience, grant, client.method, alg).await
     }
 }

@@ -65,6 +65,7 @@ struct Issue<'a> {
     nonce: Option<&'a str>,
     refresh_token: Option<String>,
     method: AuthMethod,
+    alg: Alg,
 }
 
 impl TokenService {
@@ -185,6 +186,7 @@ impl TokenService {
             nonce: doc.nonce.as_deref(),
             refresh_token: refresh,
             method,
+            alg: record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256),
         })
         .await
     }
@@ -266,6 +268,7 @@ impl TokenService {
             nonce: None,
             refresh_token: refresh,
             method,
+            alg: record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256),
         })
         .await
     }
@@ -362,7 +365,7 @@ impl TokenService {
             "uti": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uti),
             "jti": Uuid::new_v4(),
         });
-        let key = self.keys.signer(Alg::RS256).await.map_err(|e| {
+        let key = self.keys.signer(i.alg).await.map_err(|e| {
             tracing::error!(error = %e, "no signing key");
             OAuthError::temporarily_unavailable()
         })?;

@@ -27,6 +27,9 @@ pub enum AppCommand {
         /// A redirect URI of a single-page app (public client, short-lived refresh tokens). Repeatable.
         #[arg(long = "spa-redirect-uri")]
         spa: Vec<String>,
+        /// The algorithm of tokens issued to this app: RS256 (default), ES256 or EdDSA.
+        #[arg(long)]
+        signing_alg: Option<String>,
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long)]
@@ -99,10 +102,16 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
     }
     let directory = open_directory(config).await?;
     match command {
-        AppCommand::Create { name, web, public, spa, tenant: key, json } => {
+        AppCommand::Create { name, web, public, spa, signing_alg, tenant: key, json } => {
             let t = tenant(&directory, key.as_deref()).await?;
-            let redirects = [(Platform::Web, web), (Platform::PublicClient, public), (Platform::Spa, spa)];
-            let (app, sp) = directory.create_application_with(t, &name, &redirects).await?;
+            let (app, sp) = directory
+                .create_application_with(t, &name, |app| {
+                    app.set_redirect_uris(Platform::Web, &web)?;
+                    app.set_redirect_uris(Platform::PublicClient, &public)?;
+                    app.set_redirect_uris(Platform::Spa, &spa)?;
+                    app.set_token_signing_algorithm(signing_alg.as_deref())
+                })
+                .await?;
             if json {
                 println!("{}", json!({ "appId": app.app_id, "id": app.id, "servicePrincipalId": sp.id, "displayName": app.display_name }));
             } else {
