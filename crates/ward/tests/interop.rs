@@ -10,7 +10,7 @@
 //! `interop/node/node_modules`. Without them these tests say so loudly and pass, unless `CI=true`
 //! or `WARD_TEST_REQUIRE_INTEROP` is set: then they fail.
 //!
-//! The authorization-code scripts (`interop/*/pending/`, written before the endpoints landed) also
+//! The authorization-code scripts also
 //! take WARD_CONF_CLIENT_ID, WARD_CONF_CLIENT_SECRET, WARD_REDIRECT_URI, WARD_USERNAME,
 //! WARD_PASSWORD and WARD_SCOPE, from `Ward::sign_in_inputs`.
 
