@@ -200,7 +200,7 @@ fn authlib_authorization_code() {
     let ward = Ward::start();
     let inputs = ward.sign_in_inputs();
     let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ward.run(&python, "python", "pending/authlib_authorization_code.py", &inputs);
+    ward.run(&python, "python", "authlib_authorization_code.py", &inputs);
 }
 
 #[test]
@@ -209,5 +209,5 @@ fn openid_client_authorization_code() {
     let ward = Ward::start();
     let inputs = ward.sign_in_inputs();
     let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ward.run(&node, "node", "pending/authorization_code.mjs", &inputs);
+    ward.run(&node, "node", "authorization_code.mjs", &inputs);
 }
