@@ -102,6 +102,21 @@ pub enum AuthorizeOutcome {
     Redirect(String),
 }
 
+/// Global Administrator, Application Administrator, Cloud Application Administrator.
+const APP_CONSENT_ROLES: [&str; 3] =
+    [ward_core::roles::GLOBAL_ADMINISTRATOR, "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "158c047a-c907-4556-b7ef-446551a6b5f7"];
+
+struct ConsentPolicy {
+    admin: bool,
+    users_may: bool,
+}
+
+impl ConsentPolicy {
+    fn allows(&self, p: &Permission) -> bool {
+        self.admin || (self.users_may && !p.requires_admin_consent())
+    }
+}
+
 /// Splits `scope` into OpenID Connect scopes and delegated permissions of Ward's API, which may be
 /// written bare (`User.Read`), with Graph's URI or appId in front, or as `<resource>/.default`.
 pub fn parse_delegated_scopes(scope: &str) -> Result<(Vec<&'static Permission>, Vec<&'static Permission>, bool), OAuthError> {
@@ -341,8 +356,9 @@ impl TokenService {
         };
         match decide(subject) {
             Ok(_) if req.prompt == Prompt::Consent => {
-                let (admin, ask): (Vec<_>, Vec<_>) =
-                    requested.iter().partition(|p| p.requires_admin_consent() && !consented.iter().any(|g| g.covers(p.value)));
+                let may = self.may_consent(req, user).await.map_err(back)?;
+                let (ask, admin): (Vec<_>, Vec<_>) =
+                    requested.iter().partition(|p| may.allows(p) || consented.iter().any(|g| g.covers(p.value)));
                 Ok(AuthorizeOutcome::Consent { ask, admin })
             }
             Ok(grant) => {
@@ -359,7 +375,8 @@ impl TokenService {
                 }
                 let missing: Vec<&'static Permission> =
                     requested.into_iter().filter(|p| !consented.iter().any(|g| g.covers(p.value))).collect();
-                let (admin, ask) = missing.into_iter().partition(|p| p.requires_admin_consent());
+                let may = self.may_consent(req, user).await.map_err(back)?;
+                let (ask, admin) = missing.into_iter().partition(|p| may.allows(p));
                 Ok(AuthorizeOutcome::Consent { ask, admin })
             }
             Err(e) if e.error == "unauthorized_client" => Err(back(e)),
@@ -367,9 +384,23 @@ impl TokenService {
         }
     }
 
-    /// Records the signed-in person's consent to what the request asks (never admin-only ones).
+    /// What this person may consent to on their own behalf: nothing unless the tenant lets users
+    /// consent (`usersCanConsentToApps`, off by default), and then only low-risk permissions;
+    /// administrators of applications may consent to anything, for themselves. Consent for every
+    /// user is an administrator's act (`ward app consent`).
+    async fn may_consent(&self, req: &ValidAuthorize, user: &User) -> Result<ConsentPolicy, OAuthError> {
+        let roles = self.directory.roles_of(req.tenant.id, user.id).await.map_err(|e| {
+            tracing::error!(error = %e, "reading roles failed");
+            OAuthError::temporarily_unavailable()
+        })?;
+        let admin = roles.iter().any(|r| APP_CONSENT_ROLES.contains(&r.as_str()));
+        Ok(ConsentPolicy { admin, users_may: req.tenant.settings.users_can_consent_to_apps })
+    }
+
+    /// Records the signed-in person's consent to what the request asks, within what they may grant.
     pub async fn consent(&self, req: &ValidAuthorize, user: &User, ask: &[&'static Permission]) -> Result<(), AuthorizeFailure> {
-        let values: Vec<&str> = ask.iter().filter(|p| !p.requires_admin_consent()).map(|p| p.value).collect();
+        let may = self.may_consent(req, user).await.map_err(|e| page(e.status, "We can't record your consent", e.description))?;
+        let values: Vec<&str> = ask.iter().filter(|p| may.allows(p)).map(|p| p.value).collect();
         if values.is_empty() {
             return Ok(());
         }

@@ -136,7 +136,10 @@ impl TokenService {
             facts
         };
         let record = facts.record.as_ref().ok_or_else(OAuthError::temporarily_unavailable)?;
-        if client.client_secret.is_none() && !record.secrets.is_empty() {
+        if client.client_secret.is_none()
+            && client.assertion.is_none()
+            && (!record.secrets.is_empty() || !record.app.key_credentials.is_empty())
+        {
             return Err(OAuthError::invalid_client(7000218, "This client must authenticate to revoke tokens."));
         }
         let client_id = record.app.app_id;

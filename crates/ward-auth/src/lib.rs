@@ -3,6 +3,7 @@
 //! access tokens through the one issuance decision (`decision`); the user grants build on both.
 
 pub mod authorize;
+pub mod client_assertion;
 pub mod crypto;
 pub mod decision;
 pub mod error;

@@ -79,6 +79,11 @@ impl TokenService {
         }
     }
 
+    /// The externally visible base URL, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// The issuer of a tenant's v2.0 tokens.
     pub fn issuer(&self, tenant: &Tenant) -> String {
         format!("{}/{}/v2.0", self.public_url, tenant.id)
@@ -170,6 +175,7 @@ impl TokenService {
         let client_acr = match method {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => "1",
             AuthMethod::None => "0",
+            AuthMethod::PrivateKeyJwt => "2",
         };
         let mut claims = json!({
             "aud": audience,

@@ -31,7 +31,7 @@ async fn fixture() -> Fixture {
 }
 
 fn creds(id: Uuid, secret: &str) -> ClientCredentials {
-    ClientCredentials { client_id: id.to_string(), client_secret: Some(secret.into()), method: AuthMethod::ClientSecretPost }
+    ClientCredentials::secret(id.to_string(), secret, AuthMethod::ClientSecretPost)
 }
 
 const SCOPE: Option<&str> = Some("https://graph.microsoft.com/.default");

@@ -41,6 +41,8 @@ async fn fixture() -> F {
     let keys = Arc::new(KeyRing::open(store, Kek::from_base64(&Kek::generate_base64().unwrap()).unwrap(), clock.clone()).await.unwrap());
     let tokens = TokenService::new(dir.clone(), keys, "https://id.example.com");
     let tenant = dir.initialize(InitRequest::default()).await.unwrap().tenant;
+    let settings = ward_core::tenant::TenantSettings { users_can_consent_to_apps: true, ..Default::default() };
+    let tenant = dir.set_tenant_settings(tenant.id, settings).await.unwrap();
     let upn = format!("alice@{}", tenant.initial_domain().as_str());
     let user =
         NewUser { user_principal_name: upn, display_name: "Alice".into(), mail: Some("alice@example.com".into()), ..Default::default() };
@@ -53,7 +55,7 @@ async fn fixture() -> F {
 }
 
 fn public(id: Uuid) -> ClientCredentials {
-    ClientCredentials { client_id: id.to_string(), client_secret: None, method: AuthMethod::ClientSecretPost }
+    ClientCredentials::public(id.to_string())
 }
 
 fn claims(token: &str) -> serde_json::Value {
@@ -202,8 +204,7 @@ async fn codes_refuse_the_wrong_verifier_client_redirect_tenant_and_age() {
         .await
         .unwrap();
     let (_, secret) = f.dir.add_client_secret(f.tenant.id, other.id, None, Duration::days(1)).await.unwrap();
-    let creds =
-        ClientCredentials { client_id: other.app_id.to_string(), client_secret: Some(secret), method: AuthMethod::ClientSecretPost };
+    let creds = ClientCredentials::secret(other.app_id.to_string(), secret, AuthMethod::ClientSecretPost);
     let e = f.tokens.authorization_code(&f.tid(), creds, Some(&code), Some(REDIRECT), Some(VERIFIER)).await.unwrap_err();
     assert_eq!(e.error, "invalid_grant", "another client");
     // Another tenant.
@@ -272,6 +273,26 @@ async fn authorize_refuses_bad_requests_and_never_redirects_to_unregistered_uris
         AuthorizeFailure::Redirect(r) => assert_eq!(r.error.error, "login_required"),
         other => panic!("{other:?}"),
     }
+    // Where users may not consent (the default), nothing is theirs to grant; an administrator's
+    // consent for everyone lets them in.
+    let locked = f.dir.set_tenant_settings(f.tenant.id, Default::default()).await.unwrap();
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid User.Read")).await.unwrap();
+    let s = f.tokens.password_sign_in(&locked, &f.upn(), PASSWORD).await.unwrap();
+    let session = (s.session, s.user);
+    match f.tokens.authorize(&req, Some(&session)).await.unwrap() {
+        AuthorizeOutcome::Consent { ask, admin } => {
+            assert!(ask.is_empty(), "{ask:?} {:?}", req.tenant.settings);
+            assert_eq!(admin.iter().map(|p| p.value).collect::<Vec<_>>(), ["openid", "User.Read"]);
+            // Consent given anyway (a forged form) records nothing.
+            f.tokens.consent(&req, &session.1, &admin).await.unwrap();
+            assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Consent { .. }));
+        }
+        other => panic!("{other:?}"),
+    }
+    let sp = f.dir.service_principal_by_app_id(f.tenant.id, f.client).await.unwrap();
+    f.dir.grant_delegated(f.tenant.id, sp.id, None, &["openid", "User.Read"]).await.unwrap();
+    assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Redirect(_)));
+    f.dir.set_tenant_settings(f.tenant.id, f.tenant.settings.clone()).await.unwrap();
     // Admin-only permissions are not the user's to consent to.
     let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid User.Read.All")).await.unwrap();
     let s = f.tokens.password_sign_in(&req.tenant, &f.upn(), PASSWORD).await.unwrap();
@@ -334,11 +355,7 @@ async fn introspection_and_revocation_answer_only_the_tokens_own_client() {
         .await
         .unwrap();
     let (_, secret) = f.dir.add_client_secret(f.tenant.id, web.id, None, Duration::days(1)).await.unwrap();
-    let web_creds = || ClientCredentials {
-        client_id: web.app_id.to_string(),
-        client_secret: Some(secret.clone()),
-        method: AuthMethod::ClientSecretBasic,
-    };
+    let web_creds = || ClientCredentials::secret(web.app_id.to_string(), secret.clone(), AuthMethod::ClientSecretBasic);
     // Tokens of the native client: the web client learns nothing about them.
     let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
     let rt = t.refresh_token.clone().unwrap();

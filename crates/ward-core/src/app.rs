@@ -21,6 +21,35 @@ pub struct PasswordCredential {
     pub end_date_time: OffsetDateTime,
 }
 
+/// A public key a client signs assertions with (Graph's `keyCredential`): an X.509 certificate
+/// (`AsymmetricX509Cert`, `key` = base64 DER) or, as Ward's extension, a JWK (`Jwk`, `key` = the
+/// JWK's JSON). Public material only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCredential {
+    pub key_id: Uuid,
+    pub display_name: Option<String>,
+    #[serde(rename = "type")]
+    pub key_type: String,
+    pub usage: String,
+    /// Base64 of the certificate's SHA-1 thumbprint, as Graph shows it (certificates only).
+    pub custom_key_identifier: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start_date_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end_date_time: OffsetDateTime,
+    pub key: String,
+}
+
+impl KeyCredential {
+    pub const CERTIFICATE: &'static str = "AsymmetricX509Cert";
+    pub const JWK: &'static str = "Jwk";
+}
+
+/// Entra's limit on key credentials per application is well above what clients use; Ward keeps
+/// it small so that an assertion is checked against few keys.
+pub const MAX_KEY_CREDENTIALS: usize = 16;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Application {
@@ -31,6 +60,8 @@ pub struct Application {
     pub sign_in_audience: String,
     #[serde(default)]
     pub password_credentials: Vec<PasswordCredential>,
+    #[serde(default)]
+    pub key_credentials: Vec<KeyCredential>,
     #[serde(default)]
     pub web: RedirectSettings,
     #[serde(default)]
@@ -91,6 +122,7 @@ impl Application {
             display_name: validate::required_text("displayName", display_name, 256)?,
             sign_in_audience: "AzureADMyOrg".into(),
             password_credentials: Vec::new(),
+            key_credentials: Vec::new(),
             web: RedirectSettings::default(),
             public_client: RedirectSettings::default(),
             spa: RedirectSettings::default(),

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod change;
+pub mod client_key;
 pub mod clock;
 pub mod error;
 pub mod group;

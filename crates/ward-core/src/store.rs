@@ -307,6 +307,9 @@ pub trait Store: Send + Sync + 'static {
     /// transaction, extending its grant's expiry to cover it. A handle used before is a replay:
     /// its grant is revoked in that transaction, and nothing is stored.
     async fn redeem_handle(&self, hash: &str, at: OffsetDateTime, replacement: Option<&StoredHandle>) -> StoreResult<Redeemed>;
+    /// Records a client assertion's identity until it expires. Returns false when it was recorded
+    /// before (a replay), atomically across nodes.
+    async fn remember_assertion(&self, hash: &str, expires_at: OffsetDateTime) -> StoreResult<bool>;
     /// Deletes sessions, handles and grants that expired before `cutoff`. Returns how many rows went.
     async fn purge_expired_auth(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 

@@ -5,7 +5,7 @@ use crate::{Directory, Result, decode, encode, secrets};
 use time::Duration;
 use uuid::Uuid;
 use ward_core::DirectoryError;
-use ward_core::app::{Application, PasswordCredential, ServicePrincipal};
+use ward_core::app::{Application, KeyCredential, MAX_KEY_CREDENTIALS, PasswordCredential, ServicePrincipal};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::permissions::{
     AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Permission, graph_app_role, graph_scope,
@@ -320,6 +320,72 @@ impl Directory {
 }
 
 impl Directory {
+    /// Graph's `addKey`: registers a certificate (PEM or base64 DER) or a public JWK that the
+    /// application signs client assertions with. A certificate's own validity bounds the key's;
+    /// a JWK is valid for `lifetime` (at most 730 days, like secrets).
+    pub async fn add_client_key(
+        &self,
+        tenant: TenantId,
+        app_object_id: ObjectId,
+        material: &str,
+        display_name: Option<&str>,
+        lifetime: Duration,
+    ) -> Result<KeyCredential> {
+        use ward_core::client_key::{certificate_der, parse_certificate, parse_jwk};
+        let (mut app, stored): (Application, _) = self.load(tenant, ObjectKind::Application, app_object_id).await?;
+        if app.key_credentials.len() >= MAX_KEY_CREDENTIALS {
+            return Err(DirectoryError::invalid("keyCredentials", format!("an application has at most {MAX_KEY_CREDENTIALS} keys")));
+        }
+        let now = self.clock.now();
+        let trimmed = material.trim();
+        let credential = if trimmed.starts_with('{') {
+            let jwk: serde_json::Value =
+                serde_json::from_str(trimmed).map_err(|_| DirectoryError::invalid("keyCredentials", "the key is not valid JSON"))?;
+            parse_jwk(&jwk)?;
+            if lifetime <= Duration::ZERO || lifetime > MAX_SECRET_LIFETIME {
+                return Err(DirectoryError::invalid("endDateTime", "a key must expire within 730 days"));
+            }
+            KeyCredential {
+                key_id: self.rng.uuid(),
+                display_name: ward_core::validate::optional_text("displayName", display_name, 256)?,
+                key_type: KeyCredential::JWK.into(),
+                usage: "Verify".into(),
+                custom_key_identifier: None,
+                start_date_time: now,
+                end_date_time: now + lifetime,
+                key: jwk.to_string(),
+            }
+        } else {
+            let der = certificate_der(trimmed)?;
+            let cert = parse_certificate(&der)?;
+            if cert.not_after <= now {
+                return Err(DirectoryError::invalid("keyCredentials", "the certificate has expired"));
+            }
+            use base64::Engine;
+            let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+            KeyCredential {
+                key_id: self.rng.uuid(),
+                display_name: ward_core::validate::optional_text("displayName", display_name, 256)?,
+                key_type: KeyCredential::CERTIFICATE.into(),
+                usage: "Verify".into(),
+                custom_key_identifier: Some(base64::engine::general_purpose::STANDARD.encode(sha1.as_ref())),
+                start_date_time: cert.not_before,
+                end_date_time: cert.not_after.min(now + MAX_SECRET_LIFETIME),
+                key: base64::engine::general_purpose::STANDARD.encode(&der),
+            }
+        };
+        app.key_credentials.push(credential.clone());
+        let op = WriteOp::Update {
+            kind: ObjectKind::Application,
+            id: app.id,
+            unique_key: Some(format!("appid:{}", app.app_id)),
+            doc: encode(&app)?,
+            expected_version: stored.version,
+        };
+        self.commit(tenant, vec![op]).await?;
+        Ok(credential)
+    }
+
     /// Chooses the signing algorithm of the tokens issued to an application (by client id).
     pub async fn set_token_signing_algorithm(&self, tenant: TenantId, client_id: Uuid, alg: Option<&str>) -> Result<Application> {
         let app = self.application_by_app_id(tenant, client_id).await?;

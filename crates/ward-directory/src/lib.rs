@@ -129,6 +129,14 @@ impl Directory {
         Ok(t)
     }
 
+    /// Replaces a tenant's settings (whether users may consent to or register applications).
+    pub async fn set_tenant_settings(&self, tenant: TenantId, settings: ward_core::tenant::TenantSettings) -> Result<Tenant> {
+        let mut t = self.tenant(tenant).await?;
+        t.settings = settings;
+        self.commit(tenant, vec![WriteOp::UpdateTenant(t.clone())]).await?;
+        Ok(t)
+    }
+
     async fn tenant(&self, id: TenantId) -> Result<Tenant> {
         self.store.tenant(id).await?.ok_or_else(|| DirectoryError::NotFound { kind: None, id: id.to_string() })
     }

@@ -131,24 +131,49 @@ pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(Strin
 /// that sends only `client_id` is a public client; whether that suffices is the grant's call.
 pub(crate) fn client_auth(headers: &HeaderMap, params: &[(String, String)]) -> Result<ClientCredentials, OAuthError> {
     let get = |k: &str| params.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone());
-    match (basic_credentials(headers)?, get("client_secret")) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+    let assertion = match (get("client_assertion_type"), get("client_assertion")) {
+        (None, None) => None,
+        (Some(t), Some(a)) if t == ward_auth::client_assertion::ASSERTION_TYPE => Some(a),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                50027,
+                format!("client_assertion_type must be {}.", ward_auth::client_assertion::ASSERTION_TYPE),
+            ));
+        }
+        _ => return Err(OAuthError::invalid_request(900144, "client_assertion and client_assertion_type go together.")),
+    };
+    let basic = basic_credentials(headers)?;
+    let methods = usize::from(basic.is_some()) + usize::from(get("client_secret").is_some()) + usize::from(assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::invalid_request(
             7000219,
-            "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
-        )),
-        (Some((id, secret)), None) => {
-            if get("client_id").is_some_and(|body_id| body_id != id) {
-                return Err(OAuthError::invalid_request(700016, "client_id in the body differs from the one in the Authorization header."));
-            }
-            Ok(ClientCredentials { client_id: id, client_secret: Some(secret), method: AuthMethod::ClientSecretBasic })
-        }
-        (None, secret) => {
-            let id = get("client_id").ok_or_else(|| {
-                OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'.")
-            })?;
-            Ok(ClientCredentials { client_id: id, client_secret: secret, method: AuthMethod::ClientSecretPost })
-        }
+            "Use one client authentication method: HTTP Basic, client_secret, or client_assertion.",
+        ));
     }
+    if let Some((id, secret)) = basic {
+        if get("client_id").is_some_and(|body_id| body_id != id) {
+            return Err(OAuthError::invalid_request(700016, "client_id in the body differs from the one in the Authorization header."));
+        }
+        return Ok(ClientCredentials::secret(id, secret, AuthMethod::ClientSecretBasic));
+    }
+    if let Some(assertion) = assertion {
+        // RFC 7523 §3.1: client_id may be left out; the assertion's subject names the client.
+        let named = ward_auth::client_assertion::unverified_subject(&assertion);
+        let id = match (get("client_id"), named) {
+            (Some(id), Some(sub)) if id != sub => {
+                return Err(OAuthError::invalid_request(700016, "client_id differs from the client assertion's subject."));
+            }
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => return Err(OAuthError::invalid_client(700027, "Client assertion failed: it names no client.")),
+        };
+        return Ok(ClientCredentials::assertion(id, assertion));
+    }
+    let id = get("client_id")
+        .ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'client_id'."))?;
+    Ok(match get("client_secret") {
+        Some(secret) => ClientCredentials::secret(id, secret, AuthMethod::ClientSecretPost),
+        None => ClientCredentials::public(id),
+    })
 }
 
 /// A JSON answer that must not be cached (tokens, introspection).

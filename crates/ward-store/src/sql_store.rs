@@ -757,12 +757,25 @@ impl Store for SqlStore {
         Ok(Redeemed::Fresh(found))
     }
 
+    async fn remember_assertion(&self, hash: &str, expires_at: OffsetDateTime) -> StoreResult<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = tx
+            .exec(
+                "INSERT INTO client_assertions (hash, expires_at) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
+                args![hash, micros(expires_at)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     async fn purge_expired_auth(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         let mut tx = self.db.begin_write().await?;
         let c = micros(cutoff);
         let mut n = tx.exec("DELETE FROM oauth_handles WHERE expires_at < $1", args![c]).await?;
         n += tx.exec("DELETE FROM oauth_grants WHERE expires_at < $1", args![c]).await?;
         n += tx.exec("DELETE FROM sign_in_sessions WHERE expires_at < $1", args![c]).await?;
+        n += tx.exec("DELETE FROM client_assertions WHERE expires_at < $1", args![c]).await?;
         tx.commit().await?;
         Ok(n)
     }

@@ -438,9 +438,14 @@ async fn grants_and_single_use_handles(store: S) {
     store.revoke_grant(g3.id, now()).await.unwrap();
     assert!(store.grant(g3.id).await.unwrap().unwrap().revoked_at.is_some());
 
+    // A client assertion is accepted once.
+    assert!(store.remember_assertion("jti-1", now() + time::Duration::minutes(10)).await.unwrap());
+    assert!(!store.remember_assertion("jti-1", now() + time::Duration::minutes(10)).await.unwrap());
+
     // Purging takes what expired, with the handles of purged grants.
     let removed = store.purge_expired_auth(now() + time::Duration::hours(2)).await.unwrap();
-    assert!(removed >= 4, "{removed}");
+    assert!(removed >= 5, "{removed}");
+    assert!(store.remember_assertion("jti-1", now() + time::Duration::hours(3)).await.unwrap(), "purged after expiry");
     assert_eq!(store.grant(g2.id).await.unwrap(), None);
     assert_eq!(store.handle("code-2").await.unwrap(), None);
     assert!(store.grant(g.id).await.unwrap().is_some(), "stretched by its refresh token");

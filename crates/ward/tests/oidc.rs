@@ -52,6 +52,7 @@ fn setup() -> Setup {
             "pw",
         ],
     );
+    ok(ward(d).args(["tenant", "set", "--users-can-consent-to-apps", "true", "--data-dir", "data"]));
     let native = cli(d, &["app", "create", "--json", "--name", "Native Tool", "--public-redirect-uri", NATIVE_REDIRECT]);
     let web = cli(d, &["app", "create", "--json", "--name", "Web Portal", "--redirect-uri", WEB_REDIRECT]);
     let web_id = web["appId"].as_str().unwrap().to_string();
@@ -453,10 +454,15 @@ async fn authorize_errors_go_to_the_person_or_to_the_registered_uri_never_elsewh
     assert!(consent.body.contains("Permissions requested"), "{}", consent.body);
     let declined = b.submit(&s.base(), &consent, &[("consent", "deny")]).await;
     assert!(declined.location.unwrap().starts_with(&format!("{WEB_REDIRECT}?error=access_denied")));
-    // Admin-only permissions cannot be consented to by the user.
-    let page = b.get(&s.authorize_url(&s.web, WEB_REDIRECT, "openid User.Read.All", false)).await;
+    // Admin-only permissions cannot be consented to by the user...
+    let read_all = s.authorize_url(&s.web, WEB_REDIRECT, "openid User.Read.All", false);
+    let page = b.get(&read_all).await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("Need admin approval"));
+    // ...until an administrator consents for everyone: then no consent page at all.
+    ok(ward(s._dir.path()).args(["app", "consent", &s.web, "--scope", "openid User.Read.All", "--data-dir", "data"]));
+    let page = b.get(&read_all).await;
+    assert!(page.location.as_deref().unwrap_or_default().starts_with(&format!("{WEB_REDIRECT}?code=")), "{}", page.body);
 }
 
 #[tokio::test]

@@ -18,13 +18,41 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// No client authentication: a public client.
     None,
+    /// A signed client assertion (RFC 7523).
+    PrivateKeyJwt,
 }
 
 #[derive(Clone, Debug)]
 pub struct ClientCredentials {
     pub client_id: String,
     pub client_secret: Option<String>,
+    /// A client assertion (`client_assertion`, its type already checked).
+    pub assertion: Option<String>,
     pub method: AuthMethod,
+}
+
+impl ClientCredentials {
+    /// A client that names itself and presents nothing else (a public client).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        ClientCredentials { client_id: client_id.into(), client_secret: None, assertion: None, method: AuthMethod::None }
+    }
+
+    pub fn secret(client_id: impl Into<String>, secret: impl Into<String>, method: AuthMethod) -> Self {
+        ClientCredentials { client_id: client_id.into(), client_secret: Some(secret.into()), assertion: None, method }
+    }
+
+    pub fn assertion(client_id: impl Into<String>, assertion: impl Into<String>) -> Self {
+        ClientCredentials {
+            client_id: client_id.into(),
+            client_secret: None,
+            assertion: Some(assertion.into()),
+            method: AuthMethod::PrivateKeyJwt,
+        }
+    }
+
+    fn presents_credential(&self) -> bool {
+        self.client_secret.is_some() || self.assertion.is_some()
+    }
 }
 
 /// Maps `<resource>/.default` to the token audience. Ward's API is the only resource so far.
@@ -53,8 +81,8 @@ fn resource_of(scope: &str) -> Result<&'static str, OAuthError> {
 }
 
 impl TokenService {
-    /// Authenticates a client at the token endpoint. With a secret, the secret must be valid; without
-    /// one, only when `secret_required` is false (a public client proving itself by PKCE or by the
+    /// Authenticates a client at the token endpoint. A secret or assertion presented must be valid;
+    /// presenting neither is enough only when `secret_required` is false (a public client proving itself by PKCE or by the
     /// refresh token bound to it). Returns the client's facts, record present.
     pub(crate) async fn authenticate_client(
         &self,
@@ -68,7 +96,7 @@ impl TokenService {
                 format!("Application with identifier '{}' was not found in the directory.", ward_core::validate::clip(&client.client_id)),
             )
         })?;
-        if secret_required && client.client_secret.is_none() {
+        if secret_required && !client.presents_credential() {
             return Err(OAuthError::invalid_client(
                 7000218,
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
@@ -81,7 +109,9 @@ impl TokenService {
                 format!("Application with identifier '{client_id}' was not found in the directory."),
             ));
         };
-        if let Some(secret) = client.client_secret.as_deref() {
+        if let Some(assertion) = client.assertion.as_deref() {
+            self.check_client_assertion(&resolved.tenant, client_id, &record.app.key_credentials, assertion).await?;
+        } else if let Some(secret) = client.client_secret.as_deref() {
             match record.check_secret(secret, self.directory.now()) {
                 SecretCheck::Valid => {}
                 SecretCheck::Expired => {

@@ -174,7 +174,7 @@ impl TokenService {
             }
             Redeemed::Unknown => return Err(bad_code()),
         }
-        let method = if client.client_secret.is_some() { client.method } else { AuthMethod::None };
+        let method = if client.client_secret.is_some() || client.assertion.is_some() { client.method } else { AuthMethod::None };
         self.issue_user_tokens(Issue {
             resolved: &resolved,
             sp: &sp,
@@ -256,7 +256,7 @@ impl TokenService {
             }
             Redeemed::Unknown => return Err(bad_refresh()),
         }
-        let method = if client.client_secret.is_some() { client.method } else { AuthMethod::None };
+        let method = if client.client_secret.is_some() || client.assertion.is_some() { client.method } else { AuthMethod::None };
         self.issue_user_tokens(Issue {
             resolved: &resolved,
             sp: &sp,
@@ -336,6 +336,7 @@ impl TokenService {
         let client_acr = match i.method {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => "1",
             AuthMethod::None => "0",
+            AuthMethod::PrivateKeyJwt => "2",
         };
         let mut uti = [0u8; 16];
         aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut uti)

@@ -3,7 +3,7 @@
 
 use super::{all_pages, open_directory, tenant};
 use crate::config::Config;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 use uuid::Uuid;
@@ -48,6 +48,23 @@ pub enum AppCommand {
         app: Uuid,
         /// Lifetime in days (at most 730).
         #[arg(long, default_value_t = 180)]
+        days: i64,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a certificate (PEM or DER) or a public JWK (JSON) the application signs client
+    /// assertions with (private_key_jwt, RFC 7523): Graph's addKey.
+    AddKey {
+        app: Uuid,
+        /// The certificate or JWK file.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Lifetime in days for a JWK (a certificate's own validity applies to it).
+        #[arg(long, default_value_t = 365)]
         days: i64,
         #[arg(long)]
         description: Option<String>,
@@ -141,6 +158,35 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
             } else {
                 println!("client secret (shown only now): {secret}");
                 println!("expires: {}", credential.end_date_time);
+            }
+        }
+        AppCommand::AddKey { app, file, days, description, tenant: key, json } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let a = application(&directory, t, app).await?;
+            let meta = std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            if meta.len() > 64 * 1024 {
+                bail!("{} is larger than 64 KiB; a certificate or JWK is a few KiB", file.display());
+            }
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            // DER certificates arrive as bytes; PEM and JWK as text.
+            let material = match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(e.into_bytes())
+                }
+            };
+            let credential = directory.add_client_key(t, a.id, &material, description.as_deref(), time::Duration::days(days)).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "keyId": credential.key_id, "type": credential.key_type, "customKeyIdentifier": credential.custom_key_identifier, "endDateTime": credential.end_date_time.unix_timestamp() })
+                );
+            } else {
+                println!(
+                    "registered {} key {} for {app}, valid until {}",
+                    credential.key_type, credential.key_id, credential.end_date_time
+                );
             }
         }
         AppCommand::Grant { app, permission, tenant: key } => {

@@ -22,6 +22,17 @@ pub enum TenantCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Change tenant settings; those not given stay as they are.
+    Set {
+        /// May users consent to low-risk permissions (sign-in, own profile) for themselves?
+        #[arg(long)]
+        users_can_consent_to_apps: Option<bool>,
+        /// May users register applications?
+        #[arg(long)]
+        users_can_register_apps: Option<bool>,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,6 +86,18 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
                 updated.display_name,
                 updated.verified_domains.iter().map(|d| d.name.to_string()).collect::<Vec<_>>().join(", ")
             );
+        }
+        TenantCommand::Set { users_can_consent_to_apps, users_can_register_apps, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let mut settings = directory.resolve_tenant(&t.to_string()).await?.settings;
+            if let Some(v) = users_can_consent_to_apps {
+                settings.users_can_consent_to_apps = v;
+            }
+            if let Some(v) = users_can_register_apps {
+                settings.users_can_register_apps = v;
+            }
+            let updated = directory.set_tenant_settings(t, settings).await?;
+            println!("{}", json!({ "id": updated.id, "settings": updated.settings }));
         }
     }
     Ok(())
