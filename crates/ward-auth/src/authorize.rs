@@ -106,13 +106,13 @@ pub enum AuthorizeOutcome {
 const APP_CONSENT_ROLES: [&str; 3] =
     [ward_core::roles::GLOBAL_ADMINISTRATOR, "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "158c047a-c907-4556-b7ef-446551a6b5f7"];
 
-struct ConsentPolicy {
+pub(crate) struct ConsentPolicy {
     admin: bool,
     users_may: bool,
 }
 
 impl ConsentPolicy {
-    fn allows(&self, p: &Permission) -> bool {
+    pub(crate) fn allows(&self, p: &Permission) -> bool {
         self.admin || (self.users_may && !p.requires_admin_consent())
     }
 }
@@ -389,12 +389,16 @@ impl TokenService {
     /// administrators of applications may consent to anything, for themselves. Consent for every
     /// user is an administrator's act (`ward app consent`).
     async fn may_consent(&self, req: &ValidAuthorize, user: &User) -> Result<ConsentPolicy, OAuthError> {
-        let roles = self.directory.roles_of(req.tenant.id, user.id).await.map_err(|e| {
+        self.consent_policy(&req.tenant, user).await
+    }
+
+    pub(crate) async fn consent_policy(&self, tenant: &Tenant, user: &User) -> Result<ConsentPolicy, OAuthError> {
+        let roles = self.directory.roles_of(tenant.id, user.id).await.map_err(|e| {
             tracing::error!(error = %e, "reading roles failed");
             OAuthError::temporarily_unavailable()
         })?;
         let admin = roles.iter().any(|r| APP_CONSENT_ROLES.contains(&r.as_str()));
-        Ok(ConsentPolicy { admin, users_may: req.tenant.settings.users_can_consent_to_apps })
+        Ok(ConsentPolicy { admin, users_may: tenant.settings.users_can_consent_to_apps })
     }
 
     /// Records the signed-in person's consent to what the request asks, within what they may grant.

@@ -11,6 +11,12 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// Any other registered error code (RFC 8628 §3.5's `authorization_pending`, `slow_down`,
+    /// `expired_token`, …).
+    pub fn other(status: u16, error: &'static str, aadsts: u32, message: impl AsRef<str>) -> Self {
+        Self::new(status, error, aadsts, message)
+    }
+
     fn new(status: u16, error: &'static str, aadsts: u32, message: impl AsRef<str>) -> Self {
         OAuthError { status, error, description: format!("AADSTS{aadsts}: {}", message.as_ref()) }
     }

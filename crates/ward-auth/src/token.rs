@@ -47,6 +47,8 @@ pub struct TokenService {
     tenants: Mutex<HashMap<String, (Arc<Tenant>, i64)>>,
     pub(crate) lockout: Mutex<crate::signin::Lockout>,
     pub(crate) csrf: crate::crypto::MacKey,
+    /// Wrong user codes entered per browser session on the device page (node-local).
+    pub(crate) device_failures: Mutex<HashMap<Uuid, u32>>,
 }
 
 /// A tenant resolved for one request, with its feed head read once for every cache check.
@@ -75,6 +77,7 @@ impl TokenService {
             tenants: Mutex::new(HashMap::new()),
             lockout: Mutex::new(Default::default()),
             csrf: keys.mac_key("csrf"),
+            device_failures: Mutex::new(HashMap::new()),
             keys,
         }
     }

@@ -380,3 +380,72 @@ async fn introspection_and_revocation_answer_only_the_tokens_own_client() {
     let forged = format!("{}.{}.{}", parts[0], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body.to_string()), parts[2]);
     assert!(f.tokens.userinfo(&forged).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn the_device_flow_polls_politely_and_redeems_once() {
+    use ward_auth::grants::device::{DeviceDecision, MAX_USER_CODE_FAILURES};
+    let f = fixture().await;
+    let start = f.tokens.device_authorization(&f.tid(), public(f.client), Some("openid offline_access User.Read")).await.unwrap();
+    assert_eq!(start.user_code.len(), 9);
+    assert_eq!(start.verification_uri, format!("https://id.example.com/{}/oauth2/deviceauth", f.tenant.id));
+    let tid = f.tid();
+    let poll = || f.tokens.device_code_grant(&tid, public(f.client), Some(&start.device_code));
+    assert_eq!(poll().await.unwrap_err().error, "authorization_pending");
+    assert_eq!(poll().await.unwrap_err().error, "slow_down", "polled again at once");
+    f.clock.advance(Duration::seconds(5));
+    assert_eq!(poll().await.unwrap_err().error, "authorization_pending");
+    // Another client cannot redeem it.
+    let (other, _) = f
+        .dir
+        .create_application_with(f.tenant.id, "Other", |a| a.set_redirect_uris(Platform::PublicClient, &[REDIRECT.into()]))
+        .await
+        .unwrap();
+    f.clock.advance(Duration::seconds(5));
+    let e = f.tokens.device_code_grant(&f.tid(), public(other.app_id), Some(&start.device_code)).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant");
+
+    // The person signs in elsewhere and approves (lower-case, spaced code is fine).
+    let s = f.tokens.password_sign_in(&f.tenant, &f.upn(), PASSWORD).await.unwrap();
+    let typed = start.user_code.to_lowercase().replace('-', " ");
+    let pending = f.tokens.pending_device(&f.tenant, &s.session, &typed).await.unwrap().unwrap();
+    assert_eq!(pending.app.app_id, f.client);
+    assert!(matches!(f.tokens.decide_device(&f.tenant, &s.session, &s.user, &typed, true).await.unwrap(), Some(DeviceDecision::Approved)));
+    f.clock.advance(Duration::seconds(5));
+    let t = poll().await.unwrap();
+    assert_eq!(claims(&t.access_token)["scp"], "openid User.Read");
+    assert!(t.id_token.is_some() && t.refresh_token.is_some());
+    // Redeemed once: again is refused and revokes what it issued.
+    f.clock.advance(Duration::seconds(5));
+    assert_eq!(poll().await.unwrap_err().error, "invalid_grant");
+    assert_eq!(f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err().error, "invalid_grant");
+
+    // Denied, and expired.
+    let denied = f.tokens.device_authorization(&f.tid(), public(f.client), Some("openid")).await.unwrap();
+    assert!(matches!(
+        f.tokens.decide_device(&f.tenant, &s.session, &s.user, &denied.user_code, false).await.unwrap(),
+        Some(DeviceDecision::Denied)
+    ));
+    let e = f.tokens.device_code_grant(&f.tid(), public(f.client), Some(&denied.device_code)).await.unwrap_err();
+    assert_eq!(e.error, "access_denied");
+    let late = f.tokens.device_authorization(&f.tid(), public(f.client), Some("openid")).await.unwrap();
+    f.clock.advance(Duration::minutes(15));
+    let e = f.tokens.device_code_grant(&f.tid(), public(f.client), Some(&late.device_code)).await.unwrap_err();
+    assert_eq!(e.error, "expired_token");
+    assert!(f.tokens.decide_device(&f.tenant, &s.session, &s.user, &late.user_code, true).await.unwrap().is_none(), "too late to approve");
+
+    // Guessing codes stops after a few wrong ones, even for a real code.
+    let s = f.tokens.password_sign_in(&f.tenant, &f.upn(), PASSWORD).await.unwrap();
+    let real = f.tokens.device_authorization(&f.tid(), public(f.client), Some("openid")).await.unwrap();
+    for _ in 0..MAX_USER_CODE_FAILURES {
+        assert!(f.tokens.pending_device(&f.tenant, &s.session, "BBBB-BBBB").await.unwrap().is_none());
+    }
+    assert!(f.tokens.pending_device(&f.tenant, &s.session, &real.user_code).await.is_err());
+    // A confidential client must authenticate to start one.
+    let (web, _) = f
+        .dir
+        .create_application_with(f.tenant.id, "Web", |a| a.set_redirect_uris(Platform::Web, &["https://web.example/cb".into()]))
+        .await
+        .unwrap();
+    let e = f.tokens.device_authorization(&f.tid(), public(web.app_id), Some("openid")).await.unwrap_err();
+    assert_eq!(e.error, "invalid_client");
+}

@@ -192,6 +192,58 @@ pub enum Redeemed {
     Unknown,
 }
 
+/// A device authorization request (RFC 8628).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredDeviceCode {
+    pub device_hash: String,
+    pub tenant_id: TenantId,
+    /// Normalized: upper case, no separator.
+    pub user_code: String,
+    pub client_id: uuid::Uuid,
+    /// What the token endpoint needs: scopes asked for, whether the client is public.
+    pub doc: serde_json::Value,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub last_poll_at: Option<OffsetDateTime>,
+    pub status: DeviceCodeStatus,
+    pub user_id: Option<ObjectId>,
+    pub auth_time: Option<OffsetDateTime>,
+    pub amr: Option<String>,
+    pub grant_id: Option<uuid::Uuid>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceCodeStatus {
+    Pending,
+    Approved,
+    Denied,
+    Redeemed,
+}
+
+impl DeviceCodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceCodeStatus::Pending => "pending",
+            DeviceCodeStatus::Approved => "approved",
+            DeviceCodeStatus::Denied => "denied",
+            DeviceCodeStatus::Redeemed => "redeemed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [DeviceCodeStatus::Pending, DeviceCodeStatus::Approved, DeviceCodeStatus::Denied, DeviceCodeStatus::Redeemed]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// Who approved a device code, and how they had signed in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceApproval {
+    pub user_id: ObjectId,
+    pub auth_time: OffsetDateTime,
+    pub amr: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListQuery {
     /// List the deleted-items container instead of live objects.
@@ -310,6 +362,24 @@ pub trait Store: Send + Sync + 'static {
     /// Records a client assertion's identity until it expires. Returns false when it was recorded
     /// before (a replay), atomically across nodes.
     async fn remember_assertion(&self, hash: &str, expires_at: OffsetDateTime) -> StoreResult<bool>;
+    /// Stores a new device code. A user code already in use in the tenant is a `UniqueViolation`.
+    async fn create_device_code(&self, code: &StoredDeviceCode) -> StoreResult<()>;
+    async fn device_code_by_user_code(&self, tenant: TenantId, user_code: &str) -> StoreResult<Option<StoredDeviceCode>>;
+    /// Approves (`Some`) or denies (`None`) a pending, unexpired device code. Returns whether it was
+    /// pending.
+    async fn decide_device_code(
+        &self,
+        tenant: TenantId,
+        user_code: &str,
+        approval: Option<DeviceApproval>,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Reads a device code for the token endpoint and records the poll. Returns it as it was
+    /// before this poll.
+    async fn poll_device_code(&self, device_hash: &str, now: OffsetDateTime) -> StoreResult<Option<StoredDeviceCode>>;
+    /// Redeems an approved device code once: marks it redeemed and stores its new grant (and first
+    /// refresh token) in one transaction. A second redemption revokes that grant and returns false.
+    async fn redeem_device_code(&self, device_hash: &str, grant: &StoredGrant, refresh: Option<&StoredHandle>) -> StoreResult<bool>;
     /// Deletes sessions, handles and grants that expired before `cutoff`. Returns how many rows went.
     async fn purge_expired_auth(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 

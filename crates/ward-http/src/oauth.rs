@@ -193,6 +193,9 @@ async fn token(State(state): State<AppState>, Path(tenant): Path<String>, header
                 t.authorization_code(&tenant, client, get("code"), get("redirect_uri"), get("code_verifier")).await
             }
             Some("refresh_token") => t.refresh_token(&tenant, client, get("refresh_token"), get("scope")).await,
+            Some("urn:ietf:params:oauth:grant-type:device_code" | "device_code") => {
+                t.device_code_grant(&tenant, client, get("device_code")).await
+            }
             Some(other) => Err(OAuthError::unsupported_grant_type(
                 70003,
                 format!("The app requested an unsupported grant type '{}'.", ward_core::validate::clip(other)),

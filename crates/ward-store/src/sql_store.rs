@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::store::{
-    Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredCredential, StoredGrant, StoredHandle, StoredObject,
-    StoredSession, StoredSigningKey, WriteOp,
+    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredCredential,
+    StoredDeviceCode, StoredGrant, StoredHandle, StoredObject, StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
@@ -169,6 +169,51 @@ fn handle_from(r: &Row) -> StoreResult<StoredHandle> {
         used_at: r.opt_int(5)?.map(from_micros).transpose()?,
         doc: parse_doc(&r.text(6)?)?,
     })
+}
+
+fn opt_text(r: &Row, i: usize) -> StoreResult<Option<String>> {
+    match r.0.get(i) {
+        Some(crate::sql::Val::Text(s)) => Ok(Some(s.clone())),
+        Some(crate::sql::Val::Null) | None => Ok(None),
+        Some(other) => Err(corrupt(format!("column {i}: expected text, got {other:?}"))),
+    }
+}
+
+fn device_from(r: &Row) -> StoreResult<StoredDeviceCode> {
+    Ok(StoredDeviceCode {
+        device_hash: r.text(0)?,
+        tenant_id: parse_tenant(&r.text(1)?)?,
+        user_code: r.text(2)?,
+        client_id: parse_uuid(&r.text(3)?)?,
+        doc: parse_doc(&r.text(4)?)?,
+        created_at: from_micros(r.int(5)?)?,
+        expires_at: from_micros(r.int(6)?)?,
+        last_poll_at: r.opt_int(7)?.map(from_micros).transpose()?,
+        status: DeviceCodeStatus::parse(&r.text(8)?).ok_or_else(|| corrupt("bad device code status"))?,
+        user_id: opt_text(r, 9)?.map(|s| parse_id(&s)).transpose()?,
+        auth_time: r.opt_int(10)?.map(from_micros).transpose()?,
+        amr: opt_text(r, 11)?,
+        grant_id: opt_text(r, 12)?.map(|s| parse_uuid(&s)).transpose()?,
+    })
+}
+
+async fn insert_grant(tx: &mut dyn Tx, grant: &StoredGrant) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO oauth_grants (id, tenant_id, session_id, client_id, user_id, created_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args![
+            grant.id.to_string(),
+            grant.tenant_id.to_string(),
+            grant.session_id.map(|s| s.to_string()),
+            grant.client_id.to_string(),
+            grant.user_id.to_string(),
+            micros(grant.created_at),
+            micros(grant.expires_at),
+            grant.revoked_at.map(micros)
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn insert_handle(tx: &mut dyn Tx, h: &StoredHandle) -> StoreResult<()> {
@@ -685,21 +730,7 @@ impl Store for SqlStore {
 
     async fn create_grant(&self, grant: &StoredGrant, first: &StoredHandle) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
-        tx.exec(
-            "INSERT INTO oauth_grants (id, tenant_id, session_id, client_id, user_id, created_at, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            args![
-                grant.id.to_string(),
-                grant.tenant_id.to_string(),
-                grant.session_id.map(|s| s.to_string()),
-                grant.client_id.to_string(),
-                grant.user_id.to_string(),
-                micros(grant.created_at),
-                micros(grant.expires_at),
-                grant.revoked_at.map(micros)
-            ],
-        )
-        .await?;
+        insert_grant(tx.as_mut(), grant).await?;
         insert_handle(tx.as_mut(), first).await?;
         tx.commit().await
     }
@@ -769,6 +800,114 @@ impl Store for SqlStore {
         Ok(n == 1)
     }
 
+    async fn create_device_code(&self, d: &StoredDeviceCode) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec(
+            "INSERT INTO device_codes (device_hash, tenant_id, user_code, client_id, doc, created_at, expires_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                d.device_hash.clone(),
+                d.tenant_id.to_string(),
+                d.user_code.clone(),
+                d.client_id.to_string(),
+                d.doc.to_string(),
+                micros(d.created_at),
+                micros(d.expires_at),
+                d.status.as_str()
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn device_code_by_user_code(&self, tenant: TenantId, user_code: &str) -> StoreResult<Option<StoredDeviceCode>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT device_hash, tenant_id, user_code, client_id, doc, created_at, expires_at, last_poll_at, status, user_id, auth_time, amr, grant_id \
+                 FROM device_codes WHERE tenant_id = $1 AND user_code = $2",
+                args![tenant.to_string(), user_code],
+            )
+            .await?;
+        rows.first().map(device_from).transpose()
+    }
+
+    async fn decide_device_code(
+        &self,
+        tenant: TenantId,
+        user_code: &str,
+        approval: Option<DeviceApproval>,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = match approval {
+            Some(a) => {
+                tx.exec(
+                    "UPDATE device_codes SET status = 'approved', user_id = $3, auth_time = $4, amr = $5 \
+                     WHERE tenant_id = $1 AND user_code = $2 AND status = 'pending' AND expires_at > $6",
+                    args![tenant.to_string(), user_code, a.user_id.to_string(), micros(a.auth_time), a.amr, micros(now)],
+                )
+                .await?
+            }
+            None => {
+                tx.exec(
+                    "UPDATE device_codes SET status = 'denied' WHERE tenant_id = $1 AND user_code = $2 AND status = 'pending' AND expires_at > $3",
+                    args![tenant.to_string(), user_code, micros(now)],
+                )
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn poll_device_code(&self, device_hash: &str, now: OffsetDateTime) -> StoreResult<Option<StoredDeviceCode>> {
+        let mut tx = self.db.begin_write().await?;
+        let rows = tx
+            .rows(
+                "SELECT device_hash, tenant_id, user_code, client_id, doc, created_at, expires_at, last_poll_at, status, user_id, auth_time, amr, grant_id \
+                 FROM device_codes WHERE device_hash = $1",
+                args![device_hash],
+            )
+            .await?;
+        let Some(found) = rows.first().map(device_from).transpose()? else { return Ok(None) };
+        tx.exec("UPDATE device_codes SET last_poll_at = $2 WHERE device_hash = $1", args![device_hash, micros(now)]).await?;
+        tx.commit().await?;
+        Ok(Some(found))
+    }
+
+    async fn redeem_device_code(&self, device_hash: &str, grant: &StoredGrant, refresh: Option<&StoredHandle>) -> StoreResult<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let rows = tx.rows("SELECT status, grant_id FROM device_codes WHERE device_hash = $1", args![device_hash]).await?;
+        let Some(row) = rows.first() else { return Ok(false) };
+        match row.text(0)?.as_str() {
+            "approved" => {}
+            "redeemed" => {
+                if let Some(previous) = opt_text(row, 1)? {
+                    tx.exec(
+                        "UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                        args![previous, micros(grant.created_at)],
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
+                return Ok(false);
+            }
+            _ => return Ok(false),
+        }
+        tx.exec(
+            "UPDATE device_codes SET status = 'redeemed', grant_id = $2 WHERE device_hash = $1",
+            args![device_hash, grant.id.to_string()],
+        )
+        .await?;
+        insert_grant(tx.as_mut(), grant).await?;
+        if let Some(h) = refresh {
+            insert_handle(tx.as_mut(), h).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn purge_expired_auth(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         let mut tx = self.db.begin_write().await?;
         let c = micros(cutoff);
@@ -776,6 +915,7 @@ impl Store for SqlStore {
         n += tx.exec("DELETE FROM oauth_grants WHERE expires_at < $1", args![c]).await?;
         n += tx.exec("DELETE FROM sign_in_sessions WHERE expires_at < $1", args![c]).await?;
         n += tx.exec("DELETE FROM client_assertions WHERE expires_at < $1", args![c]).await?;
+        n += tx.exec("DELETE FROM device_codes WHERE expires_at < $1", args![c]).await?;
         tx.commit().await?;
         Ok(n)
     }

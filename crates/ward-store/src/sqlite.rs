@@ -13,6 +13,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "signing_keys", sql: include_str!("../migrations/sqlite/0002_signing_keys.sql") },
     Migration { version: 3, name: "sign_in", sql: include_str!("../migrations/sqlite/0003_sign_in.sql") },
     Migration { version: 4, name: "client_assertions", sql: include_str!("../migrations/sqlite/0004_client_assertions.sql") },
+    Migration { version: 5, name: "device_codes", sql: include_str!("../migrations/sqlite/0005_device_codes.sql") },
 ];
 
 pub struct SqliteDb {

@@ -8,8 +8,8 @@ use uuid::Uuid;
 use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::store::{
-    Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredCredential, StoredGrant, StoredHandle, StoredSession, StoredSigningKey,
-    WriteOp,
+    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredCredential, StoredDeviceCode,
+    StoredGrant, StoredHandle, StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
@@ -437,6 +437,45 @@ async fn grants_and_single_use_handles(store: S) {
     assert!(store.grant(g3.id).await.unwrap().unwrap().revoked_at.is_none());
     store.revoke_grant(g3.id, now()).await.unwrap();
     assert!(store.grant(g3.id).await.unwrap().unwrap().revoked_at.is_some());
+
+    // Device codes: pending until decided once, redeemed once; a second redemption revokes.
+    let device = StoredDeviceCode {
+        device_hash: "device-1".into(),
+        tenant_id: t,
+        user_code: "BCDFGHJK".into(),
+        client_id: Uuid::new_v4(),
+        doc: json!({ "scopes": ["openid"] }),
+        created_at: now(),
+        expires_at: now() + time::Duration::minutes(15),
+        last_poll_at: None,
+        status: DeviceCodeStatus::Pending,
+        user_id: None,
+        auth_time: None,
+        amr: None,
+        grant_id: None,
+    };
+    store.create_device_code(&device).await.unwrap();
+    let clash = StoredDeviceCode { device_hash: "device-2".into(), ..device.clone() };
+    assert!(matches!(store.create_device_code(&clash).await, Err(StoreError::UniqueViolation(_))), "user codes are unique per tenant");
+    assert_eq!(store.device_code_by_user_code(t, "BCDFGHJK").await.unwrap().unwrap(), device);
+    assert_eq!(store.poll_device_code("device-1", now()).await.unwrap().unwrap().last_poll_at, None);
+    assert_eq!(store.poll_device_code("device-1", now()).await.unwrap().unwrap().last_poll_at, Some(now()));
+    let approval = DeviceApproval { user_id: user, auth_time: now(), amr: "pwd".into() };
+    assert!(
+        !store.decide_device_code(t, "BCDFGHJK", Some(approval.clone()), now() + time::Duration::minutes(16)).await.unwrap(),
+        "expired"
+    );
+    assert!(store.decide_device_code(t, "BCDFGHJK", Some(approval.clone()), now()).await.unwrap());
+    assert!(!store.decide_device_code(t, "BCDFGHJK", None, now()).await.unwrap(), "decided once");
+    let approved = store.device_code_by_user_code(t, "BCDFGHJK").await.unwrap().unwrap();
+    assert_eq!((approved.status, approved.user_id, approved.amr.as_deref()), (DeviceCodeStatus::Approved, Some(user), Some("pwd")));
+    let dg = grant(None);
+    assert!(store.redeem_device_code("device-1", &dg, Some(&handle("refresh-d", "refresh", &dg, 24))).await.unwrap());
+    assert!(store.handle("refresh-d").await.unwrap().is_some());
+    let again = grant(None);
+    assert!(!store.redeem_device_code("device-1", &again, None).await.unwrap());
+    assert!(store.grant(dg.id).await.unwrap().unwrap().revoked_at.is_some(), "a second redemption revokes the first grant");
+    assert!(store.grant(again.id).await.unwrap().is_none());
 
     // A client assertion is accepted once.
     assert!(store.remember_assertion("jti-1", now() + time::Duration::minutes(10)).await.unwrap());

@@ -494,3 +494,52 @@ async fn an_app_can_choose_es256_or_eddsa_for_its_tokens() {
         assert!(decode::<Value>(token, &DecodingKey::from_jwk(rs_key).unwrap(), &Validation::new(Algorithm::RS256)).is_err());
     }
 }
+
+#[tokio::test]
+async fn a_device_signs_in_through_the_code_page() {
+    let s = setup();
+    let r = http()
+        .post(s.url("/oauth2/v2.0/devicecode"))
+        .form(&[("client_id", s.native.as_str()), ("scope", "openid profile offline_access User.Read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let start: Value = r.json().await.unwrap();
+    let user_code = start["user_code"].as_str().unwrap();
+    assert!(start["message"].as_str().unwrap().contains(user_code));
+    let verification = start["verification_uri"].as_str().unwrap().replace("localhost", "127.0.0.1");
+
+    // On the phone: the page asks for a sign-in first, then the code.
+    let mut b = Browser::new();
+    let page = b.get(&verification).await;
+    assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, 303);
+    let entry = b.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
+    assert!(entry.body.contains("<label for=\"user_code\">"));
+    // A wrong code says so.
+    let wrong = b.submit(&s.base(), &entry, &[("user_code", "BCDF-GHJK")]).await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("role=\"alert\""));
+    let confirm = b.submit(&s.base(), &entry, &[("user_code", user_code)]).await;
+    assert!(confirm.body.contains("Native Tool"), "{}", confirm.body);
+    // A confirmation without its CSRF token does nothing.
+    let forged = b.submit(&s.base(), &confirm, &[("decision", "approve"), ("csrf_token", "x")]).await;
+    assert_eq!(forged.status, 403);
+    let done = b.submit(&s.base(), &confirm, &[("decision", "approve")]).await;
+    assert!(done.body.contains("You have signed in on your device"), "{}", done.body);
+
+    // The device polls and gets its tokens, once.
+    let poll = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", s.native.as_str()),
+        ("device_code", start["device_code"].as_str().unwrap()),
+    ];
+    let (status, t) = s.token(&poll, None).await;
+    assert_eq!(status, 200, "{t}");
+    let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
+    assert_eq!(id["preferred_username"], s.upn);
+    let (_, e) = s.token(&poll, None).await;
+    assert!(matches!(e["error"].as_str(), Some("invalid_grant" | "slow_down")), "{e}");
+}

@@ -1,4 +1,5 @@
 //! OAuth 2.0 grants, one file each, reading like their RFC sections.
 
 pub mod client_credentials;
+pub mod device;
 pub mod user;

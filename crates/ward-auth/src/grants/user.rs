@@ -70,7 +70,7 @@ struct Issue<'a> {
 
 impl TokenService {
     /// Re-reads the user and the client's consent and asks the decision point again.
-    async fn decide_for_user(
+    pub(crate) async fn decide_for_user(
         &self,
         resolved: &ResolvedTenant,
         sp: &ServicePrincipal,
@@ -297,6 +297,59 @@ impl TokenService {
             Some(g) if g.revoked_at.is_none() => Ok(g),
             _ => Err(OAuthError::invalid_grant(50173, "The grant has been revoked; the user must sign in again.")),
         }
+    }
+
+    /// The first refresh token of a new grant (device flow), when `offline_access` was granted.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn first_refresh(
+        &self,
+        tenant: &ward_core::tenant::Tenant,
+        grant_id: Uuid,
+        client_id: Uuid,
+        public: bool,
+        scopes: &[&'static str],
+        auth_time: i64,
+        amr: &str,
+    ) -> Result<(Option<String>, Option<StoredHandle>), OAuthError> {
+        let doc = HandleDoc {
+            client_id,
+            redirect_uri: None,
+            public,
+            scopes: Vec::new(),
+            nonce: None,
+            code_challenge: None,
+            auth_time,
+            amr: amr.to_string(),
+        };
+        let from = StoredHandle {
+            hash: String::new(),
+            tenant_id: tenant.id,
+            kind: "device".into(),
+            grant_id,
+            expires_at: self.directory.now(),
+            used_at: None,
+            doc: json!({}),
+        };
+        self.next_refresh(&from, &doc, scopes, false)
+    }
+
+    /// Issues a user's tokens for a grant (the device flow's way in).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn issue_for(
+        &self,
+        resolved: &ResolvedTenant,
+        sp: &ServicePrincipal,
+        user: &User,
+        grant_id: Uuid,
+        scopes: &[&'static str],
+        auth_time: i64,
+        amr: &str,
+        nonce: Option<&str>,
+        refresh_token: Option<String>,
+        method: AuthMethod,
+        alg: Alg,
+    ) -> Result<AccessToken, OAuthError> {
+        self.issue_user_tokens(Issue { resolved, sp, user, grant_id, scopes, auth_time, amr, nonce, refresh_token, method, alg }).await
     }
 
     /// The refresh token to hand out (when `offline_access` was granted) and its stored form.
