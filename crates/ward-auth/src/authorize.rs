@@ -11,7 +11,7 @@ use std::sync::Arc;
 use time::Duration;
 use uuid::Uuid;
 use ward_core::app::{Application, ServicePrincipal};
-use ward_core::permissions::{GRAPH_APP_ID, GRAPH_RESOURCE_URI, OAuth2PermissionGrant, Permission, graph_scope};
+use ward_core::permissions::{GRAPH_APP_ID, OAuth2PermissionGrant, OIDC_SCOPES, Resource, Scope, graph_scope};
 use ward_core::store::{StoredGrant, StoredHandle, StoredSession};
 use ward_core::tenant::Tenant;
 use ward_core::user::User;
@@ -80,9 +80,11 @@ pub struct ValidAuthorize {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     /// OpenID Connect scopes asked for (`openid`, `profile`, `email`, `offline_access`).
-    pub oidc: Vec<&'static Permission>,
+    pub oidc: Vec<Scope>,
+    /// The one resource the access token is for (Ward's API unless another is named).
+    pub resource: Resource,
     /// Delegated permissions of Ward's API asked for by name.
-    pub api: Vec<&'static Permission>,
+    pub api: Vec<Scope>,
     /// `<resource>/.default`: whatever the client was granted before.
     pub api_default: bool,
     pub prompt: Prompt,
@@ -96,8 +98,8 @@ pub enum AuthorizeOutcome {
     SignIn,
     /// Consent the person may give (`ask`), and any that only an administrator can (`admin`).
     Consent {
-        ask: Vec<&'static Permission>,
-        admin: Vec<&'static Permission>,
+        ask: Vec<Scope>,
+        admin: Vec<Scope>,
     },
     Redirect(String),
 }
@@ -112,49 +114,102 @@ pub(crate) struct ConsentPolicy {
 }
 
 impl ConsentPolicy {
-    pub(crate) fn allows(&self, p: &Permission) -> bool {
-        self.admin || (self.users_may && !p.requires_admin_consent())
+    pub(crate) fn allows(&self, s: &Scope) -> bool {
+        self.admin || (self.users_may && !s.admin_only)
     }
 }
 
-/// Splits `scope` into OpenID Connect scopes and delegated permissions of Ward's API, which may be
-/// written bare (`User.Read`), with Graph's URI or appId in front, or as `<resource>/.default`.
-pub fn parse_delegated_scopes(scope: &str) -> Result<(Vec<&'static Permission>, Vec<&'static Permission>, bool), OAuthError> {
-    let (mut oidc, mut api, mut default) = (Vec::new(), Vec::new(), false);
-    for token in scope.split_whitespace() {
-        let lower = token.to_ascii_lowercase();
-        let name = [GRAPH_RESOURCE_URI, GRAPH_APP_ID]
-            .iter()
-            .find_map(|prefix| lower.strip_prefix(&format!("{}/", prefix.to_ascii_lowercase())).map(|_| &token[prefix.len() + 1..]))
-            .unwrap_or(token);
-        if name == ".default" {
-            default = true;
-            continue;
-        }
-        let Some(p) = graph_scope(name) else {
-            if name.contains('/') || name.contains(':') {
-                return Err(OAuthError::invalid_scope(
-                    500011,
-                    format!("The resource principal named {} was not found in the tenant.", ward_core::validate::clip(name)),
-                ));
-            }
-            return Err(OAuthError::invalid_scope(
-                70011,
-                format!(
-                    "The provided value for the input parameter 'scope' is not valid. The scope {} is not valid.",
-                    ward_core::validate::clip(token)
-                ),
-            ));
+/// What a `scope` parameter asks for: OpenID Connect scopes, and delegated permissions of one
+/// resource, named bare (`User.Read`: Ward's API), with the resource in front
+/// (`https://graph.microsoft.com/User.Read`, `api://{appId}/access_as_user`), or `<resource>/.default`.
+pub struct RequestedScopes {
+    pub oidc: Vec<Scope>,
+    pub resource: Resource,
+    pub api: Vec<Scope>,
+    pub default: bool,
+}
+
+fn bad_scope(token: &str) -> OAuthError {
+    OAuthError::invalid_scope(
+        70011,
+        format!(
+            "The provided value for the input parameter 'scope' is not valid. The scope {} is not valid.",
+            ward_core::validate::clip(token)
+        ),
+    )
+}
+
+impl TokenService {
+    /// Resolves a `scope` parameter against the tenant's resources. One resource per request, as
+    /// Entra has it.
+    pub async fn resolve_scopes(&self, tenant: &Tenant, scope: &str) -> Result<RequestedScopes, OAuthError> {
+        let unavailable = |e: ward_core::DirectoryError| {
+            tracing::error!(error = %e, "resolving a resource failed");
+            OAuthError::temporarily_unavailable()
         };
-        let list = if ward_core::permissions::OIDC_SCOPES.contains(&p.value) { &mut oidc } else { &mut api };
-        if !list.contains(&p) {
-            list.push(p);
+        let (graph, _) =
+            self.directory.resource(tenant.id, GRAPH_APP_ID).await.map_err(unavailable)?.ok_or_else(OAuthError::temporarily_unavailable)?;
+        let mut oidc: Vec<Scope> = Vec::new();
+        let mut named: Option<Resource> = None;
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        let mut default = false;
+        for token in scope.split_whitespace() {
+            if token.len() > 512 {
+                return Err(bad_scope(token));
+            }
+            if let Some(p) = graph_scope(token).filter(|p| OIDC_SCOPES.contains(&p.value)) {
+                if !oidc.iter().any(|s| s.value == p.value) {
+                    oidc.push(Scope::of(p, graph.service_principal));
+                }
+                continue;
+            }
+            let (reference, name) = match token.rsplit_once('/') {
+                Some((r, n)) if !r.is_empty() => (r.to_string(), n.to_string()),
+                _ => (ward_core::permissions::GRAPH_RESOURCE_URI.to_string(), token.to_string()),
+            };
+            let resource = match &named {
+                Some(r) if r.app_id.to_string() == reference || r.audience.eq_ignore_ascii_case(&reference) => r.clone(),
+                _ => {
+                    let found = if reference.eq_ignore_ascii_case(ward_core::permissions::GRAPH_RESOURCE_URI)
+                        || reference.eq_ignore_ascii_case(GRAPH_APP_ID)
+                    {
+                        Some(graph.clone())
+                    } else {
+                        self.directory.resource(tenant.id, &reference).await.map_err(unavailable)?.map(|(r, _)| r)
+                    };
+                    found.ok_or_else(|| {
+                        OAuthError::invalid_scope(
+                            500011,
+                            format!("The resource principal named {} was not found in the tenant.", ward_core::validate::clip(&reference)),
+                        )
+                    })?
+                }
+            };
+            if let Some(previous) = &named
+                && previous.app_id != resource.app_id
+            {
+                return Err(OAuthError::invalid_scope(28000, "Provide scopes for one resource at a time (and the OpenID Connect scopes)."));
+            }
+            named = Some(resource);
+            wanted.push((token.to_string(), name));
         }
+        let resource = named.unwrap_or(graph);
+        let mut api: Vec<Scope> = Vec::new();
+        for (token, name) in wanted {
+            if name == ".default" {
+                default = true;
+                continue;
+            }
+            let s = resource.scope(&name).cloned().ok_or_else(|| bad_scope(&token))?;
+            if !api.contains(&s) {
+                api.push(s);
+            }
+        }
+        if oidc.is_empty() && api.is_empty() && !default {
+            return Err(bad_scope(scope));
+        }
+        Ok(RequestedScopes { oidc, resource, api, default })
     }
-    if oidc.is_empty() && api.is_empty() && !default {
-        return Err(OAuthError::invalid_scope(70011, "The provided value for the input parameter 'scope' is not valid."));
-    }
-    Ok((oidc, api, default))
 }
 
 fn page(status: u16, title: &'static str, message: impl Into<String>) -> AuthorizeFailure {
@@ -236,7 +291,8 @@ impl TokenService {
         }
         let scope =
             get("scope").ok_or_else(|| back(OAuthError::invalid_request(900144, "The request must contain the parameter 'scope'.")))?;
-        let (oidc, api, api_default) = parse_delegated_scopes(scope).map_err(back)?;
+        let RequestedScopes { oidc, resource, api, default: api_default } =
+            self.resolve_scopes(&resolved.tenant, scope).await.map_err(back)?;
         let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
             (None, None) => None,
             (Some(c), Some("S256")) if valid_pkce_value(c) => Some(c.to_string()),
@@ -292,6 +348,7 @@ impl TokenService {
             nonce: get("nonce").map(str::to_string),
             code_challenge,
             oidc,
+            resource,
             api,
             api_default,
             prompt,
@@ -301,20 +358,25 @@ impl TokenService {
     }
 
     /// The permissions a request comes to, given what the client holds for this user: `.default`
-    /// means what was granted before (or `User.Read`, to sign in and read one's profile).
-    fn requested(&self, req: &ValidAuthorize, consented: &[OAuth2PermissionGrant]) -> Vec<&'static Permission> {
-        let mut all: Vec<&'static Permission> = req.oidc.iter().chain(req.api.iter()).copied().collect();
+    /// means what was granted on the resource before (for Ward's API, at least `User.Read`).
+    fn requested(&self, req: &ValidAuthorize, consented: &[OAuth2PermissionGrant]) -> Vec<Scope> {
+        let mut all: Vec<Scope> = req.oidc.iter().chain(req.api.iter()).cloned().collect();
         if req.api_default {
-            let before: Vec<&'static Permission> = consented
+            let mut extra: Vec<Scope> = consented
                 .iter()
+                .filter(|g| g.resource_id == req.resource.service_principal)
                 .flat_map(|g| g.scopes())
-                .filter_map(graph_scope)
-                .filter(|p| !ward_core::permissions::OIDC_SCOPES.contains(&p.value))
+                .filter_map(|v| req.resource.scope(v).cloned())
                 .collect();
-            let extra = if before.is_empty() { graph_scope("User.Read").into_iter().collect() } else { before };
-            for p in extra {
-                if !all.contains(&p) {
-                    all.push(p);
+            if extra.is_empty()
+                && req.resource.is_graph()
+                && let Some(user_read) = req.resource.scope("User.Read")
+            {
+                extra.push(user_read.clone());
+            }
+            for s in extra {
+                if !all.contains(&s) {
+                    all.push(s);
                 }
             }
         }
@@ -343,7 +405,7 @@ impl TokenService {
         }
         let consented = self
             .directory
-            .delegated_grants(req.tenant.id, req.service_principal.id, user.id)
+            .delegated_grants(req.tenant.id, req.service_principal.id, user.id, &self.consent_resources(req))
             .await
             .map_err(|e| page(503, "We can't sign you in", e.to_string()))?;
         let requested = self.requested(req, &consented);
@@ -357,8 +419,7 @@ impl TokenService {
         match decide(subject) {
             Ok(_) if req.prompt == Prompt::Consent => {
                 let may = self.may_consent(req, user).await.map_err(back)?;
-                let (ask, admin): (Vec<_>, Vec<_>) =
-                    requested.iter().partition(|p| may.allows(p) || consented.iter().any(|g| g.covers(p.value)));
+                let (ask, admin): (Vec<_>, Vec<_>) = requested.into_iter().partition(|s| may.allows(s) || s.consented(&consented));
                 Ok(AuthorizeOutcome::Consent { ask, admin })
             }
             Ok(grant) => {
@@ -373,8 +434,7 @@ impl TokenService {
                 if req.prompt == Prompt::None {
                     return Err(back(e));
                 }
-                let missing: Vec<&'static Permission> =
-                    requested.into_iter().filter(|p| !consented.iter().any(|g| g.covers(p.value))).collect();
+                let missing: Vec<Scope> = requested.into_iter().filter(|s| !s.consented(&consented)).collect();
                 let may = self.may_consent(req, user).await.map_err(back)?;
                 let (ask, admin) = missing.into_iter().partition(|p| may.allows(p));
                 Ok(AuthorizeOutcome::Consent { ask, admin })
@@ -401,18 +461,46 @@ impl TokenService {
         Ok(ConsentPolicy { admin, users_may: tenant.settings.users_can_consent_to_apps })
     }
 
+    /// The resources whose consent a request depends on: Ward's API (for the OpenID Connect
+    /// scopes) and the one it names.
+    fn consent_resources(&self, req: &ValidAuthorize) -> Vec<ward_core::ObjectId> {
+        let mut out: Vec<ward_core::ObjectId> = req.oidc.iter().map(|s| s.resource).collect();
+        out.push(req.resource.service_principal);
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Records the signed-in person's consent to what the request asks, within what they may grant.
-    pub async fn consent(&self, req: &ValidAuthorize, user: &User, ask: &[&'static Permission]) -> Result<(), AuthorizeFailure> {
+    pub async fn consent(&self, req: &ValidAuthorize, user: &User, ask: &[Scope]) -> Result<(), AuthorizeFailure> {
         let may = self.may_consent(req, user).await.map_err(|e| page(e.status, "We can't record your consent", e.description))?;
-        let values: Vec<&str> = ask.iter().filter(|p| may.allows(p)).map(|p| p.value).collect();
-        if values.is_empty() {
-            return Ok(());
-        }
-        self.directory
-            .grant_delegated(req.tenant.id, req.service_principal.id, Some(user.id), &values)
+        self.record_consent(&req.tenant, req.service_principal.id, &req.resource, user, ask.iter().filter(|s| may.allows(s)))
             .await
-            .map(|_| ())
-            .map_err(|e| page(503, "We can't record your consent", e.to_string()))
+            .map_err(|e| page(503, "We can't record your consent", e.description))
+    }
+
+    /// Records a user's consent, one grant per resource the scopes belong to.
+    pub(crate) async fn record_consent<'a>(
+        &self,
+        tenant: &Tenant,
+        client: ward_core::ObjectId,
+        resource: &Resource,
+        user: &User,
+        scopes: impl Iterator<Item = &'a Scope>,
+    ) -> Result<(), OAuthError> {
+        let (mine, graph): (Vec<&Scope>, Vec<&Scope>) =
+            scopes.partition(|s| s.resource == resource.service_principal && !resource.is_graph());
+        for (reference, group) in [(resource.app_id.to_string(), mine), (GRAPH_APP_ID.to_string(), graph)] {
+            if group.is_empty() {
+                continue;
+            }
+            let values: Vec<&str> = group.iter().map(|s| s.value.as_str()).collect();
+            self.directory.grant_delegated(tenant.id, client, &reference, Some(user.id), &values).await.map_err(|e| {
+                tracing::error!(error = %e, "recording consent failed");
+                OAuthError::temporarily_unavailable()
+            })?;
+        }
+        Ok(())
     }
 
     async fn issue_code(
@@ -420,7 +508,7 @@ impl TokenService {
         req: &ValidAuthorize,
         session: &StoredSession,
         user: &User,
-        scopes: &[&'static str],
+        scopes: &[String],
     ) -> Result<String, OAuthError> {
         let now = self.directory.now();
         let code = random_handle().map_err(|_| OAuthError::temporarily_unavailable())?;
@@ -446,6 +534,7 @@ impl TokenService {
                 "redirect_uri": req.redirect_uri,
                 "public": req.public,
                 "scopes": scopes,
+                "resource": req.resource.app_id,
                 "nonce": req.nonce,
                 "code_challenge": req.code_challenge,
                 "auth_time": session.auth_time.unix_timestamp(),

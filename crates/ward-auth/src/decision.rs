@@ -5,7 +5,7 @@
 use crate::error::OAuthError;
 use time::OffsetDateTime;
 use ward_core::app::ServicePrincipal;
-use ward_core::permissions::{AppRoleAssignment, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Permission, graph_app_role};
+use ward_core::permissions::{AppRoleAssignment, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Scope, graph_app_role};
 use ward_core::user::User;
 
 /// Who a token is for, with what the directory says was granted to it.
@@ -19,7 +19,7 @@ pub enum Subject<'a> {
         user: &'a User,
         service_principal: &'a ServicePrincipal,
         consented: &'a [OAuth2PermissionGrant],
-        requested: &'a [&'static Permission],
+        requested: &'a [Scope],
         authenticated_at: OffsetDateTime,
     },
 }
@@ -29,8 +29,8 @@ pub enum Subject<'a> {
 pub struct Grant {
     /// Application permissions (`roles`), for app-only tokens.
     pub roles: Vec<String>,
-    /// Delegated permissions (`scp`), for user tokens.
-    pub scopes: Vec<&'static str>,
+    /// Delegated permissions (`scp`), for user tokens, in the order asked.
+    pub scopes: Vec<String>,
 }
 
 /// Pure over what the caller read, so it is the same decision whether the facts came from the
@@ -63,7 +63,7 @@ pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
                     "The provided grant has expired due to it being revoked; the user must sign in again.",
                 ));
             }
-            let missing: Vec<&str> = requested.iter().filter(|p| !consented.iter().any(|g| g.covers(p.value))).map(|p| p.value).collect();
+            let missing: Vec<&str> = requested.iter().filter(|s| !s.consented(consented)).map(|s| s.value.as_str()).collect();
             if !missing.is_empty() {
                 return Err(OAuthError::consent_required(
                     65001,
@@ -74,9 +74,12 @@ pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
                     ),
                 ));
             }
-            let mut scopes: Vec<&'static str> = requested.iter().map(|p| p.value).collect();
-            scopes.sort_by_key(|s| GRAPH_PERMISSIONS.iter().position(|p| p.value == *s));
-            scopes.dedup();
+            let mut scopes: Vec<String> = Vec::with_capacity(requested.len());
+            for s in requested {
+                if !scopes.contains(&s.value) {
+                    scopes.push(s.value.clone());
+                }
+            }
             Ok(Grant { roles: Vec::new(), scopes })
         }
     }

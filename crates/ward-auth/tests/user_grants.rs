@@ -282,7 +282,7 @@ async fn authorize_refuses_bad_requests_and_never_redirects_to_unregistered_uris
     match f.tokens.authorize(&req, Some(&session)).await.unwrap() {
         AuthorizeOutcome::Consent { ask, admin } => {
             assert!(ask.is_empty(), "{ask:?} {:?}", req.tenant.settings);
-            assert_eq!(admin.iter().map(|p| p.value).collect::<Vec<_>>(), ["openid", "User.Read"]);
+            assert_eq!(admin.iter().map(|p| p.value.as_str()).collect::<Vec<_>>(), ["openid", "User.Read"]);
             // Consent given anyway (a forged form) records nothing.
             f.tokens.consent(&req, &session.1, &admin).await.unwrap();
             assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Consent { .. }));
@@ -290,14 +290,16 @@ async fn authorize_refuses_bad_requests_and_never_redirects_to_unregistered_uris
         other => panic!("{other:?}"),
     }
     let sp = f.dir.service_principal_by_app_id(f.tenant.id, f.client).await.unwrap();
-    f.dir.grant_delegated(f.tenant.id, sp.id, None, &["openid", "User.Read"]).await.unwrap();
+    f.dir.grant_delegated(f.tenant.id, sp.id, "https://graph.microsoft.com", None, &["openid", "User.Read"]).await.unwrap();
     assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Redirect(_)));
     f.dir.set_tenant_settings(f.tenant.id, f.tenant.settings.clone()).await.unwrap();
     // Admin-only permissions are not the user's to consent to.
     let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid User.Read.All")).await.unwrap();
     let s = f.tokens.password_sign_in(&req.tenant, &f.upn(), PASSWORD).await.unwrap();
     match f.tokens.authorize(&req, Some(&(s.session, s.user))).await.unwrap() {
-        AuthorizeOutcome::Consent { admin, .. } => assert_eq!(admin.iter().map(|p| p.value).collect::<Vec<_>>(), ["User.Read.All"]),
+        AuthorizeOutcome::Consent { admin, .. } => {
+            assert_eq!(admin.iter().map(|p| p.value.as_str()).collect::<Vec<_>>(), ["User.Read.All"])
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -62,6 +62,12 @@ pub struct Application {
     pub password_credentials: Vec<PasswordCredential>,
     #[serde(default)]
     pub key_credentials: Vec<KeyCredential>,
+    /// URIs that name this application as a resource, e.g. `api://{appId}`.
+    #[serde(default)]
+    pub identifier_uris: Vec<String>,
+    /// The API this application exposes: its delegated permissions.
+    #[serde(default)]
+    pub api: ApiApplication,
     #[serde(default)]
     pub web: RedirectSettings,
     #[serde(default)]
@@ -123,6 +129,8 @@ impl Application {
             sign_in_audience: "AzureADMyOrg".into(),
             password_credentials: Vec::new(),
             key_credentials: Vec::new(),
+            identifier_uris: Vec::new(),
+            api: ApiApplication::default(),
             web: RedirectSettings::default(),
             public_client: RedirectSettings::default(),
             spa: RedirectSettings::default(),
@@ -141,6 +149,85 @@ impl Application {
             service_principal_type: "Application".into(),
             app_owner_organization_id: tenant,
             created_date_time: now,
+        }
+    }
+}
+
+/// Graph's `apiApplication`: the delegated permissions an application exposes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiApplication {
+    #[serde(default)]
+    pub oauth2_permission_scopes: Vec<PermissionScope>,
+}
+
+/// Graph's `permissionScope`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionScope {
+    pub id: Uuid,
+    pub value: String,
+    /// `User` (users may consent) or `Admin`.
+    #[serde(rename = "type")]
+    pub consent_type: String,
+    pub admin_consent_display_name: String,
+    pub admin_consent_description: String,
+    pub is_enabled: bool,
+}
+
+impl Application {
+    /// Exposes a delegated permission (`access_as_user`, `Files.Read`, …) and, if the application has
+    /// no identifier URI yet, gives it `api://{appId}`.
+    pub fn expose_scope(&mut self, id: Uuid, value: &str, admin_only: bool, description: &str) -> Result<(), DirectoryError> {
+        let ok = !value.is_empty()
+            && value.len() <= 120
+            && !value.starts_with('.')
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            return Err(DirectoryError::invalid(
+                "oauth2PermissionScopes",
+                format!("'{}' is not a valid permission value", validate::clip(value)),
+            ));
+        }
+        if crate::permissions::OIDC_SCOPES.contains(&value)
+            || self.api.oauth2_permission_scopes.iter().any(|s| s.value.eq_ignore_ascii_case(value))
+        {
+            return Err(DirectoryError::invalid("oauth2PermissionScopes", format!("'{value}' is already defined")));
+        }
+        self.api.oauth2_permission_scopes.push(PermissionScope {
+            id,
+            value: value.to_string(),
+            consent_type: if admin_only { "Admin" } else { "User" }.to_string(),
+            admin_consent_display_name: validate::required_text("adminConsentDisplayName", description, 256)?,
+            admin_consent_description: validate::required_text("adminConsentDescription", description, 1024)?,
+            is_enabled: true,
+        });
+        if self.identifier_uris.is_empty() {
+            self.identifier_uris.push(format!("api://{}", self.app_id));
+        }
+        Ok(())
+    }
+
+    /// This application as a resource (its service principal in the tenant is `sp`), with its
+    /// enabled scopes.
+    pub fn as_resource(&self, sp: ObjectId) -> crate::permissions::Resource {
+        crate::permissions::Resource {
+            app_id: self.app_id,
+            service_principal: sp,
+            audience: self.app_id.to_string(),
+            display_name: self.display_name.clone(),
+            scopes: self
+                .api
+                .oauth2_permission_scopes
+                .iter()
+                .filter(|s| s.is_enabled)
+                .map(|s| crate::permissions::Scope {
+                    value: s.value.clone(),
+                    description: s.admin_consent_description.clone(),
+                    admin_only: s.consent_type == "Admin",
+                    resource: sp,
+                })
+                .collect(),
         }
     }
 }

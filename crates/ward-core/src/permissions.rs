@@ -140,6 +140,67 @@ pub fn graph_scope(value: &str) -> Option<&'static Permission> {
     GRAPH_PERMISSIONS.iter().find(|p| p.scope_id.is_some() && p.value.eq_ignore_ascii_case(value))
 }
 
+/// A delegated permission as a request carries it: of Ward's API or of an application that
+/// exposes an API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    pub value: String,
+    pub description: String,
+    /// Only an administrator may consent to it.
+    pub admin_only: bool,
+    /// The resource's service principal in the tenant (what consent records point at).
+    pub resource: ObjectId,
+}
+
+impl Scope {
+    pub fn of(p: &Permission, resource: ObjectId) -> Scope {
+        Scope { value: p.value.to_string(), description: p.description.to_string(), admin_only: p.requires_admin_consent(), resource }
+    }
+
+    /// Is it among what `grants` consented to?
+    pub fn consented(&self, grants: &[OAuth2PermissionGrant]) -> bool {
+        grants.iter().any(|g| g.resource_id == self.resource && g.covers(&self.value))
+    }
+}
+
+/// A resource a token can be for: Ward's API (Graph-named) or an application exposing an API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    pub app_id: Uuid,
+    /// Its service principal in the tenant.
+    pub service_principal: ObjectId,
+    /// What tokens for it carry as `aud`.
+    pub audience: String,
+    pub display_name: String,
+    /// The delegated permissions it offers.
+    pub scopes: Vec<Scope>,
+}
+
+impl Resource {
+    /// Ward's own API, whose service principal in the tenant is `sp`.
+    pub fn graph(sp: ObjectId) -> Resource {
+        Resource {
+            app_id: Uuid::parse_str(GRAPH_APP_ID).unwrap_or_default(),
+            service_principal: sp,
+            audience: GRAPH_RESOURCE_URI.to_string(),
+            display_name: GRAPH_DISPLAY_NAME.to_string(),
+            scopes: GRAPH_PERMISSIONS
+                .iter()
+                .filter(|p| p.scope_id.is_some() && !OIDC_SCOPES.contains(&p.value))
+                .map(|p| Scope::of(p, sp))
+                .collect(),
+        }
+    }
+
+    pub fn is_graph(&self) -> bool {
+        self.app_id.to_string() == GRAPH_APP_ID
+    }
+
+    pub fn scope(&self, value: &str) -> Option<&Scope> {
+        self.scopes.iter().find(|s| s.value.eq_ignore_ascii_case(value))
+    }
+}
+
 /// The OpenID Connect scopes: they shape the ID token and refresh token, not the access token's
 /// audience.
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];

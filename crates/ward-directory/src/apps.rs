@@ -8,7 +8,8 @@ use ward_core::DirectoryError;
 use ward_core::app::{Application, KeyCredential, MAX_KEY_CREDENTIALS, PasswordCredential, ServicePrincipal};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::permissions::{
-    AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Permission, graph_app_role, graph_scope,
+    AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, GRAPH_RESOURCE_URI, OAuth2PermissionGrant, Permission,
+    Resource, graph_app_role,
 };
 use ward_core::store::{ListQuery, StoredCredential, WriteOp};
 
@@ -419,32 +420,42 @@ impl Directory {
 }
 
 impl Directory {
-    /// Records consent to delegated permissions of Ward's API for a client: for one user
-    /// (`Principal`, the user's own consent) or for everyone (`AllPrincipals`, an administrator's).
-    /// Adds to what was granted before; one grant object per client, resource and principal.
+    /// Records consent to delegated permissions of a resource (Ward's API, or an application that
+    /// exposes one) for a client: for one user (`Principal`, the user's own consent) or for
+    /// everyone (`AllPrincipals`, an administrator's). Adds to what was granted before; one grant
+    /// object per client, resource and principal. OpenID Connect scopes belong to Ward's API.
     pub async fn grant_delegated(
         &self,
         tenant: TenantId,
         client: ObjectId,
+        resource_ref: &str,
         principal: Option<ObjectId>,
         scopes: &[&str],
     ) -> Result<OAuth2PermissionGrant> {
+        let (resource, _) = self.resource(tenant, resource_ref).await?.ok_or_else(|| {
+            DirectoryError::invalid("resourceId", format!("no resource named '{}' in this tenant", ward_core::validate::clip(resource_ref)))
+        })?;
         let mut values = Vec::with_capacity(scopes.len());
         for scope in scopes {
-            let p = graph_scope(scope).ok_or_else(|| {
-                DirectoryError::invalid(
-                    "scope",
-                    format!("'{}' is not a delegated permission of Ward's API", ward_core::validate::clip(scope)),
-                )
-            })?;
-            values.push(p.value);
+            let oidc = resource.is_graph() && ward_core::permissions::OIDC_SCOPES.iter().any(|o| o.eq_ignore_ascii_case(scope));
+            let value = match resource.scope(scope) {
+                Some(s) => s.value.clone(),
+                None if oidc => scope.to_ascii_lowercase(),
+                None => {
+                    return Err(DirectoryError::invalid(
+                        "scope",
+                        format!("'{}' is not a delegated permission of {}", ward_core::validate::clip(scope), resource.display_name),
+                    ));
+                }
+            };
+            values.push(value);
         }
         if values.is_empty() {
             return Err(DirectoryError::invalid("scope", "no permissions to grant"));
         }
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
         self.load::<ServicePrincipal>(tenant, ObjectKind::ServicePrincipal, client).await?;
-        let resource = self.ensure_builtin_resource(tenant).await?;
-        let key = OAuth2PermissionGrant::unique_key(client, resource.id, principal);
+        let key = OAuth2PermissionGrant::unique_key(client, resource.service_principal, principal);
         for _ in 0..3 {
             let existing = self.store.object_by_key(tenant, ObjectKind::OAuth2PermissionGrant, &key).await?;
             let (grant, op) = match existing {
@@ -477,7 +488,7 @@ impl Directory {
                         }
                         .to_string(),
                         principal_id: principal,
-                        resource_id: resource.id,
+                        resource_id: resource.service_principal,
                         scope: values.join(" "),
                     };
                     let op = WriteOp::Insert {
@@ -499,22 +510,73 @@ impl Directory {
         Err(DirectoryError::Conflict)
     }
 
-    /// The delegated permissions a client holds on Ward's API for a user: the administrator's
-    /// grant for everyone and the user's own, together. Two exact-key look-ups.
-    pub async fn delegated_grants(&self, tenant: TenantId, client: ObjectId, user: ObjectId) -> Result<Vec<OAuth2PermissionGrant>> {
-        let app_id = Uuid::parse_str(GRAPH_APP_ID).map_err(|e| DirectoryError::Internal(e.to_string()))?;
-        let resource = match self.service_principal_by_app_id(tenant, app_id).await {
-            Ok(sp) => sp,
-            Err(DirectoryError::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
+    /// The delegated permissions a client holds for a user on the given resources (service
+    /// principal ids): the administrator's grants for everyone and the user's own. Two exact-key
+    /// look-ups per resource.
+    pub async fn delegated_grants(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: ObjectId,
+        resources: &[ObjectId],
+    ) -> Result<Vec<OAuth2PermissionGrant>> {
         let mut out = Vec::new();
-        for principal in [None, Some(user)] {
-            let key = OAuth2PermissionGrant::unique_key(client, resource.id, principal);
-            if let Some(stored) = self.store.object_by_key(tenant, ObjectKind::OAuth2PermissionGrant, &key).await? {
-                out.push(decode(&stored)?);
+        for resource in resources {
+            for principal in [None, Some(user)] {
+                let key = OAuth2PermissionGrant::unique_key(client, *resource, principal);
+                if let Some(stored) = self.store.object_by_key(tenant, ObjectKind::OAuth2PermissionGrant, &key).await? {
+                    out.push(decode(&stored)?);
+                }
             }
         }
         Ok(out)
+    }
+}
+
+impl Directory {
+    /// Finds a resource by how clients name it: Ward's API (`https://graph.microsoft.com` or its
+    /// appId), or an application by appId, `api://{appId}`, or one of its identifier URIs.
+    pub async fn resource(&self, tenant: TenantId, reference: &str) -> Result<Option<(Resource, ServicePrincipal)>> {
+        let reference = reference.trim_end_matches('/');
+        if reference.eq_ignore_ascii_case(GRAPH_RESOURCE_URI) || reference.eq_ignore_ascii_case(GRAPH_APP_ID) {
+            let sp = self.ensure_builtin_resource(tenant).await?;
+            return Ok(Some((Resource::graph(sp.id), sp)));
+        }
+        let by_id = reference.strip_prefix("api://").unwrap_or(reference);
+        let app = match Uuid::parse_str(by_id) {
+            Ok(app_id) => match self.application_by_app_id(tenant, app_id).await {
+                Ok(a) => Some(a),
+                Err(DirectoryError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            Err(_) => None,
+        };
+        let app = match app {
+            Some(a) => Some(a),
+            None => {
+                // An identifier URI of another form: look through the tenant's applications.
+                let mut after = None;
+                let mut found = None;
+                'pages: loop {
+                    let page = self.applications(tenant, after, 500).await?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(last.id);
+                    for a in page {
+                        if a.identifier_uris.iter().any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(reference)) {
+                            found = Some(a);
+                            break 'pages;
+                        }
+                    }
+                }
+                found
+            }
+        };
+        let Some(app) = app else { return Ok(None) };
+        let sp = match self.service_principal_by_app_id(tenant, app.app_id).await {
+            Ok(sp) => sp,
+            Err(DirectoryError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some((app.as_resource(sp.id), sp)))
     }
 }

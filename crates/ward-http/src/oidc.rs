@@ -273,12 +273,12 @@ fn consent_page(
     req: &ValidAuthorize,
     params: &[(String, String)],
     headers: &HeaderMap,
-    ask: &[&'static ward_core::permissions::Permission],
-    admin: &[&'static ward_core::permissions::Permission],
+    ask: &[ward_core::permissions::Scope],
+    admin: &[ward_core::permissions::Scope],
 ) -> Response {
-    let list = |ps: &[&ward_core::permissions::Permission]| {
+    let list = |ps: &[ward_core::permissions::Scope]| {
         ps.iter()
-            .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(p.description), escape(p.value)))
+            .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(&p.description), escape(&p.value)))
             .collect::<String>()
     };
     if !admin.is_empty() {
@@ -763,7 +763,7 @@ async fn device_code_entered(State(state): State<AppState>, Path(tenant): Path<S
     let items: String = pending
         .permissions
         .iter()
-        .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(p.description), escape(p.value)))
+        .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(&p.description), escape(&p.value)))
         .collect();
     let body = format!(
         "<p>Are you trying to sign in to <strong>{app}</strong> on another device? Continue only if you started this there.</p>\
@@ -806,7 +806,7 @@ async fn device_confirmed(State(state): State<AppState>, Path(tenant): Path<Stri
         Ok(Some(DeviceDecision::NeedsAdmin(ps))) => {
             let items: String = ps
                 .iter()
-                .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(p.description), escape(p.value)))
+                .map(|p| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(&p.description), escape(&p.value)))
                 .collect();
             html(
                 StatusCode::FORBIDDEN,

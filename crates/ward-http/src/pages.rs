@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(start_page)).route("/static/ward.css", get(stylesheet))
+    Router::new().route("/", get(start_page)).route("/static/ward.css", get(stylesheet)).route("/static/favicon.svg", get(favicon))
 }
 
 /// The one stylesheet, served from Ward itself (no CDN, and no inline styles for the CSP to allow).
@@ -63,11 +63,19 @@ async fn start_page(State(state): State<AppState>) -> Response {
     Html(page("Ward", &body)).into_response()
 }
 
+/// Ward's icon: a shield, drawn inline so no file ships beside the binary.
+const FAVICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><path d=\"M16 2 4 7v8c0 7.5 5.1 13.4 12 15 6.9-1.6 12-7.5 12-15V7z\" fill=\"#1f6feb\"/></svg>";
+
+async fn favicon() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml"), (axum::http::header::CACHE_CONTROL, "public, max-age=86400")], FAVICON)
+        .into_response()
+}
+
 /// A whole page: title, heading and body, with Ward's stylesheet.
 pub fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title}</title><link rel=\"stylesheet\" href=\"/static/ward.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+<title>{title}</title><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/static/ward.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>",
         title = escape(title),
     )
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use uuid::Uuid;
 use ward_core::app::Application;
-use ward_core::permissions::{Permission, graph_scope};
+use ward_core::permissions::{GRAPH_APP_ID, OIDC_SCOPES, Resource, Scope, graph_scope};
 use ward_core::store::{DeviceApproval, DeviceCodeStatus, StoreError, StoredDeviceCode, StoredGrant, StoredSession};
 use ward_core::tenant::Tenant;
 use ward_core::user::User;
@@ -41,7 +41,8 @@ pub struct DeviceAuthorization {
 /// What the device page shows about a pending code.
 pub struct PendingDevice {
     pub app: Application,
-    pub permissions: Vec<&'static Permission>,
+    pub permissions: Vec<Scope>,
+    pub resource: Resource,
     pub user_code: String,
 }
 
@@ -50,7 +51,7 @@ pub enum DeviceDecision {
     Approved,
     Denied,
     /// Consent only an administrator can give is missing.
-    NeedsAdmin(Vec<&'static Permission>),
+    NeedsAdmin(Vec<Scope>),
 }
 
 fn random_user_code() -> Result<String, OAuthError> {
@@ -75,6 +76,10 @@ pub fn normalize_user_code(input: &str) -> Option<String> {
 
 fn display(code: &str) -> String {
     format!("{}-{}", &code[..4], &code[4..])
+}
+
+fn resource_of(doc: &Value) -> Option<Uuid> {
+    doc.get("resource").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
 }
 
 fn scopes_of(doc: &Value) -> Vec<String> {
@@ -105,11 +110,12 @@ impl TokenService {
         }
         let scope =
             scope.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'scope'."))?;
-        let (oidc, api, default) = crate::authorize::parse_delegated_scopes(scope)?;
-        let mut scopes: Vec<&str> = oidc.iter().chain(api.iter()).map(|p| p.value).collect();
-        if default && !scopes.contains(&"User.Read") {
+        let wanted = self.resolve_scopes(&resolved.tenant, scope).await?;
+        let mut scopes: Vec<&str> = wanted.oidc.iter().chain(wanted.api.iter()).map(|p| p.value.as_str()).collect();
+        if wanted.default && wanted.resource.is_graph() && !scopes.contains(&"User.Read") {
             scopes.push("User.Read");
         }
+        let resource = wanted.resource.app_id;
         let now = self.directory.now();
         let device_code = random_handle().map_err(|_| OAuthError::temporarily_unavailable())?;
         let verification_uri = format!("{}/{}/oauth2/deviceauth", self.public_url(), resolved.tenant.id);
@@ -120,7 +126,7 @@ impl TokenService {
                 tenant_id: resolved.tenant.id,
                 user_code: user_code.clone(),
                 client_id,
-                doc: json!({ "scopes": scopes, "public": !authenticated }),
+                doc: json!({ "scopes": scopes, "resource": resource, "public": !authenticated }),
                 created_at: now,
                 expires_at: now + DEVICE_CODE_LIFETIME,
                 last_poll_at: None,
@@ -203,10 +209,12 @@ impl TokenService {
         let (Some(user_id), Some(auth_time), Some(amr)) = (device.user_id, device.auth_time, device.amr.clone()) else {
             return Err(unknown());
         };
-        let (user, scopes) = self.decide_for_user(&resolved, &sp, user_id, &scopes_of(&device.doc), auth_time.unix_timestamp()).await?;
+        let resource_app = resource_of(&device.doc);
+        let (user, scopes, resource) =
+            self.decide_for_user(&resolved, &sp, user_id, resource_app, &scopes_of(&device.doc), auth_time.unix_timestamp()).await?;
         let grant = self.device_grant(&resolved.tenant, &device, now)?;
         let (refresh, handle) =
-            self.first_refresh(&resolved.tenant, grant.id, client_id, public, &scopes, auth_time.unix_timestamp(), &amr)?;
+            self.first_refresh(&resolved.tenant, grant.id, client_id, public, resource.app_id, &scopes, auth_time.unix_timestamp(), &amr)?;
         let redeemed = self.directory.store().redeem_device_code(&hash, &grant, handle.as_ref()).await.map_err(|e| {
             tracing::error!(error = %e, "redeeming a device code failed");
             OAuthError::temporarily_unavailable()
@@ -216,7 +224,21 @@ impl TokenService {
         }
         let method = if public { crate::grants::client_credentials::AuthMethod::None } else { client.method };
         let alg = record.app.token_signing_algorithm.as_deref().and_then(crate::keys::Alg::parse).unwrap_or(crate::keys::Alg::RS256);
-        self.issue_for(&resolved, &sp, &user, grant.id, &scopes, auth_time.unix_timestamp(), &amr, None, refresh, method, alg).await
+        self.issue_for(
+            &resolved,
+            &sp,
+            &user,
+            grant.id,
+            &resource.audience,
+            &scopes,
+            auth_time.unix_timestamp(),
+            &amr,
+            None,
+            refresh,
+            method,
+            alg,
+        )
+        .await
     }
 
     fn device_grant(&self, tenant: &Tenant, device: &StoredDeviceCode, now: time::OffsetDateTime) -> Result<StoredGrant, OAuthError> {
@@ -257,8 +279,29 @@ impl TokenService {
         };
         let app =
             self.directory.application_by_app_id(tenant.id, device.client_id).await.map_err(|_| OAuthError::temporarily_unavailable())?;
-        let permissions = scopes_of(&device.doc).iter().filter_map(|s| graph_scope(s)).collect();
-        Ok(Some(PendingDevice { app, permissions, user_code: device.user_code }))
+        let unavailable = |_| OAuthError::temporarily_unavailable();
+        let (graph, _) =
+            self.directory.resource(tenant.id, GRAPH_APP_ID).await.map_err(unavailable)?.ok_or_else(OAuthError::temporarily_unavailable)?;
+        let resource = match resource_of(&device.doc) {
+            Some(r) if r != graph.app_id => self
+                .directory
+                .resource(tenant.id, &r.to_string())
+                .await
+                .map_err(unavailable)?
+                .map(|(r, _)| r)
+                .ok_or_else(OAuthError::temporarily_unavailable)?,
+            _ => graph.clone(),
+        };
+        let permissions = scopes_of(&device.doc)
+            .iter()
+            .filter_map(|v| {
+                graph_scope(v)
+                    .filter(|p| OIDC_SCOPES.contains(&p.value))
+                    .map(|p| Scope::of(p, graph.service_principal))
+                    .or_else(|| resource.scope(v).cloned())
+            })
+            .collect();
+        Ok(Some(PendingDevice { app, permissions, resource, user_code: device.user_code }))
     }
 
     /// The person approves or denies a pending code on the device page.
@@ -285,21 +328,22 @@ impl TokenService {
             .service_principal_by_app_id(tenant.id, pending.app.app_id)
             .await
             .map_err(|_| OAuthError::temporarily_unavailable())?;
-        let consented =
-            self.directory.delegated_grants(tenant.id, sp.id, user.id).await.map_err(|_| OAuthError::temporarily_unavailable())?;
-        let missing: Vec<&'static Permission> =
-            pending.permissions.iter().copied().filter(|p| !consented.iter().any(|g| g.covers(p.value))).collect();
+        let mut resources: Vec<ward_core::ObjectId> = pending.permissions.iter().map(|s| s.resource).collect();
+        resources.sort();
+        resources.dedup();
+        let consented = self
+            .directory
+            .delegated_grants(tenant.id, sp.id, user.id, &resources)
+            .await
+            .map_err(|_| OAuthError::temporarily_unavailable())?;
+        let missing: Vec<Scope> = pending.permissions.iter().filter(|s| !s.consented(&consented)).cloned().collect();
         if !missing.is_empty() {
             let policy = self.consent_policy(tenant, user).await?;
             let (mine, admin): (Vec<_>, Vec<_>) = missing.into_iter().partition(|p| policy.allows(p));
             if !admin.is_empty() {
                 return Ok(Some(DeviceDecision::NeedsAdmin(admin)));
             }
-            let values: Vec<&str> = mine.iter().map(|p| p.value).collect();
-            self.directory
-                .grant_delegated(tenant.id, sp.id, Some(user.id), &values)
-                .await
-                .map_err(|_| OAuthError::temporarily_unavailable())?;
+            self.record_consent(tenant, sp.id, &pending.resource, user, mine.iter()).await?;
         }
         let approval = DeviceApproval { user_id: user.id, auth_time: session.auth_time, amr: session.amr.clone() };
         let changed =

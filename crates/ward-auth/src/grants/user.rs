@@ -15,7 +15,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use ward_core::app::ServicePrincipal;
-use ward_core::permissions::{GRAPH_RESOURCE_URI, Permission, graph_scope};
+use ward_core::permissions::{OIDC_SCOPES, Resource, Scope, graph_scope};
 use ward_core::store::{Redeemed, StoredHandle};
 use ward_core::user::User;
 
@@ -31,6 +31,9 @@ struct HandleDoc {
     redirect_uri: Option<String>,
     public: bool,
     scopes: Vec<String>,
+    /// The resource's appId (Ward's API when absent).
+    #[serde(default)]
+    resource: Option<Uuid>,
     #[serde(default)]
     nonce: Option<String>,
     #[serde(default)]
@@ -59,7 +62,8 @@ struct Issue<'a> {
     sp: &'a ServicePrincipal,
     user: &'a User,
     grant_id: Uuid,
-    scopes: &'a [&'static str],
+    audience: &'a str,
+    scopes: &'a [String],
     auth_time: i64,
     amr: &'a str,
     nonce: Option<&'a str>,
@@ -69,30 +73,55 @@ struct Issue<'a> {
 }
 
 impl TokenService {
-    /// Re-reads the user and the client's consent and asks the decision point again.
+    /// Re-reads the user, the resource and the client's consent, and asks the decision point
+    /// again. Scopes the resource no longer offers fall away.
     pub(crate) async fn decide_for_user(
         &self,
         resolved: &ResolvedTenant,
         sp: &ServicePrincipal,
         user_id: ward_core::ObjectId,
+        resource_app: Option<Uuid>,
         scopes: &[String],
         auth_time: i64,
-    ) -> Result<(User, Vec<&'static str>), OAuthError> {
+    ) -> Result<(User, Vec<String>, Resource), OAuthError> {
+        let unavailable = |e: ward_core::DirectoryError| {
+            tracing::error!(error = %e, "reading the directory failed");
+            OAuthError::temporarily_unavailable()
+        };
         let user = match self.directory.user(resolved.tenant.id, &user_id.to_string()).await {
             Ok(u) => u,
             Err(e) if e.code() == ward_core::ErrorCode::NotFound => {
                 return Err(OAuthError::invalid_grant(50034, "The user account does not exist in the directory."));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "reading the user failed");
-                return Err(OAuthError::temporarily_unavailable());
-            }
+            Err(e) => return Err(unavailable(e)),
         };
-        let consented = self.directory.delegated_grants(resolved.tenant.id, sp.id, user.id).await.map_err(|e| {
-            tracing::error!(error = %e, "reading consent failed");
-            OAuthError::temporarily_unavailable()
-        })?;
-        let requested: Vec<&'static Permission> = scopes.iter().filter_map(|s| graph_scope(s)).collect();
+        let tenant = resolved.tenant.id;
+        let (graph, _) = self
+            .directory
+            .resource(tenant, ward_core::permissions::GRAPH_APP_ID)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(OAuthError::temporarily_unavailable)?;
+        let resource = match resource_app {
+            Some(app) if app != graph.app_id => self
+                .directory
+                .resource(tenant, &app.to_string())
+                .await
+                .map_err(unavailable)?
+                .map(|(r, _)| r)
+                .ok_or_else(|| OAuthError::invalid_grant(500011, "The resource this grant was for no longer exists."))?,
+            _ => graph.clone(),
+        };
+        let mut requested: Vec<Scope> = Vec::with_capacity(scopes.len());
+        for value in scopes {
+            let oidc = graph_scope(value).filter(|p| OIDC_SCOPES.contains(&p.value)).map(|p| Scope::of(p, graph.service_principal));
+            if let Some(s) = oidc.or_else(|| resource.scope(value).cloned()) {
+                requested.push(s);
+            }
+        }
+        let mut resources = vec![graph.service_principal, resource.service_principal];
+        resources.dedup();
+        let consented = self.directory.delegated_grants(tenant, sp.id, user.id, &resources).await.map_err(unavailable)?;
         let authenticated_at = OffsetDateTime::from_unix_timestamp(auth_time).map_err(|_| OAuthError::temporarily_unavailable())?;
         let grant =
             decide(Subject::User { user: &user, service_principal: sp, consented: &consented, requested: &requested, authenticated_at })
@@ -103,7 +132,7 @@ impl TokenService {
                         e
                     }
                 })?;
-        Ok((user, grant.scopes))
+        Ok((user, grant.scopes, resource))
     }
 
     /// `grant_type=authorization_code`.
@@ -160,7 +189,7 @@ impl TokenService {
             OAuthError::unauthorized_client(7000229, "The client application is missing its service principal in the tenant.")
         })?;
         let user_id = self.live_grant(handle.grant_id).await?.user_id;
-        let (user, scopes) = self.decide_for_user(&resolved, &sp, user_id, &doc.scopes, doc.auth_time).await?;
+        let (user, scopes, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &doc.scopes, doc.auth_time).await?;
         let spa = record.app.spa.redirect_uris.iter().any(|u| Some(u.as_str()) == doc.redirect_uri.as_deref());
         let (refresh, replacement) = self.next_refresh(&handle, &doc, &scopes, spa)?;
         match self.redeem(&hash, replacement.as_ref()).await? {
@@ -180,6 +209,7 @@ impl TokenService {
             sp: &sp,
             user: &user,
             grant_id: handle.grant_id,
+            audience: &resource.audience,
             scopes: &scopes,
             auth_time: doc.auth_time,
             amr: &doc.amr,
@@ -229,20 +259,24 @@ impl TokenService {
         // A narrower scope may be asked for (RFC 6749 §6); never a wider one.
         let mut scopes = doc.scopes.clone();
         if let Some(asked) = scope {
-            let (oidc, api, default) = crate::authorize::parse_delegated_scopes(asked)?;
-            if !default {
-                let asked: Vec<&str> = oidc.iter().chain(api.iter()).map(|p| p.value).collect();
-                if let Some(extra) = asked.iter().find(|a| !doc.scopes.iter().any(|s| s == *a)) {
+            let wanted = self.resolve_scopes(&resolved.tenant, asked).await?;
+            let same_resource = doc.resource.is_none_or(|r| r == wanted.resource.app_id) || (wanted.api.is_empty() && !wanted.default);
+            if !same_resource {
+                return Err(OAuthError::invalid_scope(70011, "A refresh token is for the resource it was issued for."));
+            }
+            if !wanted.default {
+                let asked: Vec<&str> = wanted.oidc.iter().chain(wanted.api.iter()).map(|p| p.value.as_str()).collect();
+                if let Some(extra) = asked.iter().find(|a| !doc.scopes.iter().any(|s| s.eq_ignore_ascii_case(a))) {
                     return Err(OAuthError::invalid_scope(70011, format!("The scope {extra} was not granted to this refresh token.")));
                 }
-                scopes.retain(|s| asked.contains(&s.as_str()) || s == "offline_access");
+                scopes.retain(|s| asked.iter().any(|a| a.eq_ignore_ascii_case(s)) || s == "offline_access");
             }
         }
         let record = facts.record.as_ref().ok_or_else(OAuthError::temporarily_unavailable)?;
         let sp = record.service_principal.clone().ok_or_else(|| {
             OAuthError::unauthorized_client(7000229, "The client application is missing its service principal in the tenant.")
         })?;
-        let (user, granted) = self.decide_for_user(&resolved, &sp, user_id, &scopes, doc.auth_time).await?;
+        let (user, granted, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &scopes, doc.auth_time).await?;
         let spa = handle.doc.get("spa").and_then(|v| v.as_bool()).unwrap_or(false);
         let (refresh, replacement) = self.next_refresh(&handle, &doc, &granted, spa)?;
         match self.redeem(&hash, replacement.as_ref()).await? {
@@ -262,6 +296,7 @@ impl TokenService {
             sp: &sp,
             user: &user,
             grant_id: handle.grant_id,
+            audience: &resource.audience,
             scopes: &granted,
             auth_time: doc.auth_time,
             amr: &doc.amr,
@@ -307,7 +342,8 @@ impl TokenService {
         grant_id: Uuid,
         client_id: Uuid,
         public: bool,
-        scopes: &[&'static str],
+        resource: Uuid,
+        scopes: &[String],
         auth_time: i64,
         amr: &str,
     ) -> Result<(Option<String>, Option<StoredHandle>), OAuthError> {
@@ -316,6 +352,7 @@ impl TokenService {
             redirect_uri: None,
             public,
             scopes: Vec::new(),
+            resource: Some(resource),
             nonce: None,
             code_challenge: None,
             auth_time,
@@ -341,7 +378,8 @@ impl TokenService {
         sp: &ServicePrincipal,
         user: &User,
         grant_id: Uuid,
-        scopes: &[&'static str],
+        audience: &str,
+        scopes: &[String],
         auth_time: i64,
         amr: &str,
         nonce: Option<&str>,
@@ -349,7 +387,8 @@ impl TokenService {
         method: AuthMethod,
         alg: Alg,
     ) -> Result<AccessToken, OAuthError> {
-        self.issue_user_tokens(Issue { resolved, sp, user, grant_id, scopes, auth_time, amr, nonce, refresh_token, method, alg }).await
+        self.issue_user_tokens(Issue { resolved, sp, user, grant_id, audience, scopes, auth_time, amr, nonce, refresh_token, method, alg })
+            .await
     }
 
     /// The refresh token to hand out (when `offline_access` was granted) and its stored form.
@@ -357,16 +396,16 @@ impl TokenService {
         &self,
         from: &StoredHandle,
         doc: &HandleDoc,
-        scopes: &[&'static str],
+        scopes: &[String],
         spa: bool,
     ) -> Result<(Option<String>, Option<StoredHandle>), OAuthError> {
-        if !scopes.contains(&"offline_access") {
+        if !scopes.iter().any(|s| s == "offline_access") {
             return Ok((None, None));
         }
         let token = random_handle().map_err(|_| OAuthError::temporarily_unavailable())?;
         let lifetime = if spa { SPA_REFRESH_TOKEN_LIFETIME } else { REFRESH_TOKEN_LIFETIME };
         let mut next = HandleDoc { redirect_uri: None, nonce: None, code_challenge: None, ..doc.clone() };
-        next.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        next.scopes = scopes.to_vec();
         let mut stored_doc = serde_json::to_value(&next).map_err(|_| OAuthError::temporarily_unavailable())?;
         stored_doc["spa"] = json!(spa);
         let handle = StoredHandle {
@@ -394,10 +433,11 @@ impl TokenService {
         let mut uti = [0u8; 16];
         aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut uti)
             .map_err(|_| OAuthError::temporarily_unavailable())?;
-        let scp: Vec<&str> = i.scopes.iter().copied().filter(|s| *s != "offline_access").collect();
+        let has = |v: &str| i.scopes.iter().any(|s| s == v);
+        let scp: Vec<&str> = i.scopes.iter().map(String::as_str).filter(|s| *s != "offline_access").collect();
         let amr: Vec<&str> = i.amr.split_whitespace().collect();
         let access = json!({
-            "aud": GRAPH_RESOURCE_URI,
+            "aud": i.audience,
             "iss": self.issuer(tenant),
             "iat": now.unix_timestamp(),
             "nbf": now.unix_timestamp(),
@@ -430,7 +470,7 @@ impl TokenService {
             })
         };
         let access_token = sign("at+jwt", &access)?;
-        let id_token = if i.scopes.contains(&"openid") {
+        let id_token = if has("openid") {
             let mut id = json!({
                 "aud": i.sp.app_id,
                 "iss": self.issuer(tenant),
@@ -450,11 +490,11 @@ impl TokenService {
             if let Some(nonce) = i.nonce {
                 id["nonce"] = json!(nonce);
             }
-            if i.scopes.contains(&"profile") {
+            if has("profile") {
                 id["name"] = json!(i.user.display_name);
                 id["preferred_username"] = json!(i.user.user_principal_name.as_str());
             }
-            if i.scopes.contains(&"email")
+            if has("email")
                 && let Some(mail) = &i.user.mail
             {
                 id["email"] = json!(mail);
@@ -464,7 +504,7 @@ impl TokenService {
             None
         };
         let lifetime = ACCESS_TOKEN_LIFETIME.whole_seconds();
-        let mut scope: Vec<&str> = i.scopes.to_vec();
+        let mut scope: Vec<&str> = i.scopes.iter().map(String::as_str).collect();
         scope.retain(|s| *s != "offline_access" || i.refresh_token.is_some());
         Ok(AccessToken {
             token_type: "Bearer",

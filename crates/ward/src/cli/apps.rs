@@ -30,6 +30,11 @@ pub enum AppCommand {
         /// The algorithm of tokens issued to this app: RS256 (default), ES256 or EdDSA.
         #[arg(long)]
         signing_alg: Option<String>,
+        /// Expose a delegated permission of this app's own API (e.g. access_as_user; append
+        /// ":admin" for one only administrators may consent to). Repeatable. Gives the app the
+        /// identifier URI api://{appId}.
+        #[arg(long = "expose-scope")]
+        expose: Vec<String>,
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long)]
@@ -86,6 +91,10 @@ pub enum AppCommand {
         app: Uuid,
         #[arg(long)]
         scope: String,
+        /// The resource the permissions belong to: Ward's API by default, or an application's
+        /// appId or identifier URI (e.g. api://{appId}).
+        #[arg(long, default_value = "https://graph.microsoft.com")]
+        resource: String,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -119,18 +128,29 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
     }
     let directory = open_directory(config).await?;
     match command {
-        AppCommand::Create { name, web, public, spa, signing_alg, tenant: key, json } => {
+        AppCommand::Create { name, web, public, spa, signing_alg, expose, tenant: key, json } => {
             let t = tenant(&directory, key.as_deref()).await?;
             let (app, sp) = directory
                 .create_application_with(t, &name, |app| {
                     app.set_redirect_uris(Platform::Web, &web)?;
                     app.set_redirect_uris(Platform::PublicClient, &public)?;
                     app.set_redirect_uris(Platform::Spa, &spa)?;
+                    for e in &expose {
+                        let (value, admin) = match e.strip_suffix(":admin") {
+                            Some(v) => (v, true),
+                            None => (e.as_str(), false),
+                        };
+                        let description = format!("Access {} as the signed-in user ({value})", app.display_name);
+                        app.expose_scope(Uuid::new_v4(), value, admin, &description)?;
+                    }
                     app.set_token_signing_algorithm(signing_alg.as_deref())
                 })
                 .await?;
             if json {
-                println!("{}", json!({ "appId": app.app_id, "id": app.id, "servicePrincipalId": sp.id, "displayName": app.display_name }));
+                println!(
+                    "{}",
+                    json!({ "appId": app.app_id, "id": app.id, "servicePrincipalId": sp.id, "displayName": app.display_name, "identifierUris": app.identifier_uris })
+                );
             } else {
                 println!("registered {} with client id {}", app.display_name, app.app_id);
             }
@@ -201,11 +221,11 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
             directory.set_service_principal_enabled(t, sp.id, enable).await?;
             println!("{} {app}", if enable { "enabled" } else { "disabled" });
         }
-        AppCommand::Consent { app, scope, tenant: key } => {
+        AppCommand::Consent { app, scope, resource, tenant: key } => {
             let t = tenant(&directory, key.as_deref()).await?;
             let sp = directory.service_principal_by_app_id(t, app).await?;
             let scopes: Vec<&str> = scope.split_whitespace().collect();
-            let grant = directory.grant_delegated(t, sp.id, None, &scopes).await?;
+            let grant = directory.grant_delegated(t, sp.id, &resource, None, &scopes).await?;
             println!("granted {} to {app} for every user", grant.scope);
         }
         AppCommand::Permissions => bail!("handled above"),
