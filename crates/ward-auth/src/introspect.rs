@@ -21,14 +21,15 @@ pub struct LiveToken {
 }
 
 impl TokenService {
-    /// Verifies an access token Ward issued in `tenant` and checks it is still live.
-    pub async fn live_access_token(&self, tenant: &Tenant, token: &str) -> Result<Option<LiveToken>, OAuthError> {
+    /// Verifies an access token Ward issued in `tenant` (for `audience`, when given) and checks it
+    /// is still live.
+    pub async fn live_access_token(&self, tenant: &Tenant, token: &str, audience: Option<&str>) -> Result<Option<LiveToken>, OAuthError> {
         let Some((header, claims)) = self.keys.verify_jwt(token).await else { return Ok(None) };
         let now = self.directory.now().unix_timestamp();
         let num = |k: &str| claims.get(k).and_then(Value::as_i64);
         if header.get("typ").and_then(Value::as_str) != Some("at+jwt")
             || claims.get("iss").and_then(Value::as_str) != Some(self.issuer(tenant).as_str())
-            || claims.get("aud").and_then(Value::as_str) != Some(GRAPH_RESOURCE_URI)
+            || audience.is_some_and(|a| claims.get("aud").and_then(Value::as_str) != Some(a))
             || num("exp").is_none_or(|exp| exp <= now)
             || num("nbf").is_some_and(|nbf| nbf > now + 300)
         {
@@ -75,7 +76,7 @@ impl TokenService {
             token.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'token'."))?;
         let inactive = json!({ "active": false });
         if token.contains('.') {
-            let Some(live) = self.live_access_token(&resolved.tenant, token).await? else { return Ok(inactive) };
+            let Some(live) = self.live_access_token(&resolved.tenant, token, None).await? else { return Ok(inactive) };
             let c = &live.claims;
             if c.get("azp").and_then(Value::as_str) != Some(client_id.to_string().as_str()) {
                 return Ok(inactive);
@@ -188,7 +189,7 @@ impl TokenService {
             Err(e) if e.status == 503 => return Err(e),
             Err(_) => return Ok(None),
         };
-        let Some(live) = self.live_access_token(&resolved.tenant, token).await? else { return Ok(None) };
+        let Some(live) = self.live_access_token(&resolved.tenant, token, Some(GRAPH_RESOURCE_URI)).await? else { return Ok(None) };
         let (Some(user), Some(scp)) = (&live.user, live.claims.get("scp").and_then(Value::as_str)) else { return Ok(None) };
         let scopes: Vec<&str> = scp.split_whitespace().collect();
         if !scopes.contains(&"openid") {

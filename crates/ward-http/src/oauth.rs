@@ -196,6 +196,9 @@ async fn token(State(state): State<AppState>, Path(tenant): Path<String>, header
             Some("urn:ietf:params:oauth:grant-type:device_code" | "device_code") => {
                 t.device_code_grant(&tenant, client, get("device_code")).await
             }
+            Some(ward_auth::grants::obo::JWT_BEARER) => {
+                t.on_behalf_of(&tenant, client, get("assertion"), get("scope"), get("requested_token_use")).await
+            }
             Some(other) => Err(OAuthError::unsupported_grant_type(
                 70003,
                 format!("The app requested an unsupported grant type '{}'.", ward_core::validate::clip(other)),

@@ -543,3 +543,97 @@ async fn a_device_signs_in_through_the_code_page() {
     let (_, e) = s.token(&poll, None).await;
     assert!(matches!(e["error"].as_str(), Some("invalid_grant" | "slow_down")), "{e}");
 }
+
+#[tokio::test]
+async fn an_api_calls_another_on_behalf_of_the_signed_in_user() {
+    let s = setup();
+    let d = s._dir.path();
+    // A middle-tier API that exposes `access_as_user`, with a secret, and consent (for everyone)
+    // to read the user's profile from Ward's API.
+    let api = cli(d, &["app", "create", "--json", "--name", "Orders API", "--expose-scope", "access_as_user"]);
+    let api_id = api["appId"].as_str().unwrap().to_string();
+    assert_eq!(api["identifierUris"], serde_json::json!([format!("api://{api_id}")]));
+    let api_secret = cli(d, &["app", "add-secret", &api_id, "--json"])["secretText"].as_str().unwrap().to_string();
+    // The native app signs the user in for the API.
+    let mut b = Browser::new();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, &format!("openid api://{api_id}/access_as_user"), true);
+    let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
+    let (status, t) = s
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &s.native),
+                ("code", &code),
+                ("redirect_uri", NATIVE_REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    let for_api = t["access_token"].as_str().unwrap().to_string();
+    let claims = s.verify(&for_api, &api_id, "at+jwt").await;
+    assert_eq!(claims["scp"], "openid access_as_user");
+
+    let obo = |assertion: String, scope: &'static str| {
+        let s = &s;
+        let (id, secret) = (api_id.clone(), api_secret.clone());
+        async move {
+            s.token(
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("requested_token_use", "on_behalf_of"),
+                    ("assertion", &assertion),
+                    ("scope", scope),
+                ],
+                Some((&id, &secret)),
+            )
+            .await
+        }
+    };
+    // Without the API's consent to call Ward's API: refused.
+    let (status, e) = obo(for_api.clone(), "https://graph.microsoft.com/User.Read").await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    ok(ward(d).args(["app", "consent", &api_id, "--scope", "User.Read", "--data-dir", "data"]));
+    let (status, t) = obo(for_api.clone(), "https://graph.microsoft.com/.default").await;
+    assert_eq!(status, 200, "{t}");
+    let downstream = s.verify(t["access_token"].as_str().unwrap(), "https://graph.microsoft.com", "at+jwt").await;
+    assert_eq!(downstream["scp"], "User.Read");
+    assert_eq!(downstream["azp"], api_id.as_str());
+    assert_eq!(
+        (downstream["oid"].clone(), downstream["sid"].clone()),
+        (claims["oid"].clone(), claims["sid"].clone()),
+        "same user, same grant"
+    );
+    assert!(t.get("refresh_token").is_none());
+
+    // A token addressed elsewhere (here: the downstream one) is not an assertion for this API.
+    let (_, e) = obo(t["access_token"].as_str().unwrap().to_string(), "https://graph.microsoft.com/User.Read").await;
+    assert_eq!(e["error"], "invalid_grant");
+    // requested_token_use is required.
+    let (status, _) = s
+        .token(
+            &[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &for_api), ("scope", "User.Read")],
+            Some((&api_id, &api_secret)),
+        )
+        .await;
+    assert_eq!(status, 400);
+    // Another client cannot use a token addressed to the API.
+    let (status, _) = s
+        .token(
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("requested_token_use", "on_behalf_of"),
+                ("assertion", &for_api),
+                ("scope", "User.Read"),
+            ],
+            Some((&s.web, &s.web_secret)),
+        )
+        .await;
+    assert_eq!(status, 400);
+    // Signing out ends the grant the assertion belongs to: on-behalf-of stops too.
+    let confirm = b.get(&s.url("/oauth2/v2.0/logout")).await;
+    b.submit(&s.base(), &confirm, &[]).await;
+    let (_, e) = obo(for_api, "https://graph.microsoft.com/User.Read").await;
+    assert_eq!(e["error"], "invalid_grant");
+}

@@ -2,4 +2,5 @@
 
 pub mod client_credentials;
 pub mod device;
+pub mod obo;
 pub mod user;
