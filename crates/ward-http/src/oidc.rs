@@ -340,7 +340,11 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
         Ok(r) => r,
         Err(f) => return failure(f),
     };
-    match state.tokens.password_sign_in(&req.tenant, get("username"), get("password")).await {
+    let result = state.tokens.password_sign_in(&req.tenant, get("username"), get("password")).await;
+    // Shown again after a failure, the form keeps what the person typed as their name.
+    let mut req = req;
+    req.login_hint = Some(get("username").to_string());
+    match result {
         Ok(signed_in) => {
             let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, get("continue").to_string())]).into_response();
             let max_age = (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds();

@@ -1,0 +1,323 @@
+// Ward's person-facing pages in a real browser: Debian's chromium, driven by playwright-core.
+//
+// Run by crates/ward/tests/browser.rs. Protocol with the test, over standard input and output:
+//   1. this script starts the client's redirect listener (http://127.0.0.1:PORT/cb) and prints
+//      one JSON line {"redirect_uri": "..."};
+//   2. the test registers a web app for that URI and writes one JSON line {"client_id": "..."};
+//   3. this script drives the browser and prints one `ok` line per checked property, or a `FAIL`
+//      line and exits 1 at the first that does not hold.
+// Environment: WARD_URL (Ward's origin, http://127.0.0.1:PORT), WARD_TENANT, WARD_USERNAME,
+// WARD_PASSWORD, WARD_SCREENSHOT_DIR (where sign-in.png goes), WARD_CHROMIUM (default
+// /usr/bin/chromium).
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import readline from 'node:readline';
+import { chromium } from 'playwright-core';
+
+class CheckFailed extends Error {}
+
+function ok(message) {
+  console.log(`ok    ${message}`);
+}
+
+function fail(message) {
+  throw new CheckFailed(message);
+}
+
+function check(condition, message, detail) {
+  if (!condition) fail(detail === undefined ? message : `${message}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
+  ok(message);
+}
+
+function input(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.log(`FAIL  ${name} is not set`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const WARD = new URL(input('WARD_URL')).origin;
+const TENANT = input('WARD_TENANT');
+const USERNAME = input('WARD_USERNAME');
+const PASSWORD = input('WARD_PASSWORD');
+const SHOTS = input('WARD_SCREENSHOT_DIR');
+const CHROMIUM = process.env.WARD_CHROMIUM || '/usr/bin/chromium';
+// Chromium as root needs --no-sandbox; the rest keep it off the (closed) network and quiet.
+// Playwright adds a fresh, empty --user-data-dir of its own for every launch.
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// The client: answers its redirect URI with a small page and remembers what it was sent.
+const hits = [];
+const listener = http.createServer((req, res) => {
+  hits.push(req.url);
+  const found = new URL(req.url, 'http://x').pathname === '/cb';
+  res.writeHead(found ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end('<!doctype html><html lang="en"><meta charset="utf-8"><link rel="icon" href="data:,"><title>Test client</title><p>The client has its redirect.</p>');
+});
+await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+const CLIENT = `http://127.0.0.1:${listener.address().port}`;
+const REDIRECT_URI = `${CLIENT}/cb`;
+console.log(JSON.stringify({ redirect_uri: REDIRECT_URI }));
+
+const CLIENT_ID = await new Promise((resolve) => {
+  const rl = readline.createInterface({ input: process.stdin });
+  rl.once('line', (line) => {
+    resolve(JSON.parse(line).client_id);
+    rl.close();
+  });
+  rl.once('close', () => resolve(undefined));
+});
+if (!CLIENT_ID) {
+  console.log('FAIL  no {"client_id": ...} line on standard input');
+  process.exit(2);
+}
+
+const AUTHORIZE =
+  `${WARD}/${encodeURIComponent(TENANT)}/oauth2/v2.0/authorize?client_id=${encodeURIComponent(CLIENT_ID)}` +
+  `&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&response_type=code&scope=openid%20profile%20User.Read&state=abc&nonce=n`;
+
+let browser;
+// What the browser saw: every request, failed loads, console errors, uncaught errors, CSP violations.
+const requests = [];
+const responses = new Map();
+const failedRequests = [];
+const problems = [];
+const warnings = [];
+let expect401 = false;
+
+/** Fails if the browser reported anything wrong since the last call. */
+function noProblems(when) {
+  check(problems.length === 0, `no console error, script error or CSP violation ${when}`, problems.join('\n      '));
+  check(failedRequests.length === 0, `no failed request ${when}`, failedRequests.join('\n      '));
+}
+
+/** Runs a browser action; an error becomes a failure that says where the page was and what the browser reported. */
+async function step(what, action, page) {
+  try {
+    return await action();
+  } catch (e) {
+    if (e instanceof CheckFailed) throw e;
+    // A blocked navigation aborts at once; the browser's report of why (console, CSP event) follows.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const where = page ? ` (the page is at ${page.url()})` : '';
+    const reported = [...problems, ...failedRequests.map((f) => `failed request ${f}`)];
+    const seen = reported.length ? `; the browser reported:\n      ${reported.join('\n      ')}` : '';
+    // Playwright's message ends with a call log (what it waited for, the browser's own log): keep it.
+    fail(`${what}${where}: ${e.message.trim().slice(0, 2000)}${seen}`);
+  }
+}
+
+/** The code and state the client received on its last visit from the browser, from the listener's own log. */
+function lastRedirect() {
+  const last = hits.filter((h) => h.startsWith('/cb')).at(-1);
+  return last === undefined ? null : new URL(last, CLIENT).searchParams;
+}
+
+async function main() {
+  browser = await step('launching ' + CHROMIUM, () =>
+    chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 }),
+  );
+  ok(`chromium ${browser.version()} started from ${CHROMIUM}`);
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1000, height: 720 } });
+  context.setDefaultTimeout(20_000);
+  context.setDefaultNavigationTimeout(20_000);
+  context.on('request', (r) => requests.push(r.url()));
+  context.on('response', (r) => responses.set(r.url(), r));
+  context.on('requestfailed', (r) => failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  // securitypolicyviolation events reach us through a binding; the listener is installed before any
+  // page script runs (CDP's init scripts are not subject to the page's CSP).
+  await context.exposeBinding('__wardCspViolation', (source, v) => problems.push(`CSP violation on ${source.frame.url()}: ${v}`));
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__wardCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} [${e.disposition}]`),
+    );
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    const where = m.location()?.url || page.url();
+    const text = `${m.type()}: ${m.text()} (at ${where})`;
+    if (m.type() === 'warning') warnings.push(text);
+    if (m.type() !== 'error') return;
+    // Chromium logs every 4xx/5xx response as a console error, the page's own included. Ward
+    // answers a wrong password with 401 and the sign-in form again, on purpose (tests/oidc.rs
+    // asserts it); that one response is expected, and announced with a note.
+    if (expect401 && /status of 401/.test(m.text()) && new URL(where).pathname === `/${TENANT}/login`) {
+      expect401 = false;
+      console.log(`note  console ${text}: expected, Ward answers a wrong password with 401`);
+      return;
+    }
+    if (/status of 404/.test(m.text()) && new URL(where).pathname === '/favicon.ico') {
+      problems.push(
+        `console ${text}: browsers ask every site for /favicon.ico unless the page links an icon; ` +
+          `Ward neither serves one nor links one (a <link rel="icon"> to a file under /static/ would satisfy the CSP)`,
+      );
+      return;
+    }
+    problems.push(`console ${text}`);
+  });
+  page.on('pageerror', (e) => problems.push(`uncaught script error: ${e.message}`));
+
+  // 1. The app sends the person to Ward.
+  const first = await step('opening the authorize URL', () => page.goto(AUTHORIZE), page);
+  check(first.status() === 200, 'the authorize URL answers 200 with a page', `status ${first.status()}`);
+  check(new URL(page.url()).origin === WARD, 'the sign-in page is on Ward’s origin', page.url());
+
+  // 2. The sign-in page.
+  const lang = await page.locator('html').getAttribute('lang');
+  check(/^[a-z]{2,3}(-[A-Za-z0-9]+)*$/.test(lang ?? ''), `<html lang="${lang}">`, String(lang));
+  const title = await page.title();
+  check(title.trim().length > 0, `the page has a <title>: "${title}"`, title);
+  const heading = page.getByRole('heading', { level: 1 });
+  check((await heading.count()) === 1, `one level-1 heading: "${await heading.first().textContent()}"`);
+  const username = page.getByLabel('Username', { exact: true });
+  const password = page.getByLabel('Password', { exact: true });
+  check((await username.count()) === 1 && (await username.isEditable()), 'the Username field is found by its label and editable');
+  check((await password.count()) === 1 && (await password.isEditable()), 'the Password field is found by its label and editable');
+  check((await password.getAttribute('type')) === 'password', 'the Password field hides what is typed');
+  check((await page.getByRole('button', { name: 'Sign in' }).count()) === 1, 'a "Sign in" button, by its accessible name');
+  const csp = first.headers()['content-security-policy'] ?? '';
+  check(csp.includes('default-src') && csp.includes('form-action'), `the page has a Content-Security-Policy: ${csp}`, csp);
+
+  const sheets = await page.evaluate(() =>
+    [...document.styleSheets].map((s) => {
+      let rules = -1;
+      try {
+        rules = s.cssRules.length;
+      } catch {}
+      return { href: s.href, rules };
+    }),
+  );
+  const ward = sheets.find((s) => s.href === `${WARD}/static/ward.css`);
+  check(ward && ward.rules > 0, `the stylesheet ${WARD}/static/ward.css is loaded (${ward?.rules} rules)`, sheets);
+  check(sheets.every((s) => s.href !== null), 'no inline <style> (the CSP allows none)', sheets);
+  const css = responses.get(`${WARD}/static/ward.css`);
+  check(
+    css && css.status() === 200 && (css.headers()['content-type'] ?? '').startsWith('text/css'),
+    'the browser got the stylesheet as text/css',
+    css ? `${css.status()} ${css.headers()['content-type']}` : 'no response recorded',
+  );
+  // Applied, not only fetched: the browser's default 8px body margin is gone.
+  const margin = await page.evaluate(() => getComputedStyle(document.body).margin);
+  check(margin === '0px', 'the stylesheet is applied (body margin 0)', margin);
+  noProblems('on the sign-in page');
+
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const shot = path.join(SHOTS, 'sign-in.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  ok(`screenshot of the sign-in page: ${shot}`);
+
+  // 3. A wrong password, typed and submitted from the keyboard.
+  await username.click();
+  await page.keyboard.type(USERNAME);
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('name'));
+  check(focused === 'password', 'Tab moves from Username to Password', String(focused));
+  await page.keyboard.type('not-the-password');
+  expect401 = true;
+  const [wrong] = await step(
+    'submitting a wrong password with Enter',
+    () =>
+      Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/${TENANT}/login`),
+        page.keyboard.press('Enter'),
+      ]),
+    page,
+  );
+  await page.waitForLoadState();
+  ok(`Enter submitted the form: POST ${new URL(wrong.url()).pathname} answered ${wrong.status()}`);
+  const alert = page.getByRole('alert');
+  await step('waiting for an element with role=alert', () => alert.waitFor({ state: 'visible' }), page);
+  const alertText = (await alert.textContent()).trim();
+  check(alertText.length > 0, `role=alert says: "${alertText}"`);
+  const alertId = await alert.getAttribute('id');
+  const described = await page.getByLabel('Password', { exact: true }).getAttribute('aria-describedby');
+  check(alertId && described === alertId, 'the Password field is described by the alert (aria-describedby)', { alertId, described });
+  const cookiesAfterWrong = await context.cookies(WARD);
+  check(!cookiesAfterWrong.some((c) => c.name === 'ward_session'), 'no session cookie after a wrong password', cookiesAfterWrong.map((c) => c.name));
+  await page.screenshot({ path: path.join(SHOTS, 'sign-in-error.png'), fullPage: true });
+  noProblems('after the wrong password');
+
+  // 4. The right password, then consent.
+  await page.getByLabel('Username', { exact: true }).fill(USERNAME);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await step(
+    'waiting for the consent page ("Permissions requested")',
+    () => page.getByRole('heading', { name: 'Permissions requested' }).waitFor(),
+    page,
+  );
+  ok(`signed in; the consent page: "${await page.title()}" at ${new URL(page.url()).pathname}`);
+  const session = (await context.cookies(WARD)).find((c) => c.name === 'ward_session');
+  check(session && session.httpOnly && session.sameSite === 'Lax', 'a session cookie, HttpOnly and SameSite=Lax', session);
+  const listed = await page.locator('main li').allTextContents();
+  check(listed.some((t) => t.includes('User.Read')), `the consent page lists the permissions: ${listed.join('; ')}`, listed);
+  await page.screenshot({ path: path.join(SHOTS, 'consent.png'), fullPage: true });
+  noProblems('on the consent page');
+
+  // 5. Accept: the browser follows Ward's redirect to the client (the CSP's form-action allows it).
+  await step(
+    'clicking Accept and following the redirect to the client',
+    () => Promise.all([page.waitForURL((u) => u.origin === CLIENT), page.getByRole('button', { name: 'Accept' }).click()]),
+    page,
+  );
+  const landed = new URL(page.url());
+  check(landed.pathname === '/cb', `the browser is at the client: ${landed.origin}${landed.pathname}`, page.url());
+  check(landed.searchParams.get('state') === 'abc', 'state=abc came back', page.url());
+  check(!landed.searchParams.has('error'), 'no error came back', page.url());
+  const code = landed.searchParams.get('code');
+  check(code && code.length > 0, 'a code came back', page.url());
+  check(lastRedirect()?.get('code') === code, 'the client’s listener itself received that code');
+  noProblems('after consent');
+
+  // 6. Again in the same browser: single sign-on and remembered consent, straight to the client.
+  const committed = [];
+  const onNav = (frame) => frame === page.mainFrame() && committed.push(frame.url());
+  page.on('framenavigated', onNav);
+  const again = await step('opening the authorize URL again', () => page.goto(AUTHORIZE), page);
+  page.off('framenavigated', onNav);
+  const back = new URL(page.url());
+  check(back.origin === CLIENT && back.pathname === '/cb', 'the second visit goes straight to the client', committed);
+  check(!committed.some((u) => new URL(u).origin === WARD), 'no Ward page was shown on the way (no sign-in, no consent)', committed);
+  let hop = again.request();
+  let hops = 0;
+  while (hop.redirectedFrom()) {
+    hop = hop.redirectedFrom();
+    hops += 1;
+  }
+  check(hop.url() === AUTHORIZE && hops >= 1, `one redirect chain from the authorize URL (${hops} redirect${hops === 1 ? '' : 's'})`, hop.url());
+  check(back.searchParams.get('state') === 'abc', 'state=abc came back again', page.url());
+  const code2 = back.searchParams.get('code');
+  check(code2 && code2 !== code, 'a new code came back', page.url());
+  check(lastRedirect()?.get('code') === code2, 'the client’s listener received the new code');
+  noProblems('on the second visit');
+
+  // Nothing but Ward and the client was ever asked for anything.
+  const foreign = requests.filter((u) => !u.startsWith(`${WARD}/`) && !u.startsWith(`${CLIENT}/`));
+  check(foreign.length === 0, `no request left Ward and the client (${requests.length} requests in all)`, foreign);
+  for (const w of warnings) console.log(`note  console ${w}`);
+  await browser.close();
+}
+
+let status = 0;
+try {
+  await main();
+} catch (e) {
+  console.log(e instanceof CheckFailed ? `FAIL  ${e.message}` : `FAIL  ${e.stack ?? e}`);
+  status = 1;
+} finally {
+  await browser?.close().catch(() => {});
+  listener.close();
+}
+process.exit(status);
