@@ -134,3 +134,39 @@ impl TokenService {
         Ok(())
     }
 }
+
+/// The audience Graph's `addKey`/`removeKey` proofs are made for.
+pub const KEY_PROOF_AUDIENCE: &str = "00000002-0000-0000-c000-000000000000";
+
+impl TokenService {
+    /// Graph's `addKey`/`removeKey` proof of possession: a JWT signed with one of the application's
+    /// current keys, `iss` = the application's object id, `aud` = `00000002-0000-0000-c000-000000000000`,
+    /// valid for at most ten minutes.
+    pub fn check_key_proof(&self, app: &ward_core::app::Application, proof: &str) -> Result<(), OAuthError> {
+        let bad = |m: &str| OAuthError::invalid_request(50012, format!("The proof of possession is not valid: {m}"));
+        let jwt = parse_jwt(proof).ok_or_else(|| bad("it is not a signed JWT."))?;
+        let alg = jwt.header.get("alg").and_then(Value::as_str).unwrap_or("none");
+        let now = self.directory.now();
+        let signed = app
+            .key_credentials
+            .iter()
+            .filter(|c| c.start_date_time <= now && now < c.end_date_time)
+            .filter_map(material)
+            .any(|(key, _)| verifies(&key, alg, jwt.signing_input.as_bytes(), &jwt.signature));
+        if !signed {
+            return Err(bad("no current key of the application signed it."));
+        }
+        let c = &jwt.claims;
+        if c.get("iss").and_then(Value::as_str) != Some(app.id.to_string().as_str())
+            || c.get("aud").and_then(Value::as_str) != Some(KEY_PROOF_AUDIENCE)
+        {
+            return Err(bad("wrong issuer or audience."));
+        }
+        let t = now.unix_timestamp();
+        let exp = c.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("no exp."))?;
+        if exp <= t || exp - t > 600 + CLOCK_SKEW || c.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > t + CLOCK_SKEW) {
+            return Err(bad("expired, not yet valid, or valid for longer than ten minutes."));
+        }
+        Ok(())
+    }
+}

@@ -534,6 +534,23 @@ impl Directory {
 }
 
 impl Directory {
+    /// The application that names itself by `uri` (one of its `identifierUris`), if any: a scan of
+    /// the tenant's registrations, for the rare forms other than `api://{appId}`.
+    pub async fn application_by_identifier_uri(&self, tenant: TenantId, uri: &str) -> Result<Option<Application>> {
+        let uri = uri.trim_end_matches('/');
+        let mut after = None;
+        loop {
+            let page = self.applications(tenant, after, 500).await?;
+            let Some(last) = page.last() else { return Ok(None) };
+            after = Some(last.id);
+            if let Some(found) =
+                page.into_iter().find(|a| a.identifier_uris.iter().any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(uri)))
+            {
+                return Ok(Some(found));
+            }
+        }
+    }
+
     /// Finds a resource by how clients name it: Ward's API (`https://graph.microsoft.com` or its
     /// appId), or an application by appId, `api://{appId}`, or one of its identifier URIs.
     pub async fn resource(&self, tenant: TenantId, reference: &str) -> Result<Option<(Resource, ServicePrincipal)>> {
@@ -553,23 +570,7 @@ impl Directory {
         };
         let app = match app {
             Some(a) => Some(a),
-            None => {
-                // An identifier URI of another form: look through the tenant's applications.
-                let mut after = None;
-                let mut found = None;
-                'pages: loop {
-                    let page = self.applications(tenant, after, 500).await?;
-                    let Some(last) = page.last() else { break };
-                    after = Some(last.id);
-                    for a in page {
-                        if a.identifier_uris.iter().any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(reference)) {
-                            found = Some(a);
-                            break 'pages;
-                        }
-                    }
-                }
-                found
-            }
+            None => self.application_by_identifier_uri(tenant, reference).await?,
         };
         let Some(app) = app else { return Ok(None) };
         let sp = match self.service_principal_by_app_id(tenant, app.app_id).await {

@@ -7,6 +7,7 @@ mod apps;
 mod bootstrap;
 mod groups;
 mod membership_cache;
+mod registrations;
 mod roles;
 pub mod secrets;
 mod users;

@@ -5,6 +5,7 @@
 
 pub mod client_ip;
 pub mod error;
+mod graph_apps;
 mod layers;
 pub mod oauth;
 mod oidc;
@@ -53,6 +54,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(ops::routes())
         .merge(oauth::routes())
         .merge(oidc::routes())
+        .merge(graph_apps::routes())
         .merge(pages::routes())
         .fallback(error::not_found)
         .with_state(state.clone());

@@ -1,0 +1,894 @@
+//! Graph's application-registration surface: `/v1.0/applications` (with `addPassword`,
+//! `removePassword`, `addKey`, `removeKey`), `/v1.0/servicePrincipals` (with their
+//! `appRoleAssignments`) and `/v1.0/oauth2PermissionGrants`. Callers present Ward-issued bearer
+//! tokens for `https://graph.microsoft.com`: app-only tokens need the application permission
+//! `Application.ReadWrite.All` (reads also accept `Directory.Read.All`); delegated tokens need the
+//! scope and, to write, a signed-in user who administers applications.
+
+// Helpers here return a ready `Response` as their error, for the handler to send as is.
+#![allow(clippy::result_large_err)]
+
+use crate::AppState;
+use crate::error::{directory_error, graph_error};
+use crate::layers::RequestId;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+use ward_auth::introspect::Caller;
+use ward_core::app::{Application, Platform, ServicePrincipal};
+use ward_core::permissions::{GRAPH_APP_ID, graph_app_role};
+use ward_core::{DirectoryError, ObjectId};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1.0/applications", get(list_applications).post(create_application))
+        .route("/v1.0/applications/{id}", get(get_application).patch(patch_application).delete(delete_application))
+        .route("/v1.0/applications/{id}/addPassword", post(add_password))
+        .route("/v1.0/applications/{id}/removePassword", post(remove_password))
+        .route("/v1.0/applications/{id}/addKey", post(add_key))
+        .route("/v1.0/applications/{id}/removeKey", post(remove_key))
+        .route("/v1.0/servicePrincipals", get(list_service_principals).post(create_service_principal))
+        .route("/v1.0/servicePrincipals/{id}", get(get_service_principal).patch(patch_service_principal).delete(delete_service_principal))
+        .route("/v1.0/servicePrincipals/{id}/appRoleAssignments", get(list_app_role_assignments).post(create_app_role_assignment))
+        .route("/v1.0/servicePrincipals/{id}/appRoleAssignments/{assignment}", delete(delete_app_role_assignment))
+        .route("/v1.0/oauth2PermissionGrants", get(list_grants).post(create_grant))
+        .route("/v1.0/oauth2PermissionGrants/{id}", delete(delete_grant))
+}
+
+/// Global Administrator, Application Administrator, Cloud Application Administrator.
+const APP_ADMIN_ROLES: [&str; 3] =
+    [ward_core::roles::GLOBAL_ADMINISTRATOR, "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "158c047a-c907-4556-b7ef-446551a6b5f7"];
+
+struct Ctx {
+    state: AppState,
+    caller: Caller,
+    rid: String,
+}
+
+impl Ctx {
+    fn fail(&self, e: &DirectoryError) -> Response {
+        directory_error(e, &self.rid)
+    }
+    fn bad(&self, message: &str) -> Response {
+        graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", "invalid_value", message, &self.rid)
+    }
+    fn context(&self, what: &str) -> String {
+        format!("{}/v1.0/$metadata#{what}", self.state.public_url)
+    }
+}
+
+async fn ctx(state: AppState, headers: &HeaderMap, rid: RequestId, write: bool) -> Result<Ctx, Response> {
+    let unauthenticated = |message: &str| {
+        let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "unauthenticated", message, &rid.0);
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ward\", error=\"invalid_token\""));
+        r
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string())
+        .ok_or_else(|| unauthenticated("Access token is empty."))?;
+    let caller = match state.tokens.graph_caller(&token).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(unauthenticated("Access token validation failure: invalid, expired or revoked.")),
+        Err(e) => {
+            return Err(graph_error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "storage_unavailable", &e.description, &rid.0));
+        }
+    };
+    let allowed: &[&str] = if write { &["Application.ReadWrite.All"] } else { &["Application.ReadWrite.All", "Directory.Read.All"] };
+    let denied = || {
+        graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "access_denied",
+            "Insufficient privileges to complete the operation.",
+            &rid.0,
+        )
+    };
+    match &caller.user {
+        None if caller.roles.iter().any(|r| allowed.contains(&r.as_str())) => {}
+        Some(user) if caller.scopes.iter().any(|s| allowed.contains(&s.as_str())) => {
+            if write {
+                let roles = state.directory.roles_of(caller.tenant.id, user.id).await.map_err(|e| directory_error(&e, &rid.0))?;
+                if !roles.iter().any(|r| APP_ADMIN_ROLES.contains(&r.as_str())) {
+                    return Err(denied());
+                }
+            }
+        }
+        _ => return Err(denied()),
+    }
+    Ok(Ctx { state, caller, rid: rid.0 })
+}
+
+fn parse_id(c: &Ctx, id: &str) -> Result<ObjectId, Response> {
+    id.parse::<ObjectId>().map_err(|e| c.fail(&e))
+}
+
+/// `$top` (1–999, default 100) and `$skiptoken` (the last id of the previous page).
+fn paging(c: &Ctx, q: &HashMap<String, String>) -> Result<(u32, Option<ObjectId>), Response> {
+    for k in q.keys() {
+        if !matches!(k.as_str(), "$top" | "$skiptoken" | "$filter") {
+            return Err(graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                "invalid_value",
+                &format!("Query option '{}' is not supported here.", ward_core::validate::clip(k)),
+                &c.rid,
+            ));
+        }
+    }
+    let top = match q.get("$top") {
+        Some(t) => t.parse::<u32>().ok().filter(|n| (1..=999).contains(n)).ok_or_else(|| c.bad("$top must be between 1 and 999."))?,
+        None => 100,
+    };
+    let after = q.get("$skiptoken").map(|s| parse_id(c, s)).transpose()?;
+    Ok((top, after))
+}
+
+fn collection(c: &Ctx, what: &str, path: &str, items: Vec<Value>, top: u32, last: Option<ObjectId>) -> Response {
+    let mut body = json!({ "@odata.context": c.context(what), "value": items });
+    if let Some(last) = last {
+        body["@odata.nextLink"] = json!(format!("{}/v1.0/{path}?$top={top}&$skiptoken={last}", c.state.public_url));
+    }
+    Json(body).into_response()
+}
+
+fn entity(c: &Ctx, what: &str, mut v: Value, status: StatusCode) -> Response {
+    v["@odata.context"] = json!(c.context(&format!("{what}/$entity")));
+    (status, Json(v)).into_response()
+}
+
+/// An application as Graph shows it: certificates' key material is not returned.
+fn app_view(app: &Application) -> Value {
+    let mut v = serde_json::to_value(app).unwrap_or_default();
+    if let Some(keys) = v.get_mut("keyCredentials").and_then(Value::as_array_mut) {
+        for k in keys {
+            k["key"] = Value::Null;
+        }
+    }
+    v
+}
+
+fn body_object(c: &Ctx, body: &[u8]) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(c.bad("The request body must be a JSON object.")),
+    }
+}
+
+fn strings(c: &Ctx, v: &Value, what: &str) -> Result<Vec<String>, Response> {
+    v.as_array()
+        .ok_or_else(|| c.bad(&format!("{what} must be an array of strings.")))?
+        .iter()
+        .map(|s| s.as_str().map(str::to_string).ok_or_else(|| c.bad(&format!("{what} must be an array of strings."))))
+        .collect()
+}
+
+fn redirect_uris(c: &Ctx, v: &Value, what: &str) -> Result<Vec<String>, Response> {
+    let Some(obj) = v.as_object() else { return Err(c.bad(&format!("{what} must be an object."))) };
+    for k in obj.keys() {
+        if !matches!(k.as_str(), "redirectUris" | "homePageUrl" | "logoutUrl") {
+            return Err(c.bad(&format!("Property '{}' of {what} is not supported.", ward_core::validate::clip(k))));
+        }
+    }
+    obj.get("redirectUris").map(|r| strings(c, r, &format!("{what}.redirectUris"))).transpose().map(Option::unwrap_or_default)
+}
+
+/// Applies Graph properties to an application; anything unknown or read-only is refused by name.
+async fn apply(c: &Ctx, app: &mut Application, props: &Map<String, Value>, creating: bool) -> Result<(), Response> {
+    for (k, v) in props {
+        let r: Result<(), DirectoryError> = match k.as_str() {
+            "displayName" if !creating => v
+                .as_str()
+                .ok_or_else(|| DirectoryError::invalid("displayName", "must be a string"))
+                .and_then(|s| ward_core::validate::required_text("displayName", s, 256))
+                .map(|s| app.display_name = s),
+            "displayName" => Ok(()),
+            "signInAudience" => match v.as_str() {
+                Some("AzureADMyOrg") => Ok(()),
+                _ => Err(DirectoryError::invalid("signInAudience", "Ward registers single-tenant applications (AzureADMyOrg) only")),
+            },
+            "web" => app.set_redirect_uris(Platform::Web, &redirect_uris(c, v, "web")?),
+            "spa" => app.set_redirect_uris(Platform::Spa, &redirect_uris(c, v, "spa")?),
+            "publicClient" => app.set_redirect_uris(Platform::PublicClient, &redirect_uris(c, v, "publicClient")?),
+            "tokenSigningAlgorithm" => app.set_token_signing_algorithm(v.as_str()),
+            "identifierUris" => {
+                let uris = strings(c, v, "identifierUris")?;
+                for uri in &uris {
+                    let ok_form = uri.len() <= 256
+                        && (uri.starts_with("api://") && uri.len() > 6
+                            || url::Url::parse(uri)
+                                .ok()
+                                .filter(|u| u.scheme() == "https")
+                                .and_then(|u| u.host_str().map(str::to_string))
+                                .is_some_and(|host| {
+                                    c.caller.tenant.verified_domains.iter().any(|d| {
+                                        host.eq_ignore_ascii_case(d.name.as_str())
+                                            || host.to_ascii_lowercase().ends_with(&format!(".{}", d.name.as_str()))
+                                    })
+                                }));
+                    if !ok_form {
+                        return Err(c.bad(&format!(
+                            "identifierUris: '{}' must be api://… or https:// on a verified domain of this tenant.",
+                            ward_core::validate::clip(uri)
+                        )));
+                    }
+                    // `api://{guid}` names the application with that appId: only that one may claim it.
+                    if let Some(guid) = uri.strip_prefix("api://").and_then(|g| Uuid::parse_str(g.trim_end_matches('/')).ok())
+                        && guid != app.app_id
+                    {
+                        return Err(c.bad(&format!("identifierUris: '{uri}' names another application's appId.")));
+                    }
+                    match c.state.directory.application_by_identifier_uri(c.caller.tenant.id, uri).await {
+                        Ok(Some(other)) if other.app_id != app.app_id => {
+                            return Err(graph_error(
+                                StatusCode::BAD_REQUEST,
+                                "Request_BadRequest",
+                                "conflict",
+                                &format!("Another application already uses the identifier URI '{uri}'."),
+                                &c.rid,
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(c.fail(&e)),
+                    }
+                }
+                app.identifier_uris = uris;
+                Ok(())
+            }
+            "api" => {
+                let scopes = v.get("oauth2PermissionScopes").cloned().unwrap_or(json!([]));
+                if v.as_object()
+                    .is_some_and(|o| o.keys().any(|k| !matches!(k.as_str(), "oauth2PermissionScopes" | "requestedAccessTokenVersion")))
+                {
+                    return Err(c.bad("Only api.oauth2PermissionScopes (and requestedAccessTokenVersion) are supported."));
+                }
+                let Some(list) = scopes.as_array() else { return Err(c.bad("api.oauth2PermissionScopes must be an array.")) };
+                let keep_uris = app.identifier_uris.clone();
+                app.api.oauth2_permission_scopes.clear();
+                let mut result = Ok(());
+                for s in list {
+                    let id = s.get("id").and_then(Value::as_str).and_then(|i| Uuid::parse_str(i).ok()).unwrap_or_else(Uuid::new_v4);
+                    let value = s.get("value").and_then(Value::as_str).unwrap_or_default();
+                    let admin = s.get("type").and_then(Value::as_str) == Some("Admin");
+                    let description = s.get("adminConsentDescription").and_then(Value::as_str).unwrap_or(value);
+                    result = app.expose_scope(id, value, admin, description);
+                    if let (Ok(()), Some(false)) = (&result, s.get("isEnabled").and_then(Value::as_bool))
+                        && let Some(last) = app.api.oauth2_permission_scopes.last_mut()
+                    {
+                        last.is_enabled = false;
+                    }
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                if !keep_uris.is_empty() {
+                    app.identifier_uris = keep_uris;
+                }
+                result
+            }
+            "id" | "appId" | "createdDateTime" | "passwordCredentials" | "keyCredentials" => {
+                Err(DirectoryError::invalid("property", format!("'{k}' is read-only here (use addPassword / addKey for credentials)")))
+            }
+            other => Err(DirectoryError::invalid(
+                "property",
+                format!(
+                    "Property '{}' does not exist on type 'microsoft.graph.application' or is not supported by Ward.",
+                    ward_core::validate::clip(other)
+                ),
+            )),
+        };
+        r.map_err(|e| c.fail(&e))?;
+    }
+    Ok(())
+}
+
+async fn list_applications(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (top, after) = match paging(&c, &q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match c.state.directory.applications(c.caller.tenant.id, after, top).await {
+        Ok(apps) => {
+            let last = (apps.len() as u32 == top).then(|| apps.last().map(|a| a.id)).flatten();
+            collection(&c, "applications", "applications", apps.iter().map(app_view).collect(), top, last)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn create_application(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let props = match body_object(&c, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(name) = props.get("displayName").and_then(Value::as_str) else { return c.bad("displayName is required.") };
+    // Validate everything against a scratch copy first, so nothing is written when a property is wrong.
+    let mut scratch = match Application::create(name, ObjectId::from_uuid(Uuid::nil()), Uuid::nil(), c.state.directory.now()) {
+        Ok(a) => a,
+        Err(e) => return c.fail(&e),
+    };
+    if let Err(r) = apply(&c, &mut scratch, &props, true).await {
+        return r;
+    }
+    let created = c
+        .state
+        .directory
+        .register_application(c.caller.tenant.id, name, |app| {
+            let (id, app_id) = (app.id, app.app_id);
+            *app = Application {
+                id,
+                app_id,
+                identifier_uris: scratch.identifier_uris.iter().map(|u| u.replace(&Uuid::nil().to_string(), &app_id.to_string())).collect(),
+                ..scratch
+            };
+            Ok(())
+        })
+        .await;
+    match created {
+        Ok(app) => {
+            tracing::info!(tenant = %c.caller.tenant.id, app = %app.app_id, by = %c.caller.app_id, "application registered");
+            entity(&c, "applications", app_view(&app), StatusCode::CREATED)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn get_application(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&c, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match c.state.directory.application(c.caller.tenant.id, id).await {
+        Ok(app) => entity(&c, "applications", app_view(&app), StatusCode::OK),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn patch_application(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let mut app = match c.state.directory.application(c.caller.tenant.id, id).await {
+        Ok(a) => a,
+        Err(e) => return c.fail(&e),
+    };
+    if let Err(r) = apply(&c, &mut app, &props, false).await {
+        return r;
+    }
+    match c
+        .state
+        .directory
+        .update_application(c.caller.tenant.id, id, |stored| {
+            *stored = app;
+            Ok(())
+        })
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn delete_application(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&c, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match c.state.directory.delete_application(c.caller.tenant.id, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn add_password(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let cred = props.get("passwordCredential").cloned().unwrap_or(json!({}));
+    let name = cred.get("displayName").and_then(Value::as_str);
+    let now = c.state.directory.now();
+    let lifetime = match cred.get("endDateTime").and_then(Value::as_str) {
+        Some(end) => match time::OffsetDateTime::parse(end, &time::format_description::well_known::Rfc3339) {
+            Ok(end) => end - now,
+            Err(_) => return c.bad("passwordCredential.endDateTime is not an ISO 8601 date-time."),
+        },
+        None => time::Duration::days(730),
+    };
+    match c.state.directory.add_client_secret(c.caller.tenant.id, id, name, lifetime).await {
+        Ok((credential, secret)) => {
+            let mut v = serde_json::to_value(&credential).unwrap_or_default();
+            v["secretText"] = json!(secret);
+            v["customKeyIdentifier"] = Value::Null;
+            entity(&c, "microsoft.graph.passwordCredential", v, StatusCode::OK)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+fn key_id(c: &Ctx, props: &Map<String, Value>) -> Result<Uuid, Response> {
+    props.get("keyId").and_then(Value::as_str).and_then(|k| Uuid::parse_str(k).ok()).ok_or_else(|| c.bad("keyId (a GUID) is required."))
+}
+
+async fn remove_password(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let key = match key_id(&c, &props) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    match c.state.directory.remove_client_secret(c.caller.tenant.id, id, key).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+/// Needs a proof signed by a current key when the application has one (Graph's rule); the first
+/// key of an application is added on the caller's `Application.ReadWrite.All` alone.
+fn check_proof(c: &Ctx, app: &Application, props: &Map<String, Value>) -> Result<(), Response> {
+    let now = c.state.directory.now();
+    if !app.key_credentials.iter().any(|k| k.start_date_time <= now && now < k.end_date_time) {
+        return Ok(());
+    }
+    let proof = props
+        .get("proof")
+        .and_then(Value::as_str)
+        .ok_or_else(|| c.bad("proof is required: a JWT signed with one of the application's current keys."))?;
+    c.state.tokens.check_key_proof(app, proof).map_err(|e| c.bad(&e.description))
+}
+
+async fn add_key(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let app = match c.state.directory.application(c.caller.tenant.id, id).await {
+        Ok(a) => a,
+        Err(e) => return c.fail(&e),
+    };
+    if let Err(r) = check_proof(&c, &app, &props) {
+        return r;
+    }
+    let Some(key) = props.get("keyCredential").and_then(|k| k.get("key")).and_then(Value::as_str) else {
+        return c.bad("keyCredential.key (the base64 certificate) is required.");
+    };
+    let name = props.get("keyCredential").and_then(|k| k.get("displayName")).and_then(Value::as_str);
+    match c.state.directory.add_client_key(c.caller.tenant.id, id, key, name, time::Duration::days(365)).await {
+        Ok(credential) => {
+            let mut v = serde_json::to_value(&credential).unwrap_or_default();
+            v["key"] = Value::Null;
+            entity(&c, "microsoft.graph.keyCredential", v, StatusCode::OK)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn remove_key(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let app = match c.state.directory.application(c.caller.tenant.id, id).await {
+        Ok(a) => a,
+        Err(e) => return c.fail(&e),
+    };
+    let key = match key_id(&c, &props) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    // removeKey always needs proof (Graph's rule): only a holder of a current key may remove one.
+    let Some(proof) = props.get("proof").and_then(Value::as_str) else { return c.bad("proof is required.") };
+    if let Err(e) = c.state.tokens.check_key_proof(&app, proof) {
+        return c.bad(&e.description);
+    }
+    match c.state.directory.remove_client_key(c.caller.tenant.id, id, key).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+fn sp_view(sp: &ServicePrincipal) -> Value {
+    let mut v = serde_json::to_value(sp).unwrap_or_default();
+    v["servicePrincipalNames"] = json!([sp.app_id.to_string()]);
+    v
+}
+
+async fn list_service_principals(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (top, after) = match paging(&c, &q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match c.state.directory.service_principals(c.caller.tenant.id, after, top).await {
+        Ok(sps) => {
+            let last = (sps.len() as u32 == top).then(|| sps.last().map(|s| s.id)).flatten();
+            collection(&c, "servicePrincipals", "servicePrincipals", sps.iter().map(sp_view).collect(), top, last)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn create_service_principal(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let props = match body_object(&c, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if props.keys().any(|k| k != "appId") {
+        return c.bad("Only appId can be given when creating a service principal.");
+    }
+    let Some(app_id) = props.get("appId").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) else {
+        return c.bad("appId (a GUID) is required.");
+    };
+    match c.state.directory.create_service_principal(c.caller.tenant.id, app_id).await {
+        Ok(sp) => entity(&c, "servicePrincipals", sp_view(&sp), StatusCode::CREATED),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn get_service_principal(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&c, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match c.state.directory.service_principal(c.caller.tenant.id, id).await {
+        Ok(sp) => entity(&c, "servicePrincipals", sp_view(&sp), StatusCode::OK),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn patch_service_principal(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if props.keys().any(|k| k != "accountEnabled") {
+        return c.bad("Only accountEnabled can be changed on a service principal here.");
+    }
+    let Some(enabled) = props.get("accountEnabled").and_then(Value::as_bool) else { return c.bad("accountEnabled must be true or false.") };
+    match c.state.directory.set_service_principal_enabled(c.caller.tenant.id, id, enabled).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn delete_service_principal(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&c, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match c.state.directory.delete_service_principal(c.caller.tenant.id, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn list_app_role_assignments(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&c, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if let Err(e) = c.state.directory.service_principal(c.caller.tenant.id, id).await {
+        return c.fail(&e);
+    }
+    match c.state.directory.app_role_assignments_of(c.caller.tenant.id, id).await {
+        Ok(list) => {
+            let items = list.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
+            collection(&c, &format!("servicePrincipals('{id}')/appRoleAssignments"), "", items, 0, None)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn create_app_role_assignment(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
+        (Ok(i), Ok(p)) => (i, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let text = |k: &str| props.get(k).and_then(Value::as_str).unwrap_or_default();
+    if text("principalId") != id.to_string() {
+        return c.bad("principalId must be the service principal in the URL.");
+    }
+    let graph =
+        match c.state.directory.service_principal_by_app_id(c.caller.tenant.id, Uuid::parse_str(GRAPH_APP_ID).unwrap_or_default()).await {
+            Ok(sp) => sp,
+            Err(e) => return c.fail(&e),
+        };
+    if text("resourceId") != graph.id.to_string() {
+        return c.bad("Only Ward's API (the Microsoft Graph service principal) defines application permissions so far.");
+    }
+    let Some(role) = graph_app_role(text("appRoleId")) else { return c.bad("appRoleId is not an application permission of the resource.") };
+    match c.state.directory.grant_app_role(c.caller.tenant.id, id, role.value).await {
+        Ok(a) => {
+            tracing::info!(tenant = %c.caller.tenant.id, principal = %id, role = role.value, by = %c.caller.app_id, "application permission granted");
+            entity(&c, "servicePrincipals/appRoleAssignments", serde_json::to_value(&a).unwrap_or_default(), StatusCode::CREATED)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn delete_app_role_assignment(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path((id, assignment)): Path<(String, String)>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, assignment) = match (parse_id(&c, &id), parse_id(&c, &assignment)) {
+        (Ok(i), Ok(a)) => (i, a),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    match c.state.directory.delete_app_role_assignment(c.caller.tenant.id, id, assignment).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn list_grants(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    // `$filter=clientId eq '{id}'`, the one filter Graph's clients use here.
+    let client = match q.get("$filter") {
+        None => None,
+        Some(f) => {
+            let id = f.strip_prefix("clientId eq '").and_then(|r| r.strip_suffix('\''));
+            match id.map(|i| i.parse::<ObjectId>()) {
+                Some(Ok(i)) => Some(i),
+                _ => {
+                    return graph_error(
+                        StatusCode::BAD_REQUEST,
+                        "Request_UnsupportedQuery",
+                        "invalid_value",
+                        "Only $filter=clientId eq '{id}' is supported.",
+                        &c.rid,
+                    );
+                }
+            }
+        }
+    };
+    match c.state.directory.oauth2_permission_grants(c.caller.tenant.id, client).await {
+        Ok(list) => collection(
+            &c,
+            "oauth2PermissionGrants",
+            "",
+            list.iter().map(|g| serde_json::to_value(g).unwrap_or_default()).collect(),
+            0,
+            None,
+        ),
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn create_grant(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let props = match body_object(&c, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let text = |k: &str| props.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(client), Some(resource), Some(scope)) = (text("clientId"), text("resourceId"), text("scope")) else {
+        return c.bad("clientId, resourceId and scope are required.");
+    };
+    let (client, resource) = match (parse_id(&c, &client), parse_id(&c, &resource)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let principal = match (text("consentType").as_deref(), text("principalId")) {
+        (Some("AllPrincipals"), None) => None,
+        (Some("Principal"), Some(p)) => match parse_id(&c, &p) {
+            Ok(p) => Some(p),
+            Err(r) => return r,
+        },
+        _ => return c.bad("consentType is AllPrincipals (without principalId) or Principal (with principalId)."),
+    };
+    let resource_sp = match c.state.directory.service_principal(c.caller.tenant.id, resource).await {
+        Ok(sp) => sp,
+        Err(e) => return c.fail(&e),
+    };
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    match c.state.directory.grant_delegated(c.caller.tenant.id, client, &resource_sp.app_id.to_string(), principal, &scopes).await {
+        Ok(g) => {
+            tracing::info!(tenant = %c.caller.tenant.id, client = %client, scope = %g.scope, by = %c.caller.app_id, "delegated permissions granted");
+            entity(&c, "oauth2PermissionGrants", serde_json::to_value(&g).unwrap_or_default(), StatusCode::CREATED)
+        }
+        Err(e) => c.fail(&e),
+    }
+}
+
+async fn delete_grant(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let c = match ctx(state, &headers, rid, true).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&c, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match c.state.directory.delete_oauth2_permission_grant(c.caller.tenant.id, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => c.fail(&e),
+    }
+}
