@@ -97,9 +97,11 @@ pub struct ValidAuthorize {
 pub enum AuthorizeOutcome {
     SignIn,
     /// Consent the person may give (`ask`), and any that only an administrator can (`admin`).
+    /// `for_organization`: the person administers applications and may consent for everyone.
     Consent {
         ask: Vec<Scope>,
         admin: Vec<Scope>,
+        for_organization: bool,
     },
     Redirect(String),
 }
@@ -109,7 +111,7 @@ const APP_CONSENT_ROLES: [&str; 3] =
     [ward_core::roles::GLOBAL_ADMINISTRATOR, "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "158c047a-c907-4556-b7ef-446551a6b5f7"];
 
 pub(crate) struct ConsentPolicy {
-    admin: bool,
+    pub(crate) admin: bool,
     users_may: bool,
 }
 
@@ -420,7 +422,7 @@ impl TokenService {
             Ok(_) if req.prompt == Prompt::Consent => {
                 let may = self.may_consent(req, user).await.map_err(back)?;
                 let (ask, admin): (Vec<_>, Vec<_>) = requested.into_iter().partition(|s| may.allows(s) || s.consented(&consented));
-                Ok(AuthorizeOutcome::Consent { ask, admin })
+                Ok(AuthorizeOutcome::Consent { ask, admin, for_organization: may.admin })
             }
             Ok(grant) => {
                 let code = self.issue_code(req, session, user, &grant.scopes).await.map_err(back)?;
@@ -437,7 +439,7 @@ impl TokenService {
                 let missing: Vec<Scope> = requested.into_iter().filter(|s| !s.consented(&consented)).collect();
                 let may = self.may_consent(req, user).await.map_err(back)?;
                 let (ask, admin) = missing.into_iter().partition(|p| may.allows(p));
-                Ok(AuthorizeOutcome::Consent { ask, admin })
+                Ok(AuthorizeOutcome::Consent { ask, admin, for_organization: may.admin })
             }
             Err(e) if e.error == "unauthorized_client" => Err(back(e)),
             Err(e) => Err(back(OAuthError::access_denied(50105, e.description.trim_start_matches(|c: char| c != ' ').trim()))),
@@ -472,20 +474,23 @@ impl TokenService {
     }
 
     /// Records the signed-in person's consent to what the request asks, within what they may grant.
-    pub async fn consent(&self, req: &ValidAuthorize, user: &User, ask: &[Scope]) -> Result<(), AuthorizeFailure> {
+    /// With `for_organization` (an administrator's choice), for every user of the tenant.
+    pub async fn consent(&self, req: &ValidAuthorize, user: &User, ask: &[Scope], for_organization: bool) -> Result<(), AuthorizeFailure> {
         let may = self.may_consent(req, user).await.map_err(|e| page(e.status, "We can't record your consent", e.description))?;
-        self.record_consent(&req.tenant, req.service_principal.id, &req.resource, user, ask.iter().filter(|s| may.allows(s)))
+        let principal = if for_organization && may.admin { None } else { Some(user.id) };
+        self.record_consent(&req.tenant, req.service_principal.id, &req.resource, principal, ask.iter().filter(|s| may.allows(s)))
             .await
             .map_err(|e| page(503, "We can't record your consent", e.description))
     }
 
-    /// Records a user's consent, one grant per resource the scopes belong to.
+    /// Records consent (a user's, or with `principal` None everyone's), one grant per resource
+    /// the scopes belong to.
     pub(crate) async fn record_consent<'a>(
         &self,
         tenant: &Tenant,
         client: ward_core::ObjectId,
         resource: &Resource,
-        user: &User,
+        principal: Option<ward_core::ObjectId>,
         scopes: impl Iterator<Item = &'a Scope>,
     ) -> Result<(), OAuthError> {
         let (mine, graph): (Vec<&Scope>, Vec<&Scope>) =
@@ -495,7 +500,7 @@ impl TokenService {
                 continue;
             }
             let values: Vec<&str> = group.iter().map(|s| s.value.as_str()).collect();
-            self.directory.grant_delegated(tenant.id, client, &reference, Some(user.id), &values).await.map_err(|e| {
+            self.directory.grant_delegated(tenant.id, client, &reference, principal, &values).await.map_err(|e| {
                 tracing::error!(error = %e, "recording consent failed");
                 OAuthError::temporarily_unavailable()
             })?;

@@ -96,9 +96,9 @@ impl F {
         let s = self.tokens.password_sign_in(&req.tenant, &self.upn(), PASSWORD).await.unwrap();
         let session = (s.session, s.user);
         let location = match self.tokens.authorize(&req, Some(&session)).await.unwrap() {
-            AuthorizeOutcome::Consent { ask, admin } => {
+            AuthorizeOutcome::Consent { ask, admin, .. } => {
                 assert!(admin.is_empty());
-                self.tokens.consent(&req, &session.1, &ask).await.unwrap();
+                self.tokens.consent(&req, &session.1, &ask, false).await.unwrap();
                 match self.tokens.authorize(&req, Some(&session)).await.unwrap() {
                     AuthorizeOutcome::Redirect(l) => l,
                     other => panic!("{other:?}"),
@@ -280,11 +280,12 @@ async fn authorize_refuses_bad_requests_and_never_redirects_to_unregistered_uris
     let s = f.tokens.password_sign_in(&locked, &f.upn(), PASSWORD).await.unwrap();
     let session = (s.session, s.user);
     match f.tokens.authorize(&req, Some(&session)).await.unwrap() {
-        AuthorizeOutcome::Consent { ask, admin } => {
+        AuthorizeOutcome::Consent { ask, admin, for_organization } => {
             assert!(ask.is_empty(), "{ask:?} {:?}", req.tenant.settings);
+            assert!(!for_organization, "an ordinary user");
             assert_eq!(admin.iter().map(|p| p.value.as_str()).collect::<Vec<_>>(), ["openid", "User.Read"]);
             // Consent given anyway (a forged form) records nothing.
-            f.tokens.consent(&req, &session.1, &admin).await.unwrap();
+            f.tokens.consent(&req, &session.1, &admin, true).await.unwrap();
             assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Consent { .. }));
         }
         other => panic!("{other:?}"),

@@ -199,7 +199,9 @@ async fn authorize(State(state): State<AppState>, Path(tenant): Path<String>, Ra
     match state.tokens.authorize(&req, session.as_ref()).await {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
         Ok(AuthorizeOutcome::SignIn) => sign_in_page(&state, &tenant, &req, &params, &headers, None, StatusCode::OK),
-        Ok(AuthorizeOutcome::Consent { ask, admin }) => consent_page(&state, &tenant, &req, &params, &headers, &ask, &admin),
+        Ok(AuthorizeOutcome::Consent { ask, admin, for_organization }) => {
+            consent_page(&state, &tenant, &req, &params, &headers, &ask, &admin, for_organization)
+        }
         Err(f) => failure(f),
     }
 }
@@ -268,6 +270,7 @@ fn sign_in_form(state: &AppState, headers: &HeaderMap, f: SignInForm<'_>) -> Res
     response
 }
 
+#[allow(clippy::too_many_arguments)]
 fn consent_page(
     state: &AppState,
     tenant: &str,
@@ -276,6 +279,7 @@ fn consent_page(
     headers: &HeaderMap,
     ask: &[ward_core::permissions::Scope],
     admin: &[ward_core::permissions::Scope],
+    for_organization: bool,
 ) -> Response {
     let list = |ps: &[ward_core::permissions::Scope]| {
         ps.iter()
@@ -300,12 +304,17 @@ fn consent_page(
 <form method=\"post\" action=\"/{tenant}/consent\">\
 <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
 <input type=\"hidden\" name=\"continue\" value=\"{cont}\">\
-<button type=\"submit\" name=\"consent\" value=\"accept\">Accept</button>\
+{org}<button type=\"submit\" name=\"consent\" value=\"accept\">Accept</button>\
 <button type=\"submit\" name=\"consent\" value=\"deny\" class=\"secondary\">Cancel</button></form>",
         app = escape(&req.app.display_name),
         items = list(ask),
         tenant = escape(tenant),
         cont = escape(&continue_url(tenant, params, false)),
+        org = if for_organization {
+            "<p><input type=\"checkbox\" id=\"organization\" name=\"organization\" value=\"on\"> <label for=\"organization\" class=\"inline\">Consent on behalf of your organisation</label></p>"
+        } else {
+            ""
+        },
     );
     let mut response = html(StatusCode::OK, "Permissions requested", &body);
     let h = response.headers_mut();
@@ -422,11 +431,12 @@ async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, head
         return redirect(&denied.location());
     }
     match state.tokens.authorize(&req, Some(&session)).await {
-        Ok(AuthorizeOutcome::Consent { ask, admin }) if admin.is_empty() => {
-            if let Err(f) = state.tokens.consent(&req, &session.1, &ask).await {
+        Ok(AuthorizeOutcome::Consent { ask, admin, for_organization }) if admin.is_empty() => {
+            let everyone = for_organization && get("organization") == "on";
+            if let Err(f) = state.tokens.consent(&req, &session.1, &ask, everyone).await {
                 return failure(f);
             }
-            tracing::info!(tenant = %req.tenant.id, user = %session.1.id, client = %req.app.app_id, "user consent recorded");
+            tracing::info!(tenant = %req.tenant.id, user = %session.1.id, client = %req.app.app_id, for_organization = everyone, "consent recorded");
             redirect(&continue_url(&tenant, &params, false).replace("prompt=consent", "prompt=none"))
         }
         Ok(AuthorizeOutcome::Consent { .. }) => {

@@ -85,7 +85,7 @@ main{max-width:44rem;margin:3rem auto;padding:2rem;background:#fff;border-radius
 h1{margin-top:0}dt{font-weight:600;margin-top:.4rem}dd{margin-left:0}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px;word-break:break-all}\
 label{display:block;font-weight:600;margin:1rem 0 .3rem}input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #8a919a;border-radius:4px}\
 input:focus,button:focus{outline:3px solid #1f6feb;outline-offset:2px}button{margin-top:1.2rem;margin-right:.6rem;padding:.6rem 1.4rem;font-size:1rem;border-radius:4px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
-button.secondary{background:#fff;color:#1f6feb}.error{color:#a40e26;background:#fdecee;border-left:4px solid #a40e26;padding:.6rem}.muted{color:#57606a}";
+button.secondary{background:#fff;color:#1f6feb}.error{color:#a40e26;background:#fdecee;border-left:4px solid #a40e26;padding:.6rem}.muted{color:#57606a}label.inline{display:inline;font-weight:400}";
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,7 @@ struct Setup {
     native: String,
     web: String,
     web_secret: String,
+    admin: (String, String),
 }
 
 fn cli(d: &Path, args: &[&str]) -> Value {
@@ -66,6 +67,7 @@ fn setup() -> Setup {
         native: native["appId"].as_str().unwrap().to_string(),
         web: web_id,
         web_secret: secret["secretText"].as_str().unwrap().to_string(),
+        admin: (init["admin_upn"].as_str().unwrap().to_string(), init["admin_password"].as_str().unwrap().to_string()),
     }
 }
 
@@ -636,4 +638,28 @@ async fn an_api_calls_another_on_behalf_of_the_signed_in_user() {
     b.submit(&s.base(), &confirm, &[]).await;
     let (_, e) = obo(for_api, "https://graph.microsoft.com/User.Read").await;
     assert_eq!(e["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn an_administrator_consents_for_the_organisation_on_the_consent_page() {
+    let s = setup();
+    ok(ward(s._dir.path()).args(["tenant", "set", "--users-can-consent-to-apps", "false", "--data-dir", "data"]));
+    let authorize = s.authorize_url(&s.web, WEB_REDIRECT, "openid User.Read", false);
+    // An ordinary user cannot consent at all now.
+    let mut user = Browser::new();
+    let page = user.get(&authorize).await;
+    let page = user.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let page = user.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    // The administrator sees the organisation-wide choice and takes it.
+    let mut admin = Browser::new();
+    let page = admin.get(&authorize).await;
+    let page = admin.submit(&s.base(), &page, &[("username", &s.admin.0), ("password", &s.admin.1)]).await;
+    let consent = admin.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
+    assert!(consent.body.contains("Consent on behalf of your organisation"), "{}", consent.body);
+    let done = admin.submit(&s.base(), &consent, &[("consent", "accept"), ("organization", "on")]).await;
+    assert!(done.location.is_some());
+    // Now the ordinary user gets straight through, without a consent page.
+    let page = user.get(&authorize).await;
+    assert!(page.location.as_deref().unwrap_or_default().starts_with(&format!("{WEB_REDIRECT}?code=")), "{}", page.body);
 }

@@ -343,7 +343,7 @@ impl TokenService {
             if !admin.is_empty() {
                 return Ok(Some(DeviceDecision::NeedsAdmin(admin)));
             }
-            self.record_consent(tenant, sp.id, &pending.resource, user, mine.iter()).await?;
+            self.record_consent(tenant, sp.id, &pending.resource, Some(user.id), mine.iter()).await?;
         }
         let approval = DeviceApproval { user_id: user.id, auth_time: session.auth_time, amr: session.amr.clone() };
         let changed =
