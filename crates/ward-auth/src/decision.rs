@@ -5,14 +5,19 @@
 use crate::error::OAuthError;
 use time::OffsetDateTime;
 use ward_core::app::ServicePrincipal;
-use ward_core::permissions::{AppRoleAssignment, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Scope, graph_app_role};
+use ward_core::permissions::{AppRoleAssignment, GRAPH_PERMISSIONS, OAuth2PermissionGrant, Scope};
 use ward_core::user::User;
 
 /// Who a token is for, with what the directory says was granted to it.
 pub enum Subject<'a> {
     /// App-only: the client's service principal, acting as itself, and its application
     /// permissions on the resource asked for.
-    App { service_principal: &'a ServicePrincipal, granted: &'a [AppRoleAssignment] },
+    App {
+        service_principal: &'a ServicePrincipal,
+        granted: &'a [AppRoleAssignment],
+        /// The application permissions the resource defines, (id, value), in its order.
+        defined: &'a [(uuid::Uuid, String)],
+    },
     /// Delegated: a user, through a client, asking for delegated permissions. `authenticated_at`
     /// is when the user signed in (the session's `auth_time`).
     User {
@@ -37,15 +42,13 @@ pub struct Grant {
 /// store or from a cache.
 pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
     match subject {
-        Subject::App { service_principal: sp, granted } => {
+        Subject::App { service_principal: sp, granted, defined } => {
             if !sp.account_enabled {
                 return Err(OAuthError::unauthorized_client(7000112, format!("Application '{}' is disabled.", sp.app_id)));
             }
-            let mut roles: Vec<String> =
-                granted.iter().filter_map(|a| graph_app_role(&a.app_role_id.to_string())).map(|p| p.value.to_string()).collect();
-            // Stable order, as listed in the permission table.
-            roles.sort_by_key(|r| GRAPH_PERMISSIONS.iter().position(|p| p.value == r));
-            roles.dedup();
+            // In the resource's own order; a grant of a role it no longer defines counts for nothing.
+            let roles: Vec<String> =
+                defined.iter().filter(|(id, _)| granted.iter().any(|a| a.app_role_id == *id)).map(|(_, v)| v.clone()).collect();
             Ok(Grant { roles, scopes: Vec::new() })
         }
         Subject::User { user, service_principal: sp, consented, requested, authenticated_at } => {
@@ -83,4 +86,15 @@ pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
             Ok(Grant { roles: Vec::new(), scopes })
         }
     }
+}
+
+/// Ward's API's application permissions, (id, value), in the permission table's order.
+pub fn graph_app_roles() -> &'static [(uuid::Uuid, String)] {
+    static ROLES: std::sync::OnceLock<Vec<(uuid::Uuid, String)>> = std::sync::OnceLock::new();
+    ROLES.get_or_init(|| {
+        GRAPH_PERMISSIONS
+            .iter()
+            .filter_map(|p| p.app_role_id.and_then(|id| uuid::Uuid::parse_str(id).ok()).map(|id| (id, p.value.to_string())))
+            .collect()
+    })
 }

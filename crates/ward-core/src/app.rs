@@ -68,6 +68,10 @@ pub struct Application {
     /// The API this application exposes: its delegated permissions.
     #[serde(default)]
     pub api: ApiApplication,
+    /// Roles this application defines; those allowed for `Application` are application
+    /// permissions other apps can be granted.
+    #[serde(default)]
+    pub app_roles: Vec<AppRole>,
     #[serde(default)]
     pub web: RedirectSettings,
     #[serde(default)]
@@ -131,6 +135,7 @@ impl Application {
             key_credentials: Vec::new(),
             identifier_uris: Vec::new(),
             api: ApiApplication::default(),
+            app_roles: Vec::new(),
             web: RedirectSettings::default(),
             public_client: RedirectSettings::default(),
             spa: RedirectSettings::default(),
@@ -159,6 +164,19 @@ impl Application {
 pub struct ApiApplication {
     #[serde(default)]
     pub oauth2_permission_scopes: Vec<PermissionScope>,
+}
+
+/// Graph's `appRole`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRole {
+    pub id: Uuid,
+    pub value: String,
+    pub display_name: String,
+    pub description: String,
+    /// `Application` (an application permission) and/or `User`.
+    pub allowed_member_types: Vec<String>,
+    pub is_enabled: bool,
 }
 
 /// Graph's `permissionScope`.
@@ -208,6 +226,30 @@ impl Application {
         Ok(())
     }
 
+    /// Defines an application permission (an app role other applications can be granted), e.g.
+    /// `Orders.ReadWrite.All`. Gives the application `api://{appId}` if it has no identifier URI.
+    pub fn define_app_role(&mut self, id: Uuid, value: &str, description: &str) -> Result<(), DirectoryError> {
+        let ok = !value.is_empty() && value.len() <= 120 && !value.starts_with('.') && value.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(DirectoryError::invalid("appRoles", format!("'{}' is not a valid role value", validate::clip(value))));
+        }
+        if self.app_roles.iter().any(|r| r.value.eq_ignore_ascii_case(value) || r.id == id) {
+            return Err(DirectoryError::invalid("appRoles", format!("'{value}' is already defined")));
+        }
+        self.app_roles.push(AppRole {
+            id,
+            value: value.to_string(),
+            display_name: validate::required_text("displayName", description, 256)?,
+            description: validate::required_text("description", description, 1024)?,
+            allowed_member_types: vec!["Application".into()],
+            is_enabled: true,
+        });
+        if self.identifier_uris.is_empty() {
+            self.identifier_uris.push(format!("api://{}", self.app_id));
+        }
+        Ok(())
+    }
+
     /// This application as a resource (its service principal in the tenant is `sp`), with its
     /// enabled scopes.
     pub fn as_resource(&self, sp: ObjectId) -> crate::permissions::Resource {
@@ -227,6 +269,12 @@ impl Application {
                     admin_only: s.consent_type == "Admin",
                     resource: sp,
                 })
+                .collect(),
+            app_roles: self
+                .app_roles
+                .iter()
+                .filter(|r| r.is_enabled && r.allowed_member_types.iter().any(|t| t == "Application"))
+                .map(|r| (r.id, r.value.clone()))
                 .collect(),
         }
     }

@@ -174,6 +174,8 @@ pub struct Resource {
     pub display_name: String,
     /// The delegated permissions it offers.
     pub scopes: Vec<Scope>,
+    /// The application permissions it offers: (app role id, value).
+    pub app_roles: Vec<(Uuid, String)>,
 }
 
 impl Resource {
@@ -189,11 +191,23 @@ impl Resource {
                 .filter(|p| p.scope_id.is_some() && !OIDC_SCOPES.contains(&p.value))
                 .map(|p| Scope::of(p, sp))
                 .collect(),
+            app_roles: GRAPH_PERMISSIONS
+                .iter()
+                .filter_map(|p| p.app_role_id.and_then(|id| Uuid::parse_str(id).ok()).map(|id| (id, p.value.to_string())))
+                .collect(),
         }
     }
 
     pub fn is_graph(&self) -> bool {
         self.app_id.to_string() == GRAPH_APP_ID
+    }
+
+    /// An application permission by value or id.
+    pub fn app_role(&self, value_or_id: &str) -> Option<(Uuid, &str)> {
+        self.app_roles
+            .iter()
+            .find(|(id, v)| v.eq_ignore_ascii_case(value_or_id) || id.to_string().eq_ignore_ascii_case(value_or_id))
+            .map(|(id, v)| (*id, v.as_str()))
     }
 
     pub fn scope(&self, value: &str) -> Option<&Scope> {

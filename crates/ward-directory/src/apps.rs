@@ -8,8 +8,7 @@ use ward_core::DirectoryError;
 use ward_core::app::{Application, KeyCredential, MAX_KEY_CREDENTIALS, PasswordCredential, ServicePrincipal};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::permissions::{
-    AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, GRAPH_RESOURCE_URI, OAuth2PermissionGrant, Permission,
-    Resource, graph_app_role,
+    AppRoleAssignment, GRAPH_APP_ID, GRAPH_DISPLAY_NAME, GRAPH_PERMISSIONS, GRAPH_RESOURCE_URI, OAuth2PermissionGrant, Permission, Resource,
 };
 use ward_core::store::{ListQuery, StoredCredential, WriteOp};
 
@@ -254,12 +253,8 @@ impl Directory {
         &self,
         principal: ObjectId,
         resource: &ServicePrincipal,
-        role: &Permission,
+        role_id: Uuid,
     ) -> Result<(AppRoleAssignment, WriteOp)> {
-        let role_id = role
-            .app_role_id
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| DirectoryError::invalid("appRoleId", format!("{} is not an application permission", role.value)))?;
         let assignment = AppRoleAssignment {
             id: self.new_id(),
             principal_id: principal,
@@ -280,15 +275,29 @@ impl Directory {
 
     /// Grants (as admin consent) an application permission of Ward's API to a service principal.
     pub async fn grant_app_role(&self, tenant: TenantId, principal: ObjectId, permission: &str) -> Result<AppRoleAssignment> {
-        let role = graph_app_role(permission).ok_or_else(|| {
+        self.grant_app_role_on(tenant, principal, GRAPH_APP_ID, permission).await
+    }
+
+    /// Grants (as admin consent) an application permission (by value or id) that `resource_ref`
+    /// defines — Ward's API or an application's own roles — to a service principal.
+    pub async fn grant_app_role_on(
+        &self,
+        tenant: TenantId,
+        principal: ObjectId,
+        resource_ref: &str,
+        role: &str,
+    ) -> Result<AppRoleAssignment> {
+        let (resource, resource_sp) = self.resource(tenant, resource_ref).await?.ok_or_else(|| {
+            DirectoryError::invalid("resourceId", format!("no resource named '{}' in this tenant", ward_core::validate::clip(resource_ref)))
+        })?;
+        let (role_id, _) = resource.app_role(role).ok_or_else(|| {
             DirectoryError::invalid(
                 "appRoleId",
-                format!("'{}' is not an application permission of Ward's API", ward_core::validate::clip(permission)),
+                format!("'{}' is not an application permission of {}", ward_core::validate::clip(role), resource.display_name),
             )
         })?;
         self.load::<ServicePrincipal>(tenant, ObjectKind::ServicePrincipal, principal).await?;
-        let resource = self.ensure_builtin_resource(tenant).await?;
-        let (assignment, op) = self.app_role_assignment_op(principal, &resource, role)?;
+        let (assignment, op) = self.app_role_assignment_op(principal, &resource_sp, role_id)?;
         self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| match e {
             ward_core::store::StoreError::UniqueViolation(_) => DirectoryError::AlreadyMember { relation: "appRoleAssignments" },
             other => other.into(),
@@ -299,19 +308,10 @@ impl Directory {
     /// The application permissions a service principal holds on a resource (by appId): one indexed
     /// look-up per permission the resource defines, so the cost does not grow with the tenant.
     pub async fn app_roles_of(&self, tenant: TenantId, principal: ObjectId, resource_app_id: Uuid) -> Result<Vec<AppRoleAssignment>> {
-        let resource = match self.service_principal_by_app_id(tenant, resource_app_id).await {
-            Ok(sp) => sp,
-            Err(DirectoryError::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        // Only Ward's built-in API defines application permissions so far.
-        if resource_app_id.to_string() != GRAPH_APP_ID {
-            return Ok(Vec::new());
-        }
+        let Some((resource, resource_sp)) = self.resource(tenant, &resource_app_id.to_string()).await? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for permission in application_permissions() {
-            let Some(role) = permission.app_role_id.and_then(|id| Uuid::parse_str(id).ok()) else { continue };
-            let key = AppRoleAssignment::unique_key(principal, resource.id, role);
+        for (role, _) in &resource.app_roles {
+            let key = AppRoleAssignment::unique_key(principal, resource_sp.id, *role);
             if let Some(stored) = self.store.object_by_key(tenant, ObjectKind::AppRoleAssignment, &key).await? {
                 out.push(decode(&stored)?);
             }

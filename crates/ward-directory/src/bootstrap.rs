@@ -78,7 +78,11 @@ impl Directory {
         let (resource, resource_op) = self.builtin_resource_op(tenant.id)?;
         ops.push(resource_op);
         for permission in crate::apps::application_permissions() {
-            ops.push(self.app_role_assignment_op(sp.id, &resource, permission)?.1);
+            let role = permission
+                .app_role_id
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .ok_or_else(|| DirectoryError::Internal("an application permission without an id".into()))?;
+            ops.push(self.app_role_assignment_op(sp.id, &resource, role)?.1);
         }
 
         match self.store.commit(tenant.id, now, ops).await {

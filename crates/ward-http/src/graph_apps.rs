@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use uuid::Uuid;
 use ward_auth::introspect::Caller;
 use ward_core::app::{Application, Platform, ServicePrincipal};
-use ward_core::permissions::{GRAPH_APP_ID, graph_app_role};
 use ward_core::{DirectoryError, ObjectId};
 
 pub fn routes() -> Router<AppState> {
@@ -267,6 +266,40 @@ async fn apply(c: &Ctx, app: &mut Application, props: &Map<String, Value>, creat
                     }
                     if result.is_err() {
                         break;
+                    }
+                }
+                if !keep_uris.is_empty() {
+                    app.identifier_uris = keep_uris;
+                }
+                result
+            }
+            "appRoles" => {
+                let Some(list) = v.as_array() else { return Err(c.bad("appRoles must be an array.")) };
+                let keep_uris = app.identifier_uris.clone();
+                app.app_roles.clear();
+                let mut result = Ok(());
+                for r in list {
+                    let members: Vec<&str> = r
+                        .get("allowedMemberTypes")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    if members != ["Application"] {
+                        return Err(
+                            c.bad("appRoles: only allowedMemberTypes [\"Application\"] (application permissions) are supported so far.")
+                        );
+                    }
+                    let id = r.get("id").and_then(Value::as_str).and_then(|i| Uuid::parse_str(i).ok()).unwrap_or_else(Uuid::new_v4);
+                    let value = r.get("value").and_then(Value::as_str).unwrap_or_default();
+                    let description = r.get("description").or_else(|| r.get("displayName")).and_then(Value::as_str).unwrap_or(value);
+                    result = app.define_app_role(id, value, description);
+                    if result.is_err() {
+                        break;
+                    }
+                    if r.get("isEnabled").and_then(Value::as_bool) == Some(false)
+                        && let Some(last) = app.app_roles.last_mut()
+                    {
+                        last.is_enabled = false;
                     }
                 }
                 if !keep_uris.is_empty() {
@@ -749,18 +782,18 @@ async fn create_app_role_assignment(
     if text("principalId") != id.to_string() {
         return c.bad("principalId must be the service principal in the URL.");
     }
-    let graph =
-        match c.state.directory.service_principal_by_app_id(c.caller.tenant.id, Uuid::parse_str(GRAPH_APP_ID).unwrap_or_default()).await {
-            Ok(sp) => sp,
-            Err(e) => return c.fail(&e),
-        };
-    if text("resourceId") != graph.id.to_string() {
-        return c.bad("Only Ward's API (the Microsoft Graph service principal) defines application permissions so far.");
-    }
-    let Some(role) = graph_app_role(text("appRoleId")) else { return c.bad("appRoleId is not an application permission of the resource.") };
-    match c.state.directory.grant_app_role(c.caller.tenant.id, id, role.value).await {
+    let resource = match parse_id(&c, text("resourceId")) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let resource_sp = match c.state.directory.service_principal(c.caller.tenant.id, resource).await {
+        Ok(sp) => sp,
+        Err(e) => return c.fail(&e),
+    };
+    let role = text("appRoleId");
+    match c.state.directory.grant_app_role_on(c.caller.tenant.id, id, &resource_sp.app_id.to_string(), role).await {
         Ok(a) => {
-            tracing::info!(tenant = %c.caller.tenant.id, principal = %id, role = role.value, by = %c.caller.app_id, "application permission granted");
+            tracing::info!(tenant = %c.caller.tenant.id, principal = %id, role = %a.app_role_id, by = %c.caller.app_id, "application permission granted");
             entity(&c, "servicePrincipals/appRoleAssignments", serde_json::to_value(&a).unwrap_or_default(), StatusCode::CREATED)
         }
         Err(e) => c.fail(&e),

@@ -225,3 +225,44 @@ fn decode_claims(token: &str) -> Value {
     use base64::Engine;
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn a_daemon_gets_app_only_tokens_for_an_isv_api_with_the_roles_granted() {
+    let s = setup().await;
+    let d = s._dir.path();
+    let cli = |args: &[&str]| json(&ok(ward(d).args(args).args(["--data-dir", "data"])));
+    let api =
+        cli(&["app", "create", "--json", "--name", "Orders API", "--app-role", "Orders.ReadWrite.All", "--app-role", "Orders.Read.All"]);
+    let api_id = api["appId"].as_str().unwrap().to_string();
+    let daemon = cli(&["app", "create", "--json", "--name", "Nightly sync"]);
+    let daemon_id = daemon["appId"].as_str().unwrap().to_string();
+    let secret = cli(&["app", "add-secret", &daemon_id, "--json"])["secretText"].as_str().unwrap().to_string();
+    let token_for = |scope: String| {
+        let (server, tid, id, secret) = (&s.server, s.tid.clone(), daemon_id.clone(), secret.clone());
+        async move {
+            let r = http()
+                .post(server.url(&format!("/{tid}/oauth2/v2.0/token")))
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials"), ("scope", scope.as_str())])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let scope = format!("api://{api_id}/.default");
+    // No grant yet: a token for the API, without roles.
+    let (status, t) = token_for(scope.clone()).await;
+    assert_eq!(status, 200, "{t}");
+    let claims = decode_claims(t["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], api_id.as_str());
+    assert!(claims.get("roles").is_none());
+    // The administrator grants one role; the token carries exactly it.
+    ok(ward(d).args(["app", "grant", &daemon_id, "Orders.Read.All", "--resource", &format!("api://{api_id}"), "--data-dir", "data"]));
+    fails_with(ward(d).args(["app", "grant", &daemon_id, "Orders.Delete", "--resource", &api_id, "--data-dir", "data"]), "invalid_value");
+    let (_, t) = token_for(scope).await;
+    assert_eq!(decode_claims(t["access_token"].as_str().unwrap())["roles"], json!(["Orders.Read.All"]));
+    // A resource that does not exist.
+    let (status, e) = token_for("api://11111111-2222-4333-8444-555555555555/.default".into()).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_scope")));
+}

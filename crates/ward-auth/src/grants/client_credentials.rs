@@ -2,7 +2,7 @@
 //! client authenticates (`client_secret_basic` or `client_secret_post`, RFC 6749 §2.3.1) and asks
 //! for `<resource>/.default`; the token carries the application permissions granted to it.
 
-use crate::decision::{Subject, decide};
+use crate::decision::{Subject, decide, graph_app_roles};
 use crate::error::OAuthError;
 use crate::keys::Alg;
 use crate::token::{AccessToken, ClientFacts, ResolvedTenant, TokenService};
@@ -55,8 +55,9 @@ impl ClientCredentials {
     }
 }
 
-/// Maps `<resource>/.default` to the token audience. Ward's API is the only resource so far.
-fn resource_of(scope: &str) -> Result<&'static str, OAuthError> {
+/// The resource `<resource>/.default` names: `None` for Ward's API (the common, cached case),
+/// else the reference to look up (an appId, `api://…`, or another identifier URI).
+fn resource_of(scope: &str) -> Result<Option<&str>, OAuthError> {
     let mut parts = scope.split_whitespace();
     let (Some(only), None) = (parts.next(), parts.next()) else {
         return Err(OAuthError::invalid_scope(1002012, "Client credential flows must ask for exactly one scope: <resource>/.default."));
@@ -72,12 +73,12 @@ fn resource_of(scope: &str) -> Result<&'static str, OAuthError> {
     };
     let resource = resource.trim_end_matches('/');
     if resource.eq_ignore_ascii_case(GRAPH_RESOURCE_URI) || resource.eq_ignore_ascii_case(GRAPH_APP_ID) {
-        return Ok(GRAPH_RESOURCE_URI);
+        return Ok(None);
     }
-    Err(OAuthError::invalid_scope(
-        500011,
-        format!("The resource principal named {} was not found in the tenant.", ward_core::validate::clip(resource)),
-    ))
+    if resource.is_empty() || resource.len() > 256 {
+        return Err(OAuthError::invalid_scope(500011, "The resource principal named in the scope was not found in the tenant."));
+    }
+    Ok(Some(resource))
 }
 
 impl TokenService {
@@ -140,15 +141,35 @@ impl TokenService {
         // Authenticated; now what it asks for.
         let scope =
             scope.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'scope'."))?;
-        let audience = resource_of(scope)?;
+        let named = resource_of(scope)?;
         let Some(sp) = &record.service_principal else {
             return Err(OAuthError::unauthorized_client(
                 7000229,
                 format!("The client application {client_id} is missing service principal in the tenant."),
             ));
         };
-        let grant = decide(Subject::App { service_principal: sp, granted: &facts.granted })?;
+        let (grant, audience) = match named {
+            None => (
+                decide(Subject::App { service_principal: sp, granted: &facts.granted, defined: graph_app_roles() })?,
+                GRAPH_RESOURCE_URI.to_string(),
+            ),
+            Some(reference) => {
+                let unavailable = |e: ward_core::DirectoryError| {
+                    tracing::error!(error = %e, "resolving a resource failed");
+                    OAuthError::temporarily_unavailable()
+                };
+                let (resource, _) =
+                    self.directory.resource(resolved.tenant.id, reference).await.map_err(unavailable)?.ok_or_else(|| {
+                        OAuthError::invalid_scope(
+                            500011,
+                            format!("The resource principal named {} was not found in the tenant.", ward_core::validate::clip(reference)),
+                        )
+                    })?;
+                let granted = self.directory.app_roles_of(resolved.tenant.id, sp.id, resource.app_id).await.map_err(unavailable)?;
+                (decide(Subject::App { service_principal: sp, granted: &granted, defined: &resource.app_roles })?, resource.audience)
+            }
+        };
         let alg = record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256);
-        self.issue_app_token(&resolved.tenant, sp, audience, grant, client.method, alg).await
+        self.issue_app_token(&resolved.tenant, sp, &audience, grant, client.method, alg).await
     }
 }

@@ -35,6 +35,10 @@ pub enum AppCommand {
         /// identifier URI api://{appId}.
         #[arg(long = "expose-scope")]
         expose: Vec<String>,
+        /// Define an application permission of this app's own API (an app role other apps can be
+        /// granted, e.g. Orders.ReadWrite.All). Repeatable.
+        #[arg(long = "app-role")]
+        app_roles: Vec<String>,
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long)]
@@ -82,6 +86,10 @@ pub enum AppCommand {
     Grant {
         app: Uuid,
         permission: String,
+        /// The resource defining the permission: Ward's API by default, or an application's
+        /// appId or identifier URI.
+        #[arg(long, default_value = "https://graph.microsoft.com")]
+        resource: String,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -128,7 +136,7 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
     }
     let directory = open_directory(config).await?;
     match command {
-        AppCommand::Create { name, web, public, spa, signing_alg, expose, tenant: key, json } => {
+        AppCommand::Create { name, web, public, spa, signing_alg, expose, app_roles, tenant: key, json } => {
             let t = tenant(&directory, key.as_deref()).await?;
             let (app, sp) = directory
                 .create_application_with(t, &name, |app| {
@@ -142,6 +150,10 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
                         };
                         let description = format!("Access {} as the signed-in user ({value})", app.display_name);
                         app.expose_scope(Uuid::new_v4(), value, admin, &description)?;
+                    }
+                    for role in &app_roles {
+                        let description = format!("{role} on {}", app.display_name);
+                        app.define_app_role(Uuid::new_v4(), role, &description)?;
                     }
                     app.set_token_signing_algorithm(signing_alg.as_deref())
                 })
@@ -209,10 +221,10 @@ pub async fn apps(config: &Config, command: AppCommand) -> Result<()> {
                 );
             }
         }
-        AppCommand::Grant { app, permission, tenant: key } => {
+        AppCommand::Grant { app, permission, resource, tenant: key } => {
             let t = tenant(&directory, key.as_deref()).await?;
             let sp = directory.service_principal_by_app_id(t, app).await?;
-            directory.grant_app_role(t, sp.id, &permission).await?;
+            directory.grant_app_role_on(t, sp.id, &resource, &permission).await?;
             println!("granted {permission} to {app}");
         }
         AppCommand::Disable { app, enable, tenant: key } => {
