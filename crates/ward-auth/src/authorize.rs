@@ -364,11 +364,24 @@ impl TokenService {
     fn requested(&self, req: &ValidAuthorize, consented: &[OAuth2PermissionGrant]) -> Vec<Scope> {
         let mut all: Vec<Scope> = req.oidc.iter().chain(req.api.iter()).cloned().collect();
         if req.api_default {
-            let mut extra: Vec<Scope> = consented
+            // The client's static list (requiredResourceAccess) for this resource, and what it was
+            // granted before.
+            let required = req
+                .app
+                .required_resource_access
                 .iter()
-                .filter(|g| g.resource_id == req.resource.service_principal)
-                .flat_map(|g| g.scopes())
-                .filter_map(|v| req.resource.scope(v).cloned())
+                .filter(|r| r.resource_app_id == req.resource.app_id)
+                .flat_map(|r| r.resource_access.iter())
+                .filter(|a| a.access_type == "Scope")
+                .filter_map(|a| req.resource.scopes.iter().find(|s| s.id == a.id).cloned());
+            let mut extra: Vec<Scope> = required
+                .chain(
+                    consented
+                        .iter()
+                        .filter(|g| g.resource_id == req.resource.service_principal)
+                        .flat_map(|g| g.scopes())
+                        .filter_map(|v| req.resource.scope(v).cloned()),
+                )
                 .collect();
             if extra.is_empty()
                 && req.resource.is_graph()

@@ -452,3 +452,41 @@ async fn the_device_flow_polls_politely_and_redeems_once() {
     let e = f.tokens.device_authorization(&f.tid(), public(web.app_id), Some("openid")).await.unwrap_err();
     assert_eq!(e.error, "invalid_client");
 }
+
+#[tokio::test]
+async fn dot_default_asks_for_the_clients_required_permissions_on_an_isv_api() {
+    use ward_core::app::{RequiredResourceAccess, ResourceAccess};
+    let f = fixture().await;
+    let files_read = Uuid::new_v4();
+    let (api, _) = f
+        .dir
+        .create_application_with(f.tenant.id, "Files API", |a| a.expose_scope(files_read, "Files.Read", false, "Read your files"))
+        .await
+        .unwrap();
+    let client = f.dir.application_by_app_id(f.tenant.id, f.client).await.unwrap();
+    f.dir
+        .update_application(f.tenant.id, client.id, |a| {
+            a.required_resource_access = vec![RequiredResourceAccess {
+                resource_app_id: api.app_id,
+                resource_access: vec![ResourceAccess { id: files_read, access_type: "Scope".into() }],
+            }];
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request(&format!("openid api://{}/.default", api.app_id))).await.unwrap();
+    let s = f.tokens.password_sign_in(&req.tenant, &f.upn(), PASSWORD).await.unwrap();
+    let session = (s.session, s.user);
+    let AuthorizeOutcome::Consent { ask, .. } = f.tokens.authorize(&req, Some(&session)).await.unwrap() else { panic!("consent expected") };
+    assert_eq!(ask.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(), ["openid", "Files.Read"]);
+    f.tokens.consent(&req, &session.1, &ask, false).await.unwrap();
+    let AuthorizeOutcome::Redirect(location) = f.tokens.authorize(&req, Some(&session)).await.unwrap() else { panic!("a code expected") };
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(location.split_once('?').unwrap().1).unwrap();
+    let code = &q.iter().find(|(k, _)| k == "code").unwrap().1;
+    let t = f.redeem(code, VERIFIER).await.unwrap();
+    let at = claims(&t.access_token);
+    assert_eq!((at["aud"].as_str(), at["scp"].as_str()), (Some(api.app_id.to_string().as_str()), Some("openid Files.Read")));
+    // Scopes of two resources in one request are refused.
+    let e = f.tokens.validate_authorize(&f.tid(), &f.request(&format!("User.Read api://{}/Files.Read", api.app_id))).await.unwrap_err();
+    assert!(matches!(e, AuthorizeFailure::Redirect(r) if r.error.error == "invalid_scope"));
+}

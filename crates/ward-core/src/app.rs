@@ -72,6 +72,10 @@ pub struct Application {
     /// permissions other apps can be granted.
     #[serde(default)]
     pub app_roles: Vec<AppRole>,
+    /// The permissions this application needs (its static consent list, used by `/.default`).
+    /// Grants nothing by itself.
+    #[serde(default)]
+    pub required_resource_access: Vec<RequiredResourceAccess>,
     #[serde(default)]
     pub web: RedirectSettings,
     #[serde(default)]
@@ -136,6 +140,7 @@ impl Application {
             identifier_uris: Vec::new(),
             api: ApiApplication::default(),
             app_roles: Vec::new(),
+            required_resource_access: Vec::new(),
             web: RedirectSettings::default(),
             public_client: RedirectSettings::default(),
             spa: RedirectSettings::default(),
@@ -164,6 +169,22 @@ impl Application {
 pub struct ApiApplication {
     #[serde(default)]
     pub oauth2_permission_scopes: Vec<PermissionScope>,
+}
+
+/// Graph's `requiredResourceAccess`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredResourceAccess {
+    pub resource_app_id: Uuid,
+    pub resource_access: Vec<ResourceAccess>,
+}
+
+/// One permission in `requiredResourceAccess`: `Scope` (delegated) or `Role` (application).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceAccess {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub access_type: String,
 }
 
 /// Graph's `appRole`.
@@ -264,6 +285,7 @@ impl Application {
                 .iter()
                 .filter(|s| s.is_enabled)
                 .map(|s| crate::permissions::Scope {
+                    id: s.id,
                     value: s.value.clone(),
                     description: s.admin_consent_description.clone(),
                     admin_only: s.consent_type == "Admin",

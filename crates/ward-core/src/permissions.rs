@@ -144,6 +144,8 @@ pub fn graph_scope(value: &str) -> Option<&'static Permission> {
 /// exposes an API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
+    /// The permission's id (Graph's scope id, or the application's `permissionScope.id`).
+    pub id: Uuid,
     pub value: String,
     pub description: String,
     /// Only an administrator may consent to it.
@@ -154,7 +156,13 @@ pub struct Scope {
 
 impl Scope {
     pub fn of(p: &Permission, resource: ObjectId) -> Scope {
-        Scope { value: p.value.to_string(), description: p.description.to_string(), admin_only: p.requires_admin_consent(), resource }
+        Scope {
+            id: p.scope_id.and_then(|id| Uuid::parse_str(id).ok()).unwrap_or_default(),
+            value: p.value.to_string(),
+            description: p.description.to_string(),
+            admin_only: p.requires_admin_consent(),
+            resource,
+        }
     }
 
     /// Is it among what `grants` consented to?

@@ -307,6 +307,43 @@ async fn apply(c: &Ctx, app: &mut Application, props: &Map<String, Value>, creat
                 }
                 result
             }
+            "requiredResourceAccess" => {
+                let parsed: Vec<ward_core::app::RequiredResourceAccess> = match serde_json::from_value(v.clone()) {
+                    Ok(p) => p,
+                    Err(_) => return Err(c.bad("requiredResourceAccess must be [{resourceAppId, resourceAccess: [{id, type}]}].")),
+                };
+                for r in &parsed {
+                    let resource = match c.state.directory.resource(c.caller.tenant.id, &r.resource_app_id.to_string()).await {
+                        Ok(Some((res, _))) => res,
+                        Ok(None) => {
+                            return Err(
+                                c.bad(&format!("requiredResourceAccess: no resource with appId {} in this tenant.", r.resource_app_id))
+                            );
+                        }
+                        Err(e) => return Err(c.fail(&e)),
+                    };
+                    for a in &r.resource_access {
+                        let known = match a.access_type.as_str() {
+                            "Scope" => {
+                                resource.scopes.iter().any(|s| s.id == a.id)
+                                    || ward_core::permissions::GRAPH_PERMISSIONS
+                                        .iter()
+                                        .any(|p| resource.is_graph() && p.scope_id == Some(a.id.to_string().as_str()))
+                            }
+                            "Role" => resource.app_roles.iter().any(|(id, _)| *id == a.id),
+                            _ => false,
+                        };
+                        if !known {
+                            return Err(c.bad(&format!(
+                                "requiredResourceAccess: {} {} is not a permission of {}.",
+                                a.access_type, a.id, resource.display_name
+                            )));
+                        }
+                    }
+                }
+                app.required_resource_access = parsed;
+                Ok(())
+            }
             "id" | "appId" | "createdDateTime" | "passwordCredentials" | "keyCredentials" => {
                 Err(DirectoryError::invalid("property", format!("'{k}' is read-only here (use addPassword / addKey for credentials)")))
             }

@@ -109,6 +109,12 @@ async fn register_configure_credential_grant_and_delete_an_application() {
     assert_eq!(s.call("PATCH", &format!("/v1.0/applications/{id}"), Some(json!({ "displayName": "Contoso Orders 2" }))).await.0, 204);
     assert_eq!(s.call("GET", &format!("/v1.0/applications/{id}"), None).await.1["displayName"], "Contoso Orders 2");
     assert_eq!(s.call("PATCH", &format!("/v1.0/applications/{id}"), Some(json!({ "appId": "x" }))).await.0, 400);
+    // requiredResourceAccess: only permissions that exist.
+    let rra = |id: &str| json!({ "requiredResourceAccess": [{ "resourceAppId": "00000003-0000-0000-c000-000000000000", "resourceAccess": [{ "id": id, "type": "Scope" }] }] });
+    assert_eq!(s.call("PATCH", &format!("/v1.0/applications/{id}"), Some(rra("e1fe6dd8-ba31-4d61-89e7-88639da4683d"))).await.0, 204);
+    assert_eq!(s.call("PATCH", &format!("/v1.0/applications/{id}"), Some(rra("11111111-1111-4111-8111-111111111111"))).await.0, 400);
+    let (_, shown) = s.call("GET", &format!("/v1.0/applications/{id}"), None).await;
+    assert_eq!(shown["requiredResourceAccess"][0]["resourceAccess"][0]["id"], "e1fe6dd8-ba31-4d61-89e7-88639da4683d");
 
     // No service principal yet: no tokens. Then one, a secret, and app-only tokens.
     let (status, secret) = s
