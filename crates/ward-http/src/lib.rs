@@ -8,9 +8,10 @@ pub mod error;
 mod graph_apps;
 mod layers;
 pub mod oauth;
-mod oidc;
+pub mod oidc;
 mod ops;
 mod pages;
+pub mod rate_limit;
 
 use axum::Router;
 use ipnet::IpNet;
@@ -33,6 +34,8 @@ pub struct AppState {
     /// The externally visible base URL, e.g. `https://id.example.com` (no trailing slash).
     pub public_url: Arc<str>,
     pub metrics: Option<PrometheusHandle>,
+    /// Per-address limit on the endpoints that check secrets and passwords.
+    pub rate_limit: Arc<rate_limit::RateLimiter>,
 }
 
 /// Limits applied to every request.
@@ -55,6 +58,12 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(oauth::routes())
         .merge(oidc::routes())
         .merge(graph_apps::routes())
+        .merge(
+            Router::new()
+                .merge(oauth::limited_routes())
+                .merge(oidc::limited_routes())
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit)),
+        )
         .merge(pages::routes())
         .fallback(error::not_found)
         .with_state(state.clone());

@@ -19,11 +19,13 @@ use ward_auth::OAuthError;
 use ward_auth::grants::client_credentials::{AuthMethod, ClientCredentials};
 use ward_core::ErrorCode;
 
+/// The token endpoint: behind the per-address limit.
+pub fn limited_routes() -> Router<AppState> {
+    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token))
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/discovery/v2.0/keys", get(common_keys))
-        .route("/{tenant}/discovery/v2.0/keys", get(tenant_keys))
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
+    Router::new().route("/discovery/v2.0/keys", get(common_keys)).route("/{tenant}/discovery/v2.0/keys", get(tenant_keys))
 }
 
 /// OAuth's own error shape (RFC 6749 §5.2), which every endpoint here answers with.

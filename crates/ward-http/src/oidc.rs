@@ -34,15 +34,21 @@ pub fn routes() -> Router<AppState> {
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
         .route("/{tenant}/.well-known/openid-configuration", get(discovery))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
-        .route("/{tenant}/login", post(login))
         .route("/{tenant}/consent", post(consent))
         .route("/{tenant}/oauth2/v2.0/logout", get(logout).post(logout_confirmed))
+        .route("/oidc/userinfo", get(userinfo).post(userinfo))
+        .route("/{tenant}/oauth2/deviceauth", get(device_page))
+        .route("/{tenant}/oauth2/deviceauth/confirm", post(device_confirmed))
+}
+
+/// The routes that check passwords, secrets or guessable codes: behind the per-address limit.
+pub fn limited_routes() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/login", post(login))
         .route("/{tenant}/oauth2/v2.0/introspect", post(introspect))
         .route("/{tenant}/oauth2/v2.0/revoke", post(revoke))
-        .route("/oidc/userinfo", get(userinfo).post(userinfo))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
-        .route("/{tenant}/oauth2/deviceauth", get(device_page).post(device_code_entered))
-        .route("/{tenant}/oauth2/deviceauth/confirm", post(device_confirmed))
+        .route("/{tenant}/oauth2/deviceauth", post(device_code_entered))
 }
 
 async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {

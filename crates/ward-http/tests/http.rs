@@ -28,6 +28,7 @@ async fn state(tenant_name: &str) -> (AppState, tempfile::TempDir) {
         trusted_proxies: Arc::new(vec!["10.0.0.0/8".parse().unwrap()]),
         public_url: "http://localhost:8080".into(),
         metrics: None,
+        rate_limit: Arc::new(ward_http::rate_limit::RateLimiter::new(0)),
     };
     (state, tmp)
 }

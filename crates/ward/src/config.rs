@@ -44,6 +44,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub request_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
+    /// Requests per second one client address may make to the endpoints that check passwords and
+    /// secrets (token, sign-in, introspection, revocation, device codes), with bursts of twice
+    /// that; 0 turns the limit off (benchmarks, or a gateway that limits instead).
+    pub auth_rate_limit: u32,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
             shutdown_grace_seconds: 30,
+            auth_rate_limit: 50,
         }
     }
 }
@@ -109,6 +114,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_body_bytes",
     "request_timeout_seconds",
     "shutdown_grace_seconds",
+    "auth_rate_limit",
 ];
 
 /// Environment variables under `WARD_` that are not configuration keys.

@@ -91,6 +91,7 @@ pub async fn run(config: Config) -> Result<()> {
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url: public_url.clone().into(),
         metrics: Some(metrics),
+        rate_limit: Arc::new(ward_http::rate_limit::RateLimiter::new(config.auth_rate_limit)),
     };
     let limits = Limits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_seconds) };
     let app = ward_http::router(state, limits);

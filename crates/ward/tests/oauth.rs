@@ -212,3 +212,35 @@ async fn an_isv_app_gets_exactly_the_permissions_it_was_granted() {
     assert!(!listed.contains(&secret));
     assert!(ok(ward(d).args(["app", "permissions"])).contains("AuditLog.Read.All"));
 }
+
+#[tokio::test]
+async fn the_token_endpoint_limits_each_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = init(dir.path(), &[]);
+    std::fs::write(dir.path().join("ward.toml"), "auth_rate_limit = 2\n").unwrap();
+    let server = Server::start(dir.path(), &["--data-dir", "data"]);
+    let url = server.url(&format!("/{}/oauth2/v2.0/token", init["tenant_id"].as_str().unwrap()));
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = http()
+            .post(&url)
+            .basic_auth(init["client_id"].as_str().unwrap(), Some(init["client_secret"].as_str().unwrap()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+            let body: Value = r.json().await.unwrap();
+            assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS50196"));
+        }
+    }
+    assert_eq!(&statuses[..4], &[200, 200, 200, 200], "a burst of twice the rate");
+    assert!(statuses[4..].contains(&429), "{statuses:?}");
+    // Pages that only read are not limited.
+    for _ in 0..10 {
+        assert_eq!(http().get(server.url("/discovery/v2.0/keys")).send().await.unwrap().status(), 200);
+    }
+}

@@ -1,0 +1,93 @@
+//! A per-client-IP token bucket in front of the endpoints that check secrets or passwords (token,
+//! device code, introspection, revocation, sign-in forms). Node-local: it blunts floods and
+//! online guessing from one address; lockout (per account) is the sign-in service's.
+
+use crate::AppState;
+use crate::client_ip::ClientIp;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub struct RateLimiter {
+    /// Requests per second each address may make on average; 0 turns the limit off.
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+const MAX_TRACKED: usize = 100_000;
+
+impl RateLimiter {
+    /// `rate` requests per second per address, with bursts of twice that. 0 disables.
+    pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter { rate: f64::from(rate), burst: f64::from(rate) * 2.0, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one token for `ip`; `Err(seconds)` to wait when the bucket is empty.
+    pub fn take(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_TRACKED {
+            buckets.retain(|_, (tokens, at)| *tokens < self.burst && now.duration_since(*at).as_secs_f64() * self.rate < self.burst);
+            if buckets.len() >= MAX_TRACKED {
+                buckets.clear();
+            }
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+pub async fn limit(State(state): State<AppState>, ClientIp(ip): ClientIp, request: Request, next: Next) -> Response {
+    match state.rate_limit.take(ip, Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            tracing::warn!(client_ip = %ip, path = request.uri().path(), "rate limited");
+            let body = serde_json::json!({
+                "error": "temporarily_unavailable",
+                "error_description": format!("AADSTS50196: Too many requests from this address. Retry after {wait} seconds."),
+            });
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            r
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn buckets_refill_at_the_rate_and_stop_at_the_burst() {
+        let l = RateLimiter::new(10);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            l.take(a, t0).unwrap();
+        }
+        assert_eq!(l.take(a, t0), Err(1), "burst of 20 spent");
+        l.take(b, t0).unwrap();
+        l.take(a, t0 + Duration::from_millis(100)).unwrap();
+        assert!(l.take(a, t0 + Duration::from_millis(100)).is_err());
+        let off = RateLimiter::new(0);
+        for _ in 0..1000 {
+            off.take(a, t0).unwrap();
+        }
+    }
+}
