@@ -44,11 +44,20 @@ pub struct TokenService {
     public_url: String,
     clients: Mutex<HashMap<(TenantId, Uuid), Arc<ClientFacts>>>,
     /// `{tenant}` as written in URLs (id or domain) → the tenant, as of a feed position.
-    tenants: Mutex<HashMap<String, (Arc<Tenant>, i64)>>,
+    tenants: Mutex<HashMap<String, CachedTenant>>,
     pub(crate) lockout: Mutex<crate::signin::Lockout>,
     pub(crate) csrf: crate::crypto::MacKey,
     /// Wrong user codes entered per browser session on the device page (node-local).
     pub(crate) device_failures: Mutex<HashMap<Uuid, u32>>,
+}
+
+/// A tenant as this node last read it: at feed position `head`, when the store's change token
+/// (if it has one) was `token`.
+#[derive(Clone)]
+struct CachedTenant {
+    tenant: Arc<Tenant>,
+    head: i64,
+    token: Option<[u8; 48]>,
 }
 
 /// A tenant resolved for one request, with its feed head read once for every cache check.
@@ -92,18 +101,26 @@ impl TokenService {
         format!("{}/{}/v2.0", self.public_url, tenant.id)
     }
 
-    /// Resolves `{tenant}` and reads its change-feed head: one indexed query when this node has
-    /// seen the tenant and nothing in it changed since, two otherwise.
+    /// Resolves `{tenant}` and its change-feed head. When the store can tell cheaply that nothing
+    /// was committed since this node last read them (SQLite's WAL index, any process), no query at
+    /// all; else one indexed query when nothing in the tenant changed, two when something did.
     pub(crate) async fn tenant(&self, key: &str) -> Result<ResolvedTenant, OAuthError> {
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "tenant look-up failed");
             OAuthError::temporarily_unavailable()
         };
+        // The token first: a commit after this point changes it, so what is cached below is
+        // never trusted past a write.
+        let token = self.directory.store().change_token();
         let cached = self.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
-        if let Some((tenant, position)) = cached {
-            let head = self.directory.store().feed_head(Some(tenant.id)).await.map_err(|e| unavailable(&e))?;
-            if head == position {
-                return Ok(ResolvedTenant { tenant, head });
+        if let Some(c) = cached {
+            if token.is_some() && c.token == token {
+                return Ok(ResolvedTenant { tenant: c.tenant, head: c.head });
+            }
+            let head = self.directory.store().feed_head(Some(c.tenant.id)).await.map_err(|e| unavailable(&e))?;
+            if head == c.head {
+                self.remember(key, CachedTenant { token, ..c.clone() });
+                return Ok(ResolvedTenant { tenant: c.tenant, head });
             }
         }
         let found = self.directory.resolve_tenant(key).await.map_err(|e| match e.code() {
@@ -116,12 +133,16 @@ impl TokenService {
         let head = self.directory.store().feed_head(Some(found.id)).await.map_err(|e| unavailable(&e))?;
         let tenant = self.directory.store().tenant(found.id).await.map_err(|e| unavailable(&e))?.unwrap_or(found);
         let tenant = Arc::new(tenant);
+        self.remember(key, CachedTenant { tenant: tenant.clone(), head, token });
+        Ok(ResolvedTenant { tenant, head })
+    }
+
+    fn remember(&self, key: &str, entry: CachedTenant) {
         let mut cache = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_CACHED_CLIENTS {
+        if cache.len() >= MAX_CACHED_CLIENTS && !cache.contains_key(key) {
             cache.clear();
         }
-        cache.insert(key.to_string(), (tenant.clone(), head));
-        Ok(ResolvedTenant { tenant, head })
+        cache.insert(key.to_string(), entry);
     }
 
     /// The client's record and grants, from this node's cache when nothing in the tenant changed

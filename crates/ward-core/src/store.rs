@@ -303,6 +303,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// A cheap, synchronous token that changes whenever any transaction commits to the store, from
+    /// any process; `None` when the backend cannot tell without a query (then ask the store).
+    /// Lets hot paths skip reading the change-feed head when nothing was written.
+    fn change_token(&self) -> Option<[u8; 48]> {
+        None
+    }
     async fn ping(&self) -> StoreResult<()>;
 
     /// Applies `ops` in order in one transaction; each appends its change-feed row. Returns the

@@ -100,6 +100,10 @@ pub trait Db: Send + Sync + 'static {
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>>;
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>>;
     fn migrations(&self) -> &'static [Migration];
+    /// See `Store::change_token`.
+    fn change_token(&self) -> Option<[u8; 48]> {
+        None
+    }
 }
 
 /// Maps a driver error: constraint violations become typed errors, everything else means the

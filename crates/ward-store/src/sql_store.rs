@@ -439,6 +439,10 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
 
 #[async_trait]
 impl Store for SqlStore {
+    fn change_token(&self) -> Option<[u8; 48]> {
+        self.db.change_token()
+    }
+
     fn backend(&self) -> &'static str {
         self.db.name()
     }

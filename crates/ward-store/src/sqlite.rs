@@ -18,6 +18,9 @@ pub static MIGRATIONS: &[Migration] = &[
 
 pub struct SqliteDb {
     pool: SqlitePool,
+    /// The WAL index (`ward.db-shm`), opened read-only on first use.
+    shm_path: std::path::PathBuf,
+    shm: std::sync::Mutex<Option<(std::fs::File, u64)>>,
 }
 
 impl SqliteDb {
@@ -31,8 +34,17 @@ impl SqliteDb {
             .foreign_keys(true)
             // Other processes (the CLI beside a running server) wait for the write lock.
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(map_err)?;
-        Ok(SqliteDb { pool })
+        // One connection stays open, so the WAL index lives as long as this store.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .idle_timeout(None)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        let mut shm_path = path.as_os_str().to_owned();
+        shm_path.push("-shm");
+        Ok(SqliteDb { pool, shm_path: shm_path.into(), shm: std::sync::Mutex::new(None) })
     }
 }
 
@@ -97,6 +109,36 @@ impl Db for SqliteDb {
         let rows = bind(sqlx::query(sql), args).fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
+    /// The WAL-index header (https://www.sqlite.org/walformat.html §2.2.1): every committing
+    /// writer, in any process, updates it (change counter, last frame, checksums), writing its
+    /// second copy and then its first. Two equal copies are a consistent header; unequal ones
+    /// (a commit in progress) or an unreadable file say "don't know".
+    fn change_token(&self) -> Option<[u8; 48]> {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        // SQLite deletes and recreates the file when the last connection closes and a new one
+        // opens: a handle on the old file would read a header that never changes again, so the
+        // handle must still be the file at the path.
+        let current = std::fs::metadata(&self.shm_path).ok()?.ino();
+        let mut guard = self.shm.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.as_ref().is_none_or(|(_, ino)| *ino != current) {
+            *guard = std::fs::File::open(&self.shm_path).ok().and_then(|f| Some((f.metadata().ok()?.ino(), f))).map(|(ino, f)| (f, ino));
+        }
+        let (file, ino) = guard.as_ref()?;
+        if *ino != current {
+            return None;
+        }
+        let mut buf = [0u8; 96];
+        if file.read_exact_at(&mut buf, 0).is_err() {
+            *guard = None;
+            return None;
+        }
+        let (first, second) = buf.split_at(48);
+        if first != second || first.iter().all(|b| *b == 0) {
+            return None;
+        }
+        first.try_into().ok()
+    }
+
     fn migrations(&self) -> &'static [Migration] {
         MIGRATIONS
     }

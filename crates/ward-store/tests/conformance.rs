@@ -557,3 +557,34 @@ async fn reopening_is_idempotent_and_refuses_an_unknown_migration() {
     let err = ward_store::open(&location, now()).await.err().expect("a newer store is refused");
     assert!(err.to_string().contains("newer"), "{err}");
 }
+
+/// SQLite tells, without a query, whether anything committed since it last looked — writes by
+/// another process included (here: a second store on the same file, as the CLI beside a server).
+#[tokio::test]
+async fn sqlite_change_token_moves_with_every_commit_from_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = ward_store::StoreLocation::Sqlite(dir.path().join("ward.db"));
+    let server = ward_store::open(&location, now()).await.unwrap();
+    let cli = ward_store::open(&location, now()).await.unwrap();
+    let t = tenant(&server, "Tokens").await;
+    let before = server.change_token().expect("a token once the WAL index exists");
+    // Reads change nothing.
+    server.feed_head(Some(t)).await.unwrap();
+    cli.objects(t, ObjectKind::User, &ListQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(server.change_token(), Some(before));
+    // A commit from the other store does.
+    cli.commit(t, now(), vec![insert(ObjectKind::User, oid(), None)]).await.unwrap();
+    let after = server.change_token().unwrap();
+    assert_ne!(after, before);
+    // And from this one, every time.
+    server.commit(t, now(), vec![insert(ObjectKind::User, oid(), None)]).await.unwrap();
+    let latest = server.change_token().unwrap();
+    assert_ne!(latest, after);
+    // Without the WAL index at its path (SQLite removes it when the last connection closes), the
+    // answer is "don't know", never a stale token.
+    let shm = dir.path().join("ward.db-shm");
+    std::fs::rename(&shm, dir.path().join("moved")).unwrap();
+    assert_eq!(server.change_token(), None);
+    std::fs::rename(dir.path().join("moved"), &shm).unwrap();
+    assert_eq!(server.change_token(), Some(latest));
+}
