@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p ward-bench -- membership
+//! npm ci --prefix bench/peers/oidc-provider     # the peer of `tokens` (Node.js ≥ 20)
 //! cargo build --release -p ward -p ward-bench && taskset -c 1 target/release/ward-bench tokens
 //! ```
 
@@ -10,11 +11,17 @@ mod membership;
 mod tokens;
 
 fn main() {
-    let which = std::env::args().nth(1).unwrap_or_else(|| "membership".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().cloned().unwrap_or_else(|| "membership".into());
+    let rest = args.get(1..).unwrap_or_default();
+    if which == "raw-sign" {
+        // Internal: run by `tokens` under `taskset -c 0` to measure raw signing on the servers' core.
+        return tokens::raw_sign_main(rest);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     match which.as_str() {
         "membership" => runtime.block_on(membership::run()),
-        "tokens" => runtime.block_on(tokens::run()),
+        "tokens" => runtime.block_on(tokens::run(rest)),
         other => {
             eprintln!("unknown benchmark '{other}'; available: membership, tokens");
             std::process::exit(2);
