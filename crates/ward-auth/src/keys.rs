@@ -144,9 +144,13 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a compact JWS with `typ` (e.g. `JWT`, `at+jwt`) and this key's `kid`.
-    pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String, KeyError> {
-        let header = json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ });
-        let mut out = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    pub fn sign_jwt<C: serde::Serialize + ?Sized>(&self, typ: &str, claims: &C) -> Result<String, KeyError> {
+        let header = serde_json::to_vec(&json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ })).map_err(|_| KeyError::Sign)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
+        let mut out = String::with_capacity((header.len() + claims.len()) * 4 / 3 + 400);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut out);
         let signature = match &self.pair {
             Pair::Rsa(p) => {
                 let mut sig = vec![0u8; p.public_modulus_len()];

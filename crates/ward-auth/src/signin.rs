@@ -96,7 +96,7 @@ impl TokenService {
         let ok = match &user {
             Some(u) => self.directory.verify_password(tenant.id, u.id, password).await.map_err(|e| unavailable(&e))?,
             None => {
-                let _ = ward_directory::secrets::verify_password(password, decoy_hash());
+                let _ = ward_directory::secrets::verify_password_off_thread(password, decoy_hash().to_string()).await;
                 false
             }
         };

@@ -7,7 +7,6 @@ use crate::keyring::{KeyRing, TOKEN_MAX_LIFETIME};
 use crate::keys::Alg;
 use base64::Engine;
 use serde::Serialize;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::Duration;
@@ -18,6 +17,29 @@ use ward_core::permissions::AppRoleAssignment;
 use ward_core::tenant::Tenant;
 use ward_directory::ClientRecord;
 use ward_directory::Directory;
+
+/// The claims of an app-only access token, serialized straight from borrowed fields.
+#[derive(Serialize)]
+struct AppClaims<'a> {
+    aud: &'a str,
+    iss: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    tid: TenantId,
+    oid: ward_core::ObjectId,
+    sub: ward_core::ObjectId,
+    azp: Uuid,
+    appid: Uuid,
+    azpacr: &'a str,
+    appidacr: &'a str,
+    idtyp: &'a str,
+    ver: &'a str,
+    uti: &'a str,
+    jti: Uuid,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    roles: &'a [String],
+}
 
 /// Entra's default access-token lifetime is 60 to 90 minutes; Ward issues 60.
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(1);
@@ -191,37 +213,38 @@ impl TokenService {
     ) -> Result<AccessToken, OAuthError> {
         let now = self.directory.now();
         let exp = now + ACCESS_TOKEN_LIFETIME;
-        let mut uti = [0u8; 16];
-        aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut uti)
+        // One draw for both identifiers: `uti` (base64url) and `jti` (a v4 UUID).
+        let mut random = [0u8; 32];
+        aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut random)
             .map_err(|_| OAuthError::temporarily_unavailable())?;
-        let uti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uti);
+        let uti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&random[..16]);
+        let jti = uuid::Builder::from_random_bytes(random[16..].try_into().unwrap_or_default()).into_uuid();
         // `azpacr`/`appidacr`: "1" for a shared secret (a certificate or assertion will be "2").
         let client_acr = match method {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => "1",
             AuthMethod::None => "0",
             AuthMethod::PrivateKeyJwt => "2",
         };
-        let mut claims = json!({
-            "aud": audience,
-            "iss": self.issuer(tenant),
-            "iat": now.unix_timestamp(),
-            "nbf": now.unix_timestamp(),
-            "exp": exp.unix_timestamp(),
-            "tid": tenant.id,
-            "oid": sp.id,
-            "sub": sp.id,
-            "azp": sp.app_id,
-            "appid": sp.app_id,
-            "azpacr": client_acr,
-            "appidacr": client_acr,
-            "idtyp": "app",
-            "ver": "2.0",
-            "uti": uti,
-            "jti": uuid::Uuid::new_v4(),
-        });
-        if !grant.roles.is_empty() {
-            claims["roles"] = json!(grant.roles);
-        }
+        let issuer = self.issuer(tenant);
+        let claims = AppClaims {
+            aud: audience,
+            iss: &issuer,
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            exp: exp.unix_timestamp(),
+            tid: tenant.id,
+            oid: sp.id,
+            sub: sp.id,
+            azp: sp.app_id,
+            appid: sp.app_id,
+            azpacr: client_acr,
+            appidacr: client_acr,
+            idtyp: "app",
+            ver: "2.0",
+            uti: &uti,
+            jti,
+            roles: &grant.roles,
+        };
         let key = self.keys.signer(alg).await.map_err(|e| {
             tracing::error!(error = %e, "no signing key");
             OAuthError::temporarily_unavailable()

@@ -161,7 +161,7 @@ impl Directory {
     /// Checks a password against the stored Argon2id hash. The sign-in pipeline builds on this.
     pub async fn verify_password(&self, tenant: TenantId, user: ObjectId, password: &str) -> Result<bool> {
         match self.store.credential(tenant, user, PASSWORD, "").await? {
-            Some(c) => Ok(secrets::verify_password(password, &c.secret_hash)),
+            Some(c) => Ok(secrets::verify_password_off_thread(password, c.secret_hash).await),
             None => Ok(false),
         }
     }

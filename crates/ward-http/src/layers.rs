@@ -1,7 +1,7 @@
 //! The layers every request passes through, outermost first: panic catching, request id,
 //! access log and metrics, security headers, timeout, body limit.
 
-use crate::client_ip::{peer, resolve};
+use crate::client_ip::{TrustedProxies, peer, resolve};
 use crate::error::graph_error;
 use crate::{AppState, Limits};
 use axum::Router;
@@ -49,13 +49,13 @@ async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// One access-log line and two metrics per request. Never logs query strings or bodies: they can
 /// carry secrets.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn observe(State(TrustedProxies(trusted)): State<TrustedProxies>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let path = request.uri().path().to_string();
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let client = peer(request.extensions()).map(|ip| resolve(ip, request.headers(), &state.trusted_proxies));
+    let client = peer(request.extensions()).map(|ip| resolve(ip, request.headers(), &trusted));
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
