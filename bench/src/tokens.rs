@@ -83,7 +83,10 @@ fn parse_alg(s: &str) -> Alg {
 /// JWT signatures per second on the current core, through Ward's `SigningKey::sign_jwt`
 /// (header and claims serialization, base64url, the signature).
 pub fn raw_signing_rate(alg: Alg, seconds: f64) -> f64 {
-    let key = SigningKey::generate(alg).expect("a key");
+    // The key as the server holds it: generated, sealed under a KEK, opened from PKCS#8.
+    let kek = ward_auth::Kek::from_base64(&ward_auth::Kek::generate_base64().expect("a KEK")).expect("a KEK");
+    let generated = SigningKey::generate(alg).expect("a key");
+    let key = SigningKey::open(&generated.kid, alg, &generated.seal(&kek).expect("sealed"), &kek).expect("opened");
     let claims = serde_json::json!({
         "aud": "https://graph.microsoft.com", "iss": "https://id.example.com/00000000-0000-0000-0000-000000000000/v2.0",
         "iat": 1_800_000_000u64, "nbf": 1_800_000_000u64, "exp": 1_800_003_600u64,
