@@ -663,3 +663,67 @@ async fn an_administrator_consents_for_the_organisation_on_the_consent_page() {
     let page = user.get(&authorize).await;
     assert!(page.location.as_deref().unwrap_or_default().starts_with(&format!("{WEB_REDIRECT}?code=")), "{}", page.body);
 }
+
+#[tokio::test]
+async fn delegated_graph_calls_need_the_scope_and_for_writes_an_application_administrator() {
+    let s = setup();
+    let d = s._dir.path();
+    let token_for = |who: (String, String)| {
+        let s = &s;
+        async move {
+            let mut b = Browser::new();
+            let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid Application.ReadWrite.All", true);
+            let mut page = b.get(&authorize).await;
+            let code = loop {
+                if let Some(loc) = page.location.clone() {
+                    if loc.starts_with(NATIVE_REDIRECT) {
+                        let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
+                        break q.into_iter().find(|(k, _)| k == "code").unwrap().1;
+                    }
+                    page = b.get(&format!("{}{loc}", s.base())).await;
+                } else if page.body.contains("name=\"password\"") {
+                    page = b.submit(&s.base(), &page, &[("username", &who.0), ("password", &who.1)]).await;
+                } else if page.body.contains("name=\"consent\"") {
+                    page = b.submit(&s.base(), &page, &[("consent", "accept")]).await;
+                } else {
+                    return Err(page.status);
+                }
+            };
+            let (_, t) = s
+                .token(
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("client_id", &s.native),
+                        ("code", &code),
+                        ("redirect_uri", NATIVE_REDIRECT),
+                        ("code_verifier", VERIFIER),
+                    ],
+                    None,
+                )
+                .await;
+            Ok(t["access_token"].as_str().unwrap().to_string())
+        }
+    };
+    let graph = |token: String, method: &'static str, body: Option<Value>| {
+        let url = s.server.url("/v1.0/applications");
+        async move {
+            let mut req = http().request(method.parse().unwrap(), url).bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            req.send().await.unwrap().status().as_u16()
+        }
+    };
+    // An ordinary user cannot consent to an admin-only permission.
+    assert_eq!(token_for((s.upn.clone(), PASSWORD.into())).await, Err(403));
+    // The Global Administrator can, for themselves, and may then read and write registrations.
+    let admin = token_for(s.admin.clone()).await.unwrap();
+    assert_eq!(graph(admin.clone(), "GET", None).await, 200);
+    assert_eq!(graph(admin, "POST", Some(serde_json::json!({ "displayName": "By the admin" }))).await, 201);
+    // With the permission granted to the client for everyone, the ordinary user's token carries the
+    // scope: enough to read, not to write (they administer no applications).
+    ok(ward(d).args(["app", "consent", &s.native, "--scope", "openid Application.ReadWrite.All", "--data-dir", "data"]));
+    let user = token_for((s.upn.clone(), PASSWORD.into())).await.unwrap();
+    assert_eq!(graph(user.clone(), "GET", None).await, 200);
+    assert_eq!(graph(user, "POST", Some(serde_json::json!({ "displayName": "By a user" }))).await, 403);
+}
