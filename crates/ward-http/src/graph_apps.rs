@@ -11,11 +11,11 @@
 use crate::AppState;
 use crate::error::{directory_error, graph_error};
 use crate::layers::RequestId;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -37,6 +37,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1.0/servicePrincipals/{id}/appRoleAssignments/{assignment}", delete(delete_app_role_assignment))
         .route("/v1.0/oauth2PermissionGrants", get(list_grants).post(create_grant))
         .route("/v1.0/oauth2PermissionGrants/{id}", delete(delete_grant))
+}
+
+/// `?` for handlers that answer with a `Response` either way: the error is the response.
+macro_rules! attempt {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
 }
 
 /// Global Administrator, Application Administrator, Cloud Application Administrator.
@@ -104,6 +114,27 @@ async fn ctx(state: AppState, headers: &HeaderMap, rid: RequestId, write: bool) 
         _ => return Err(denied()),
     }
     Ok(Ctx { state, caller, rid: rid.0 })
+}
+
+/// A caller allowed to read registrations (the extractor runs `ctx`).
+struct Reader(Ctx);
+/// A caller allowed to change registrations.
+struct Writer(Ctx);
+
+impl axum::extract::FromRequestParts<AppState> for Reader {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let rid = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
+        ctx(state.clone(), &parts.headers, rid, false).await.map(Reader)
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Writer {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let rid = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
+        ctx(state.clone(), &parts.headers, rid, true).await.map(Writer)
+    }
 }
 
 fn parse_id(c: &Ctx, id: &str) -> Result<ObjectId, Response> {
@@ -360,20 +391,8 @@ async fn apply(c: &Ctx, app: &mut Application, props: &Map<String, Value>, creat
     Ok(())
 }
 
-async fn list_applications(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, false).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (top, after) = match paging(&c, &q) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn list_applications(Reader(c): Reader, Query(q): Query<HashMap<String, String>>) -> Response {
+    let (top, after) = attempt!(paging(&c, &q));
     match c.state.directory.applications(c.caller.tenant.id, after, top).await {
         Ok(apps) => {
             let last = (apps.len() as u32 == top).then(|| apps.last().map(|a| a.id)).flatten();
@@ -383,26 +402,12 @@ async fn list_applications(
     }
 }
 
-async fn create_application(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let props = match body_object(&c, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn create_application(Writer(c): Writer, body: axum::body::Bytes) -> Response {
+    let props = attempt!(body_object(&c, &body));
     let Some(name) = props.get("displayName").and_then(Value::as_str) else { return c.bad("displayName is required.") };
     // Validate everything against a scratch copy first, so nothing is written when a property is wrong.
-    let mut scratch = match Application::create(name, ObjectId::from_uuid(Uuid::nil()), Uuid::nil(), c.state.directory.now()) {
-        Ok(a) => a,
-        Err(e) => return c.fail(&e),
-    };
+    let mut scratch =
+        attempt!(Application::create(name, ObjectId::from_uuid(Uuid::nil()), Uuid::nil(), c.state.directory.now()).map_err(|e| c.fail(&e)));
     if let Err(r) = apply(&c, &mut scratch, &props, true).await {
         return r;
     }
@@ -429,45 +434,17 @@ async fn create_application(
     }
 }
 
-async fn get_application(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, false).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&c, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+async fn get_application(Reader(c): Reader, Path(id): Path<String>) -> Response {
+    let id = attempt!(parse_id(&c, &id));
     match c.state.directory.application(c.caller.tenant.id, id).await {
         Ok(app) => entity(&c, "applications", app_view(&app), StatusCode::OK),
         Err(e) => c.fail(&e),
     }
 }
 
-async fn patch_application(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let mut app = match c.state.directory.application(c.caller.tenant.id, id).await {
-        Ok(a) => a,
-        Err(e) => return c.fail(&e),
-    };
+async fn patch_application(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
+    let mut app = attempt!(c.state.directory.application(c.caller.tenant.id, id).await.map_err(|e| c.fail(&e)));
     if let Err(r) = apply(&c, &mut app, &props, false).await {
         return r;
     }
@@ -485,41 +462,16 @@ async fn patch_application(
     }
 }
 
-async fn delete_application(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&c, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+async fn delete_application(Writer(c): Writer, Path(id): Path<String>) -> Response {
+    let id = attempt!(parse_id(&c, &id));
     match c.state.directory.delete_application(c.caller.tenant.id, id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => c.fail(&e),
     }
 }
 
-async fn add_password(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+async fn add_password(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
     let cred = props.get("passwordCredential").cloned().unwrap_or(json!({}));
     let name = cred.get("displayName").and_then(Value::as_str);
     let now = c.state.directory.now();
@@ -545,25 +497,9 @@ fn key_id(c: &Ctx, props: &Map<String, Value>) -> Result<Uuid, Response> {
     props.get("keyId").and_then(Value::as_str).and_then(|k| Uuid::parse_str(k).ok()).ok_or_else(|| c.bad("keyId (a GUID) is required."))
 }
 
-async fn remove_password(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let key = match key_id(&c, &props) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+async fn remove_password(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
+    let key = attempt!(key_id(&c, &props));
     match c.state.directory.remove_client_secret(c.caller.tenant.id, id, key).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => c.fail(&e),
@@ -584,25 +520,9 @@ fn check_proof(c: &Ctx, app: &Application, props: &Map<String, Value>) -> Result
     c.state.tokens.check_key_proof(app, proof).map_err(|e| c.bad(&e.description))
 }
 
-async fn add_key(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let app = match c.state.directory.application(c.caller.tenant.id, id).await {
-        Ok(a) => a,
-        Err(e) => return c.fail(&e),
-    };
+async fn add_key(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
+    let app = attempt!(c.state.directory.application(c.caller.tenant.id, id).await.map_err(|e| c.fail(&e)));
     if let Err(r) = check_proof(&c, &app, &props) {
         return r;
     }
@@ -620,29 +540,10 @@ async fn add_key(
     }
 }
 
-async fn remove_key(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let app = match c.state.directory.application(c.caller.tenant.id, id).await {
-        Ok(a) => a,
-        Err(e) => return c.fail(&e),
-    };
-    let key = match key_id(&c, &props) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+async fn remove_key(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
+    let app = attempt!(c.state.directory.application(c.caller.tenant.id, id).await.map_err(|e| c.fail(&e)));
+    let key = attempt!(key_id(&c, &props));
     // removeKey always needs proof (Graph's rule): only a holder of a current key may remove one.
     let Some(proof) = props.get("proof").and_then(Value::as_str) else { return c.bad("proof is required.") };
     if let Err(e) = c.state.tokens.check_key_proof(&app, proof) {
@@ -660,20 +561,8 @@ fn sp_view(sp: &ServicePrincipal) -> Value {
     v
 }
 
-async fn list_service_principals(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, false).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (top, after) = match paging(&c, &q) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn list_service_principals(Reader(c): Reader, Query(q): Query<HashMap<String, String>>) -> Response {
+    let (top, after) = attempt!(paging(&c, &q));
     match c.state.directory.service_principals(c.caller.tenant.id, after, top).await {
         Ok(sps) => {
             let last = (sps.len() as u32 == top).then(|| sps.last().map(|s| s.id)).flatten();
@@ -683,20 +572,8 @@ async fn list_service_principals(
     }
 }
 
-async fn create_service_principal(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let props = match body_object(&c, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn create_service_principal(Writer(c): Writer, body: axum::body::Bytes) -> Response {
+    let props = attempt!(body_object(&c, &body));
     if props.keys().any(|k| k != "appId") {
         return c.bad("Only appId can be given when creating a service principal.");
     }
@@ -709,41 +586,16 @@ async fn create_service_principal(
     }
 }
 
-async fn get_service_principal(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, false).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&c, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+async fn get_service_principal(Reader(c): Reader, Path(id): Path<String>) -> Response {
+    let id = attempt!(parse_id(&c, &id));
     match c.state.directory.service_principal(c.caller.tenant.id, id).await {
         Ok(sp) => entity(&c, "servicePrincipals", sp_view(&sp), StatusCode::OK),
         Err(e) => c.fail(&e),
     }
 }
 
-async fn patch_service_principal(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+async fn patch_service_principal(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
     if props.keys().any(|k| k != "accountEnabled") {
         return c.bad("Only accountEnabled can be changed on a service principal here.");
     }
@@ -754,40 +606,16 @@ async fn patch_service_principal(
     }
 }
 
-async fn delete_service_principal(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&c, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+async fn delete_service_principal(Writer(c): Writer, Path(id): Path<String>) -> Response {
+    let id = attempt!(parse_id(&c, &id));
     match c.state.directory.delete_service_principal(c.caller.tenant.id, id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => c.fail(&e),
     }
 }
 
-async fn list_app_role_assignments(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, false).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&c, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+async fn list_app_role_assignments(Reader(c): Reader, Path(id): Path<String>) -> Response {
+    let id = attempt!(parse_id(&c, &id));
     if let Err(e) = c.state.directory.service_principal(c.caller.tenant.id, id).await {
         return c.fail(&e);
     }
@@ -800,33 +628,14 @@ async fn list_app_role_assignments(
     }
 }
 
-async fn create_app_role_assignment(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, props) = match (parse_id(&c, &id), body_object(&c, &body)) {
-        (Ok(i), Ok(p)) => (i, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+async fn create_app_role_assignment(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
     let text = |k: &str| props.get(k).and_then(Value::as_str).unwrap_or_default();
     if text("principalId") != id.to_string() {
         return c.bad("principalId must be the service principal in the URL.");
     }
-    let resource = match parse_id(&c, text("resourceId")) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let resource_sp = match c.state.directory.service_principal(c.caller.tenant.id, resource).await {
-        Ok(sp) => sp,
-        Err(e) => return c.fail(&e),
-    };
+    let resource = attempt!(parse_id(&c, text("resourceId")));
+    let resource_sp = attempt!(c.state.directory.service_principal(c.caller.tenant.id, resource).await.map_err(|e| c.fail(&e)));
     let role = text("appRoleId");
     match c.state.directory.grant_app_role_on(c.caller.tenant.id, id, &resource_sp.app_id.to_string(), role).await {
         Ok(a) => {
@@ -837,36 +646,15 @@ async fn create_app_role_assignment(
     }
 }
 
-async fn delete_app_role_assignment(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path((id, assignment)): Path<(String, String)>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (id, assignment) = match (parse_id(&c, &id), parse_id(&c, &assignment)) {
-        (Ok(i), Ok(a)) => (i, a),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+async fn delete_app_role_assignment(Writer(c): Writer, Path((id, assignment)): Path<(String, String)>) -> Response {
+    let (id, assignment) = (attempt!(parse_id(&c, &id)), attempt!(parse_id(&c, &assignment)));
     match c.state.directory.delete_app_role_assignment(c.caller.tenant.id, id, assignment).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => c.fail(&e),
     }
 }
 
-async fn list_grants(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, false).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn list_grants(Reader(c): Reader, Query(q): Query<HashMap<String, String>>) -> Response {
     // `$filter=clientId eq '{id}'`, the one filter Graph's clients use here.
     let client = match q.get("$filter") {
         None => None,
@@ -899,28 +687,13 @@ async fn list_grants(
     }
 }
 
-async fn create_grant(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let props = match body_object(&c, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn create_grant(Writer(c): Writer, body: axum::body::Bytes) -> Response {
+    let props = attempt!(body_object(&c, &body));
     let text = |k: &str| props.get(k).and_then(Value::as_str).map(str::to_string);
     let (Some(client), Some(resource), Some(scope)) = (text("clientId"), text("resourceId"), text("scope")) else {
         return c.bad("clientId, resourceId and scope are required.");
     };
-    let (client, resource) = match (parse_id(&c, &client), parse_id(&c, &resource)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    let (client, resource) = (attempt!(parse_id(&c, &client)), attempt!(parse_id(&c, &resource)));
     let principal = match (text("consentType").as_deref(), text("principalId")) {
         (Some("AllPrincipals"), None) => None,
         (Some("Principal"), Some(p)) => match parse_id(&c, &p) {
@@ -929,10 +702,7 @@ async fn create_grant(
         },
         _ => return c.bad("consentType is AllPrincipals (without principalId) or Principal (with principalId)."),
     };
-    let resource_sp = match c.state.directory.service_principal(c.caller.tenant.id, resource).await {
-        Ok(sp) => sp,
-        Err(e) => return c.fail(&e),
-    };
+    let resource_sp = attempt!(c.state.directory.service_principal(c.caller.tenant.id, resource).await.map_err(|e| c.fail(&e)));
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     match c.state.directory.grant_delegated(c.caller.tenant.id, client, &resource_sp.app_id.to_string(), principal, &scopes).await {
         Ok(g) => {
@@ -943,20 +713,8 @@ async fn create_grant(
     }
 }
 
-async fn delete_grant(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let c = match ctx(state, &headers, rid, true).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&c, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+async fn delete_grant(Writer(c): Writer, Path(id): Path<String>) -> Response {
+    let id = attempt!(parse_id(&c, &id));
     match c.state.directory.delete_oauth2_permission_grant(c.caller.tenant.id, id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => c.fail(&e),
