@@ -56,6 +56,17 @@ pub fn pairwise_subject(tenant: &ward_core::TenantId, user: &ward_core::ObjectId
     sha256_b64(format!("{tenant}|{user}|{client}").as_bytes())
 }
 
+/// The handle being redeemed, with what it was read with.
+struct Redemption<'a> {
+    resolved: &'a ResolvedTenant,
+    sp: &'a ServicePrincipal,
+    user: &'a User,
+    handle: &'a StoredHandle,
+    doc: &'a HandleDoc,
+    hash: &'a str,
+    spa: bool,
+}
+
 /// What issuing needs to know about one user grant.
 struct Issue<'a> {
     resolved: &'a ResolvedTenant,
@@ -191,34 +202,9 @@ impl TokenService {
         let user_id = self.live_grant(handle.grant_id).await?.user_id;
         let (user, scopes, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &doc.scopes, doc.auth_time).await?;
         let spa = record.app.spa.redirect_uris.iter().any(|u| Some(u.as_str()) == doc.redirect_uri.as_deref());
-        let (refresh, replacement) = self.next_refresh(&handle, &doc, &scopes, spa)?;
-        match self.redeem(&hash, replacement.as_ref()).await? {
-            Redeemed::Fresh(_) => {}
-            Redeemed::Replayed(_) => {
-                tracing::warn!(tenant = %resolved.tenant.id, grant = %handle.grant_id, "authorization code replayed: grant revoked");
-                return Err(OAuthError::invalid_grant(
-                    54005,
-                    "The authorization code was already redeemed; everything it issued has been revoked.",
-                ));
-            }
-            Redeemed::Unknown => return Err(bad_code()),
-        }
-        let method = if client.client_secret.is_some() || client.assertion.is_some() { client.method } else { AuthMethod::None };
-        self.issue_user_tokens(Issue {
-            resolved: &resolved,
-            sp: &sp,
-            user: &user,
-            grant_id: handle.grant_id,
-            audience: &resource.audience,
-            scopes: &scopes,
-            auth_time: doc.auth_time,
-            amr: &doc.amr,
-            nonce: doc.nonce.as_deref(),
-            refresh_token: refresh,
-            method,
-            alg: record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256),
-        })
-        .await
+        let nonce = doc.nonce.clone();
+        let redemption = Redemption { resolved: &resolved, sp: &sp, user: &user, handle: &handle, doc: &doc, hash: &hash, spa };
+        self.redeem_and_issue(redemption, &scopes, &resource, nonce.as_deref(), &client, record, "authorization code", bad_code).await
     }
 
     /// `grant_type=refresh_token`: the presented token is spent and a new one returned; presenting a
@@ -278,29 +264,47 @@ impl TokenService {
         })?;
         let (user, granted, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &scopes, doc.auth_time).await?;
         let spa = handle.doc.get("spa").and_then(|v| v.as_bool()).unwrap_or(false);
-        let (refresh, replacement) = self.next_refresh(&handle, &doc, &granted, spa)?;
-        match self.redeem(&hash, replacement.as_ref()).await? {
+        let redemption = Redemption { resolved: &resolved, sp: &sp, user: &user, handle: &handle, doc: &doc, hash: &hash, spa };
+        self.redeem_and_issue(redemption, &granted, &resource, None, &client, record, "refresh token", bad_refresh).await
+    }
+
+    /// Spends the presented handle (storing its rotated successor in the same transaction) and
+    /// issues; a handle spent before is a replay, and its grant is revoked by the store.
+    #[allow(clippy::too_many_arguments)]
+    async fn redeem_and_issue(
+        &self,
+        r: Redemption<'_>,
+        scopes: &[String],
+        resource: &Resource,
+        nonce: Option<&str>,
+        client: &ClientCredentials,
+        record: &ward_directory::ClientRecord,
+        what: &str,
+        unknown: fn() -> OAuthError,
+    ) -> Result<AccessToken, OAuthError> {
+        let (refresh, replacement) = self.next_refresh(r.handle, r.doc, scopes, r.spa)?;
+        match self.redeem(r.hash, replacement.as_ref()).await? {
             Redeemed::Fresh(_) => {}
             Redeemed::Replayed(_) => {
-                tracing::warn!(tenant = %resolved.tenant.id, grant = %handle.grant_id, "refresh token reused: grant revoked");
+                tracing::warn!(tenant = %r.resolved.tenant.id, grant = %r.handle.grant_id, "{what} replayed: grant revoked");
                 return Err(OAuthError::invalid_grant(
                     54005,
-                    "The refresh token was already used; every token of its grant has been revoked.",
+                    format!("The {what} was already used; every token of its grant has been revoked."),
                 ));
             }
-            Redeemed::Unknown => return Err(bad_refresh()),
+            Redeemed::Unknown => return Err(unknown()),
         }
         let method = if client.client_secret.is_some() || client.assertion.is_some() { client.method } else { AuthMethod::None };
         self.issue_user_tokens(Issue {
-            resolved: &resolved,
-            sp: &sp,
-            user: &user,
-            grant_id: handle.grant_id,
+            resolved: r.resolved,
+            sp: r.sp,
+            user: r.user,
+            grant_id: r.handle.grant_id,
             audience: &resource.audience,
-            scopes: &granted,
-            auth_time: doc.auth_time,
-            amr: &doc.amr,
-            nonce: None,
+            scopes,
+            auth_time: r.doc.auth_time,
+            amr: &r.doc.amr,
+            nonce,
             refresh_token: refresh,
             method,
             alg: record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256),
