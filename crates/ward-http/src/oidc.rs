@@ -33,7 +33,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
         .route("/{tenant}/.well-known/openid-configuration", get(discovery))
-        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
         .route("/{tenant}/consent", post(consent))
         .route("/{tenant}/oauth2/v2.0/logout", get(logout).post(logout_confirmed))
         .route("/oidc/userinfo", get(userinfo).post(userinfo))
@@ -41,9 +40,12 @@ pub fn routes() -> Router<AppState> {
         .route("/{tenant}/oauth2/deviceauth/confirm", post(device_confirmed))
 }
 
-/// The routes that check passwords, secrets or guessable codes: behind the per-address limit.
+/// The routes that check passwords, secrets or guessable codes, or that may look through the
+/// tenant's registrations (authorize resolves resources named by identifier URI): behind the
+/// per-address limit.
 pub fn limited_routes() -> Router<AppState> {
     Router::new()
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
         .route("/{tenant}/login", post(login))
         .route("/{tenant}/oauth2/v2.0/introspect", post(introspect))
         .route("/{tenant}/oauth2/v2.0/revoke", post(revoke))
