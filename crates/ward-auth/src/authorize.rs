@@ -225,8 +225,12 @@ impl TokenService {
             .tenant(tenant_key)
             .await
             .map_err(|e| page(if e.status == 503 { 503 } else { 400 }, "We can't sign you in", e.description))?;
-        for (i, (k, v)) in params.iter().enumerate() {
-            if params[..i].iter().any(|(other, _)| other == k) {
+        if params.len() > 64 {
+            return Err(page(400, "We can't sign you in", "The request has too many parameters."));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(params.len());
+        for (k, v) in params {
+            if !seen.insert(k.as_str()) {
                 return Err(page(
                     400,
                     "We can't sign you in",
@@ -418,11 +422,13 @@ impl TokenService {
         if req.prompt == Prompt::Login || req.prompt == Prompt::SelectAccount {
             return Ok(AuthorizeOutcome::SignIn);
         }
-        let consented = self
-            .directory
-            .delegated_grants(req.tenant.id, req.service_principal.id, user.id, &self.consent_resources(req))
-            .await
-            .map_err(|e| page(503, "We can't sign you in", e.to_string()))?;
+        let consented =
+            self.directory.delegated_grants(req.tenant.id, req.service_principal.id, user.id, &self.consent_resources(req)).await.map_err(
+                |e| {
+                    tracing::error!(error = %e, "reading consent failed");
+                    page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly.")
+                },
+            )?;
         let requested = self.requested(req, &consented);
         let subject = Subject::User {
             user,

@@ -64,6 +64,14 @@ impl TokenService {
         if !user.account_enabled || iat < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
             return Ok(None);
         }
+        // The client it was issued to must still be enabled and present.
+        let Some(client) = claims.get("azp").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) else { return Ok(None) };
+        match self.directory.service_principal_by_app_id(tenant.id, client).await {
+            Ok(sp) if sp.account_enabled => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(unavailable(&e)),
+        }
         Ok(Some(LiveToken { claims, user: Some(user) }))
     }
 

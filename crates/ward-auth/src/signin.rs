@@ -6,7 +6,6 @@ use crate::crypto::{handle_hash, random_handle};
 use crate::error::OAuthError;
 use crate::token::TokenService;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use time::{Duration, OffsetDateTime};
 use ward_core::TenantId;
 use ward_core::store::StoredSession;
@@ -45,13 +44,8 @@ pub(crate) struct Lockout {
     failures: HashMap<(TenantId, String), (u32, OffsetDateTime)>,
 }
 
-/// A hash to verify against when the user does not exist, so that an unknown name costs the same
-/// Argon2id work as a wrong password and timing does not tell which names exist.
 fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        ward_directory::secrets::hash_password("decoy password that is never anyone's", &ward_directory::SystemRng).unwrap_or_default()
-    })
+    ward_directory::secrets::decoy_hash()
 }
 
 impl TokenService {
@@ -76,23 +70,27 @@ impl TokenService {
     /// Signs a person in with their user principal name and password, starting a session.
     pub async fn password_sign_in(&self, tenant: &Tenant, username: &str, password: &str) -> Result<SignedIn, SignInError> {
         let now = self.directory.now();
-        let key = (tenant.id, username.trim().to_ascii_lowercase());
-        if let Some(until) = self.locked_until(&key, now) {
-            return Err(SignInError::Locked { until });
-        }
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "sign-in: directory unavailable");
             SignInError::Unavailable
         };
-        let user = if username.trim().is_empty() || username.len() > 113 || username.contains('/') {
-            None
-        } else {
+        // No name longer than a UPN can be is looked up or remembered (the lockout map holds names).
+        if username.trim().is_empty() || username.len() > 113 || username.contains('/') || password.len() > 256 {
+            let _ = ward_directory::secrets::verify_password_off_thread(password.get(..256).unwrap_or(""), decoy_hash().to_string()).await;
+            return Err(SignInError::BadCredentials);
+        }
+        let user = {
             match self.directory.user(tenant.id, username.trim()).await {
                 Ok(u) => Some(u),
                 Err(e) if e.code() == ward_core::ErrorCode::NotFound || e.code() == ward_core::ErrorCode::InvalidValue => None,
                 Err(e) => return Err(unavailable(&e)),
             }
         };
+        // One lockout counter per account, however it was named (UPN in any case, or object id).
+        let key = (tenant.id, user.as_ref().map(|u| u.id.to_string()).unwrap_or_else(|| username.trim().to_ascii_lowercase()));
+        if let Some(until) = self.locked_until(&key, now) {
+            return Err(SignInError::Locked { until });
+        }
         let ok = match &user {
             Some(u) => self.directory.verify_password(tenant.id, u.id, password).await.map_err(|e| unavailable(&e))?,
             None => {

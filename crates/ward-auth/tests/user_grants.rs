@@ -328,6 +328,7 @@ async fn the_decision_point_stops_disabled_users_revoked_sessions_and_disabled_a
     f.dir.set_service_principal_enabled(f.tenant.id, sp.id, false).await.unwrap();
     let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
     assert_eq!(e.error, "unauthorized_client");
+    assert!(f.tokens.userinfo(&t.access_token).await.unwrap().is_none(), "a disabled client's access tokens are dead too");
 }
 
 #[tokio::test]
@@ -421,6 +422,13 @@ async fn the_device_flow_polls_politely_and_redeems_once() {
     f.clock.advance(Duration::seconds(5));
     assert_eq!(poll().await.unwrap_err().error, "invalid_grant");
     assert_eq!(f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err().error, "invalid_grant");
+    // The device's grant outlives the hourly purge as long as its refresh token does.
+    let kept = f.tokens.device_authorization(&f.tid(), public(f.client), Some("openid offline_access")).await.unwrap();
+    f.tokens.decide_device(&f.tenant, &s.session, &s.user, &kept.user_code, true).await.unwrap();
+    let kept = f.tokens.device_code_grant(&f.tid(), public(f.client), Some(&kept.device_code)).await.unwrap();
+    f.clock.advance(Duration::hours(26));
+    f.dir.store().purge_expired_auth(f.clock.now() - Duration::days(1)).await.unwrap();
+    f.refresh(kept.refresh_token.as_deref().unwrap()).await.unwrap();
 
     // Denied, and expired.
     let denied = f.tokens.device_authorization(&f.tid(), public(f.client), Some("openid")).await.unwrap();

@@ -54,9 +54,21 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 
 /// `verify_password` on a blocking thread: an Argon2id check takes ~20 ms of CPU, which must not
 /// stall the async workers serving other requests.
+/// At most one check per core runs at a time (each takes 19 MiB and ~20 ms); the rest wait their
+/// turn without holding memory.
 pub async fn verify_password_off_thread(password: &str, stored: String) -> bool {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)));
+    let Ok(_slot) = slots.acquire().await else { return false };
     let password = password.to_string();
     tokio::task::spawn_blocking(move || verify_password(&password, &stored)).await.unwrap_or(false)
+}
+
+/// A hash to verify against when there is no real one (unknown user, no password), so that every
+/// failed sign-in costs the same Argon2id work and timing does not tell which names exist.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password that is never anyone's", &crate::SystemRng).unwrap_or_default())
 }
 
 /// SHA-256 of a high-entropy secret, as stored: `sha256:<hex>`.

@@ -162,7 +162,11 @@ impl Directory {
     pub async fn verify_password(&self, tenant: TenantId, user: ObjectId, password: &str) -> Result<bool> {
         match self.store.credential(tenant, user, PASSWORD, "").await? {
             Some(c) => Ok(secrets::verify_password_off_thread(password, c.secret_hash).await),
-            None => Ok(false),
+            // No password: the same work as a wrong one, so timing does not tell.
+            None => {
+                let _ = secrets::verify_password_off_thread(password, secrets::decoy_hash().to_string()).await;
+                Ok(false)
+            }
         }
     }
 

@@ -444,14 +444,20 @@ async fn get_application(Reader(c): Reader, Path(id): Path<String>) -> Response 
 
 async fn patch_application(Writer(c): Writer, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
     let (id, props) = (attempt!(parse_id(&c, &id)), attempt!(body_object(&c, &body)));
-    let mut app = attempt!(c.state.directory.application(c.caller.tenant.id, id).await.map_err(|e| c.fail(&e)));
+    let read = attempt!(c.state.directory.application(c.caller.tenant.id, id).await.map_err(|e| c.fail(&e)));
+    let mut app = read.clone();
     if let Err(r) = apply(&c, &mut app, &props, false).await {
         return r;
     }
+    // `apply` may have awaited: if the application changed meanwhile (a key removed, a secret
+    // added), writing this copy would undo that; the client retries on 409.
     match c
         .state
         .directory
         .update_application(c.caller.tenant.id, id, |stored| {
+            if *stored != read {
+                return Err(DirectoryError::Conflict);
+            }
             *stored = app;
             Ok(())
         })

@@ -107,6 +107,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     Ok(Some((form_decode(id).ok_or_else(bad)?, form_decode(secret).ok_or_else(bad)?)))
 }
 
+/// More parameters than any OAuth or form request here needs; refused before anything else.
+pub(crate) const MAX_PARAMS: usize = 64;
+
 /// RFC 6749 §3.2: form-encoded, each parameter at most once.
 pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let form = headers
@@ -118,8 +121,12 @@ pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(Strin
     }
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|_| OAuthError::invalid_request(900144, "The request body is not valid form encoding."))?;
-    for (i, (k, _)) in params.iter().enumerate() {
-        if params[..i].iter().any(|(other, _)| other == k) {
+    if params.len() > MAX_PARAMS {
+        return Err(OAuthError::invalid_request(900144, format!("At most {MAX_PARAMS} parameters are accepted.")));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(params.len());
+    for (k, _) in &params {
+        if !seen.insert(k.as_str()) {
             return Err(OAuthError::invalid_request(
                 90015,
                 format!("The parameter '{}' is included more than once.", ward_core::validate::clip(k)),

@@ -167,8 +167,10 @@ fn failure(f: AuthorizeFailure) -> Response {
 }
 
 fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, Response> {
-    serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|_| error_page(400, "We can't sign you in", "The request's query is not valid."))
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
+        .ok()
+        .filter(|p| p.len() <= crate::oauth::MAX_PARAMS)
+        .ok_or_else(|| error_page(400, "We can't sign you in", "The request's query is not valid."))
 }
 
 /// The authorize URL to come back to after signing in or consenting, minus what was just done

@@ -33,6 +33,11 @@ impl RateLimiter {
         if self.rate <= 0.0 {
             return Ok(());
         }
+        // One IPv6 client usually holds a whole /64: count it as one address.
+        let ip = match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            other => other,
+        };
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED {
             buckets.retain(|_, (tokens, at)| *tokens < self.burst && now.duration_since(*at).as_secs_f64() * self.rate < self.burst);
@@ -85,6 +90,12 @@ mod tests {
         l.take(b, t0).unwrap();
         l.take(a, t0 + Duration::from_millis(100)).unwrap();
         assert!(l.take(a, t0 + Duration::from_millis(100)).is_err());
+        // Addresses of one IPv6 /64 share a bucket.
+        let l6 = RateLimiter::new(1);
+        l6.take("2001:db8::1".parse().unwrap(), t0).unwrap();
+        l6.take("2001:db8::2".parse().unwrap(), t0).unwrap();
+        assert!(l6.take("2001:db8::ffff".parse().unwrap(), t0).is_err());
+        l6.take("2001:db8:0:1::1".parse().unwrap(), t0).unwrap();
         let off = RateLimiter::new(0);
         for _ in 0..1000 {
             off.take(a, t0).unwrap();

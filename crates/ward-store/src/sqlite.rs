@@ -39,6 +39,9 @@ impl SqliteDb {
             .max_connections(4)
             .min_connections(1)
             .idle_timeout(None)
+            // sqlx would otherwise retire connections after 30 minutes; the last one closing lets
+            // SQLite delete and later recreate the WAL index.
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(map_err)?;
@@ -133,10 +136,17 @@ impl Db for SqliteDb {
             return None;
         }
         let (first, second) = buf.split_at(48);
-        if first != second || first.iter().all(|b| *b == 0) {
+        // An empty WAL (`mxFrame`, bytes 16..20, zero) has a header rebuilt the same way every time
+        // the index is recreated: it cannot tell one empty state from another, so say "don't know".
+        if first != second || first[16..20] == [0, 0, 0, 0] {
             return None;
         }
-        first.try_into().ok()
+        let mut token: [u8; 48] = first.try_into().ok()?;
+        // Bind the token to this index file too.
+        for (i, b) in ino.to_le_bytes().iter().enumerate() {
+            token[4 + i % 4] ^= b;
+        }
+        Some(token)
     }
 
     fn migrations(&self) -> &'static [Migration] {

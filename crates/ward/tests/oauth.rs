@@ -244,3 +244,14 @@ async fn the_token_endpoint_limits_each_address() {
         assert_eq!(http().get(server.url("/discovery/v2.0/keys")).send().await.unwrap().status(), 200);
     }
 }
+
+#[tokio::test]
+async fn forms_with_too_many_parameters_are_refused_at_once() {
+    let s = setup();
+    let mut form: Vec<(String, String)> = (0..5000).map(|i| (format!("p{i}"), String::new())).collect();
+    form.push(("grant_type".into(), "client_credentials".into()));
+    let r = http().post(s.token_url()).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}

@@ -182,7 +182,8 @@ impl TokenService {
             OAuthError::temporarily_unavailable()
         })?;
         let public = polled.as_ref().is_some_and(|d| d.doc.get("public").and_then(Value::as_bool).unwrap_or(false));
-        let (client_id, facts) = self.authenticate_client(&resolved, &client, !public).await?;
+        // An unknown (or purged) code: whoever asks learns only that it is not valid.
+        let (client_id, facts) = self.authenticate_client(&resolved, &client, !public && polled.is_some()).await?;
         let Some(device) = polled.filter(|d| d.tenant_id == resolved.tenant.id && d.client_id == client_id) else { return Err(unknown()) };
         if device.expires_at <= now {
             return Err(OAuthError::other(400, "expired_token", 70020, "The device code has expired; start again."));
@@ -212,9 +213,13 @@ impl TokenService {
         let resource_app = resource_of(&device.doc);
         let (user, scopes, resource) =
             self.decide_for_user(&resolved, &sp, user_id, resource_app, &scopes_of(&device.doc), auth_time.unix_timestamp()).await?;
-        let grant = self.device_grant(&resolved.tenant, &device, now)?;
+        let mut grant = self.device_grant(&resolved.tenant, &device, now)?;
         let (refresh, handle) =
             self.first_refresh(&resolved.tenant, grant.id, client_id, public, resource.app_id, &scopes, auth_time.unix_timestamp(), &amr)?;
+        // The grant lives as long as its refresh token can.
+        if let Some(h) = &handle {
+            grant.expires_at = grant.expires_at.max(h.expires_at);
+        }
         let redeemed = self.directory.store().redeem_device_code(&hash, &grant, handle.as_ref()).await.map_err(|e| {
             tracing::error!(error = %e, "redeeming a device code failed");
             OAuthError::temporarily_unavailable()
