@@ -210,7 +210,8 @@ async fn authorize(State(state): State<AppState>, Path(tenant): Path<String>, Ra
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
         Ok(AuthorizeOutcome::SignIn) => sign_in_page(&state, &tenant, &req, &params, &headers, None, StatusCode::OK),
         Ok(AuthorizeOutcome::Consent { ask, admin, for_organization }) => {
-            consent_page(&state, &tenant, &req, &params, &headers, &ask, &admin, for_organization)
+            let session_id = session.as_ref().map(|(s, _)| s.id).unwrap_or_default();
+            consent_page(&state, &tenant, &req, &params, &headers, &ask, &admin, for_organization, session_id)
         }
         Err(f) => failure(f),
     }
@@ -290,6 +291,7 @@ fn consent_page(
     ask: &[ward_core::permissions::Scope],
     admin: &[ward_core::permissions::Scope],
     for_organization: bool,
+    session_id: uuid::Uuid,
 ) -> Response {
     let list = |ps: &[ward_core::permissions::Scope]| {
         ps.iter()
@@ -307,7 +309,8 @@ fn consent_page(
         return html(StatusCode::FORBIDDEN, "Need admin approval", &body);
     }
     let (binding, fresh) = csrf_binding(headers);
-    let token = state.tokens.csrf_token("consent", &binding);
+    // Bound to the browser's cookie and to this sign-in: a planted cookie alone forges nothing.
+    let token = state.tokens.csrf_token(&format!("consent:{session_id}"), &binding);
     let body = format!(
         "<p><strong>{app}</strong> would like to:</p><ul>{items}</ul>\
 <p class=\"muted\">Accepting lets this app use your data as its terms and privacy statement describe. You can withdraw it later.</p>\
@@ -413,13 +416,6 @@ async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, head
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
-    if !state.tokens.check_csrf("consent", binding, get("csrf_token")) {
-        return error_page(
-            403,
-            "We can't record your consent",
-            "This form has expired or did not come from this site. Go back and try again.",
-        );
-    }
     let Some(params) = parse_continue(&tenant, get("continue")) else {
         return error_page(400, "We can't record your consent", "The request is not valid.");
     };
@@ -432,6 +428,13 @@ async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, head
         Ok(None) => return redirect(get("continue")),
         Err(r) => return r,
     };
+    if !state.tokens.check_csrf(&format!("consent:{}", session.0.id), binding, get("csrf_token")) {
+        return error_page(
+            403,
+            "We can't record your consent",
+            "This form has expired or did not come from this site. Go back and try again.",
+        );
+    }
     if get("consent") != "accept" {
         let denied = ward_auth::authorize::ErrorRedirect {
             redirect_uri: req.redirect_uri.clone(),
@@ -784,7 +787,7 @@ async fn device_code_entered(State(state): State<AppState>, Path(tenant): Path<S
         Err(e) => return error_page(e.status, "Sign in on your device", &e.description),
     };
     let (binding, fresh) = csrf_binding(&headers);
-    let token = state.tokens.csrf_token("device-confirm", &binding);
+    let token = state.tokens.csrf_token(&format!("device-confirm:{}", session.id), &binding);
     let items: String = pending
         .permissions
         .iter()
@@ -812,13 +815,13 @@ async fn device_confirmed(State(state): State<AppState>, Path(tenant): Path<Stri
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
-    if !state.tokens.check_csrf("device-confirm", binding, get("csrf_token")) {
-        return error_page(403, "Sign in on your device", "This form has expired or did not come from this site. Go back and try again.");
-    }
     let (t, session, user) = match device_session(&state, &tenant, &headers, get("user_code")).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    if !state.tokens.check_csrf(&format!("device-confirm:{}", session.id), binding, get("csrf_token")) {
+        return error_page(403, "Sign in on your device", "This form has expired or did not come from this site. Go back and try again.");
+    }
     use ward_auth::grants::device::DeviceDecision;
     match state.tokens.decide_device(&t, &session, &user, get("user_code"), get("decision") == "approve").await {
         Ok(Some(DeviceDecision::Approved)) => {

@@ -727,3 +727,21 @@ async fn delegated_graph_calls_need_the_scope_and_for_writes_an_application_admi
     assert_eq!(graph(user.clone(), "GET", None).await, 200);
     assert_eq!(graph(user, "POST", Some(serde_json::json!({ "displayName": "By a user" }))).await, 403);
 }
+
+#[tokio::test]
+async fn a_consent_form_is_bound_to_the_sign_in_it_was_shown_to() {
+    let s = setup();
+    let mut b = Browser::new();
+    let authorize = s.authorize_url(&s.web, WEB_REDIRECT, "openid User.Read", false);
+    let page = b.get(&authorize).await;
+    let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let consent = b.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
+    assert!(consent.body.contains("Permissions requested"));
+    // The same browser (same anti-forgery cookie) signs in again: a new session.
+    let again = b.get(&format!("{authorize}&prompt=login")).await;
+    let page = b.submit(&s.base(), &again, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, 303);
+    // The form shown to the first session is refused in the second.
+    let stale = b.submit(&s.base(), &consent, &[("consent", "accept")]).await;
+    assert_eq!(stale.status, 403, "{}", stale.body);
+}
