@@ -498,3 +498,29 @@ async fn dot_default_asks_for_the_clients_required_permissions_on_an_isv_api() {
     let e = f.tokens.validate_authorize(&f.tid(), &f.request(&format!("User.Read api://{}/Files.Read", api.app_id))).await.unwrap_err();
     assert!(matches!(e, AuthorizeFailure::Redirect(r) if r.error.error == "invalid_scope"));
 }
+
+#[tokio::test]
+async fn a_single_page_apps_refresh_tokens_end_a_day_after_sign_in_however_often_they_rotate() {
+    let f = fixture().await;
+    let spa_uri = "https://spa.example.com/";
+    let (spa, _) =
+        f.dir.create_application_with(f.tenant.id, "SPA", |a| a.set_redirect_uris(Platform::Spa, &[spa_uri.into()])).await.unwrap();
+    let mut request = f.request(SCOPE);
+    request[0].1 = spa.app_id.to_string();
+    request[1].1 = spa_uri.into();
+    let req = f.tokens.validate_authorize(&f.tid(), &request).await.unwrap();
+    let s = f.tokens.password_sign_in(&req.tenant, &f.upn(), PASSWORD).await.unwrap();
+    let session = (s.session, s.user);
+    if let AuthorizeOutcome::Consent { ask, .. } = f.tokens.authorize(&req, Some(&session)).await.unwrap() {
+        f.tokens.consent(&req, &session.1, &ask, false).await.unwrap();
+    }
+    let AuthorizeOutcome::Redirect(location) = f.tokens.authorize(&req, Some(&session)).await.unwrap() else { panic!("a code") };
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(location.split_once('?').unwrap().1).unwrap();
+    let code = q.into_iter().find(|(k, _)| k == "code").unwrap().1;
+    let t = f.tokens.authorization_code(&f.tid(), public(spa.app_id), Some(&code), Some(spa_uri), Some(VERIFIER)).await.unwrap();
+    f.clock.advance(Duration::hours(23));
+    let t = f.tokens.refresh_token(&f.tid(), public(spa.app_id), t.refresh_token.as_deref(), None).await.unwrap();
+    f.clock.advance(Duration::hours(2));
+    let e = f.tokens.refresh_token(&f.tid(), public(spa.app_id), t.refresh_token.as_deref(), None).await.unwrap_err();
+    assert_eq!((e.error, &e.description[..12]), ("invalid_grant", "AADSTS700082"));
+}

@@ -406,8 +406,19 @@ impl TokenService {
         if !scopes.iter().any(|s| s == "offline_access") {
             return Ok((None, None));
         }
+        let now = self.directory.now();
+        // A single-page app's refresh tokens end 24 hours after the sign-in, however often they
+        // rotate; others last 90 days from their last use.
+        let expires_at = if spa {
+            let signed_in = OffsetDateTime::from_unix_timestamp(doc.auth_time).map_err(|_| OAuthError::temporarily_unavailable())?;
+            (now + SPA_REFRESH_TOKEN_LIFETIME).min(signed_in + SPA_REFRESH_TOKEN_LIFETIME)
+        } else {
+            now + REFRESH_TOKEN_LIFETIME
+        };
+        if expires_at <= now {
+            return Ok((None, None));
+        }
         let token = random_handle().map_err(|_| OAuthError::temporarily_unavailable())?;
-        let lifetime = if spa { SPA_REFRESH_TOKEN_LIFETIME } else { REFRESH_TOKEN_LIFETIME };
         let mut next = HandleDoc { redirect_uri: None, nonce: None, code_challenge: None, ..doc.clone() };
         next.scopes = scopes.to_vec();
         let mut stored_doc = serde_json::to_value(&next).map_err(|_| OAuthError::temporarily_unavailable())?;
@@ -417,7 +428,7 @@ impl TokenService {
             tenant_id: from.tenant_id,
             kind: "refresh".into(),
             grant_id: from.grant_id,
-            expires_at: self.directory.now() + lifetime,
+            expires_at,
             used_at: None,
             doc: stored_doc,
         };
