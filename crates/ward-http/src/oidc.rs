@@ -103,26 +103,35 @@ async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) ->
     ([(header::CACHE_CONTROL, "public, max-age=3600")], axum::Json(doc)).into_response()
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// A cookie of Ward's. Over https its name carries the `__Host-` prefix (RFC 6265bis §4.1.3.2:
+/// Secure, Path=/, no Domain), so a sibling subdomain or a plain-HTTP attacker cannot plant one;
+/// the unprefixed name is then not read at all.
+fn cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let name = cookie_name(state, name);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .find(|(k, _)| *k == name.as_str())
         .map(|(_, v)| v)
+}
+
+fn cookie_name(state: &AppState, name: &str) -> String {
+    if state.public_url.starts_with("https://") { format!("__Host-{name}") } else { name.to_string() }
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
     let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let name = cookie_name(state, name);
     let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
     HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}")).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The anti-forgery cookie: the request's, or a fresh one to set.
-fn csrf_binding(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
+fn csrf_binding(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+    match cookie(state, headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
         Some(v) => (v.to_string(), false),
         None => (ward_auth::crypto::random_handle().unwrap_or_default(), true),
     }
@@ -187,7 +196,7 @@ fn parse_continue(tenant: &str, value: &str) -> Option<Vec<(String, String)>> {
 }
 
 async fn current_session(state: &AppState, req: &ValidAuthorize, headers: &HeaderMap) -> Result<Option<(StoredSession, User)>, Response> {
-    match cookie(headers, SESSION_COOKIE) {
+    match cookie(state, headers, SESSION_COOKIE) {
         Some(c) => state.tokens.session(&req.tenant, c).await.map_err(|e| error_page(e.status, "We can't sign you in", &e.description)),
         None => Ok(None),
     }
@@ -251,7 +260,7 @@ struct SignInForm<'a> {
 }
 
 fn sign_in_form(state: &AppState, headers: &HeaderMap, f: SignInForm<'_>) -> Response {
-    let (binding, fresh) = csrf_binding(headers);
+    let (binding, fresh) = csrf_binding(state, headers);
     let token = state.tokens.csrf_token("signin", &binding);
     let error = f.error.map(|e| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
     let described = if error.is_empty() { "" } else { " aria-describedby=\"error\"" };
@@ -308,7 +317,7 @@ fn consent_page(
         );
         return html(StatusCode::FORBIDDEN, "Need admin approval", &body);
     }
-    let (binding, fresh) = csrf_binding(headers);
+    let (binding, fresh) = csrf_binding(state, headers);
     // Bound to the browser's cookie and to this sign-in: a planted cookie alone forges nothing.
     let token = state.tokens.csrf_token(&format!("consent:{session_id}"), &binding);
     let body = format!(
@@ -348,7 +357,7 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
         Err(r) => return r,
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let binding = cookie(&state, &headers, CSRF_COOKIE).unwrap_or("");
     if !state.tokens.check_csrf("signin", binding, get("csrf_token")) {
         return error_page(403, "We can't sign you in", "This form has expired or did not come from this site. Go back and try again.");
     }
@@ -415,7 +424,7 @@ async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, head
         Err(r) => return r,
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let binding = cookie(&state, &headers, CSRF_COOKIE).unwrap_or("");
     let Some(params) = parse_continue(&tenant, get("continue")) else {
         return error_page(400, "We can't record your consent", "The request is not valid.");
     };
@@ -479,7 +488,7 @@ async fn logout_confirmed(State(state): State<AppState>, Path(tenant): Path<Stri
         Err(r) => return r,
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let binding = cookie(&state, &headers, CSRF_COOKIE).unwrap_or("");
     let confirmed = state.tokens.check_csrf("logout", binding, get("csrf_token"));
     logout_with(&state, &tenant, &fields, &headers, confirmed).await
 }
@@ -490,7 +499,7 @@ async fn logout_with(state: &AppState, tenant: &str, params: &[(String, String)]
         Ok(t) => t,
         Err(_) => return error_page(400, "Sign out", "This sign-out request names no tenant Ward knows."),
     };
-    let session = match cookie(headers, SESSION_COOKIE) {
+    let session = match cookie(state, headers, SESSION_COOKIE) {
         Some(c) => state.tokens.session(&t, c).await.ok().flatten(),
         None => None,
     };
@@ -517,7 +526,7 @@ async fn logout_with(state: &AppState, tenant: &str, params: &[(String, String)]
     if let Some((s, _)) = &session
         && !(hint_matches || confirmed)
     {
-        let (binding, fresh) = csrf_binding(headers);
+        let (binding, fresh) = csrf_binding(state, headers);
         let token = state.tokens.csrf_token("logout", &binding);
         let hidden: String = params
             .iter()
@@ -698,7 +707,7 @@ async fn device_session(
         .resolve_tenant(tenant)
         .await
         .map_err(|_| error_page(400, "Sign in on your device", "This page names no tenant Ward knows."))?;
-    let session = match cookie(headers, SESSION_COOKIE) {
+    let session = match cookie(state, headers, SESSION_COOKIE) {
         Some(c) => state.tokens.session(&t, c).await.map_err(|e| error_page(e.status, "Sign in on your device", &e.description))?,
         None => None,
     };
@@ -741,7 +750,7 @@ async fn device_page(State(state): State<AppState>, Path(tenant): Path<String>, 
 }
 
 fn code_entry_page(state: &AppState, tenant: &str, headers: &HeaderMap, user_code: &str, error: Option<&str>) -> Response {
-    let (binding, fresh) = csrf_binding(headers);
+    let (binding, fresh) = csrf_binding(state, headers);
     let token = state.tokens.csrf_token("device", &binding);
     let error_html = error.map(|e| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
     let described = if error.is_some() { " aria-describedby=\"error\"" } else { "" };
@@ -765,7 +774,7 @@ async fn device_code_entered(State(state): State<AppState>, Path(tenant): Path<S
         Err(r) => return r,
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let binding = cookie(&state, &headers, CSRF_COOKIE).unwrap_or("");
     if !state.tokens.check_csrf("device", binding, get("csrf_token")) {
         return error_page(403, "Sign in on your device", "This form has expired or did not come from this site. Go back and try again.");
     }
@@ -786,7 +795,7 @@ async fn device_code_entered(State(state): State<AppState>, Path(tenant): Path<S
         }
         Err(e) => return error_page(e.status, "Sign in on your device", &e.description),
     };
-    let (binding, fresh) = csrf_binding(&headers);
+    let (binding, fresh) = csrf_binding(&state, &headers);
     let token = state.tokens.csrf_token(&format!("device-confirm:{}", session.id), &binding);
     let items: String = pending
         .permissions
@@ -814,7 +823,7 @@ async fn device_confirmed(State(state): State<AppState>, Path(tenant): Path<Stri
         Err(r) => return r,
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    let binding = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let binding = cookie(&state, &headers, CSRF_COOKIE).unwrap_or("");
     let (t, session, user) = match device_session(&state, &tenant, &headers, get("user_code")).await {
         Ok(s) => s,
         Err(r) => return r,

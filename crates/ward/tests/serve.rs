@@ -56,6 +56,28 @@ async fn https_with_a_certificate_and_key() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "ok\n");
     server.wait_for_stdout("https://localhost:");
+    // Over https, Ward's cookies are `__Host-` cookies: Secure, Path=/, no Domain.
+    let app = json(&ok(ward(d).args([
+        "app",
+        "create",
+        "--json",
+        "--name",
+        "Web",
+        "--redirect-uri",
+        "https://app.example.com/cb",
+        "--data-dir",
+        "data",
+    ])));
+    let tid = json(&ok(ward(d).args(["tenant", "list", "--json", "--data-dir", "data"])))["value"][0]["id"].as_str().unwrap().to_string();
+    let authorize = format!(
+        "https://localhost:{}/{tid}/oauth2/v2.0/authorize?client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&response_type=code&scope=openid",
+        server.addr.port(),
+        app["appId"].as_str().unwrap()
+    );
+    let r = trusted.get(&authorize).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let set = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(set.starts_with("__Host-ward_csrf=") && set.contains("; Secure") && set.contains("Path=/") && !set.contains("Domain"), "{set}");
     // A client that does not trust the certificate is refused; plain HTTP gets no answer.
     assert!(http().get(&url).send().await.is_err());
     assert!(http().get(format!("http://127.0.0.1:{}/healthz", server.addr.port())).send().await.is_err());
