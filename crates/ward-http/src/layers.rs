@@ -1,7 +1,7 @@
 //! The layers every request passes through, outermost first: panic catching, request id,
 //! access log and metrics, security headers, timeout, body limit.
 
-use crate::client_ip::{TrustedProxies, peer, resolve};
+use crate::client_ip::{peer, resolve};
 use crate::error::graph_error;
 use crate::{AppState, Limits};
 use axum::Router;
@@ -22,7 +22,10 @@ pub struct RequestId(pub String);
 pub fn apply(app: Router, state: AppState, limits: Limits) -> Router {
     app.layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
-        .layer(middleware::from_fn_with_state(state, around))
+        .layer(middleware::from_fn_with_state(
+            PerRequest { trusted: state.trusted_proxies.clone(), rate_limit: state.rate_limit.clone() },
+            around,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
@@ -34,11 +37,18 @@ fn acceptable_client_id(v: &HeaderValue) -> Option<HeaderValue> {
 
 /// Every request, in one layer (each `from_fn` layer costs a boxed service clone per request):
 /// a request id, then the access log and metrics, then the security headers.
-async fn around(State(trusted): State<TrustedProxies>, mut request: Request, next: Next) -> Response {
+/// What the per-request layer needs (two `Arc`s, not the whole state).
+#[derive(Clone)]
+struct PerRequest {
+    trusted: std::sync::Arc<Vec<ipnet::IpNet>>,
+    rate_limit: std::sync::Arc<crate::rate_limit::RateLimiter>,
+}
+
+async fn around(State(per): State<PerRequest>, mut request: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let client_id = request.headers().get("client-request-id").and_then(acceptable_client_id);
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = observe(trusted, request, next).await;
+    let mut response = observe(&per, request, next).await;
     security_headers(&mut response);
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -50,14 +60,23 @@ async fn around(State(trusted): State<TrustedProxies>, mut request: Request, nex
 
 /// One access-log line and two metrics per request. Never logs query strings or bodies: they can
 /// carry secrets.
-async fn observe(TrustedProxies(trusted): TrustedProxies, request: Request, next: Next) -> Response {
+async fn observe(per: &PerRequest, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let path = request.uri().path().to_string();
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let client = peer(request.extensions()).map(|ip| resolve(ip, request.headers(), &trusted));
-    let response = next.run(request).await;
+    let client = peer(request.extensions()).map(|ip| resolve(ip, request.headers(), &per.trusted));
+    // The per-address limit, on the routes that need it (one layer for everything: each extra
+    // layer costs a boxed service clone per request).
+    let limited = match client {
+        Some(ip) if crate::rate_limit::is_limited(&method, &route) => per.rate_limit.take(ip, Instant::now()).err().map(|wait| (ip, wait)),
+        _ => None,
+    };
+    let response = match limited {
+        Some((ip, wait)) => crate::rate_limit::too_many(ip, wait),
+        None => next.run(request).await,
+    };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics::counter!("ward_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())

@@ -58,12 +58,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(oauth::routes())
         .merge(oidc::routes())
         .merge(graph_apps::routes())
-        .merge(
-            Router::new()
-                .merge(oauth::limited_routes())
-                .merge(oidc::limited_routes())
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit)),
-        )
+        .merge(oauth::limited_routes())
+        .merge(oidc::limited_routes())
         .merge(pages::routes())
         .fallback(error::not_found)
         .with_state(state.clone());

@@ -2,11 +2,7 @@
 //! device code, introspection, revocation, sign-in forms). Node-local: it blunts floods and
 //! online guessing from one address; lockout (per account) is the sign-in service's.
 
-use crate::AppState;
-use crate::client_ip::ClientIp;
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -57,20 +53,30 @@ impl RateLimiter {
     }
 }
 
-pub async fn limit(State(state): State<AppState>, ClientIp(ip): ClientIp, request: Request, next: Next) -> Response {
-    match state.rate_limit.take(ip, Instant::now()) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            tracing::warn!(client_ip = %ip, path = request.uri().path(), "rate limited");
-            let body = serde_json::json!({
-                "error": "temporarily_unavailable",
-                "error_description": format!("AADSTS50196: Too many requests from this address. Retry after {wait} seconds."),
-            });
-            let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            r
-        }
-    }
+/// The route templates behind the limit: those that check passwords, secrets or guessable codes,
+/// and `authorize` (it may scan registrations for an identifier URI).
+pub fn is_limited(method: &axum::http::Method, route: &str) -> bool {
+    matches!(
+        route,
+        "/{tenant}/oauth2/v2.0/token"
+            | "/{tenant}/login"
+            | "/{tenant}/oauth2/v2.0/introspect"
+            | "/{tenant}/oauth2/v2.0/revoke"
+            | "/{tenant}/oauth2/v2.0/devicecode"
+            | "/{tenant}/oauth2/v2.0/authorize"
+    ) || (route == "/{tenant}/oauth2/deviceauth" && method == axum::http::Method::POST)
+}
+
+/// The answer when an address is over its limit.
+pub fn too_many(ip: IpAddr, wait: u64) -> Response {
+    tracing::warn!(client_ip = %ip, "rate limited");
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": format!("AADSTS50196: Too many requests from this address. Retry after {wait} seconds."),
+    });
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    r
 }
 
 #[cfg(test)]
