@@ -187,9 +187,8 @@ impl TokenService {
         Ok(())
     }
 
-    /// OpenID Connect Core §5.3: claims about the user a live access token (with `openid`) is for.
-    /// `None` means the token is not acceptable (the caller answers 401 `invalid_token`).
-    pub async fn userinfo(&self, token: &str) -> Result<Option<Value>, OAuthError> {
+    /// A live access token for Ward's own API, in the tenant its `tid` names.
+    async fn live_graph_token(&self, token: &str) -> Result<Option<(crate::token::ResolvedTenant, LiveToken)>, OAuthError> {
         let Some(parsed) = crate::keys::parse_jwt(token) else { return Ok(None) };
         let Some(tid) = parsed.claims.get("tid").and_then(Value::as_str).map(str::to_string) else { return Ok(None) };
         let resolved = match self.tenant(&tid).await {
@@ -197,7 +196,13 @@ impl TokenService {
             Err(e) if e.status == 503 => return Err(e),
             Err(_) => return Ok(None),
         };
-        let Some(live) = self.live_access_token(&resolved.tenant, token, Some(GRAPH_RESOURCE_URI)).await? else { return Ok(None) };
+        Ok(self.live_access_token(&resolved.tenant, token, Some(GRAPH_RESOURCE_URI)).await?.map(|live| (resolved, live)))
+    }
+
+    /// OpenID Connect Core §5.3: claims about the user a live access token (with `openid`) is for.
+    /// `None` means the token is not acceptable (the caller answers 401 `invalid_token`).
+    pub async fn userinfo(&self, token: &str) -> Result<Option<Value>, OAuthError> {
+        let Some((_, live)) = self.live_graph_token(token).await? else { return Ok(None) };
         let (Some(user), Some(scp)) = (&live.user, live.claims.get("scp").and_then(Value::as_str)) else { return Ok(None) };
         let scopes: Vec<&str> = scp.split_whitespace().collect();
         if !scopes.contains(&"openid") {
@@ -267,14 +272,7 @@ impl TokenService {
     /// Checks a bearer token presented to Ward's own API: issued by Ward for
     /// `https://graph.microsoft.com`, live, in the tenant its `tid` names.
     pub async fn graph_caller(&self, token: &str) -> Result<Option<Caller>, OAuthError> {
-        let Some(parsed) = crate::keys::parse_jwt(token) else { return Ok(None) };
-        let Some(tid) = parsed.claims.get("tid").and_then(Value::as_str).map(str::to_string) else { return Ok(None) };
-        let resolved = match self.tenant(&tid).await {
-            Ok(r) => r,
-            Err(e) if e.status == 503 => return Err(e),
-            Err(_) => return Ok(None),
-        };
-        let Some(live) = self.live_access_token(&resolved.tenant, token, Some(GRAPH_RESOURCE_URI)).await? else { return Ok(None) };
+        let Some((resolved, live)) = self.live_graph_token(token).await? else { return Ok(None) };
         let list = |k: &str| -> Vec<String> {
             match live.claims.get(k) {
                 Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
