@@ -59,7 +59,7 @@ async fn start_page(State(state): State<AppState>) -> Response {
         ));
     }
     body.push_str("</ul>");
-    body.push_str("<p>Administrators manage the directory with the <code>ward</code> command (<code>ward user</code>, <code>ward group</code>). Sign-in pages arrive with the next releases.</p>");
+    body.push_str("<p>Applications sign people in through each tenant's OpenID Connect endpoints (discovery at <code>/{tenant}/v2.0/.well-known/openid-configuration</code>); administrators manage the directory and applications with the <code>ward</code> command (<code>ward user</code>, <code>ward group</code>, <code>ward app</code>) or the Graph-shaped API under <code>/v1.0</code>.</p>");
     Html(page("Ward", &body)).into_response()
 }
 
