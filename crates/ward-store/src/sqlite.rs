@@ -34,10 +34,11 @@ impl SqliteDb {
             .foreign_keys(true)
             // Other processes (the CLI beside a running server) wait for the write lock.
             .busy_timeout(Duration::from_secs(10));
-        // One connection stays open, so the WAL index lives as long as this store.
+        // Connections, once open, stay open (no idle timeout, no maximum lifetime), so the WAL
+        // index lives as long as this store. (Not `min_connections`: its background connect races
+        // the first connection's switch to WAL mode, which SQLite answers with "database is locked".)
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .min_connections(1)
             .idle_timeout(None)
             // sqlx would otherwise retire connections after 30 minutes; the last one closing lets
             // SQLite delete and later recreate the WAL index.
