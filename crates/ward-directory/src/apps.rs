@@ -157,13 +157,7 @@ impl Directory {
     ) -> Result<(PasswordCredential, String)> {
         let (app, stored): (Application, _) = self.load(tenant, ObjectKind::Application, app_object_id).await?;
         let (updated, credential, secret, mut ops) = self.new_secret_ops(&app, display_name, lifetime)?;
-        ops.push(WriteOp::Update {
-            kind: ObjectKind::Application,
-            id: app.id,
-            unique_key: Some(format!("appid:{}", app.app_id)),
-            doc: encode(&updated)?,
-            expected_version: stored.version,
-        });
+        ops.push(crate::registrations::app_update(&updated, stored.version)?);
         self.commit(tenant, ops).await?;
         Ok((credential, secret))
     }
@@ -376,31 +370,9 @@ impl Directory {
             }
         };
         app.key_credentials.push(credential.clone());
-        let op = WriteOp::Update {
-            kind: ObjectKind::Application,
-            id: app.id,
-            unique_key: Some(format!("appid:{}", app.app_id)),
-            doc: encode(&app)?,
-            expected_version: stored.version,
-        };
+        let op = crate::registrations::app_update(&app, stored.version)?;
         self.commit(tenant, vec![op]).await?;
         Ok(credential)
-    }
-
-    /// Chooses the signing algorithm of the tokens issued to an application (by client id).
-    pub async fn set_token_signing_algorithm(&self, tenant: TenantId, client_id: Uuid, alg: Option<&str>) -> Result<Application> {
-        let app = self.application_by_app_id(tenant, client_id).await?;
-        let (mut app, stored): (Application, _) = self.load(tenant, ObjectKind::Application, app.id).await?;
-        app.set_token_signing_algorithm(alg)?;
-        let op = WriteOp::Update {
-            kind: ObjectKind::Application,
-            id: app.id,
-            unique_key: Some(format!("appid:{}", app.app_id)),
-            doc: encode(&app)?,
-            expected_version: stored.version,
-        };
-        self.commit(tenant, vec![op]).await?;
-        Ok(app)
     }
 
     /// Enables or disables a service principal: a disabled one gets no tokens.

@@ -12,7 +12,8 @@ use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::permissions::{AppRoleAssignment, OAuth2PermissionGrant};
 use ward_core::store::{ListQuery, StoredObject, WriteOp};
 
-fn app_update(app: &Application, version: i64) -> Result<WriteOp> {
+/// Replaces an application's document, under optimistic concurrency.
+pub(crate) fn app_update(app: &Application, version: i64) -> Result<WriteOp> {
     Ok(WriteOp::Update {
         kind: ObjectKind::Application,
         id: app.id,
