@@ -40,10 +40,12 @@ struct Options {
     warmup: u64,
     connections: usize,
     skip_peer: bool,
+    /// The load generator never sleeps: it polls its sockets instead of waiting in `epoll_wait`.
+    busy_poll: bool,
 }
 
 fn options(args: &[String]) -> Options {
-    let mut o = Options { seconds: 10, warmup: 2, connections: 32, skip_peer: false };
+    let mut o = Options { seconds: 10, warmup: 2, connections: 32, skip_peer: false, busy_poll: false };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut number = |name: &str| -> u64 {
@@ -54,8 +56,9 @@ fn options(args: &[String]) -> Options {
             "--warmup" => o.warmup = number("--warmup"),
             "--connections" => o.connections = number("--connections").max(1) as usize,
             "--skip-peer" => o.skip_peer = true,
+            "--busy-poll" => o.busy_poll = true,
             other => fail(&format!(
-                "unknown option '{other}'; usage: ward-bench tokens [--seconds N] [--warmup N] [--connections N] [--skip-peer]"
+                "unknown option '{other}'; usage: ward-bench tokens [--seconds N] [--warmup N] [--connections N] [--skip-peer] [--busy-poll]"
             )),
         }
     }
@@ -516,6 +519,17 @@ async fn drive(addr: SocketAddr, request: Arc<[u8]>, server_pid: u32, o: &Option
             c
         }));
     }
+    if o.busy_poll {
+        // One task that always has work: the runtime's only worker then polls its sockets with
+        // zero-timeout `epoll_wait` calls instead of sleeping in it, so a response written by the
+        // server finds no sleeping reader to wake (on loopback the writer pays for that wake-up,
+        // which over a network the client's own machine would pay).
+        tokio::spawn(async move {
+            while Instant::now() < until {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
     let server = server_pid.to_string();
     tokio::time::sleep_until(from.into()).await;
     let (s0, g0, t0, c00, c10) = (cpu_seconds(&server), cpu_seconds("self"), Instant::now(), cpu_jiffies(0), cpu_jiffies(1));
@@ -685,6 +699,14 @@ pub async fn run(args: &[String]) {
         o.connections, o.seconds, o.warmup
     );
     println!("servers pinned to core 0 (`taskset -c 0`), load from this process (run it under `taskset -c 1`)");
+    println!(
+        "load generator: {}",
+        if o.busy_poll {
+            "busy-polling (--busy-poll: never sleeps, so the servers' responses wake no one)"
+        } else {
+            "sleeps in epoll_wait between responses (each response wakes it: on loopback the server's write pays that wake-up)"
+        }
+    );
     if let Some((node, version)) = &peer_versions {
         println!("peer: npm oidc-provider {version} on node {node}, client_secret_post, JWT access tokens via a resource indicator");
     }

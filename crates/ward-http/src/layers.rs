@@ -1,5 +1,7 @@
-//! The layers every request passes through, outermost first: panic catching, request id,
-//! access log and metrics, security headers, timeout, body limit.
+//! What every request passes through, in one layer: a request id, the access log and metrics,
+//! the per-address rate limit on the routes that need it, the body limit, the timeout, panic
+//! catching, and the security headers. One layer on purpose: each `from_fn` or tower layer costs a
+//! boxed service clone or another nested future per request, and the token endpoint counts them.
 
 use crate::client_ip::{peer, resolve};
 use crate::error::graph_error;
@@ -7,26 +9,36 @@ use crate::{AppState, Limits};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use std::time::Instant;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
+use axum::response::Response;
+use futures_util::FutureExt;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 /// The server-assigned id of a request, echoed as `request-id` and written in every log line.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
 pub fn apply(app: Router, state: AppState, limits: Limits) -> Router {
-    app.layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
-        .layer(middleware::from_fn_with_state(
-            PerRequest { trusted: state.trusted_proxies.clone(), rate_limit: state.rate_limit.clone() },
-            around,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
+    let per = PerRequest {
+        trusted: state.trusted_proxies.clone(),
+        rate_limit: state.rate_limit.clone(),
+        max_body_bytes: limits.max_body_bytes,
+        timeout: limits.request_timeout,
+    };
+    app.layer(middleware::from_fn_with_state(per, around))
+}
+
+/// What the per-request layer needs (two `Arc`s and the limits, not the whole state).
+#[derive(Clone)]
+struct PerRequest {
+    trusted: Arc<Vec<ipnet::IpNet>>,
+    rate_limit: Arc<crate::rate_limit::RateLimiter>,
+    max_body_bytes: usize,
+    timeout: Duration,
 }
 
 /// A client may send `client-request-id` to correlate; it is echoed only when it looks like an id.
@@ -35,64 +47,119 @@ fn acceptable_client_id(v: &HeaderValue) -> Option<HeaderValue> {
     (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).then(|| v.clone())
 }
 
-/// Every request, in one layer (each `from_fn` layer costs a boxed service clone per request):
-/// a request id, then the access log and metrics, then the security headers.
-/// What the per-request layer needs (two `Arc`s, not the whole state).
-#[derive(Clone)]
-struct PerRequest {
-    trusted: std::sync::Arc<Vec<ipnet::IpNet>>,
-    rate_limit: std::sync::Arc<crate::rate_limit::RateLimiter>,
-}
-
 async fn around(State(per): State<PerRequest>, mut request: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
-    let client_id = request.headers().get("client-request-id").and_then(acceptable_client_id);
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = observe(&per, request, next).await;
-    security_headers(&mut response);
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        headers.insert(HeaderName::from_static("request-id"), v.clone());
-        headers.insert(HeaderName::from_static("client-request-id"), client_id.unwrap_or(v));
-    }
-    response
-}
-
-/// One access-log line and two metrics per request. Never logs query strings or bodies: they can
-/// carry secrets.
-async fn observe(per: &PerRequest, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let mut id_text = [0u8; 36];
+    let id_text: &str = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id_text);
+    let id = HeaderValue::from_str(id_text).expect("a UUID is a header value");
+    let client_id = request.headers().get("client-request-id").and_then(acceptable_client_id);
+    request.extensions_mut().insert(RequestId(id_text.to_string()));
+
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let path = request.uri().path().to_string();
-    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| intern(p.as_str()));
     let client = peer(request.extensions()).map(|ip| resolve(ip, request.headers(), &per.trusted));
-    // The per-address limit, on the routes that need it (one layer for everything: each extra
-    // layer costs a boxed service clone per request).
+    // Access logs never carry query strings or bodies: they can carry secrets.
+    let path = tracing::enabled!(tracing::Level::INFO).then(|| request.uri().path().to_string());
+
     let limited = match client {
-        Some(ip) if crate::rate_limit::is_limited(&method, &route) => per.rate_limit.take(ip, Instant::now()).err().map(|wait| (ip, wait)),
+        Some(ip) if crate::rate_limit::is_limited(&method, route) => per.rate_limit.take(ip, Instant::now()).err().map(|wait| (ip, wait)),
         _ => None,
     };
-    let response = match limited {
+    let mut response = match limited {
         Some((ip, wait)) => crate::rate_limit::too_many(ip, wait),
-        None => next.run(request).await,
+        None => handle(&per, request, next, id_text).await,
     };
-    let status = response.status().as_u16();
+
+    let status = response.status();
     let elapsed = started.elapsed();
-    metrics::counter!("ward_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+    metrics::counter!("ward_http_requests_total", "method" => method_label(&method), "route" => route, "status" => status_label(status))
         .increment(1);
-    metrics::histogram!("ward_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+    metrics::histogram!("ward_http_request_duration_seconds", "method" => method_label(&method), "route" => route)
         .record(elapsed.as_secs_f64());
-    tracing::info!(
-        request_id,
-        client_ip = client.map(|c| c.to_string()).unwrap_or_default(),
-        %method,
-        path,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+    if let Some(path) = path {
+        tracing::info!(
+            request_id = id_text,
+            client_ip = client.map(|c| c.to_string()).unwrap_or_default(),
+            %method,
+            path,
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+
+    security_headers(&mut response);
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static("client-request-id"), client_id.unwrap_or_else(|| id.clone()));
+    headers.insert(HeaderName::from_static("request-id"), id);
     response
+}
+
+/// The body limit, the timeout and panic catching around the handler.
+async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: &str) -> Response {
+    let too_large = || {
+        graph_error(StatusCode::PAYLOAD_TOO_LARGE, "requestBodyTooLarge", "payload_too_large", "The request body is too large.", request_id)
+    };
+    match request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|s| s.parse::<u64>().ok())) {
+        // The declared length is what hyper delivers, no more: nothing to wrap.
+        Some(Some(len)) if len <= per.max_body_bytes as u64 => {}
+        Some(Some(_)) => return too_large(),
+        Some(None) => {
+            return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "invalid_request", "Content-Length is not a number.", request_id);
+        }
+        // Chunked: counted as it arrives; extractors answer 413 past the limit.
+        None => request = request.map(|body| Body::new(http_body_util::Limited::new(body, per.max_body_bytes))),
+    }
+    match tokio::time::timeout(per.timeout, AssertUnwindSafe(next.run(request)).catch_unwind()).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_panic)) => {
+            tracing::error!(request_id, "a request handler panicked");
+            graph_error(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "internal", "An internal error occurred.", request_id)
+        }
+        Err(_elapsed) => graph_error(StatusCode::REQUEST_TIMEOUT, "timeout", "timeout", "The request took too long.", request_id),
+    }
+}
+
+/// Route templates as `'static` metric labels: the router's templates are a fixed, small set.
+fn intern(route: &str) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashMap<Box<str>, &'static str>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return r;
+    }
+    let mut w = routes.write().unwrap_or_else(|e| e.into_inner());
+    w.entry(route.into()).or_insert_with(|| Box::leak(route.to_string().into_boxed_str()))
+}
+
+fn method_label(method: &Method) -> metrics::SharedString {
+    match *method {
+        Method::GET => "GET".into(),
+        Method::POST => "POST".into(),
+        Method::PATCH => "PATCH".into(),
+        Method::PUT => "PUT".into(),
+        Method::DELETE => "DELETE".into(),
+        Method::HEAD => "HEAD".into(),
+        Method::OPTIONS => "OPTIONS".into(),
+        // Clients choose other methods' names: one label for all of them keeps the series bounded.
+        _ => "other".into(),
+    }
+}
+
+fn status_label(status: StatusCode) -> metrics::SharedString {
+    match status.as_u16() {
+        200 => "200".into(),
+        201 => "201".into(),
+        204 => "204".into(),
+        302 => "302".into(),
+        303 => "303".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        403 => "403".into(),
+        404 => "404".into(),
+        429 => "429".into(),
+        500 => "500".into(),
+        other => other.to_string().into(),
+    }
 }
 
 fn security_headers(response: &mut Response) {
@@ -103,9 +170,4 @@ fn security_headers(response: &mut Response) {
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-}
-
-fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    tracing::error!("a request handler panicked");
-    graph_error(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "internal", "An internal error occurred.", "").into_response()
 }

@@ -51,6 +51,12 @@ impl Default for Limits {
     }
 }
 
+/// The one per-request layer (request id, access log and metrics, rate limit, body limit, timeout,
+/// panic catching, security headers) over a router assembled elsewhere; `router` applies it to Ward's.
+pub fn with_request_layer(app: Router, state: AppState, limits: Limits) -> Router {
+    layers::apply(app, state, limits)
+}
+
 /// The whole application.
 pub fn router(state: AppState, limits: Limits) -> Router {
     let app = Router::new()

@@ -187,7 +187,13 @@ pub(crate) fn client_auth(headers: &HeaderMap, params: &[(String, String)]) -> R
 
 /// A JSON answer that must not be cached (tokens, introspection).
 pub(crate) fn no_store_json(body: impl serde::Serialize) -> Response {
-    ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(body)).into_response()
+    // Sized for a token response (a signed JWT or two) so the buffer is not regrown as it fills.
+    let mut bytes = Vec::with_capacity(2048);
+    match serde_json::to_writer(&mut bytes, &body) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], bytes)
+            .into_response(),
+        Err(_) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The response could not be written."),
+    }
 }
 
 async fn token(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {

@@ -92,6 +92,63 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+/// A router of probe routes under Ward's per-request layer.
+fn probes(state: AppState, limits: Limits) -> Router {
+    let app = Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("a handler bug");
+                }
+                "unreachable"
+            }),
+        )
+        .route("/slow", get(|| async { tokio::time::sleep(std::time::Duration::from_secs(30)).await }))
+        .route("/echo", axum::routing::post(|body: String| async move { body.len().to_string() }));
+    ward_http::with_request_layer(app, state, limits).layer(MockConnectInfo("127.0.0.1:1".parse::<SocketAddr>().unwrap()))
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_in_graphs_envelope_with_its_request_id() {
+    let (state, _tmp) = state("Contoso").await;
+    let r = probes(state, Limits::default()).oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let request_id = r.headers()["request-id"].to_str().unwrap().to_string();
+    let json: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
+    assert_eq!(json["error"]["code"], "generalException");
+    assert_eq!(json["error"]["innerError"]["request-id"], request_id.as_str());
+    assert!(!json.to_string().contains("a handler bug"), "the panic message stays in the server: {json}");
+}
+
+#[tokio::test]
+async fn a_handler_past_the_timeout_answers_408() {
+    let (state, _tmp) = state("Contoso").await;
+    let limits = Limits { request_timeout: std::time::Duration::from_millis(50), ..Limits::default() };
+    let r = probes(state, limits).oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(r.headers().contains_key("request-id"));
+}
+
+#[tokio::test]
+async fn a_body_without_content_length_is_counted_as_it_arrives() {
+    let (state, _tmp) = state("Contoso").await;
+    let limits = Limits { max_body_bytes: 1024, ..Limits::default() };
+    // No Content-Length header: the limit must be applied while reading.
+    let r = probes(state.clone(), limits).oneshot(Request::post("/echo").body(Body::from(vec![b'x'; 4096])).unwrap()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = probes(state.clone(), limits).oneshot(Request::post("/echo").body(Body::from(vec![b'x'; 1000])).unwrap()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body_text(r).await, "1000");
+    // A declared length over the limit is refused before the body is read.
+    let req = Request::post("/echo").header("content-length", "4096").body(Body::from(vec![b'x'; 4096])).unwrap();
+    let r = probes(state, limits).oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let json: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
+    assert_eq!(json["error"]["code"], "requestBodyTooLarge");
+}
+
 #[tokio::test]
 async fn the_start_page_escapes_what_it_shows() {
     let (state, _tmp) = state("Contoso <script>alert(1)</script>").await;
