@@ -68,7 +68,8 @@ impl ErrorCode {
     /// The code Microsoft Graph uses for the same condition (`error.code` in its envelope).
     pub fn graph_code(self) -> &'static str {
         match self {
-            ErrorCode::NotFound => "Request_ResourceNotFound",
+            // Removing a reference that is not there: Graph answers 404, as for a missing object.
+            ErrorCode::NotFound | ErrorCode::NotMember => "Request_ResourceNotFound",
             ErrorCode::ResultSizeLimitExceeded => "Directory_ResultSizeLimitExceeded",
             ErrorCode::StorageUnavailable => "serviceNotAvailable",
             ErrorCode::Internal => "generalException",
@@ -80,7 +81,7 @@ impl ErrorCode {
     /// The HTTP status Graph answers with.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::NotFound => 404,
+            ErrorCode::NotFound | ErrorCode::NotMember => 404,
             ErrorCode::Conflict | ErrorCode::AlreadyInitialized => 409,
             ErrorCode::StorageUnavailable => 503,
             ErrorCode::Internal => 500,

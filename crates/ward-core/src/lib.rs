@@ -10,6 +10,7 @@ pub mod clock;
 pub mod error;
 pub mod group;
 pub mod ids;
+pub mod index;
 pub mod membership;
 pub mod net;
 pub mod permissions;

@@ -91,6 +91,18 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read directory data.",
     },
     Permission {
+        value: "RoleManagement.Read.Directory",
+        app_role_id: Some("483bed4a-2ad3-4361-a73b-c83ccdbdc53c"),
+        scope_id: Some("741c54c3-0c1e-44a1-818b-3f97ab4e8c83"),
+        description: "Read your organization's directory role assignments and definitions.",
+    },
+    Permission {
+        value: "RoleManagement.ReadWrite.Directory",
+        app_role_id: Some("9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"),
+        scope_id: Some("d01b97e9-cbc0-49fe-810a-750afd5527a3"),
+        description: "Read and write your organization's directory role assignments and definitions.",
+    },
+    Permission {
         value: "Application.ReadWrite.All",
         app_role_id: Some("1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9"),
         scope_id: Some("bdfbf15f-ee85-4955-8675-146e8e5296b5"),

@@ -275,6 +275,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A query the store cannot answer (an unindexed property): a bug in the caller.
+    #[error("invalid query: {0}")]
+    Invalid(String),
 }
 
 impl From<StoreError> for DirectoryError {
@@ -291,6 +294,7 @@ impl From<StoreError> for DirectoryError {
             StoreError::Cycle => DirectoryError::MembershipCycle { group: String::new(), member: String::new() },
             StoreError::Unavailable(m) => DirectoryError::StorageUnavailable(m),
             StoreError::Corrupt(m) => DirectoryError::Internal(m),
+            StoreError::Invalid(m) => DirectoryError::Internal(m),
         }
     }
 }
@@ -329,6 +333,11 @@ pub trait Store: Send + Sync + 'static {
     /// In id order.
     async fn objects(&self, tenant: TenantId, kind: ObjectKind, query: &ListQuery) -> StoreResult<Vec<StoredObject>>;
     async fn count_objects(&self, tenant: TenantId, kind: ObjectKind, deleted: bool) -> StoreResult<i64>;
+    /// One page of objects matching a query over the property index, in the query's order, each
+    /// with its sort value (for the next page's keyset).
+    async fn query_objects(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>>;
+    /// How many objects match the query's condition (its order, keyset and limit aside).
+    async fn count_matching(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<i64>;
 
     /// Direct members (or owners) of `group`.
     async fn links_of_group(&self, tenant: TenantId, relation: Relation, group: ObjectId) -> StoreResult<Vec<Link>>;

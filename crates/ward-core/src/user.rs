@@ -34,6 +34,22 @@ pub struct User {
     pub user_type: UserType,
     pub account_enabled: bool,
     pub on_premises_immutable_id: Option<String>,
+    #[serde(default)]
+    pub business_phones: Vec<String>,
+    #[serde(default)]
+    pub mobile_phone: Option<String>,
+    #[serde(default)]
+    pub office_location: Option<String>,
+    #[serde(default)]
+    pub preferred_language: Option<String>,
+    #[serde(default)]
+    pub company_name: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_date_time: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option", default)]
@@ -69,6 +85,15 @@ pub struct NewUser {
     pub user_type: Option<UserType>,
     pub account_enabled: Option<bool>,
     pub on_premises_immutable_id: Option<String>,
+    #[serde(default)]
+    pub business_phones: Vec<String>,
+    pub mobile_phone: Option<String>,
+    pub office_location: Option<String>,
+    pub preferred_language: Option<String>,
+    pub company_name: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
 }
 
 /// A partial update. A field left out is unchanged; `null` (or `""` for text) clears it where the
@@ -100,6 +125,21 @@ pub struct UserPatch {
     pub account_enabled: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     pub on_premises_immutable_id: Option<Option<String>>,
+    pub business_phones: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub mobile_phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub office_location: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub preferred_language: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub company_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub city: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub state: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub country: Option<Option<String>>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -114,6 +154,25 @@ fn other_mails(values: &[String]) -> Result<Vec<String>, DirectoryError> {
         return Err(DirectoryError::invalid("otherMails", format!("at most {MAX_OTHER_MAILS} addresses")));
     }
     values.iter().map(|m| validate::email("otherMails", m)).collect()
+}
+
+/// Graph keeps one business phone number.
+fn business_phones(values: &[String]) -> Result<Vec<String>, DirectoryError> {
+    if values.len() > 1 {
+        return Err(DirectoryError::invalid("businessPhones", "only one number can be set"));
+    }
+    values.iter().map(|v| validate::required_text("businessPhones", v, 64)).collect()
+}
+
+/// An IETF language tag such as `en-US`: letters, digits and hyphens, at most 35 characters.
+fn language(value: Option<&str>) -> Result<Option<String>, DirectoryError> {
+    let value = validate::optional_text("preferredLanguage", value, 35)?;
+    if let Some(v) = &value
+        && !v.split('-').all(|part| !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(DirectoryError::invalid("preferredLanguage", "must be a language tag such as 'en-US'"));
+    }
+    Ok(value)
 }
 
 fn immutable_id(value: Option<&str>) -> Result<Option<String>, DirectoryError> {
@@ -168,6 +227,14 @@ impl User {
             user_type: input.user_type.unwrap_or_default(),
             account_enabled: input.account_enabled.unwrap_or(true),
             on_premises_immutable_id: immutable_id(input.on_premises_immutable_id.as_deref())?,
+            business_phones: business_phones(&input.business_phones)?,
+            mobile_phone: validate::optional_text("mobilePhone", input.mobile_phone.as_deref(), 64)?,
+            office_location: validate::optional_text("officeLocation", input.office_location.as_deref(), 128)?,
+            preferred_language: language(input.preferred_language.as_deref())?,
+            company_name: validate::optional_text("companyName", input.company_name.as_deref(), 64)?,
+            city: validate::optional_text("city", input.city.as_deref(), 128)?,
+            state: validate::optional_text("state", input.state.as_deref(), 128)?,
+            country: validate::optional_text("country", input.country.as_deref(), 128)?,
             user_principal_name: upn,
             created_date_time: now,
             deleted_date_time: None,
@@ -225,6 +292,30 @@ impl User {
         }
         if let Some(v) = patch.on_premises_immutable_id {
             self.on_premises_immutable_id = immutable_id(v.as_deref())?;
+        }
+        if let Some(v) = patch.business_phones {
+            self.business_phones = business_phones(&v)?;
+        }
+        if let Some(v) = patch.mobile_phone {
+            self.mobile_phone = text("mobilePhone", v, 64)?;
+        }
+        if let Some(v) = patch.office_location {
+            self.office_location = text("officeLocation", v, 128)?;
+        }
+        if let Some(v) = patch.preferred_language {
+            self.preferred_language = language(v.as_deref())?;
+        }
+        if let Some(v) = patch.company_name {
+            self.company_name = text("companyName", v, 64)?;
+        }
+        if let Some(v) = patch.city {
+            self.city = text("city", v, 128)?;
+        }
+        if let Some(v) = patch.state {
+            self.state = text("state", v, 128)?;
+        }
+        if let Some(v) = patch.country {
+            self.country = text("country", v, 128)?;
         }
         Ok(*self != before)
     }

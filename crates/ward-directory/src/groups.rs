@@ -60,6 +60,41 @@ impl Directory {
         .await
     }
 
+    /// Graph's `PATCH /groups/{id}` with `members@odata.bind`: the property changes and the new
+    /// members in one unit of work.
+    pub async fn update_group_with_members(
+        &self,
+        tenant: TenantId,
+        id: ObjectId,
+        patch: GroupPatch,
+        members: &[ObjectId],
+    ) -> Result<Group> {
+        let patch = &patch;
+        retry_on_conflict(move || async move {
+            let (mut group, stored): (Group, _) = self.load(tenant, ObjectKind::Group, id).await?;
+            let mut ops = Vec::new();
+            if group.apply(patch.clone())? {
+                ops.push(WriteOp::Update {
+                    kind: ObjectKind::Group,
+                    id,
+                    unique_key: None,
+                    doc: encode(&group)?,
+                    expected_version: stored.version,
+                });
+            }
+            for m in members {
+                ops.push(self.link_op(tenant, &group, Relation::Member, *m).await?);
+            }
+            if ops.is_empty() {
+                return Ok(group);
+            }
+            let first = members.first().copied().unwrap_or(id);
+            self.store.commit(tenant, self.clock.now(), ops).await.map_err(|e| link_error(e, id, first, "members"))?;
+            Ok(group)
+        })
+        .await
+    }
+
     pub async fn delete_group(&self, tenant: TenantId, id: ObjectId) -> Result<()> {
         self.soft_delete(tenant, ObjectKind::Group, id).await
     }
@@ -77,6 +112,14 @@ impl Directory {
 
     async fn link(&self, tenant: TenantId, relation: Relation, group_id: ObjectId, member_id: ObjectId) -> Result<()> {
         let group = self.group(tenant, group_id).await?;
+        let op = self.link_op(tenant, &group, relation, member_id).await?;
+        self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| link_error(e, group_id, member_id, relation.property()))?;
+        Ok(())
+    }
+
+    /// The write that links `member_id` to `group` (checked: kinds, Microsoft 365 nesting).
+    async fn link_op(&self, tenant: TenantId, group: &Group, relation: Relation, member_id: ObjectId) -> Result<WriteOp> {
+        let group_id = group.id;
         let member = self.directory_object(tenant, member_id).await?;
         let allowed = match relation {
             Relation::Member => member.kind.can_be_member(),
@@ -91,8 +134,34 @@ impl Directory {
         if relation == Relation::Member && member.kind == ObjectKind::Group && group.is_unified() {
             return Err(DirectoryError::invalid("@odata.id", "Microsoft 365 groups cannot have groups as members"));
         }
-        let op = WriteOp::AddLink { relation, link: Link { group: group_id, member: member_id, member_kind: member.kind } };
-        self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| link_error(e, group_id, member_id, relation.property()))?;
+        Ok(WriteOp::AddLink { relation, link: Link { group: group_id, member: member_id, member_kind: member.kind } })
+    }
+
+    /// Creates a group with its first members and owners (Graph's `members@odata.bind` and
+    /// `owners@odata.bind`), all in one unit of work: either all of it exists or none.
+    pub async fn create_group_with(&self, tenant: TenantId, input: NewGroup, members: &[ObjectId], owners: &[ObjectId]) -> Result<Group> {
+        let t = self.tenant(tenant).await?;
+        let group = Group::create(input, self.new_id(), &t, self.clock.now())?;
+        let mut ops = vec![WriteOp::Insert { kind: ObjectKind::Group, id: group.id, unique_key: None, doc: encode(&group)? }];
+        for (relation, ids) in [(Relation::Member, members), (Relation::Owner, owners)] {
+            for id in ids {
+                ops.push(self.link_op(tenant, &group, relation, *id).await?);
+            }
+        }
+        let first = members.first().or(owners.first()).copied().unwrap_or(group.id);
+        self.store.commit(tenant, self.clock.now(), ops).await.map_err(|e| link_error(e, group.id, first, "members"))?;
+        Ok(group)
+    }
+
+    /// Adds several members at once (Graph's `members@odata.bind` on PATCH): all or none.
+    pub async fn add_members(&self, tenant: TenantId, group_id: ObjectId, members: &[ObjectId]) -> Result<()> {
+        let group = self.group(tenant, group_id).await?;
+        let mut ops = Vec::with_capacity(members.len());
+        for id in members {
+            ops.push(self.link_op(tenant, &group, Relation::Member, *id).await?);
+        }
+        let first = members.first().copied().unwrap_or(group_id);
+        self.store.commit(tenant, self.clock.now(), ops).await.map_err(|e| link_error(e, group_id, first, "members"))?;
         Ok(())
     }
 

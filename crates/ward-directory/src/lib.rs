@@ -252,3 +252,24 @@ fn link_error(e: StoreError, group: ObjectId, member: ObjectId, relation: &'stat
         other => other.into(),
     }
 }
+
+impl Directory {
+    /// One page of objects of the query's kind, decoded, and where the page ended (for the next).
+    /// Queries run on the store's property index (`ward_core::index`); the caller has checked
+    /// that every property in the query is indexed.
+    pub async fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: TenantId,
+        query: &ward_core::index::ObjectQuery,
+    ) -> Result<(Vec<T>, Option<ward_core::index::Keyset>)> {
+        let rows = self.store.query_objects(tenant, query).await?;
+        let last = rows.last().map(|(o, value)| ward_core::index::Keyset { value: value.clone(), id: o.id });
+        let items = rows.iter().map(|(o, _)| decode(o)).collect::<Result<Vec<T>>>()?;
+        Ok((items, last))
+    }
+
+    /// How many objects match the query's condition.
+    pub async fn count(&self, tenant: TenantId, query: &ward_core::index::ObjectQuery) -> Result<i64> {
+        Ok(self.store.count_matching(tenant, query).await?)
+    }
+}

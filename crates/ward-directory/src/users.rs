@@ -102,6 +102,45 @@ impl Directory {
         self.modify_user(tenant, key, |u| u.apply(patch.clone(), &t)).await
     }
 
+    /// Graph's `PATCH /users/{id}`: properties and, with `passwordProfile`, a new password (and
+    /// whether it must be changed at next sign-in), in one unit of work.
+    pub async fn update_user_with_password(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        patch: UserPatch,
+        password: Option<(String, bool)>,
+    ) -> Result<User> {
+        let t = self.tenant(tenant).await?;
+        let (patch, password, t) = (&patch, &password, &t);
+        retry_on_conflict(move || async move {
+            let (mut user, version) = self.user_record(tenant, key).await?;
+            let mut changed = user.apply(patch.clone(), t)?;
+            let mut ops = Vec::new();
+            if let Some((pw, force)) = password {
+                ops.push(self.password_op(user.id, pw)?);
+                if user.force_change_password_next_sign_in != *force {
+                    user.force_change_password_next_sign_in = *force;
+                    changed = true;
+                }
+            }
+            if changed {
+                ops.push(WriteOp::Update {
+                    kind: ObjectKind::User,
+                    id: user.id,
+                    unique_key: Some(user.unique_key()),
+                    doc: encode(&user)?,
+                    expected_version: version,
+                });
+            }
+            if !ops.is_empty() {
+                self.commit(tenant, ops).await?;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
     /// Disables sign-in and invalidates every session and refresh token issued so far.
     pub async fn disable_user(&self, tenant: TenantId, key: &str) -> Result<User> {
         let now = self.clock.now();

@@ -5,7 +5,9 @@
 
 pub mod client_ip;
 pub mod error;
+mod graph;
 mod graph_apps;
+mod graph_authz;
 mod layers;
 pub mod oauth;
 pub mod oidc;
@@ -64,6 +66,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(oauth::routes())
         .merge(oidc::routes())
         .merge(graph_apps::routes())
+        .merge(graph::routes())
         .merge(oauth::limited_routes())
         .merge(oidc::limited_routes())
         .merge(pages::routes())

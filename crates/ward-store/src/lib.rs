@@ -6,6 +6,7 @@
 
 mod migrate;
 pub mod postgres;
+mod query;
 mod sql;
 mod sql_store;
 pub mod sqlite;

@@ -53,6 +53,11 @@ pub async fn migrate(db: &dyn Db, now_micros: i64) -> StoreResult<()> {
         for statement in split_statements(m.sql) {
             tx.exec(statement, vec![]).await?;
         }
+        if m.name == "object_index" {
+            // The index of objects written before it existed, in the same transaction.
+            let n = crate::query::reindex_all(&mut *tx).await?;
+            tracing::info!(backend = db.name(), objects = n, "indexed existing objects");
+        }
         tx.exec(
             "INSERT INTO ward_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
             args![m.version, m.name, checksum(m.sql), now_micros],

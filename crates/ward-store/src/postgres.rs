@@ -13,6 +13,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "sign_in", sql: include_str!("../migrations/postgres/0003_sign_in.sql") },
     Migration { version: 4, name: "client_assertions", sql: include_str!("../migrations/postgres/0004_client_assertions.sql") },
     Migration { version: 5, name: "device_codes", sql: include_str!("../migrations/postgres/0005_device_codes.sql") },
+    Migration { version: 6, name: "object_index", sql: include_str!("../migrations/postgres/0006_object_index.sql") },
 ];
 
 /// The advisory lock every write transaction takes: writes, and so change-feed positions, are
@@ -105,6 +106,10 @@ impl Db for PostgresDb {
     }
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
         let rows = bind(sqlx::query(sql), args).fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(decode).collect()
+    }
+    async fn rows_assembled(&self, sql: crate::sql::Assembled, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql.into_string())), args).fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(decode).collect()
     }
     fn migrations(&self) -> &'static [Migration] {

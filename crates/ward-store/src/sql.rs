@@ -70,11 +70,35 @@ impl Row {
             other => Err(StoreError::Corrupt(format!("column {i}: expected integer, got {other:?}"))),
         }
     }
+    pub fn opt_text(&self, i: usize) -> StoreResult<Option<String>> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
     pub fn opt_int(&self, i: usize) -> StoreResult<Option<i64>> {
         match self.at(i)? {
             Val::Null => Ok(None),
             _ => self.int(i).map(Some),
         }
+    }
+}
+
+/// SQL text that only `query.rs` can assemble (the field is private to this crate's modules that
+/// build it through [`Assembled::from_fragments`]).
+pub struct Assembled(String);
+
+impl Assembled {
+    /// Joins fixed fragments. Callers pass `&'static str` pieces and placeholders they numbered.
+    pub(crate) fn from_fragments(parts: Vec<std::borrow::Cow<'static, str>>) -> Self {
+        Assembled(parts.concat())
+    }
+    #[cfg(test)]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -99,6 +123,9 @@ pub trait Db: Send + Sync + 'static {
     /// change-feed positions) are serialized in commit order.
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>>;
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>>;
+    /// A statement assembled at run time by `query.rs`, only from its own fixed fragments and
+    /// numbered placeholders: every value is bound, never written into the text.
+    async fn rows_assembled(&self, sql: Assembled, args: Vec<Arg>) -> StoreResult<Vec<Row>>;
     fn migrations(&self) -> &'static [Migration];
     /// See `Store::change_token`.
     fn change_token(&self) -> Option<[u8; 48]> {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
+use ward_core::index::ObjectQuery;
 use ward_core::store::{
     DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredCredential,
     StoredDeviceCode, StoredGrant, StoredHandle, StoredObject, StoredSession, StoredSigningKey, WriteOp,
@@ -305,6 +306,7 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
                 StoreError::NotFound { .. } => not_found("tenant", tenant),
                 other => with_key(&unique_key)(other),
             })?;
+            crate::query::reindex(tx, tenant, kind, &id.to_string(), Some(&doc)).await?;
             append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Created, json!({ "doc": doc }), at).await
         }
         WriteOp::Update { kind, id, unique_key, doc, expected_version } => {
@@ -322,6 +324,7 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
                     _ => Err(not_found(kind, id)),
                 };
             }
+            crate::query::reindex(tx, tenant, kind, &id.to_string(), Some(&doc)).await?;
             append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Updated, json!({ "doc": doc }), at).await
         }
         WriteOp::SoftDelete { kind, id, at: deleted_at, doc } => {
@@ -335,6 +338,7 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
             if n == 0 {
                 return Err(not_found(kind, id));
             }
+            crate::query::reindex(tx, tenant, kind, &id.to_string(), Some(&doc)).await?;
             append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Deleted, json!({ "doc": doc }), at).await
         }
         WriteOp::Restore { kind, id, unique_key, doc } => {
@@ -349,6 +353,7 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
             if n == 0 {
                 return Err(not_found(kind, id));
             }
+            crate::query::reindex(tx, tenant, kind, &id.to_string(), Some(&doc)).await?;
             append_feed(tx, tenant, kind.as_str(), id.to_string(), ChangeType::Restored, json!({ "doc": doc }), at).await
         }
         WriteOp::Purge { kind, id } => {
@@ -362,6 +367,7 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
             if n == 0 {
                 return Err(not_found(kind, id));
             }
+            crate::query::reindex(tx, tenant, kind, &oid, None).await?;
             append_feed(tx, tenant, kind.as_str(), oid, ChangeType::Purged, json!({}), at).await
         }
         WriteOp::AddLink { relation, link } => {
@@ -527,6 +533,18 @@ impl Store for SqlStore {
         };
         let rows = self.db.rows(sql, args![tenant.to_string(), kind.as_str(), after, limit]).await?;
         rows.iter().map(object_from).collect()
+    }
+
+    async fn query_objects(&self, tenant: TenantId, query: &ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>> {
+        let (sql, args) = crate::query::select(tenant, query, false)?;
+        let rows = self.db.rows_assembled(sql, args).await?;
+        rows.iter().map(|r| Ok((object_from(r)?, r.opt_text(6)?))).collect()
+    }
+
+    async fn count_matching(&self, tenant: TenantId, query: &ObjectQuery) -> StoreResult<i64> {
+        let (sql, args) = crate::query::select(tenant, query, true)?;
+        let rows = self.db.rows_assembled(sql, args).await?;
+        rows.first().ok_or_else(|| corrupt("no count"))?.int(0)
     }
 
     async fn count_objects(&self, tenant: TenantId, kind: ObjectKind, deleted: bool) -> StoreResult<i64> {

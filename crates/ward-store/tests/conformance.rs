@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
+use ward_core::index::{Cond, Keyset, ObjectQuery, Test};
 use ward_core::store::{
     DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredCredential, StoredDeviceCode,
     StoredGrant, StoredHandle, StoredSession, StoredSigningKey, WriteOp,
@@ -315,6 +316,103 @@ async fn keyset_paging(store: S) {
     assert_eq!(store.count_objects(t, ObjectKind::Group, false).await.unwrap(), 25);
 }
 
+fn user_doc(id: ObjectId, name: &str, upn: &str, enabled: bool, other: &[&str]) -> serde_json::Value {
+    json!({ "id": id, "displayName": name, "userPrincipalName": upn, "accountEnabled": enabled, "otherMails": other,
+            "createdDateTime": "2026-11-27T00:00:00Z" })
+}
+
+/// Every page of a query, following its keyset.
+async fn all_pages(store: &S, t: TenantId, mut q: ObjectQuery) -> Vec<String> {
+    let mut names = Vec::new();
+    loop {
+        let page = store.query_objects(t, &q).await.unwrap();
+        let Some((last, value)) = page.last().cloned() else { return names };
+        q.after = Some(Keyset { value, id: last.id });
+        names.extend(page.into_iter().map(|(o, _)| o.doc["displayName"].as_str().unwrap().to_string()));
+    }
+}
+
+async fn property_index_queries(store: S) {
+    let t = tenant(&store, "Query").await;
+    let other = tenant(&store, "Other").await;
+    let names = ["Adele Vance", "adam Smith", "Alex Wilber", "Bianca Pisani", "Ádám Kovács", "Megan Bowen", "Lee Gu"];
+    let mut ids = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let id = oid();
+        ids.push(id);
+        let other_mails: Vec<&str> = if i % 2 == 0 { vec!["shared@x.example"] } else { vec![] };
+        let doc = user_doc(id, n, &format!("u{i}@query.ward.local"), i != 3, &other_mails);
+        store.commit(t, now(), vec![WriteOp::Insert { kind: ObjectKind::User, id, unique_key: None, doc }]).await.unwrap();
+    }
+    // Another tenant's look-alike is never seen.
+    let stranger = oid();
+    let doc = user_doc(stranger, "Adele Impostor", "x@other.ward.local", true, &[]);
+    store.commit(other, now(), vec![WriteOp::Insert { kind: ObjectKind::User, id: stranger, unique_key: None, doc }]).await.unwrap();
+
+    let q = |cond: Cond, order_by: Option<&'static str>, limit: u32| ObjectQuery {
+        kind: ObjectKind::User,
+        deleted: false,
+        cond,
+        order_by,
+        descending: false,
+        after: None,
+        limit,
+    };
+    let prefix = |p: &str| Cond::Prop { property: "displayName", test: Test::Prefix(p.into()) };
+    // A prefix, case-insensitive, paged two at a time by displayName: every match once, in order.
+    let got = all_pages(&store, t, q(prefix("ad"), Some("displayName"), 2)).await;
+    assert_eq!(got, vec!["adam Smith", "Adele Vance"]);
+    let got = all_pages(&store, t, q(prefix("a"), Some("displayName"), 1)).await;
+    assert_eq!(got, vec!["adam Smith", "Adele Vance", "Alex Wilber"], "byte order: 'á' sorts after ASCII");
+    // Descending.
+    let mut desc = q(Cond::All, Some("displayName"), 3);
+    desc.descending = true;
+    let got = all_pages(&store, t, desc).await;
+    assert_eq!(got.len(), names.len());
+    assert_eq!(got.first().map(String::as_str), Some("Ádám Kovács"));
+    // By id, with conditions on other properties and on collections.
+    let enabled_with_shared = Cond::And(vec![
+        Cond::Prop { property: "accountEnabled", test: Test::Eq("true".into()) },
+        Cond::Prop { property: "otherMails", test: Test::Eq("shared@x.example".into()) },
+    ]);
+    let mut got = all_pages(&store, t, q(enabled_with_shared.clone(), None, 2)).await;
+    got.sort();
+    assert_eq!(got, vec!["Adele Vance", "Alex Wilber", "Lee Gu", "Ádám Kovács"]);
+    assert_eq!(store.count_matching(t, &q(enabled_with_shared, None, 1)).await.unwrap(), 4);
+    // not / or / in / suffix / tokens.
+    let not_a = Cond::Not(Box::new(prefix("a")));
+    assert_eq!(store.count_matching(t, &q(not_a, None, 1)).await.unwrap(), 4);
+    let either = Cond::Or(vec![prefix("lee"), Cond::Prop { property: "userPrincipalName", test: Test::Eq("u3@query.ward.local".into()) }]);
+    let mut got = all_pages(&store, t, q(either, None, 10)).await;
+    got.sort();
+    assert_eq!(got, vec!["Bianca Pisani", "Lee Gu"]);
+    let suffix = Cond::Prop { property: "displayName", test: Test::Suffix("_".into()) };
+    assert_eq!(store.count_matching(t, &q(suffix, None, 1)).await.unwrap(), 0, "LIKE wildcards in a value are literal");
+    let word = Cond::Prop { property: "displayName~", test: Test::Prefix("bow".into()) };
+    assert_eq!(all_pages(&store, t, q(word, None, 10)).await, vec!["Megan Bowen"]);
+    let none_of = Cond::Prop { property: "displayName", test: Test::In(vec![]) };
+    assert_eq!(store.count_matching(t, &q(none_of, None, 1)).await.unwrap(), 0);
+
+    // The index follows updates, deletion, restore and purge.
+    let adele = ids[0];
+    let renamed = user_doc(adele, "Zoe Renamed", "u0@query.ward.local", true, &[]);
+    let op = WriteOp::Update { kind: ObjectKind::User, id: adele, unique_key: None, doc: renamed.clone(), expected_version: 1 };
+    store.commit(t, now(), vec![op]).await.unwrap();
+    assert_eq!(all_pages(&store, t, q(prefix("ad"), Some("displayName"), 5)).await, vec!["adam Smith"]);
+    assert_eq!(all_pages(&store, t, q(prefix("zoe"), Some("displayName"), 5)).await, vec!["Zoe Renamed"]);
+    store.commit(t, now(), vec![WriteOp::SoftDelete { kind: ObjectKind::User, id: adele, at: now(), doc: renamed.clone() }]).await.unwrap();
+    assert!(all_pages(&store, t, q(prefix("zoe"), Some("displayName"), 5)).await.is_empty());
+    let mut deleted = q(prefix("zoe"), Some("displayName"), 5);
+    deleted.deleted = true;
+    assert_eq!(all_pages(&store, t, deleted.clone()).await, vec!["Zoe Renamed"]);
+    store.commit(t, now(), vec![WriteOp::Purge { kind: ObjectKind::User, id: adele }]).await.unwrap();
+    assert!(all_pages(&store, t, deleted).await.is_empty());
+
+    // Properties outside the index are refused, not scanned.
+    let secret = Cond::Prop { property: "passwordProfile", test: Test::Present };
+    assert!(matches!(store.query_objects(t, &q(secret, None, 1)).await, Err(StoreError::Invalid(_))));
+}
+
 async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     let t = tenant(&store, "Concurrent").await;
     let mut handles = Vec::new();
@@ -530,6 +628,7 @@ conformance!(
     change_feed_is_atomic_and_ordered,
     credentials_are_never_in_the_feed,
     keyset_paging,
+    property_index_queries,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
     grants_and_single_use_handles,

@@ -288,6 +288,14 @@ fn merge(base: UserPatch, extra: UserPatch) -> UserPatch {
         user_type: extra.user_type.or(base.user_type),
         account_enabled: extra.account_enabled.or(base.account_enabled),
         on_premises_immutable_id: extra.on_premises_immutable_id.or(base.on_premises_immutable_id),
+        business_phones: extra.business_phones.or(base.business_phones),
+        mobile_phone: extra.mobile_phone.or(base.mobile_phone),
+        office_location: extra.office_location.or(base.office_location),
+        preferred_language: extra.preferred_language.or(base.preferred_language),
+        company_name: extra.company_name.or(base.company_name),
+        city: extra.city.or(base.city),
+        state: extra.state.or(base.state),
+        country: extra.country.or(base.country),
     }
 }
 

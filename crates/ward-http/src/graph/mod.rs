@@ -1,0 +1,194 @@
+//! Graph's directory surface under `/v1.0`: users, groups, their relationships, deleted items and
+//! directory roles, with Graph's OData query options, paging and errors. Every handler reads the
+//! caller from a Ward-issued bearer token and checks one operation of [`crate::graph_authz`]
+//! before it reaches the directory.
+
+// Helpers here return a ready `Response` as their error, for the handler to send as is.
+#![allow(clippy::result_large_err)]
+
+mod groups;
+mod list;
+mod objects;
+mod users;
+mod views;
+
+use crate::AppState;
+use crate::error::{directory_error, graph_error};
+use crate::graph_authz::{Op, allows, needs_user_roles};
+use crate::layers::RequestId;
+use axum::Json;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use ward_auth::introspect::Caller;
+use ward_core::{DirectoryError, ObjectId};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(users::routes()).merge(groups::routes()).merge(objects::routes())
+}
+
+/// `?` for handlers that answer with a `Response` either way: the error is the response.
+macro_rules! attempt {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+pub(crate) use attempt;
+
+/// The caller of a Graph request: a live Ward token for Graph, in the tenant it names.
+pub(crate) struct Graph {
+    pub state: AppState,
+    pub caller: Caller,
+    pub rid: String,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Graph {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let rid = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        let caller = authenticate(state, &parts.headers, &rid).await?;
+        Ok(Graph { state: state.clone(), caller, rid })
+    }
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Caller, Response> {
+    let unauthenticated = |message: &str| {
+        let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "unauthenticated", message, rid);
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ward\", error=\"invalid_token\""));
+        r
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string())
+        .ok_or_else(|| unauthenticated("Access token is empty."))?;
+    match state.tokens.graph_caller(&token).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(unauthenticated("Access token validation failure: invalid, expired, revoked, or not for this API.")),
+        Err(e) => Err(graph_error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "storage_unavailable", &e.description, rid)),
+    }
+}
+
+impl Graph {
+    pub fn tenant(&self) -> ward_core::TenantId {
+        self.caller.tenant.id
+    }
+
+    /// Refuses the request unless the token allows `op` (and, delegated, the user's roles do).
+    pub async fn require(&self, op: Op) -> Result<(), Response> {
+        if op == Op::ReadMe && self.caller.user.is_none() {
+            return Err(self.bad("/me request is only valid with delegated authentication flow."));
+        }
+        let roles = match (&self.caller.user, needs_user_roles(&self.caller, op)) {
+            (Some(user), true) => self.state.directory.roles_of(self.tenant(), user.id).await.map_err(|e| self.fail(&e))?,
+            _ => Vec::new(),
+        };
+        if allows(&self.caller, op, &roles) { Ok(()) } else { Err(self.denied()) }
+    }
+
+    pub fn denied(&self) -> Response {
+        graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "access_denied",
+            "Insufficient privileges to complete the operation.",
+            &self.rid,
+        )
+    }
+
+    pub fn fail(&self, e: &DirectoryError) -> Response {
+        directory_error(e, &self.rid)
+    }
+
+    pub fn bad(&self, message: &str) -> Response {
+        graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", "invalid_value", message, &self.rid)
+    }
+
+    pub fn not_found(&self, id: &str) -> Response {
+        graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            "not_found",
+            &format!(
+                "Resource '{}' does not exist or one of its queried reference-property objects are not present.",
+                ward_core::validate::clip(id)
+            ),
+            &self.rid,
+        )
+    }
+
+    pub fn context(&self, what: &str) -> String {
+        format!("{}/v1.0/$metadata#{what}", self.state.public_url)
+    }
+
+    /// `201`/`200` with one entity and its `@odata.context`.
+    pub fn entity(&self, set: &str, mut v: Map<String, Value>, status: StatusCode) -> Response {
+        v.insert("@odata.context".into(), json!(self.context(&format!("{set}/$entity"))));
+        (status, Json(Value::Object(v))).into_response()
+    }
+
+    /// A string collection (`getMemberGroups`, `checkMemberGroups`).
+    pub fn strings(&self, ids: impl IntoIterator<Item = ObjectId>) -> Response {
+        let value: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+        Json(json!({ "@odata.context": self.context("Collection(Edm.String)"), "value": value })).into_response()
+    }
+
+    /// A request body that must be a JSON object.
+    pub fn object(&self, body: &[u8]) -> Result<Map<String, Value>, Response> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(self.bad("The request body must be a JSON object.")),
+            Err(e) => Err(self.bad(&format!("The request body is not valid JSON: {e}."))),
+        }
+    }
+
+    pub fn parse_id(&self, id: &str) -> Result<ObjectId, Response> {
+        id.parse::<ObjectId>().map_err(|_| {
+            graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "invalid_value",
+                &format!("Invalid object identifier '{}'.", ward_core::validate::clip(id)),
+                &self.rid,
+            )
+        })
+    }
+
+    /// The object id at the end of an `@odata.id` reference (`https://…/directoryObjects/{id}`,
+    /// `…/users/{id}`, `…/groups/{id}`), or a bare id.
+    pub fn reference(&self, v: Option<&Value>) -> Result<ObjectId, Response> {
+        let Some(text) = v.and_then(Value::as_str) else {
+            return Err(self.bad("A reference must be a string '@odata.id': 'https://…/v1.0/directoryObjects/{id}'."));
+        };
+        let last = text.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let last = last.strip_prefix("directoryObjects(").map(|s| s.trim_end_matches(')').trim_matches('\'')).unwrap_or(last);
+        self.parse_id(last)
+    }
+
+    /// The ids of a `…@odata.bind` list: at most 20, all-or-nothing (Graph's limit).
+    pub fn binds(&self, v: &Value, what: &str) -> Result<Vec<ObjectId>, Response> {
+        let Some(items) = v.as_array() else { return Err(self.bad(&format!("{what} must be an array of references."))) };
+        if items.len() > 20 {
+            return Err(self.bad(&format!("{what} accepts at most 20 references per request.")));
+        }
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            let id = self.reference(Some(item))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// `204 No Content`.
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,96 @@
+//! Who may call which directory operation of the Graph API: the permission table, mirrored in
+//! `docs/graph.md`. App-only tokens are authorized by their `roles` (application permissions);
+//! delegated tokens by their `scp`, and, for operations an ordinary member cannot perform, also
+//! by the signed-in user's directory roles (Graph intersects the app's permission with what the
+//! user may do).
+
+use ward_auth::introspect::Caller;
+use ward_core::roles::GLOBAL_ADMINISTRATOR;
+
+const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+const GROUPS_ADMINISTRATOR: &str = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
+const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+
+/// A directory operation of the Graph surface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `GET /me` and the signed-in user's own memberships.
+    ReadMe,
+    /// `GET /users`, `/users/{id}` and their relationships.
+    ReadUsers,
+    /// `POST/PATCH/DELETE /users…`, restore, `revokeSignInSessions`, `manager`.
+    WriteUsers,
+    /// `GET /groups`, `/groups/{id}` and their members and owners.
+    ReadGroups,
+    /// `POST/PATCH/DELETE /groups…`, restore.
+    WriteGroups,
+    /// `members/$ref` and `owners/$ref` add and remove.
+    WriteMembers,
+    /// `GET /directoryRoles`, `roleManagement/directory/roleDefinitions|roleAssignments`.
+    ReadRoles,
+    /// Role assignments: create and remove.
+    WriteRoles,
+}
+
+pub struct Rule {
+    /// Application permissions that allow the operation app-only.
+    pub app: &'static [&'static str],
+    /// Delegated permissions that allow it on a user's behalf.
+    pub delegated: &'static [&'static str],
+    /// For delegated calls, the directory roles the user must also hold (`None`: any member).
+    pub user_roles: Option<&'static [&'static str]>,
+}
+
+pub fn rule(op: Op) -> Rule {
+    const READ_USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
+    const READ_GROUPS: &[&str] = &["Group.Read.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All"];
+    match op {
+        Op::ReadMe => {
+            Rule { app: &[], delegated: &["User.Read", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All"], user_roles: None }
+        }
+        Op::ReadUsers => Rule { app: READ_USERS, delegated: READ_USERS, user_roles: None },
+        Op::WriteUsers => Rule {
+            app: &["User.ReadWrite.All"],
+            delegated: &["User.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR]),
+        },
+        Op::ReadGroups => Rule { app: READ_GROUPS, delegated: READ_GROUPS, user_roles: None },
+        Op::WriteGroups => Rule {
+            app: &["Group.ReadWrite.All"],
+            delegated: &["Group.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, GROUPS_ADMINISTRATOR, USER_ADMINISTRATOR]),
+        },
+        Op::WriteMembers => Rule {
+            app: &["GroupMember.ReadWrite.All", "Group.ReadWrite.All"],
+            delegated: &["GroupMember.ReadWrite.All", "Group.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, GROUPS_ADMINISTRATOR, USER_ADMINISTRATOR]),
+        },
+        Op::ReadRoles => {
+            const READ: &[&str] = &["RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory", "Directory.Read.All"];
+            Rule { app: READ, delegated: READ, user_roles: None }
+        }
+        Op::WriteRoles => Rule {
+            app: &["RoleManagement.ReadWrite.Directory"],
+            delegated: &["RoleManagement.ReadWrite.Directory"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR]),
+        },
+    }
+}
+
+/// Does the token allow `op`? `user_roles` are the signed-in user's directory role template ids
+/// (ignored for app-only tokens).
+pub fn allows(caller: &Caller, op: Op, user_roles: &[String]) -> bool {
+    let r = rule(op);
+    match &caller.user {
+        None => caller.roles.iter().any(|role| r.app.contains(&role.as_str())),
+        Some(_) => {
+            caller.scopes.iter().any(|s| r.delegated.contains(&s.as_str()))
+                && r.user_roles.is_none_or(|needed| user_roles.iter().any(|have| needed.contains(&have.as_str())))
+        }
+    }
+}
+
+/// Does `op` need the signed-in user's roles to decide (so the caller should look them up)?
+pub fn needs_user_roles(caller: &Caller, op: Op) -> bool {
+    caller.user.is_some() && rule(op).user_roles.is_some()
+}

@@ -1,0 +1,456 @@
+//! Graph's directory API end to end against the real binary: users and groups with OData
+//! queries, paging, membership, deleted items, directory roles, permissions and hostile input.
+//! The caller is the automation app `ward init` creates (every application permission), except
+//! where a test mints a less privileged app.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    server: Server,
+    tid: String,
+    domain: String,
+    token: String,
+}
+
+async fn client_token(server: &Server, tid: &str, id: &str, secret: &str) -> String {
+    let r = http()
+        .post(server.url(&format!("/{tid}/oauth2/v2.0/token")))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let init = init(dir.path(), &[]);
+    let server = Server::start(dir.path(), &["--data-dir", "data"]);
+    let tid = init["tenant_id"].as_str().unwrap().to_string();
+    let token = client_token(&server, &tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
+    let mut s = Setup { _dir: dir, server, tid, domain: String::new(), token };
+    let (_, me) = s.call("GET", "/v1.0/users?$select=userPrincipalName", None).await;
+    s.domain = me["value"][0]["userPrincipalName"].as_str().unwrap().split('@').nth(1).unwrap().to_string();
+    s
+}
+
+impl Setup {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.send(&self.token.clone(), method, path, body, &[]).await
+    }
+    async fn advanced(&self, path: &str) -> (u16, Value) {
+        self.send(&self.token.clone(), "GET", path, None, &[("ConsistencyLevel", "eventual")]).await
+    }
+    async fn send(&self, token: &str, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let url = if path.starts_with("http") { path.replace("localhost", "127.0.0.1") } else { self.server.url(path) };
+        let mut req = http().request(method.parse().unwrap(), url).bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+    async fn create_user(&self, alias: &str, name: &str) -> Value {
+        let (status, u) = self
+            .call(
+                "POST",
+                "/v1.0/users",
+                Some(json!({
+                    "accountEnabled": true,
+                    "displayName": name,
+                    "mailNickname": alias,
+                    "userPrincipalName": format!("{alias}@{}", self.domain),
+                    "passwordProfile": { "password": "Correct-Horse-Battery-9", "forceChangePasswordNextSignIn": false },
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{u}");
+        u
+    }
+    async fn create_group(&self, name: &str, extra: Value) -> (u16, Value) {
+        let mut body = json!({ "displayName": name, "mailEnabled": false, "mailNickname": name.replace(' ', ""), "securityEnabled": true });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.call("POST", "/v1.0/groups", Some(body)).await
+    }
+    /// Every page of a list, following `@odata.nextLink`.
+    async fn all(&self, path: &str, advanced: bool) -> (Vec<Value>, usize) {
+        let (mut items, mut pages) = (Vec::new(), 0);
+        let mut next = Some(path.to_string());
+        while let Some(url) = next {
+            let hdrs: &[(&str, &str)] = if advanced { &[("ConsistencyLevel", "eventual")] } else { &[] };
+            let (status, page) = self.send(&self.token.clone(), "GET", &url, None, hdrs).await;
+            assert_eq!(status, 200, "{url}: {page}");
+            items.extend(page["value"].as_array().unwrap().iter().cloned());
+            pages += 1;
+            next = page["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        (items, pages)
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn users_are_created_read_updated_deleted_and_restored_in_graphs_shapes() {
+    let s = setup().await;
+    let u = s.create_user("adelev", "Adele Vance").await;
+    let id = u["id"].as_str().unwrap();
+    assert!(u["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#users/$entity"));
+    assert_eq!(u["userPrincipalName"], format!("adelev@{}", s.domain));
+    assert!(u.get("accountEnabled").is_none(), "accountEnabled is outside the default set: {u}");
+    assert_eq!(u["businessPhones"], json!([]));
+    assert!(u.get("passwordProfile").is_none() && u.get("managerId").is_none());
+
+    // By id, by UPN (any case), with $select.
+    assert_eq!(s.call("GET", &format!("/v1.0/users/{id}"), None).await.1["displayName"], "Adele Vance");
+    let (status, by_upn) = s.call("GET", &format!("/v1.0/users/ADELEV@{}", s.domain), None).await;
+    assert_eq!((status, by_upn["id"].as_str()), (200, Some(id)));
+    let (_, sel) = s.call("GET", &format!("/v1.0/users/{id}?$select=accountEnabled,jobTitle"), None).await;
+    assert_eq!(sel["accountEnabled"], true);
+    assert!(sel["@odata.context"].as_str().unwrap().contains("users"));
+    assert!(sel.get("displayName").is_none(), "only what was selected (and id): {sel}");
+
+    // PATCH: 204, then visible; a password reset in the same request.
+    let patch = json!({ "jobTitle": "Engineer", "city": "Lyon", "passwordProfile": { "password": "Another-Long-Secret-42" } });
+    assert_eq!(s.call("PATCH", &format!("/v1.0/users/{id}"), Some(patch)).await.0, 204);
+    let (_, sel) = s.call("GET", &format!("/v1.0/users/{id}?$select=jobTitle,city"), None).await;
+    assert_eq!((sel["jobTitle"].as_str(), sel["city"].as_str()), (Some("Engineer"), Some("Lyon")));
+
+    // Refused, by name, with nothing written.
+    for (body, needle) in [
+        (json!({ "id": "x" }), "read-only"),
+        (json!({ "createdDateTime": "2020-01-01T00:00:00Z" }), "read-only"),
+        (json!({ "favouriteColour": "blue" }), "favouriteColour"),
+        (json!({ "accountEnabled": "yes" }), "wrong type"),
+        (json!({ "displayName": "" }), "displayName"),
+        (json!({ "passwordProfile": { "password": "short" } }), "password"),
+    ] {
+        let (status, e) = s.call("PATCH", &format!("/v1.0/users/{id}"), Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} → {e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(needle), "{body} → {e}");
+        assert!(e["error"]["innerError"]["request-id"].is_string());
+    }
+    assert_eq!(s.call("GET", &format!("/v1.0/users/{id}?$select=jobTitle"), None).await.1["jobTitle"], "Engineer");
+    // Creation needs Graph's required properties; a taken UPN is refused.
+    let (status, e) = s.call("POST", "/v1.0/users", Some(json!({ "displayName": "No UPN", "accountEnabled": true }))).await;
+    assert_eq!((status, code(&e)), (400, "Request_BadRequest"));
+    let dup = json!({ "accountEnabled": true, "displayName": "Dup", "mailNickname": "dup", "userPrincipalName": format!("AdeleV@{}", s.domain),
+                      "passwordProfile": { "password": "Correct-Horse-Battery-9" } });
+    let (status, e) = s.call("POST", "/v1.0/users", Some(dup)).await;
+    assert!(status == 400 || status == 409, "{status} {e}");
+
+    // Delete → 404 → deleted items → restore → back.
+    assert_eq!(s.call("DELETE", &format!("/v1.0/users/{id}"), None).await.0, 204);
+    let (status, e) = s.call("GET", &format!("/v1.0/users/{id}"), None).await;
+    assert_eq!((status, code(&e)), (404, "Request_ResourceNotFound"));
+    let (_, deleted) = s.call("GET", "/v1.0/directory/deletedItems/microsoft.graph.user", None).await;
+    assert_eq!(deleted["value"].as_array().unwrap().len(), 1, "{deleted}");
+    assert_eq!(deleted["value"][0]["id"], id);
+    let (status, restored) = s.call("POST", &format!("/v1.0/directory/deletedItems/{id}/restore"), None).await;
+    assert_eq!((status, restored["@odata.type"].as_str()), (200, Some("#microsoft.graph.user")));
+    assert_eq!(s.call("GET", &format!("/v1.0/users/{id}"), None).await.0, 200);
+    // Permanent deletion only from deleted items.
+    assert_eq!(s.call("DELETE", &format!("/v1.0/directory/deletedItems/{id}"), None).await.0, 404);
+    assert_eq!(s.call("DELETE", &format!("/v1.0/users/{id}"), None).await.0, 204);
+    assert_eq!(s.call("DELETE", &format!("/v1.0/directory/deletedItems/{id}"), None).await.0, 204);
+    assert_eq!(s.call("GET", &format!("/v1.0/directory/deletedItems/{id}"), None).await.0, 404);
+
+    // manager / directReports / revokeSignInSessions.
+    let boss = s.create_user("boss", "Big Boss").await;
+    let worker = s.create_user("worker", "Worker Bee").await;
+    let (bid, wid) = (boss["id"].as_str().unwrap(), worker["id"].as_str().unwrap());
+    let reference = json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/users/{bid}") });
+    assert_eq!(s.call("PUT", &format!("/v1.0/users/{wid}/manager/$ref"), Some(reference)).await.0, 204);
+    assert_eq!(s.call("GET", &format!("/v1.0/users/{wid}/manager"), None).await.1["id"], bid);
+    let (_, reports) = s.call("GET", &format!("/v1.0/users/{bid}/directReports"), None).await;
+    assert_eq!(reports["value"][0]["id"], wid);
+    assert_eq!(reports["value"][0]["@odata.type"], "#microsoft.graph.user");
+    assert_eq!(s.call("DELETE", &format!("/v1.0/users/{wid}/manager/$ref"), None).await.0, 204);
+    assert_eq!(s.call("GET", &format!("/v1.0/users/{wid}/manager"), None).await.0, 404);
+    let (status, revoked) = s.call("POST", &format!("/v1.0/users/{wid}/revokeSignInSessions"), None).await;
+    assert_eq!((status, &revoked["value"]), (200, &json!(true)));
+    // /me is for delegated tokens.
+    assert_eq!(s.call("GET", "/v1.0/me", None).await.0, 400);
+}
+
+#[tokio::test]
+async fn odata_filters_paging_counts_and_search_follow_graphs_rules() {
+    let s = setup().await;
+    let names = ["Alex Wilber", "Adele Vance", "Allan Deyoung", "Bianca Pisani", "Megan Bowen", "Lee Gu", "Alice O'Neil"];
+    for (i, n) in names.iter().enumerate() {
+        s.create_user(&format!("u{i}"), n).await;
+    }
+    for i in 0..23 {
+        s.create_user(&format!("bulk{i:02}"), &format!("Bulk User {i:02}")).await;
+    }
+
+    // startswith, case-insensitive, paged 2 at a time: every match once, in displayName order.
+    let (items, pages) = s.all("/v1.0/users?$filter=startswith(displayName,'AL')&$top=2&$select=displayName", false).await;
+    let got: Vec<&str> = items.iter().map(|u| u["displayName"].as_str().unwrap()).collect();
+    assert_eq!(got, vec!["Alex Wilber", "Alice O'Neil", "Allan Deyoung"]);
+    assert_eq!(pages, 2);
+    // Quotes inside literals are doubled, as OData says.
+    let (_, r) = s.call("GET", "/v1.0/users?$filter=displayName%20eq%20'Alice%20O''Neil'", None).await;
+    assert_eq!(r["value"].as_array().unwrap().len(), 1, "{r}");
+    // All 31 users (30 + the administrator), in pages of 7, each once.
+    let (items, pages) = s.all("/v1.0/users?$top=7", false).await;
+    let ids: BTreeSet<String> = items.iter().map(|u| u["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!((items.len(), ids.len(), pages), (31, 31, 5));
+
+    // The skip token is opaque and bound to its query: tampered or moved, it is refused.
+    let (_, first) = s.call("GET", "/v1.0/users?$top=5", None).await;
+    let next = first["@odata.nextLink"].as_str().unwrap().to_string();
+    assert!(next.starts_with("http://localhost:") || next.starts_with("http://127.0.0.1:"), "absolute: {next}");
+    let token = next.split("$skiptoken=").nth(1).unwrap().to_string();
+    let mut tampered = token.clone();
+    tampered.replace_range(0..1, if token.starts_with('e') { "f" } else { "e" });
+    let (status, e) = s.call("GET", &format!("/v1.0/users?$top=5&$skiptoken={tampered}"), None).await;
+    assert_eq!((status, code(&e)), (400, "Request_BadRequest"));
+    let (status, _) = s.call("GET", &format!("/v1.0/users?$top=6&$skiptoken={token}"), None).await;
+    assert_eq!(status, 400, "a token moved to another query");
+    let (status, _) = s.call("GET", &format!("/v1.0/groups?$top=5&$skiptoken={token}"), None).await;
+    assert_eq!(status, 400, "a token moved to another collection");
+
+    // $count: advanced only. Without the header, /$count is refused and $count=true ignored.
+    let (status, e) = s.call("GET", "/v1.0/users/$count", None).await;
+    assert_eq!((status, e["error"]["message"].as_str()), (400, Some("$count is not currently supported.")));
+    let (status, n) = s.advanced("/v1.0/users/$count?$filter=startswith(displayName,'bulk')").await;
+    assert_eq!((status, n), (200, json!(23)));
+    let (_, r) = s.call("GET", "/v1.0/users?$count=true&$top=1", None).await;
+    assert!(r.get("@odata.count").is_none());
+    let (_, r) = s.advanced("/v1.0/users?$count=true&$top=1&$filter=startswith(displayName,'bulk')").await;
+    assert_eq!(r["@odata.count"], 23);
+    // ...and a later page of an advanced query works without the header (the token remembers).
+    let (items, _) = s
+        .all(
+            "/v1.0/users?$count=true&$top=10&$filter=endswith(userPrincipalName,'bulk07@DOMAIN')".replace("DOMAIN", &s.domain).as_str(),
+            true,
+        )
+        .await;
+    assert_eq!(items.len(), 1);
+    let (_, r) = s.advanced("/v1.0/users?$count=true&$top=10&$filter=startswith(displayName,'bulk')").await;
+    let (status, page2) = s.call("GET", r["@odata.nextLink"].as_str().unwrap(), None).await;
+    assert_eq!(status, 200, "{page2}");
+    assert_eq!(page2["value"].as_array().unwrap().len(), 10);
+    assert!(page2.get("@odata.count").is_none(), "the count is on the first page only");
+
+    // Operators Graph keeps for advanced queries, and its errors.
+    let (status, e) = s.call("GET", "/v1.0/users?$filter=displayName%20ne%20'Lee%20Gu'", None).await;
+    assert_eq!((status, code(&e)), (400, "Request_UnsupportedQuery"));
+    let (status, r) = s.advanced("/v1.0/users?$count=true&$filter=displayName%20ne%20'Lee%20Gu'").await;
+    assert_eq!((status, r["@odata.count"].as_i64()), (200, Some(30)));
+    let (status, e) = s.call("GET", "/v1.0/users?$search=%22displayName:bowen%22", None).await;
+    assert_eq!((status, code(&e)), (400, "Request_UnsupportedQuery"));
+    assert!(e["error"]["message"].as_str().unwrap().contains("ConsistencyLevel"));
+    let (_, r) = s.advanced("/v1.0/users?$search=%22displayName:bowen%22").await;
+    assert_eq!(r["value"][0]["displayName"], "Megan Bowen");
+    // Malformed OData: 400 with a message that points at the problem.
+    let (status, e) = s.call("GET", "/v1.0/users?$filter=startswith(displayName,'a'", None).await;
+    assert_eq!((status, code(&e)), (400, "Request_BadRequest"));
+    assert!(e["error"]["message"].as_str().unwrap().contains("position"), "{e}");
+    for bad in ["$top=0", "$top=1000", "$top=x", "$select=nope", "$orderby=id", "$skip=3", "$expand=manager"] {
+        let (status, e) = s.call("GET", &format!("/v1.0/users?{bad}"), None).await;
+        assert_eq!(status, 400, "{bad}: {e}");
+    }
+    // Ordering.
+    let (_, r) = s.call("GET", "/v1.0/users?$orderby=displayName%20desc&$top=1", None).await;
+    assert_eq!(r["value"][0]["displayName"], "Megan Bowen");
+    // A property outside the index (and not filterable in Graph) is refused, not scanned.
+    let (status, _) = s.call("GET", "/v1.0/users?$filter=passwordProfile%20eq%20'x'", None).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn hostile_input_never_reaches_sql_as_text() {
+    let s = setup().await;
+    s.create_user("victim", "Victim").await;
+    for value in ["x' or 1 eq 1 --", "'; DROP TABLE objects; --", "%' OR '%'='", "\\", "_", "%", "a\u{0}b"] {
+        let quoted = value.replace('\'', "''");
+        let filter: String = url::form_urlencoded::byte_serialize(format!("displayName eq '{quoted}'").as_bytes()).collect();
+        let (status, r) = s.call("GET", &format!("/v1.0/users?$filter={filter}"), None).await;
+        assert_eq!(status, 200, "{value}: {r}");
+        assert_eq!(r["value"], json!([]), "{value}");
+        let filter: String = url::form_urlencoded::byte_serialize(format!("startswith(displayName,'{quoted}')").as_bytes()).collect();
+        assert_eq!(s.call("GET", &format!("/v1.0/users?$filter={filter}"), None).await.1["value"], json!([]), "{value}");
+        let search: String =
+            url::form_urlencoded::byte_serialize(format!("\"displayName:{}\"", value.replace('"', "")).as_bytes()).collect();
+        let (status, _) = s.advanced(&format!("/v1.0/users?$search={search}")).await;
+        assert!(status == 200 || status == 400, "{value}: {status}");
+    }
+    for orderby in ["displayName;DROP TABLE objects", "(SELECT 1)", "displayName desc, 1"] {
+        let o: String = url::form_urlencoded::byte_serialize(orderby.as_bytes()).collect();
+        assert_eq!(s.call("GET", &format!("/v1.0/users?$orderby={o}"), None).await.0, 400, "{orderby}");
+    }
+    for id in ["1' OR '1'='1", "..%2F..%2Fetc", "00000000-0000-0000-0000-00000000000g"] {
+        let (status, _) = s.call("GET", &format!("/v1.0/groups/{id}"), None).await;
+        assert!(status == 400 || status == 404, "{id}: {status}");
+    }
+    // Still whole.
+    let (_, r) = s.call("GET", "/v1.0/users?$filter=displayName%20eq%20'Victim'", None).await;
+    assert_eq!(r["value"].as_array().unwrap().len(), 1);
+    // Oversized bodies: 413 before anything is read.
+    let big = json!({ "displayName": "x".repeat(2 * 1024 * 1024) });
+    assert_eq!(s.call("POST", "/v1.0/users", Some(big)).await.0, 413);
+    // Not JSON, or not an object.
+    let r = http().post(s.server.url("/v1.0/groups")).bearer_auth(&s.token).body("{nope").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(s.call("POST", "/v1.0/groups", Some(json!([1, 2]))).await.0, 400);
+}
+
+#[tokio::test]
+async fn groups_members_nesting_and_roles() {
+    let s = setup().await;
+    let u = s.create_user("member", "Member One").await;
+    let v = s.create_user("member2", "Member Two").await;
+    let (uid, vid) = (u["id"].as_str().unwrap().to_string(), v["id"].as_str().unwrap().to_string());
+    let bind =
+        |ids: &[&str]| json!(ids.iter().map(|i| format!("https://graph.microsoft.com/v1.0/directoryObjects/{i}")).collect::<Vec<_>>());
+
+    // Created with members in one unit: one bad reference and nothing is created.
+    let missing = "11111111-1111-4111-8111-111111111111";
+    let (status, e) = s.create_group("Broken", json!({ "members@odata.bind": bind(&[&uid, missing]) })).await;
+    assert_eq!(status, 404, "{e}");
+    assert_eq!(s.call("GET", "/v1.0/groups", None).await.1["value"], json!([]));
+    let many: Vec<String> = (0..21).map(|_| uid.clone()).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(s.create_group("TooMany", json!({ "members@odata.bind": bind(&many) })).await.0, 400);
+
+    let (status, inner) = s.create_group("Inner", json!({ "members@odata.bind": bind(&[&uid]) })).await;
+    assert_eq!(status, 201, "{inner}");
+    let inner_id = inner["id"].as_str().unwrap().to_string();
+    assert_eq!(inner["securityEnabled"], true);
+    let (_, outer) = s.create_group("Outer", json!({})).await;
+    let outer_id = outer["id"].as_str().unwrap().to_string();
+
+    // $ref add (and Graph's 400 on a duplicate), PATCH with a bind, $ref remove.
+    let reference = |id: &str| json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}") });
+    assert_eq!(s.call("POST", &format!("/v1.0/groups/{outer_id}/members/$ref"), Some(reference(&inner_id))).await.0, 204);
+    let (status, e) = s.call("POST", &format!("/v1.0/groups/{outer_id}/members/$ref"), Some(reference(&inner_id))).await;
+    assert_eq!((status, code(&e)), (400, "Request_BadRequest"));
+    let (status, e) = s.call("POST", &format!("/v1.0/groups/{inner_id}/members/$ref"), Some(reference(&outer_id))).await;
+    assert_eq!(status, 400, "a cycle: {e}");
+    let patch = json!({ "description": "outer group", "members@odata.bind": bind(&[&vid]) });
+    assert_eq!(s.call("PATCH", &format!("/v1.0/groups/{outer_id}"), Some(patch)).await.0, 204);
+    let (_, members) = s.call("GET", &format!("/v1.0/groups/{outer_id}/members"), None).await;
+    let types: BTreeSet<&str> = members["value"].as_array().unwrap().iter().map(|m| m["@odata.type"].as_str().unwrap()).collect();
+    assert_eq!(types, BTreeSet::from(["#microsoft.graph.group", "#microsoft.graph.user"]));
+    let (_, transitive) = s.call("GET", &format!("/v1.0/groups/{outer_id}/transitiveMembers"), None).await;
+    assert_eq!(transitive["value"].as_array().unwrap().len(), 3, "{transitive}");
+
+    // The user's view: direct and transitive, getMemberGroups, checkMemberGroups, getMemberObjects.
+    let (_, direct) = s.call("GET", &format!("/v1.0/users/{uid}/memberOf"), None).await;
+    assert_eq!(direct["value"].as_array().unwrap().len(), 1);
+    let (_, all) = s.call("GET", &format!("/v1.0/users/{uid}/transitiveMemberOf"), None).await;
+    assert_eq!(all["value"].as_array().unwrap().len(), 2);
+    let (status, groups) =
+        s.call("POST", &format!("/v1.0/users/{uid}/getMemberGroups"), Some(json!({ "securityEnabledOnly": true }))).await;
+    assert_eq!(status, 200);
+    assert!(groups["@odata.context"].as_str().unwrap().ends_with("Collection(Edm.String)"));
+    let got: BTreeSet<&str> = groups["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(got, BTreeSet::from([inner_id.as_str(), outer_id.as_str()]));
+    let (_, checked) =
+        s.call("POST", &format!("/v1.0/users/{uid}/checkMemberGroups"), Some(json!({ "groupIds": [outer_id, missing] }))).await;
+    assert_eq!(checked["value"], json!([outer_id]));
+    let too_many: Vec<&str> = (0..21).map(|_| missing).collect();
+    assert_eq!(s.call("POST", &format!("/v1.0/users/{uid}/checkMemberGroups"), Some(json!({ "groupIds": too_many }))).await.0, 400);
+    assert_eq!(s.call("POST", &format!("/v1.0/users/{uid}/getMemberGroups"), Some(json!({}))).await.0, 400);
+
+    // Remove; membership follows at once.
+    assert_eq!(s.call("DELETE", &format!("/v1.0/groups/{outer_id}/members/{inner_id}/$ref"), None).await.0, 204);
+    assert_eq!(s.call("DELETE", &format!("/v1.0/groups/{outer_id}/members/{inner_id}/$ref"), None).await.0, 404);
+    let (_, groups) = s.call("POST", &format!("/v1.0/users/{uid}/getMemberGroups"), Some(json!({ "securityEnabledOnly": false }))).await;
+    assert_eq!(groups["value"], json!([inner_id]));
+
+    // Group queries: the lambda on groupTypes, and $select.
+    let (status, m365) = s.create_group("Team", json!({ "groupTypes": ["Unified"], "mailEnabled": true })).await;
+    assert_eq!(status, 201, "{m365}");
+    let (_, r) = s.call("GET", "/v1.0/groups?$filter=groupTypes/any(c:c%20eq%20'Unified')&$select=displayName", None).await;
+    assert_eq!(r["value"], json!([{ "id": m365["id"], "displayName": "Team" }]));
+    assert!(r["@odata.context"].as_str().unwrap().ends_with("#groups(id,displayName)"));
+
+    // Directory roles: assign, see it in memberOf and under the role, remove.
+    let (_, defs) = s.call("GET", "/v1.0/roleManagement/directory/roleDefinitions", None).await;
+    let user_admin = defs["value"].as_array().unwrap().iter().find(|d| d["displayName"] == "User Administrator").unwrap()["id"].clone();
+    let (status, a) = s
+        .call(
+            "POST",
+            "/v1.0/roleManagement/directory/roleAssignments",
+            Some(json!({ "principalId": uid, "roleDefinitionId": user_admin, "directoryScopeId": "/" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{a}");
+    let (_, of) = s.call("GET", &format!("/v1.0/users/{uid}/memberOf"), None).await;
+    assert!(of["value"].as_array().unwrap().iter().any(|m| m["@odata.type"] == "#microsoft.graph.directoryRole"), "{of}");
+    let (_, members) = s.call("GET", &format!("/v1.0/directoryRoles/{}/members", user_admin.as_str().unwrap()), None).await;
+    assert_eq!(members["value"][0]["id"], uid.as_str());
+    let filter = format!("/v1.0/roleManagement/directory/roleAssignments?$filter=principalId%20eq%20'{uid}'");
+    assert_eq!(s.call("GET", &filter, None).await.1["value"].as_array().unwrap().len(), 1);
+    let aid = a["id"].as_str().unwrap();
+    assert_eq!(s.call("DELETE", &format!("/v1.0/roleManagement/directory/roleAssignments/{aid}"), None).await.0, 204);
+    assert_eq!(s.call("GET", &filter, None).await.1["value"], json!([]));
+
+    // Delete and restore a group.
+    assert_eq!(s.call("DELETE", &format!("/v1.0/groups/{inner_id}"), None).await.0, 204);
+    let (_, deleted) = s.call("GET", "/v1.0/directory/deletedItems/microsoft.graph.group", None).await;
+    assert_eq!(deleted["value"][0]["id"], inner_id.as_str());
+    assert_eq!(s.call("POST", &format!("/v1.0/directory/deletedItems/{inner_id}/restore"), None).await.0, 200);
+    assert_eq!(s.call("GET", &format!("/v1.0/groups/{inner_id}/members"), None).await.1["value"][0]["id"], uid.as_str());
+}
+
+#[tokio::test]
+async fn least_privilege_for_app_only_callers() {
+    let s = setup().await;
+    let target = s.create_user("target", "Target").await;
+    let tid_user = target["id"].as_str().unwrap();
+    // A new app with a secret and a service principal, but no permission.
+    let (_, app) = s.call("POST", "/v1.0/applications", Some(json!({ "displayName": "Reader" }))).await;
+    let (app_obj, app_id) = (app["id"].as_str().unwrap().to_string(), app["appId"].as_str().unwrap().to_string());
+    let (_, secret) = s.call("POST", &format!("/v1.0/applications/{app_obj}/addPassword"), Some(json!({ "passwordCredential": {} }))).await;
+    let secret = secret["secretText"].as_str().unwrap().to_string();
+    let (_, sp) = s.call("POST", "/v1.0/servicePrincipals", Some(json!({ "appId": app_id }))).await;
+    let sp_id = sp["id"].as_str().unwrap().to_string();
+    let weak = client_token(&s.server, &s.tid, &app_id, &secret).await;
+    for (method, path) in
+        [("GET", "/v1.0/users".to_string()), ("GET", "/v1.0/groups".to_string()), ("GET", format!("/v1.0/users/{tid_user}"))]
+    {
+        let (status, e) = s.send(&weak, method, &path, None, &[]).await;
+        assert_eq!((status, code(&e)), (403, "Authorization_RequestDenied"), "{path}");
+    }
+    // User.Read.All: reads users, nothing else.
+    let (_, sps) = s.call("GET", "/v1.0/servicePrincipals", None).await;
+    let graph =
+        sps["value"].as_array().unwrap().iter().find(|v| v["appId"] == "00000003-0000-0000-c000-000000000000").unwrap()["id"].clone();
+    let grant = json!({ "principalId": sp_id, "resourceId": graph, "appRoleId": "df021288-bdef-4463-88db-98f22de89214" });
+    assert_eq!(s.call("POST", &format!("/v1.0/servicePrincipals/{sp_id}/appRoleAssignments"), Some(grant)).await.0, 201);
+    let reader = client_token(&s.server, &s.tid, &app_id, &secret).await;
+    assert_eq!(s.send(&reader, "GET", "/v1.0/users", None, &[]).await.0, 200);
+    assert_eq!(s.send(&reader, "GET", &format!("/v1.0/users/{tid_user}/memberOf"), None, &[]).await.0, 200);
+    let body = json!({ "jobTitle": "x" });
+    assert_eq!(s.send(&reader, "PATCH", &format!("/v1.0/users/{tid_user}"), Some(body), &[]).await.0, 403);
+    assert_eq!(s.send(&reader, "DELETE", &format!("/v1.0/users/{tid_user}"), None, &[]).await.0, 403);
+    assert_eq!(s.send(&reader, "GET", "/v1.0/groups", None, &[]).await.0, 403);
+    assert_eq!(s.send(&reader, "GET", "/v1.0/roleManagement/directory/roleAssignments", None, &[]).await.0, 403);
+    assert_eq!(s.call("GET", &format!("/v1.0/users/{tid_user}?$select=jobTitle"), None).await.1["jobTitle"], Value::Null);
+    // No token, a bad token: 401 with a challenge.
+    let r = http().get(s.server.url("/v1.0/users")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let mut forged = reader.clone();
+    forged.pop();
+    assert_eq!(s.send(&forged, "GET", "/v1.0/users", None, &[]).await.0, 401);
+}
