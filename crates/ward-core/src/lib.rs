@@ -4,6 +4,7 @@
 //! Pure: no I/O, no async runtime, no clock. Everything here is testable with plain unit tests.
 
 pub mod app;
+pub mod audit;
 pub mod change;
 pub mod client_key;
 pub mod clock;

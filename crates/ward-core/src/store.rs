@@ -100,6 +100,8 @@ pub enum WriteOp {
         kind: ObjectKind,
         id: ObjectId,
     },
+    /// A directory audit record (no change-feed row: it is about the other ops, not a change).
+    Audit(crate::audit::AuditRecord),
     /// Both ends must exist and be live; a `Member` link between groups that would close a cycle
     /// is refused with [`StoreError::Cycle`].
     AddLink {
@@ -336,6 +338,10 @@ pub trait Store: Send + Sync + 'static {
     /// One page of objects matching a query over the property index, in the query's order, each
     /// with its sort value (for the next page's keyset).
     async fn query_objects(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>>;
+    /// Audit records, newest first, with the query's filters.
+    async fn audit_records(&self, tenant: TenantId, query: &crate::audit::AuditQuery) -> StoreResult<Vec<crate::audit::AuditRecord>>;
+    /// Removes audit records older than `cutoff`; returns how many.
+    async fn purge_audit(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// How many objects match the query's condition (its order, keyset and limit aside).
     async fn count_matching(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<i64>;
 

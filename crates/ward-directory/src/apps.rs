@@ -292,7 +292,7 @@ impl Directory {
         })?;
         self.load::<ServicePrincipal>(tenant, ObjectKind::ServicePrincipal, principal).await?;
         let (assignment, op) = self.app_role_assignment_op(principal, &resource_sp, role_id)?;
-        self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| match e {
+        self.commit_store(tenant, vec![op]).await.map_err(|e| match e {
             ward_core::store::StoreError::UniqueViolation(_) => DirectoryError::AlreadyMember { relation: "appRoleAssignments" },
             other => other.into(),
         })?;

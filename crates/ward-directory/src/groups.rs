@@ -89,7 +89,7 @@ impl Directory {
                 return Ok(group);
             }
             let first = members.first().copied().unwrap_or(id);
-            self.store.commit(tenant, self.clock.now(), ops).await.map_err(|e| link_error(e, id, first, "members"))?;
+            self.commit_store(tenant, ops).await.map_err(|e| link_error(e, id, first, "members"))?;
             Ok(group)
         })
         .await
@@ -113,7 +113,7 @@ impl Directory {
     async fn link(&self, tenant: TenantId, relation: Relation, group_id: ObjectId, member_id: ObjectId) -> Result<()> {
         let group = self.group(tenant, group_id).await?;
         let op = self.link_op(tenant, &group, relation, member_id).await?;
-        self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| link_error(e, group_id, member_id, relation.property()))?;
+        self.commit_store(tenant, vec![op]).await.map_err(|e| link_error(e, group_id, member_id, relation.property()))?;
         Ok(())
     }
 
@@ -149,7 +149,7 @@ impl Directory {
             }
         }
         let first = members.first().or(owners.first()).copied().unwrap_or(group.id);
-        self.store.commit(tenant, self.clock.now(), ops).await.map_err(|e| link_error(e, group.id, first, "members"))?;
+        self.commit_store(tenant, ops).await.map_err(|e| link_error(e, group.id, first, "members"))?;
         Ok(group)
     }
 
@@ -161,14 +161,14 @@ impl Directory {
             ops.push(self.link_op(tenant, &group, Relation::Member, *id).await?);
         }
         let first = members.first().copied().unwrap_or(group_id);
-        self.store.commit(tenant, self.clock.now(), ops).await.map_err(|e| link_error(e, group_id, first, "members"))?;
+        self.commit_store(tenant, ops).await.map_err(|e| link_error(e, group_id, first, "members"))?;
         Ok(())
     }
 
     async fn unlink(&self, tenant: TenantId, relation: Relation, group_id: ObjectId, member_id: ObjectId) -> Result<()> {
         self.group(tenant, group_id).await?;
         let op = WriteOp::RemoveLink { relation, group: group_id, member: member_id };
-        self.store.commit(tenant, self.clock.now(), vec![op]).await.map_err(|e| link_error(e, group_id, member_id, relation.property()))?;
+        self.commit_store(tenant, vec![op]).await.map_err(|e| link_error(e, group_id, member_id, relation.property()))?;
         Ok(())
     }
 

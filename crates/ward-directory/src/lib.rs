@@ -4,6 +4,7 @@
 //! answers transitive-membership questions from a per-node cache kept current by the change feed.
 
 mod apps;
+pub mod audit;
 mod bootstrap;
 mod groups;
 mod membership_cache;
@@ -92,7 +93,19 @@ impl Directory {
     }
 
     async fn commit(&self, tenant: TenantId, ops: Vec<WriteOp>) -> Result<i64> {
-        Ok(self.store.commit(tenant, self.clock.now(), ops).await?)
+        Ok(self.commit_store(tenant, ops).await?)
+    }
+
+    /// Every directory write ends here: inside an audited call ([`audited`]), the unit of work
+    /// also records who did it, in the same transaction.
+    pub(crate) async fn commit_store(&self, tenant: TenantId, mut ops: Vec<WriteOp>) -> std::result::Result<i64, StoreError> {
+        let now = self.clock.now();
+        if let Ok(ctx) = AUDIT.try_with(Clone::clone)
+            && !ops.is_empty()
+        {
+            ops.push(WriteOp::Audit(audit::record(&ctx, now, audit::targets(&ops), "success", "")));
+        }
+        self.store.commit(tenant, now, ops).await
     }
 
     // ---- tenants ----------------------------------------------------------------------------
@@ -199,6 +212,7 @@ impl Directory {
     /// Purges everything deleted more than 30 days ago; returns how many objects went.
     pub async fn purge_expired(&self) -> Result<usize> {
         let cutoff = self.clock.now() - RESTORE_WINDOW;
+        self.store.purge_audit(self.clock.now() - ward_core::audit::RETENTION).await?;
         let mut purged = 0;
         loop {
             let due = self.store.deleted_before(cutoff, 500).await?;
@@ -217,6 +231,15 @@ impl Directory {
             }
         }
     }
+}
+
+tokio::task_local! {
+    static AUDIT: ward_core::audit::AuditContext;
+}
+
+/// Runs `work` as the audited activity `ctx`: each unit of work it commits carries an audit record.
+pub async fn audited<F: std::future::Future>(ctx: ward_core::audit::AuditContext, work: F) -> F::Output {
+    AUDIT.scope(ctx, work).await
 }
 
 fn decode<T: serde::de::DeserializeOwned>(stored: &StoredObject) -> Result<T> {
@@ -254,18 +277,16 @@ fn link_error(e: StoreError, group: ObjectId, member: ObjectId, relation: &'stat
 }
 
 impl Directory {
-    /// One page of objects of the query's kind, decoded, and where the page ended (for the next).
-    /// Queries run on the store's property index (`ward_core::index`); the caller has checked
-    /// that every property in the query is indexed.
+    /// One page of objects of the query's kind, decoded, each with its place in the order (the
+    /// keyset a next page starts after). Queries run on the store's property index
+    /// (`ward_core::index`); the caller has checked that every property in the query is indexed.
     pub async fn query<T: serde::de::DeserializeOwned>(
         &self,
         tenant: TenantId,
         query: &ward_core::index::ObjectQuery,
-    ) -> Result<(Vec<T>, Option<ward_core::index::Keyset>)> {
+    ) -> Result<Vec<(T, ward_core::index::Keyset)>> {
         let rows = self.store.query_objects(tenant, query).await?;
-        let last = rows.last().map(|(o, value)| ward_core::index::Keyset { value: value.clone(), id: o.id });
-        let items = rows.iter().map(|(o, _)| decode(o)).collect::<Result<Vec<T>>>()?;
-        Ok((items, last))
+        rows.into_iter().map(|(o, value)| Ok((decode(&o)?, ward_core::index::Keyset { value, id: o.id }))).collect()
     }
 
     /// How many objects match the query's condition.

@@ -10,6 +10,9 @@ use ward_core::roles::GLOBAL_ADMINISTRATOR;
 const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
 const GROUPS_ADMINISTRATOR: &str = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
 const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
 
 /// A directory operation of the Graph surface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub enum Op {
     ReadRoles,
     /// Role assignments: create and remove.
     WriteRoles,
+    /// `GET /auditLogs/directoryAudits`.
+    ReadAudit,
 }
 
 pub struct Rule {
@@ -74,6 +79,11 @@ pub fn rule(op: Op) -> Rule {
             delegated: &["RoleManagement.ReadWrite.Directory"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR]),
         },
+        Op::ReadAudit => Rule {
+            app: &["AuditLog.Read.All"],
+            delegated: &["AuditLog.Read.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, GLOBAL_READER, SECURITY_ADMINISTRATOR, SECURITY_READER]),
+        },
     }
 }
 
@@ -93,4 +103,71 @@ pub fn allows(caller: &Caller, op: Op, user_roles: &[String]) -> bool {
 /// Does `op` need the signed-in user's roles to decide (so the caller should look them up)?
 pub fn needs_user_roles(caller: &Caller, op: Op) -> bool {
     caller.user.is_some() && rule(op).user_roles.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+    use ward_core::TenantId;
+    use ward_core::tenant::Tenant;
+    use ward_core::user::{NewUser, User};
+
+    fn caller(delegated: bool, permissions: &[&str]) -> Caller {
+        let tenant = Tenant::new(TenantId::from_uuid(Uuid::from_u128(1)), "Contoso", OffsetDateTime::UNIX_EPOCH).unwrap();
+        let user = delegated.then(|| {
+            let input = NewUser {
+                user_principal_name: format!("ann@{}", tenant.initial_domain()),
+                display_name: "Ann".into(),
+                ..Default::default()
+            };
+            User::create(input, ward_core::ObjectId::from_uuid(Uuid::from_u128(2)), &tenant, OffsetDateTime::UNIX_EPOCH).unwrap()
+        });
+        let list: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+        Caller {
+            tenant: Arc::new(tenant),
+            app_id: Uuid::from_u128(3),
+            user,
+            roles: if delegated { vec![] } else { list.clone() },
+            scopes: if delegated { list } else { vec![] },
+        }
+    }
+
+    #[test]
+    fn app_only_calls_need_an_application_permission_for_the_operation() {
+        assert!(allows(&caller(false, &["User.Read.All"]), Op::ReadUsers, &[]));
+        assert!(!allows(&caller(false, &["User.Read.All"]), Op::WriteUsers, &[]));
+        assert!(!allows(&caller(false, &["User.Read.All"]), Op::ReadGroups, &[]));
+        assert!(allows(&caller(false, &["GroupMember.ReadWrite.All"]), Op::WriteMembers, &[]));
+        assert!(!allows(&caller(false, &["GroupMember.ReadWrite.All"]), Op::WriteGroups, &[]));
+        assert!(!allows(&caller(false, &["User.ReadWrite.All"]), Op::ReadMe, &[]), "no /me without a user");
+        // A delegated permission name in `roles` means nothing.
+        assert!(!allows(&caller(false, &["User.Read"]), Op::ReadUsers, &[]));
+        assert!(!allows(&caller(false, &[]), Op::ReadUsers, &[]));
+    }
+
+    #[test]
+    fn delegated_writes_need_the_scope_and_an_administrator_role() {
+        let c = caller(true, &["User.ReadWrite.All"]);
+        assert!(needs_user_roles(&c, Op::WriteUsers));
+        assert!(!allows(&c, Op::WriteUsers, &[]), "an ordinary member cannot, whatever the app may");
+        assert!(!allows(&c, Op::WriteUsers, &[GROUPS_ADMINISTRATOR.to_string()]));
+        assert!(allows(&c, Op::WriteUsers, &[USER_ADMINISTRATOR.to_string()]));
+        assert!(allows(&c, Op::WriteUsers, &[GLOBAL_ADMINISTRATOR.to_string()]));
+        // The role without the scope is not enough either.
+        assert!(!allows(&caller(true, &["User.Read"]), Op::WriteUsers, &[GLOBAL_ADMINISTRATOR.to_string()]));
+        // Reads need no role.
+        assert!(!needs_user_roles(&caller(true, &["User.Read.All"]), Op::ReadUsers));
+        assert!(allows(&caller(true, &["User.Read.All"]), Op::ReadUsers, &[]));
+        assert!(allows(&caller(true, &["User.Read"]), Op::ReadMe, &[]));
+        assert!(!allows(&caller(true, &["User.Read"]), Op::ReadUsers, &[]));
+        assert!(!allows(&caller(true, &["RoleManagement.ReadWrite.Directory"]), Op::WriteRoles, &[USER_ADMINISTRATOR.to_string()]));
+        assert!(allows(
+            &caller(true, &["RoleManagement.ReadWrite.Directory"]),
+            Op::WriteRoles,
+            &[PRIVILEGED_ROLE_ADMINISTRATOR.to_string()]
+        ));
+    }
 }

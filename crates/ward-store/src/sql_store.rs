@@ -5,6 +5,7 @@ use crate::sql::{Db, Row, Tx, args, from_micros, micros};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use ward_core::audit::{AuditQuery, AuditRecord};
 use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::index::ObjectQuery;
@@ -440,7 +441,31 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
             let payload = json!({ "credential": kind, "keyId": key_id, "removed": true });
             append_feed(tx, tenant, object_kind.as_str(), object_id.to_string(), ChangeType::CredentialChanged, payload, at).await
         }
+        WriteOp::Audit(record) => {
+            insert_audit(tx, tenant, &record).await?;
+            Ok(0)
+        }
     }
+}
+
+async fn insert_audit(tx: &mut dyn Tx, tenant: TenantId, r: &AuditRecord) -> StoreResult<()> {
+    let targets = format!(" {} ", r.target_ids().join(" "));
+    let doc = serde_json::to_string(r).map_err(corrupt)?;
+    tx.exec(
+        "INSERT INTO audit_log (tenant_id, id, at, category, activity, result, targets, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args![
+            tenant.to_string(),
+            r.id.to_string(),
+            micros(r.activity_date_time),
+            r.category.clone(),
+            r.activity_display_name.clone(),
+            r.result.clone(),
+            targets,
+            doc
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -466,7 +491,11 @@ impl Store for SqlStore {
         let mut last = 0;
         for op in ops {
             // An error drops `tx`, which rolls back everything this unit of work did.
-            last = apply(tx.as_mut(), tenant, at, op).await?;
+            let position = apply(tx.as_mut(), tenant, at, op).await?;
+            // Audit records have no feed position.
+            if position > 0 {
+                last = position;
+            }
         }
         tx.commit().await?;
         Ok(last)
@@ -533,6 +562,45 @@ impl Store for SqlStore {
         };
         let rows = self.db.rows(sql, args![tenant.to_string(), kind.as_str(), after, limit]).await?;
         rows.iter().map(object_from).collect()
+    }
+
+    async fn audit_records(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+        let (before_at, before_id) = match q.before {
+            Some((at, id)) => (Some(at), Some(id.to_string())),
+            None => (None, None),
+        };
+        let rows = self
+            .db
+            .rows(
+                "SELECT doc FROM audit_log WHERE tenant_id = $1 \
+                 AND ($2 IS NULL OR at < $2 OR (at = $2 AND id < $3)) \
+                 AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at <= $5) \
+                 AND ($6 IS NULL OR category = $6) AND ($7 IS NULL OR activity = $7) AND ($8 IS NULL OR result = $8) \
+                 AND ($9 IS NULL OR targets LIKE $9) AND ($11 IS NULL OR id = $11) \
+                 ORDER BY at DESC, id DESC LIMIT $10",
+                args![
+                    tenant.to_string(),
+                    before_at,
+                    before_id,
+                    q.since.map(micros),
+                    q.until.map(micros),
+                    q.category.clone(),
+                    q.activity.clone(),
+                    q.result.clone(),
+                    q.target_id.map(|t| format!("% {t} %")),
+                    i64::from(q.limit.clamp(1, 1000)),
+                    q.id.map(|i| i.to_string())
+                ],
+            )
+            .await?;
+        rows.iter().map(|r| serde_json::from_str(&r.text(0)?).map_err(corrupt)).collect()
+    }
+
+    async fn purge_audit(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let n = tx.exec("DELETE FROM audit_log WHERE at < $1", args![micros(cutoff)]).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn query_objects(&self, tenant: TenantId, query: &ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>> {

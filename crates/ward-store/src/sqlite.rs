@@ -15,6 +15,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "client_assertions", sql: include_str!("../migrations/sqlite/0004_client_assertions.sql") },
     Migration { version: 5, name: "device_codes", sql: include_str!("../migrations/sqlite/0005_device_codes.sql") },
     Migration { version: 6, name: "object_index", sql: include_str!("../migrations/sqlite/0006_object_index.sql") },
+    Migration { version: 7, name: "audit_log", sql: include_str!("../migrations/sqlite/0007_audit_log.sql") },
 ];
 
 pub struct SqliteDb {

@@ -5,6 +5,7 @@ use serde_json::json;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
+use ward_core::audit::{AuditQuery, AuditRecord};
 use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::index::{Cond, Keyset, ObjectQuery, Test};
@@ -413,6 +414,78 @@ async fn property_index_queries(store: S) {
     assert!(matches!(store.query_objects(t, &q(secret, None, 1)).await, Err(StoreError::Invalid(_))));
 }
 
+fn audit(at_secs: i64, activity: &str, result: &str, target: ObjectId) -> WriteOp {
+    WriteOp::Audit(AuditRecord {
+        id: Uuid::new_v4(),
+        activity_date_time: OffsetDateTime::from_unix_timestamp(at_secs).unwrap(),
+        category: "UserManagement".into(),
+        activity_display_name: activity.into(),
+        operation_type: "Add".into(),
+        result: result.into(),
+        result_reason: String::new(),
+        correlation_id: "r".into(),
+        logged_by_service: "Core Directory".into(),
+        initiated_by: json!({ "app": { "appId": "a" } }),
+        target_resources: vec![json!({ "id": target.to_string() })],
+    })
+}
+
+async fn audit_records_filter_page_and_expire(store: S) {
+    let t = tenant(&store, "Audit").await;
+    let other = tenant(&store, "Elsewhere").await;
+    let (a, b) = (oid(), oid());
+    let base = now().unix_timestamp();
+    let ops = vec![
+        audit(base - 30, "Add user", "success", a),
+        audit(base - 20, "Update user", "failure", a),
+        audit(base - 10, "Add user", "success", b),
+    ];
+    // Audit rows have no feed position: the commit answers the feed head as it was.
+    let head = store.feed_head(Some(t)).await.unwrap();
+    assert_eq!(store.commit(t, now(), ops).await.unwrap(), 0);
+    assert_eq!(store.feed_head(Some(t)).await.unwrap(), head);
+    store.commit(other, now(), vec![audit(base, "Add user", "success", a)]).await.unwrap();
+
+    let q = |f: &dyn Fn(&mut AuditQuery)| {
+        let mut q = AuditQuery { limit: 10, ..Default::default() };
+        f(&mut q);
+        q
+    };
+    let names = |r: Vec<AuditRecord>| r.into_iter().map(|r| r.activity_display_name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.audit_records(t, &q(&|_| {})).await.unwrap()),
+        vec!["Add user", "Update user", "Add user"],
+        "newest first, this tenant only"
+    );
+    assert_eq!(store.audit_records(t, &q(&|q| q.target_id = Some(a.as_uuid()))).await.unwrap().len(), 2);
+    assert_eq!(store.audit_records(t, &q(&|q| q.result = Some("failure".into()))).await.unwrap().len(), 1);
+    assert_eq!(store.audit_records(t, &q(&|q| q.activity = Some("Add user".into()))).await.unwrap().len(), 2);
+    let since = OffsetDateTime::from_unix_timestamp(base - 25).unwrap();
+    assert_eq!(store.audit_records(t, &q(&|q| q.since = Some(since))).await.unwrap().len(), 2);
+    // Keyset paging, one at a time.
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .audit_records(
+                t,
+                &q(&|q| {
+                    q.limit = 1;
+                    q.before = before;
+                }),
+            )
+            .await
+            .unwrap();
+        let Some(r) = page.first() else { break };
+        before = Some(((r.activity_date_time.unix_timestamp_nanos() / 1000) as i64, r.id));
+        seen.push(r.id);
+    }
+    assert_eq!(seen.len(), 3);
+    // Expiry.
+    assert_eq!(store.purge_audit(OffsetDateTime::from_unix_timestamp(base - 15).unwrap()).await.unwrap(), 2);
+    assert_eq!(store.audit_records(t, &q(&|_| {})).await.unwrap().len(), 1);
+}
+
 async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     let t = tenant(&store, "Concurrent").await;
     let mut handles = Vec::new();
@@ -629,6 +702,7 @@ conformance!(
     credentials_are_never_in_the_feed,
     keyset_paging,
     property_index_queries,
+    audit_records_filter_page_and_expire,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
     grants_and_single_use_handles,
@@ -686,4 +760,46 @@ async fn sqlite_change_token_moves_with_every_commit_from_any_connection() {
     assert_eq!(server.change_token(), None);
     std::fs::rename(dir.path().join("moved"), &shm).unwrap();
     assert_eq!(server.change_token(), Some(latest));
+}
+
+/// A store written before the property index existed (migration 6) gets every existing object
+/// indexed by the migration itself, in its transaction: upgrading loses no object from queries.
+#[tokio::test]
+async fn the_index_migration_indexes_objects_written_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = ward_store::StoreLocation::Sqlite(dir.path().join("ward.db"));
+    let store = ward_store::open(&location, now()).await.unwrap();
+    let t = tenant(&store, "Upgrade").await;
+    let mut ops = Vec::new();
+    for i in 0..1_200 {
+        let id = oid();
+        ops.push(WriteOp::Insert {
+            kind: ObjectKind::User,
+            id,
+            unique_key: None,
+            doc: user_doc(id, &format!("Old User {i:04}"), "x@y", true, &[]),
+        });
+    }
+    store.commit(t, now(), ops).await.unwrap();
+    drop(store);
+    // Back to the state of a store from before migration 6.
+    let url = format!("sqlite://{}", dir.path().join("ward.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DROP TABLE object_index").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM ward_migrations WHERE version = 6").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let store = ward_store::open(&location, now()).await.unwrap();
+    let q = ObjectQuery {
+        kind: ObjectKind::User,
+        deleted: false,
+        cond: Cond::Prop { property: "displayName", test: Test::Prefix("old user".into()) },
+        order_by: Some("displayName"),
+        descending: false,
+        after: None,
+        limit: 10,
+    };
+    assert_eq!(store.count_matching(t, &q).await.unwrap(), 1_200, "every object written before the index is found");
+    let page = store.query_objects(t, &q).await.unwrap();
+    assert_eq!(page[0].0.doc["displayName"], "Old User 0000");
 }

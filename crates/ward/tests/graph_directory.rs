@@ -352,6 +352,24 @@ async fn groups_members_nesting_and_roles() {
     let (_, transitive) = s.call("GET", &format!("/v1.0/groups/{outer_id}/transitiveMembers"), None).await;
     assert_eq!(transitive["value"].as_array().unwrap().len(), 3, "{transitive}");
 
+    // Casts, counts and $select on relationship lists; objects of any type by id.
+    let (_, users) = s.call("GET", &format!("/v1.0/groups/{outer_id}/transitiveMembers/microsoft.graph.user"), None).await;
+    assert_eq!(users["value"].as_array().unwrap().len(), 2, "{users}");
+    let (_, groups_only) = s.call("GET", &format!("/v1.0/groups/{outer_id}/members/graph.group?$select=displayName"), None).await;
+    assert_eq!(groups_only["value"], json!([{ "@odata.type": "#microsoft.graph.group", "id": inner_id, "displayName": "Inner" }]));
+    assert_eq!(s.call("GET", &format!("/v1.0/groups/{outer_id}/members/$count"), None).await.0, 400, "advanced only");
+    let (status, n) = s.advanced(&format!("/v1.0/groups/{outer_id}/transitiveMembers/microsoft.graph.user/$count")).await;
+    assert_eq!((status, n), (200, json!(2)));
+    assert_eq!(s.call("GET", &format!("/v1.0/groups/{outer_id}/members/microsoft.graph.nothing"), None).await.0, 404);
+    let (items, pages) = s.all(&format!("/v1.0/groups/{outer_id}/transitiveMembers?$top=1&$select=id"), false).await;
+    assert_eq!((items.len(), pages), (3, 3));
+    let (_, obj) = s.call("GET", &format!("/v1.0/directoryObjects/{uid}"), None).await;
+    assert_eq!(obj["@odata.type"], "#microsoft.graph.user");
+    let (_, by_ids) =
+        s.call("POST", "/v1.0/directoryObjects/getByIds", Some(json!({ "ids": [uid, inner_id, missing], "types": ["group"] }))).await;
+    assert_eq!(by_ids["value"].as_array().unwrap().len(), 1, "{by_ids}");
+    assert_eq!(by_ids["value"][0]["id"], inner_id.as_str());
+
     // The user's view: direct and transitive, getMemberGroups, checkMemberGroups, getMemberObjects.
     let (_, direct) = s.call("GET", &format!("/v1.0/users/{uid}/memberOf"), None).await;
     assert_eq!(direct["value"].as_array().unwrap().len(), 1);
@@ -453,4 +471,67 @@ async fn least_privilege_for_app_only_callers() {
     let mut forged = reader.clone();
     forged.pop();
     assert_eq!(s.send(&forged, "GET", "/v1.0/users", None, &[]).await.0, 401);
+}
+
+#[tokio::test]
+async fn every_write_is_in_the_directory_audit_log_with_who_what_target_and_result() {
+    let s = setup().await;
+    let u = s.create_user("audited", "Audited User").await;
+    let uid = u["id"].as_str().unwrap().to_string();
+    let (_, group) = s.create_group("Audited Group", json!({})).await;
+    let gid = group["id"].as_str().unwrap().to_string();
+    let reference = json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{uid}") });
+    assert_eq!(s.call("POST", &format!("/v1.0/groups/{gid}/members/$ref"), Some(reference.clone())).await.0, 204);
+    // Refused writes are recorded too.
+    assert_eq!(s.call("POST", &format!("/v1.0/groups/{gid}/members/$ref"), Some(reference)).await.0, 400);
+    assert_eq!(s.call("PATCH", &format!("/v1.0/users/{uid}"), Some(json!({ "jobTitle": "Auditor" }))).await.0, 204);
+
+    let (status, log) = s.call("GET", "/v1.0/auditLogs/directoryAudits", None).await;
+    assert_eq!(status, 200, "{log}");
+    let records = log["value"].as_array().unwrap();
+    let activities: Vec<(&str, &str)> =
+        records.iter().map(|r| (r["activityDisplayName"].as_str().unwrap(), r["result"].as_str().unwrap())).collect();
+    assert_eq!(
+        activities,
+        vec![
+            ("Update user", "success"),
+            ("Add member to group", "failure"),
+            ("Add member to group", "success"),
+            ("Add group", "success"),
+            ("Add user", "success"),
+        ],
+        "newest first"
+    );
+    let add_user = &records[4];
+    assert_eq!(add_user["category"], "UserManagement");
+    assert_eq!(add_user["targetResources"][0]["id"], uid.as_str());
+    assert_eq!(add_user["targetResources"][0]["userPrincipalName"], u["userPrincipalName"]);
+    assert!(add_user["initiatedBy"]["app"]["appId"].is_string());
+    assert_eq!(add_user["initiatedBy"]["app"]["ipAddress"], "127.0.0.1");
+    assert!(add_user["correlationId"].as_str().unwrap().len() >= 32);
+    assert!(records[1]["resultReason"].as_str().unwrap().to_lowercase().contains("already"), "{}", records[1]);
+    // No secret reaches the log.
+    assert!(!log.to_string().contains("Correct-Horse-Battery-9"));
+
+    // Filters: a target, an activity and a result, a time range; paging with a bound token.
+    let by_target = format!("/v1.0/auditLogs/directoryAudits?$filter=targetResources/any(t:t/id%20eq%20'{uid}')");
+    let (status, found) = s.call("GET", &by_target, None).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["value"].as_array().unwrap().len(), 3, "Add user, Add member to group, Update user: {found}");
+    let failures = "/v1.0/auditLogs/directoryAudits?$filter=result%20eq%20'failure'%20and%20category%20eq%20'GroupManagement'";
+    assert_eq!(s.call("GET", failures, None).await.1["value"].as_array().unwrap().len(), 1);
+    let future = "/v1.0/auditLogs/directoryAudits?$filter=activityDateTime%20ge%202999-01-01T00:00:00Z";
+    assert_eq!(s.call("GET", future, None).await.1["value"], json!([]));
+    let (items, pages) = s.all("/v1.0/auditLogs/directoryAudits?$top=2", false).await;
+    assert_eq!((items.len(), pages), (5, 3));
+    let (_, first) = s.call("GET", "/v1.0/auditLogs/directoryAudits?$top=2", None).await;
+    let next = first["@odata.nextLink"].as_str().unwrap().replace("$top=2", "$top=3");
+    assert_eq!(s.call("GET", &next, None).await.0, 400, "a token moved to another query");
+    for bad in ["$filter=initiatedBy/user/id%20eq%20'x'", "$filter=category%20ne%20'x'", "$orderby=activityDateTime"] {
+        assert_eq!(s.call("GET", &format!("/v1.0/auditLogs/directoryAudits?{bad}"), None).await.0, 400, "{bad}");
+    }
+    // One record by id.
+    let id = records[0]["id"].as_str().unwrap();
+    assert_eq!(s.call("GET", &format!("/v1.0/auditLogs/directoryAudits/{id}"), None).await.1["id"], id);
+    assert_eq!(s.call("GET", "/v1.0/auditLogs/directoryAudits/11111111-1111-4111-8111-111111111111", None).await.0, 404);
 }

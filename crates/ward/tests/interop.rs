@@ -1,9 +1,9 @@
-//! Ward against clients that other people wrote: Microsoft's msal and authlib (Python),
-//! openid-client and jose (Node). Each test starts a real `ward serve` over HTTPS with a
-//! certificate from a throwaway CA, then runs one script from `interop/` with its inputs in the
-//! environment (WARD_URL, WARD_TENANT, WARD_CLIENT_ID, WARD_CLIENT_SECRET, WARD_CA_FILE) and
-//! expects exit status 0; on failure the script's output, one line per checked property, and the
-//! server's log are shown.
+//! Ward against clients that other people wrote: Microsoft's msal and Graph SDK (msgraph-sdk)
+//! and authlib (Python), openid-client and jose (Node). Each test starts a real `ward serve` over
+//! HTTPS with a certificate from a throwaway CA, then runs one script from `interop/` with its
+//! inputs in the environment (WARD_URL, WARD_TENANT, WARD_CLIENT_ID, WARD_CLIENT_SECRET,
+//! WARD_CA_FILE) and expects exit status 0; on failure the script's output, one line per checked
+//! property, and the server's log are shown.
 //!
 //! The clients are installed, at the versions pinned in `interop/`, by `interop/install` (which
 //! `./scripts/test` runs): a venv at `WARD_INTEROP_VENV` (default /var/tmp/ward-interop-venv) and
@@ -161,6 +161,13 @@ fn authlib_client_credentials() {
 fn msal_client_credentials() {
     let Some(python) = python() else { return };
     Ward::start().run(&python, "python", "msal_client_credentials.py", &[]);
+}
+
+/// The Graph SDK for Python against `/v1.0`, with the app-only token of `ward init`'s automation app.
+#[test]
+fn msgraph_sdk_directory() {
+    let Some(python) = python() else { return };
+    Ward::start().run(&python, "python", "msgraph_directory.py", &[]);
 }
 
 #[test]

@@ -2,8 +2,7 @@
 //! update (with `members@odata.bind`), delete, and the `members` / `owners` references.
 
 use super::list::{ListSpec, count, respond};
-use super::objects::related;
-use super::{Graph, attempt, no_content, views};
+use super::{Activity, Graph, attempt, no_content, views};
 use crate::graph_authz::Op;
 use axum::Router;
 use axum::body::Bytes;
@@ -20,13 +19,10 @@ pub fn routes() -> Router<crate::AppState> {
         .route("/v1.0/groups", get(list_groups).post(create_group))
         .route("/v1.0/groups/$count", get(count_groups))
         .route("/v1.0/groups/{id}", get(get_group).patch(patch_group).delete(delete_group))
-        .route("/v1.0/groups/{id}/members", get(members))
-        .route("/v1.0/groups/{id}/transitiveMembers", get(transitive_members))
-        .route("/v1.0/groups/{id}/owners", get(owners))
         .route("/v1.0/groups/{id}/members/$ref", axum::routing::post(add_member))
         .route("/v1.0/groups/{id}/owners/$ref", axum::routing::post(add_owner))
-        .route("/v1.0/groups/{id}/members/{member}/$ref", delete(remove_member))
-        .route("/v1.0/groups/{id}/owners/{owner}/$ref", delete(remove_owner))
+        .route("/v1.0/groups/{id}/members/{seg}/$ref", delete(remove_member))
+        .route("/v1.0/groups/{id}/owners/{seg}/$ref", delete(remove_owner))
 }
 
 pub const GROUPS: ListSpec =
@@ -104,9 +100,10 @@ async fn create_group(g: Graph, body: Bytes) -> Response {
         }
     }
     let input: NewGroup = attempt!(typed(&g, body.props));
-    match g.state.directory.create_group_with(g.tenant(), input, &body.members, &body.owners).await {
+    let work = g.state.directory.create_group_with(g.tenant(), input, &body.members, &body.owners);
+    match g.write(Activity("GroupManagement", "Add group", "Add"), None, work).await {
         Ok(group) => show(&g, &group, None, StatusCode::CREATED),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
@@ -129,40 +126,23 @@ async fn patch_group(g: Graph, Path(id): Path<String>, body: Bytes) -> Response 
         return g.bad("mailEnabled, groupTypes and isAssignableToRole are set when a group is created and cannot change.");
     }
     let patch: GroupPatch = attempt!(typed(&g, body.props));
-    match g.state.directory.update_group_with_members(g.tenant(), id, patch, &body.members).await {
+    let work = g.state.directory.update_group_with_members(g.tenant(), id, patch, &body.members);
+    match g.write(Activity("GroupManagement", "Update group", "Update"), Some(id.to_string()), work).await {
         Ok(_) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn delete_group(g: Graph, Path(id): Path<String>) -> Response {
     attempt!(g.require(Op::WriteGroups).await);
     let id = attempt!(g.parse_id(&id));
-    match g.state.directory.delete_group(g.tenant(), id).await {
+    match g
+        .write(Activity("GroupManagement", "Delete group", "Delete"), Some(id.to_string()), g.state.directory.delete_group(g.tenant(), id))
+        .await
+    {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
-}
-
-async fn members(g: Graph, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
-    attempt!(g.require(Op::ReadGroups).await);
-    let id = attempt!(g.parse_id(&id));
-    let found = g.state.directory.members(g.tenant(), id).await;
-    related(&g, &format!("groups/{id}/members"), found, q.as_deref())
-}
-
-async fn transitive_members(g: Graph, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
-    attempt!(g.require(Op::ReadGroups).await);
-    let id = attempt!(g.parse_id(&id));
-    let found = g.state.directory.transitive_members(g.tenant(), id).await;
-    related(&g, &format!("groups/{id}/transitiveMembers"), found, q.as_deref())
-}
-
-async fn owners(g: Graph, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
-    attempt!(g.require(Op::ReadGroups).await);
-    let id = attempt!(g.parse_id(&id));
-    let found = g.state.directory.owners(g.tenant(), id).await;
-    related(&g, &format!("groups/{id}/owners"), found, q.as_deref())
 }
 
 async fn add_member(g: Graph, Path(id): Path<String>, body: Bytes) -> Response {
@@ -170,9 +150,10 @@ async fn add_member(g: Graph, Path(id): Path<String>, body: Bytes) -> Response {
     let id = attempt!(g.parse_id(&id));
     let body = attempt!(g.object(&body));
     let member = attempt!(g.reference(body.get("@odata.id")));
-    match g.state.directory.add_member(g.tenant(), id, member).await {
+    let work = g.state.directory.add_member(g.tenant(), id, member);
+    match g.write(Activity("GroupManagement", "Add member to group", "Assign"), Some(id.to_string()), work).await {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
@@ -181,26 +162,29 @@ async fn add_owner(g: Graph, Path(id): Path<String>, body: Bytes) -> Response {
     let id = attempt!(g.parse_id(&id));
     let body = attempt!(g.object(&body));
     let owner = attempt!(g.reference(body.get("@odata.id")));
-    match g.state.directory.add_owner(g.tenant(), id, owner).await {
+    let work = g.state.directory.add_owner(g.tenant(), id, owner);
+    match g.write(Activity("GroupManagement", "Add owner to group", "Assign"), Some(id.to_string()), work).await {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn remove_member(g: Graph, Path((id, member)): Path<(String, String)>) -> Response {
     attempt!(g.require(Op::WriteMembers).await);
     let (id, member) = (attempt!(g.parse_id(&id)), attempt!(g.parse_id(&member)));
-    match g.state.directory.remove_member(g.tenant(), id, member).await {
+    let work = g.state.directory.remove_member(g.tenant(), id, member);
+    match g.write(Activity("GroupManagement", "Remove member from group", "Unassign"), Some(id.to_string()), work).await {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn remove_owner(g: Graph, Path((id, owner)): Path<(String, String)>) -> Response {
     attempt!(g.require(Op::WriteMembers).await);
     let (id, owner) = (attempt!(g.parse_id(&id)), attempt!(g.parse_id(&owner)));
-    match g.state.directory.remove_owner(g.tenant(), id, owner).await {
+    let work = g.state.directory.remove_owner(g.tenant(), id, owner);
+    match g.write(Activity("GroupManagement", "Remove owner from group", "Unassign"), Some(id.to_string()), work).await {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }

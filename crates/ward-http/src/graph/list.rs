@@ -195,7 +195,7 @@ fn order(kind: ObjectKind, q: &Query, c: &Cond) -> Result<(Option<&'static str>,
 /// The query string without `$skiptoken`, options in a fixed order, re-encoded: the base of
 /// `@odata.nextLink` and what a token is bound to.
 fn canonical(raw: &RawOptions) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    let mut out = Vec::new();
     for (name, v) in [
         ("$select", &raw.select),
         ("$filter", &raw.filter),
@@ -205,10 +205,15 @@ fn canonical(raw: &RawOptions) -> String {
         ("$search", &raw.search),
     ] {
         if let Some(v) = v {
-            out.append_pair(name, v);
+            out.push(format!("{name}={}", encode(v)));
         }
     }
-    out.finish()
+    out.join("&")
+}
+
+/// A query-string value, percent-encoded (`$` option names are written as they are).
+pub fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 /// Where a page ended, and whether the query was an advanced one (so later pages need not repeat
@@ -296,10 +301,16 @@ pub async fn respond<T: serde::de::DeserializeOwned>(
         Ok(p) => p,
         Err(e) => return odata_error(g, e),
     };
-    let (items, last) = match g.state.directory.query::<T>(g.tenant(), &p.object_query).await {
+    // One more than the page: whether a next page exists, without an empty last one.
+    let top = p.object_query.limit;
+    let probe = ObjectQuery { limit: top + 1, ..p.object_query.clone() };
+    let mut items = match g.state.directory.query::<T>(g.tenant(), &probe).await {
         Ok(r) => r,
         Err(e) => return g.fail(&e),
     };
+    let more = items.len() as u32 > top;
+    items.truncate(top as usize);
+    let last = items.last().map(|(_, k)| k.clone());
     let mut body = Map::new();
     let set = match &p.query.select {
         Some(names) => format!("{}({})", spec.set, names.join(",")),
@@ -314,20 +325,13 @@ pub async fn respond<T: serde::de::DeserializeOwned>(
             Err(e) => return g.fail(&e),
         }
     }
-    let full = items.len() as u32 == p.object_query.limit;
     let select = p.query.select.as_deref();
-    let value: Vec<Value> = items.iter().map(|i| Value::Object(views::project(view(i), spec.resource, select))).collect();
+    let value: Vec<Value> = items.iter().map(|(i, _)| Value::Object(views::project(view(i), spec.resource, select))).collect();
     body.insert("value".into(), Value::Array(value));
-    if let (true, Some(keyset)) = (full, last) {
+    if let (true, Some(keyset)) = (more, last) {
         let token = mint(g, spec, &p.canonical, &Position { keyset, advanced: p.query.advanced });
         let sep = if p.canonical.is_empty() { "" } else { "&" };
-        let link = format!(
-            "{}/v1.0/{}?{}{sep}$skiptoken={}",
-            g.state.public_url,
-            spec.path,
-            p.canonical,
-            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-        );
+        let link = format!("{}/v1.0/{}?{}{sep}$skiptoken={}", g.state.public_url, spec.path, p.canonical, encode(&token));
         body.insert("@odata.nextLink".into(), json!(link));
     }
     Json(Value::Object(body)).into_response()

@@ -6,6 +6,7 @@
 // Helpers here return a ready `Response` as their error, for the handler to send as is.
 #![allow(clippy::result_large_err)]
 
+mod audit;
 mod groups;
 mod list;
 mod objects;
@@ -25,7 +26,7 @@ use ward_auth::introspect::Caller;
 use ward_core::{DirectoryError, ObjectId};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(users::routes()).merge(groups::routes()).merge(objects::routes())
+    Router::new().merge(users::routes()).merge(groups::routes()).merge(objects::routes()).merge(audit::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.
@@ -44,14 +45,20 @@ pub(crate) struct Graph {
     pub state: AppState,
     pub caller: Caller,
     pub rid: String,
+    /// The client's address (believed from proxies only when they are trusted), for the audit log.
+    pub ip: Option<std::net::IpAddr>,
 }
+
+/// An activity of the directory audit log: category, Graph's activity name, operation type.
+pub(crate) struct Activity(pub &'static str, pub &'static str, pub &'static str);
 
 impl axum::extract::FromRequestParts<AppState> for Graph {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
         let rid = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
         let caller = authenticate(state, &parts.headers, &rid).await?;
-        Ok(Graph { state: state.clone(), caller, rid })
+        let ip = crate::client_ip::peer(&parts.extensions).map(|p| crate::client_ip::resolve(p, &parts.headers, &state.trusted_proxies));
+        Ok(Graph { state: state.clone(), caller, rid, ip })
     }
 }
 
@@ -90,6 +97,54 @@ impl Graph {
             _ => Vec::new(),
         };
         if allows(&self.caller, op, &roles) { Ok(()) } else { Err(self.denied()) }
+    }
+
+    /// Who is calling, as the audit log shows it.
+    fn initiated_by(&self) -> Value {
+        let ip = self.ip.map(|i| i.to_string());
+        let app = json!({ "appId": self.caller.app_id.to_string(), "displayName": Value::Null, "servicePrincipalId": Value::Null });
+        match &self.caller.user {
+            Some(u) => json!({
+                "user": { "id": u.id.to_string(), "userPrincipalName": u.user_principal_name.as_str(), "displayName": u.display_name, "ipAddress": ip },
+                "app": app,
+            }),
+            None => {
+                let mut app = app;
+                app["ipAddress"] = json!(ip);
+                json!({ "user": Value::Null, "app": app })
+            }
+        }
+    }
+
+    /// Runs a directory write as an audited activity: the record is written with the change;
+    /// a refused write is recorded as a failure against `target`.
+    pub async fn write<T>(
+        &self,
+        activity: Activity,
+        target: Option<String>,
+        work: impl std::future::Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, Response> {
+        let ctx = ward_core::audit::AuditContext {
+            initiated_by: self.initiated_by(),
+            category: activity.0,
+            activity: activity.1,
+            operation_type: activity.2,
+            correlation_id: self.rid.clone(),
+        };
+        match ward_directory::audited(ctx.clone(), work).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let reason = match e.code() {
+                    ward_core::ErrorCode::Internal | ward_core::ErrorCode::StorageUnavailable => "internal error".to_string(),
+                    _ => e.to_string(),
+                };
+                let targets = target.map(|t| vec![json!({ "id": t, "type": Value::Null, "displayName": Value::Null })]).unwrap_or_default();
+                if let Err(failed) = self.state.directory.audit_failure(self.tenant(), &ctx, targets, &reason).await {
+                    tracing::warn!(request_id = self.rid, error = %failed, "could not record a failed write in the audit log");
+                }
+                Err(self.fail(&e))
+            }
+        }
     }
 
     pub fn denied(&self) -> Response {

@@ -4,7 +4,7 @@
 //! role assignments.
 
 use super::list::{ListSpec, odata_error, respond};
-use super::{Graph, attempt, no_content, views};
+use super::{Activity, Graph, attempt, no_content, views};
 use crate::error::graph_error;
 use crate::graph_authz::Op;
 use axum::Json;
@@ -27,19 +27,32 @@ pub fn routes() -> Router<crate::AppState> {
     let mut r = Router::new();
     for base in ["users", "groups", "servicePrincipals", "directoryObjects"] {
         r = r
-            .route(&format!("/v1.0/{base}/{{id}}/memberOf"), get(member_of))
-            .route(&format!("/v1.0/{base}/{{id}}/transitiveMemberOf"), get(transitive_member_of))
             .route(&format!("/v1.0/{base}/{{id}}/getMemberGroups"), post(get_member_groups))
             .route(&format!("/v1.0/{base}/{{id}}/checkMemberGroups"), post(check_member_groups))
             .route(&format!("/v1.0/{base}/{{id}}/getMemberObjects"), post(get_member_objects));
+        let relationships: &[&str] = if base == "groups" { &RELATIONSHIPS } else { &RELATIONSHIPS[..2] };
+        for rel in relationships {
+            r = r
+                .route(&format!("/v1.0/{base}/{{id}}/{rel}"), get(relationship))
+                .route(&format!("/v1.0/{base}/{{id}}/{rel}/{{seg}}"), get(relationship))
+                .route(&format!("/v1.0/{base}/{{id}}/{rel}/{{seg}}/{{seg2}}"), get(relationship));
+        }
     }
-    r.route("/v1.0/me/memberOf", get(my_member_of))
-        .route("/v1.0/me/transitiveMemberOf", get(my_transitive_member_of))
-        .route("/v1.0/me/getMemberGroups", post(my_member_groups))
+    for rel in &RELATIONSHIPS[..2] {
+        r = r
+            .route(&format!("/v1.0/me/{rel}"), get(relationship))
+            .route(&format!("/v1.0/me/{rel}/{{seg}}"), get(relationship))
+            .route(&format!("/v1.0/me/{rel}/{{seg}}/{{seg2}}"), get(relationship));
+    }
+    r.route("/v1.0/me/getMemberGroups", post(my_member_groups))
         .route("/v1.0/me/checkMemberGroups", post(my_check_member_groups))
         .route("/v1.0/me/getMemberObjects", post(my_member_objects))
+        .route("/v1.0/directoryObjects/{id}", get(directory_object))
+        .route("/v1.0/directoryObjects/getByIds", post(get_by_ids))
         .route("/v1.0/directory/deletedItems/microsoft.graph.user", get(deleted_users))
+        .route("/v1.0/directory/deletedItems/graph.user", get(deleted_users))
         .route("/v1.0/directory/deletedItems/microsoft.graph.group", get(deleted_groups))
+        .route("/v1.0/directory/deletedItems/graph.group", get(deleted_groups))
         .route("/v1.0/directory/deletedItems/{id}", get(deleted_item).delete(purge_item))
         .route("/v1.0/directory/deletedItems/{id}/restore", post(restore_item))
         .route("/v1.0/directoryRoles", get(directory_roles))
@@ -96,31 +109,45 @@ pub(crate) fn related(g: &Graph, path: &str, found: Result<Vec<DirectoryObject>,
     page(g, path, items, raw)
 }
 
+/// A property name a client may `$select` on a heterogeneous list (checked, never echoed raw).
+fn selectable(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 fn page(g: &Graph, path: &str, mut items: Vec<Map<String, Value>>, raw: Option<&str>) -> Response {
     let options = attempt!(ward_odata::split_query(raw).map_err(|e| odata_error(g, e)));
-    if options.filter.is_some() || options.orderby.is_some() || options.search.is_some() || options.select.is_some() {
+    if options.filter.is_some() || options.orderby.is_some() || options.search.is_some() {
         return graph_error(
             StatusCode::BAD_REQUEST,
             "Request_UnsupportedQuery",
             "invalid_query",
-            "Ward answers relationship lists with $top and $count only so far.",
+            "Ward answers relationship lists with $select, $top and $count; $filter, $orderby and $search are not supported here yet.",
             &g.rid,
         );
     }
+    let select: Option<Vec<String>> = match options.select.as_deref() {
+        None => None,
+        Some(list) => {
+            let names: Vec<String> = list.split(',').map(|n| n.trim().to_string()).collect();
+            if let Some(bad) = names.iter().find(|n| !selectable(n)) {
+                return g.bad(&format!("'{}' is not a property name.", ward_core::validate::clip(bad)));
+            }
+            Some(names)
+        }
+    };
     let top = match options.top.as_deref() {
         None => super::list::DEFAULT_PAGE as usize,
         Some(t) => match t.parse::<usize>() {
             Ok(n) if (1..=999).contains(&n) => n,
             _ => {
-                return g.bad(&format!(
-                    "Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.",
-                    ward_core::validate::clip(t)
-                ));
+                return g
+                    .bad(&format!("Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.", ward_core::validate::clip(t)));
             }
         },
     };
     let key = g.state.keys.mac_key("graph skiptoken");
     let tenant = g.tenant().to_string();
+    let canonical = format!("{}|{top}", options.select.as_deref().unwrap_or(""));
     let id_of = |m: &Map<String, Value>| m.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
     items.sort_by_key(|m| id_of(m));
     let total = items.len();
@@ -129,7 +156,7 @@ fn page(g: &Graph, path: &str, mut items: Vec<Map<String, Value>>, raw: Option<&
         Some(t) => {
             let valid = t
                 .split_once('.')
-                .filter(|(p, mac)| key.verify(&[&tenant, path, "related", p], mac))
+                .filter(|(p, mac)| key.verify(&[&tenant, path, "related", &canonical, p], mac))
                 .and_then(|(p, _)| URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| String::from_utf8(b).ok()));
             match valid {
                 Some(last) => Some(last),
@@ -149,10 +176,27 @@ fn page(g: &Graph, path: &str, mut items: Vec<Map<String, Value>>, raw: Option<&
     }
     if more && let Some(last) = items.last() {
         let payload = URL_SAFE_NO_PAD.encode(id_of(last));
-        let token = format!("{payload}.{}", key.sign(&[&tenant, path, "related", &payload]));
-        body.insert("@odata.nextLink".into(), json!(format!("{}/v1.0/{path}?$top={top}&$skiptoken={token}", g.state.public_url)));
+        let token = format!("{payload}.{}", key.sign(&[&tenant, path, "related", &canonical, &payload]));
+        let select = options.select.as_deref().map(|s| format!("$select={}&", super::list::encode(s))).unwrap_or_default();
+        let link = format!("{}/v1.0/{path}?{select}$top={top}&$skiptoken={}", g.state.public_url, super::list::encode(&token));
+        body.insert("@odata.nextLink".into(), json!(link));
     }
-    body.insert("value".into(), Value::Array(items.into_iter().map(Value::Object).collect()));
+    let items = items.into_iter().map(|m| match &select {
+        None => Value::Object(m),
+        Some(names) => {
+            let mut out = Map::new();
+            for k in ["@odata.type", "id"] {
+                if let Some(v) = m.get(k) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+            for n in names {
+                out.insert(n.clone(), m.get(n).cloned().unwrap_or(Value::Null));
+            }
+            Value::Object(out)
+        }
+    });
+    body.insert("value".into(), Value::Array(items.collect()));
     Json(Value::Object(body)).into_response()
 }
 
@@ -169,35 +213,117 @@ async fn memberships(g: &Graph, id: ObjectId, transitive: bool) -> Result<Vec<Ma
     Ok(out)
 }
 
-async fn member_of_response(g: &Graph, id: ObjectId, transitive: bool, what: &str, q: Option<&str>) -> Response {
-    let items = attempt!(memberships(g, id, transitive).await);
-    page(g, what, items, q)
+/// The relationships Ward serves as lists.
+const RELATIONSHIPS: [&str; 5] = ["memberOf", "transitiveMemberOf", "members", "transitiveMembers", "owners"];
+
+/// An OData type cast (`microsoft.graph.user`, or its short form `graph.user`) as the
+/// `@odata.type` it keeps.
+fn cast(segment: &str) -> Option<&'static str> {
+    let name = segment.strip_prefix("microsoft.graph.").or_else(|| segment.strip_prefix("graph."))?;
+    Some(match name {
+        "user" => "#microsoft.graph.user",
+        "group" => "#microsoft.graph.group",
+        "servicePrincipal" => "#microsoft.graph.servicePrincipal",
+        "directoryRole" => "#microsoft.graph.directoryRole",
+        _ => return None,
+    })
 }
 
-async fn member_of(g: Graph, uri: axum::http::Uri, Path(key): Path<String>, RawQuery(q): RawQuery) -> Response {
-    let (id, op) = attempt!(subject(&g, &uri, &key).await);
-    attempt!(g.require(op).await);
+/// `GET /v1.0/{users|groups|servicePrincipals|directoryObjects|me}/[{id}/]{relationship}[/{cast}][/$count]`.
+async fn relationship(g: Graph, uri: axum::http::Uri, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let path = uri.path().trim_start_matches("/v1.0/").to_string();
-    member_of_response(&g, id, false, &path, q.as_deref()).await
+    let segments: Vec<&str> = path.split('/').collect();
+    let (id, op, rest) = if segments.first() == Some(&"me") {
+        attempt!(g.require(Op::ReadMe).await);
+        (attempt!(my_id(&g)), None, &segments[1..])
+    } else {
+        let Some(key) = segments.get(1) else { return g.not_found(&path) };
+        let key = percent_decoded(key);
+        let (id, op) = attempt!(subject(&g, &uri, &key).await);
+        (id, Some(op), &segments[2..])
+    };
+    let Some((rel, tail)) = rest.split_first().filter(|(r, _)| RELATIONSHIPS.contains(r)) else { return g.not_found(&path) };
+    let (cast, count) = match tail {
+        [] => (None, false),
+        ["$count"] => (None, true),
+        [c] => (Some(attempt!(cast(c).ok_or_else(|| g.not_found(&path)))), false),
+        [c, "$count"] => (Some(attempt!(cast(c).ok_or_else(|| g.not_found(&path)))), true),
+        _ => return g.not_found(&path),
+    };
+    let group_side = matches!(*rel, "members" | "transitiveMembers" | "owners");
+    if let Some(op) = op {
+        attempt!(g.require(if group_side { Op::ReadGroups } else { op }).await);
+    }
+    let mut items = if group_side {
+        let found = match *rel {
+            "members" => g.state.directory.members(g.tenant(), id).await,
+            "transitiveMembers" => g.state.directory.transitive_members(g.tenant(), id).await,
+            _ => g.state.directory.owners(g.tenant(), id).await,
+        };
+        attempt!(found.map_err(|e| g.fail(&e))).iter().map(views::directory_object).collect()
+    } else {
+        attempt!(memberships(&g, id, *rel == "transitiveMemberOf").await)
+    };
+    if let Some(t) = cast {
+        items.retain(|m| m.get("@odata.type").and_then(Value::as_str) == Some(t));
+    }
+    if count {
+        if !super::list::eventual(&headers) {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "invalid_query",
+                "$count is not currently supported.",
+                &g.rid,
+            );
+        }
+        return ([(axum::http::header::CONTENT_TYPE, "text/plain")], items.len().to_string()).into_response();
+    }
+    page(&g, &path, items, q.as_deref())
 }
 
-async fn transitive_member_of(g: Graph, uri: axum::http::Uri, Path(key): Path<String>, RawQuery(q): RawQuery) -> Response {
-    let (id, op) = attempt!(subject(&g, &uri, &key).await);
-    attempt!(g.require(op).await);
-    let path = uri.path().trim_start_matches("/v1.0/").to_string();
-    member_of_response(&g, id, true, &path, q.as_deref()).await
+fn percent_decoded(s: &str) -> String {
+    url::form_urlencoded::parse(format!("k={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
-async fn my_member_of(g: Graph, RawQuery(q): RawQuery) -> Response {
-    attempt!(g.require(Op::ReadMe).await);
-    let id = attempt!(my_id(&g));
-    member_of_response(&g, id, false, "me/memberOf", q.as_deref()).await
+/// `GET /directoryObjects/{id}`: any live object, with its type.
+async fn directory_object(g: Graph, Path(key): Path<String>) -> Response {
+    let id = attempt!(g.parse_id(&key));
+    let o = attempt!(g.state.directory.directory_object(g.tenant(), id).await.map_err(|e| g.fail(&e)));
+    attempt!(g.require(if o.kind == ObjectKind::User { Op::ReadUsers } else { Op::ReadGroups }).await);
+    g.entity("directoryObjects", views::directory_object(&o), StatusCode::OK)
 }
 
-async fn my_transitive_member_of(g: Graph, RawQuery(q): RawQuery) -> Response {
-    attempt!(g.require(Op::ReadMe).await);
-    let id = attempt!(my_id(&g));
-    member_of_response(&g, id, true, "me/transitiveMemberOf", q.as_deref()).await
+/// `POST /directoryObjects/getByIds`: up to 1,000 ids, optionally of some types; unknown ids are
+/// left out, as Graph does.
+async fn get_by_ids(g: Graph, body: Bytes) -> Response {
+    // Checked before any look-up, so a caller without them learns nothing about which ids exist.
+    attempt!(g.require(Op::ReadUsers).await);
+    attempt!(g.require(Op::ReadGroups).await);
+    let body = attempt!(g.object(&body));
+    let Some(ids) = body.get("ids").and_then(Value::as_array) else { return g.bad("ids (an array of object ids) is required.") };
+    if ids.len() > 1000 {
+        return g.bad("getByIds accepts at most 1000 ids.");
+    }
+    let types: Option<Vec<String>> =
+        body.get("types").and_then(Value::as_array).map(|t| t.iter().filter_map(Value::as_str).map(|s| s.to_ascii_lowercase()).collect());
+    let mut out = Vec::new();
+    for v in ids {
+        let id = attempt!(g.parse_id(v.as_str().unwrap_or_default()));
+        let Ok(o) = g.state.directory.directory_object(g.tenant(), id).await else { continue };
+        let view = views::directory_object(&o);
+        let type_name = view
+            .get("@odata.type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim_start_matches("#microsoft.graph.")
+            .to_ascii_lowercase();
+        if types.as_ref().is_some_and(|t| !t.contains(&type_name)) {
+            continue;
+        }
+        out.push(Value::Object(view));
+    }
+    Json(json!({ "@odata.context": g.context("directoryObjects"), "value": out })).into_response()
 }
 
 /// `securityEnabledOnly` from a getMemberGroups / getMemberObjects body (required by Graph).
@@ -338,8 +464,14 @@ async fn restore_item(g: Graph, Path(key): Path<String>) -> Response {
     let (o, _, write) = attempt!(deleted(&g, &key).await);
     attempt!(g.require(write).await);
     let restored = match o.kind {
-        ObjectKind::User => g.state.directory.restore_user(g.tenant(), o.id).await.map(|u| views::user(&u)),
-        _ => g.state.directory.restore_group(g.tenant(), o.id).await.map(|gr| views::group(&gr)),
+        ObjectKind::User => {
+            let work = g.state.directory.restore_user(g.tenant(), o.id);
+            g.write(Activity("UserManagement", "Restore user", "Update"), Some(o.id.to_string()), work).await.map(|u| views::user(&u))
+        }
+        _ => {
+            let work = g.state.directory.restore_group(g.tenant(), o.id);
+            g.write(Activity("GroupManagement", "Restore group", "Update"), Some(o.id.to_string()), work).await.map(|gr| views::group(&gr))
+        }
     };
     match restored {
         Ok(mut v) => {
@@ -347,16 +479,21 @@ async fn restore_item(g: Graph, Path(key): Path<String>) -> Response {
             v.insert("@odata.type".into(), json!(odata_type));
             g.entity("directoryObjects", v, StatusCode::OK)
         }
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn purge_item(g: Graph, Path(key): Path<String>) -> Response {
     let (o, _, write) = attempt!(deleted(&g, &key).await);
     attempt!(g.require(write).await);
-    match g.state.directory.purge_deleted(g.tenant(), o.id).await {
+    let activity = if o.kind == ObjectKind::User {
+        Activity("UserManagement", "Hard delete user", "Delete")
+    } else {
+        Activity("GroupManagement", "Hard delete group", "Delete")
+    };
+    match g.write(activity, Some(o.id.to_string()), g.state.directory.purge_deleted(g.tenant(), o.id)).await {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
@@ -472,21 +609,24 @@ async fn create_role_assignment(g: Graph, body: Bytes) -> Response {
     }
     let principal = attempt!(g.parse_id(body.get("principalId").and_then(Value::as_str).unwrap_or_default()));
     let Some(role) = body.get("roleDefinitionId").and_then(Value::as_str) else { return g.bad("roleDefinitionId is required.") };
-    match g.state.directory.assign_role(g.tenant(), &role.to_ascii_lowercase(), principal).await {
+    let role = role.to_ascii_lowercase();
+    let work = g.state.directory.assign_role(g.tenant(), &role, principal);
+    match g.write(Activity("RoleManagement", "Add member to role", "Assign"), Some(principal.to_string()), work).await {
         Ok(a) => {
             let mut v = assignment_view(&a);
             v["@odata.context"] = json!(g.context("roleManagement/directory/roleAssignments/$entity"));
             (StatusCode::CREATED, Json(v)).into_response()
         }
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn delete_role_assignment(g: Graph, Path(id): Path<String>) -> Response {
     attempt!(g.require(Op::WriteRoles).await);
     let id = attempt!(g.parse_id(&id));
-    match g.state.directory.remove_role_assignment(g.tenant(), id).await {
+    let work = g.state.directory.remove_role_assignment(g.tenant(), id);
+    match g.write(Activity("RoleManagement", "Remove member from role", "Unassign"), Some(id.to_string()), work).await {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }

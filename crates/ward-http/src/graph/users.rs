@@ -2,7 +2,7 @@
 //! delete, `manager`, `directReports`, `revokeSignInSessions`.
 
 use super::list::{ListSpec, count, respond};
-use super::{Graph, attempt, no_content, views};
+use super::{Activity, Graph, attempt, no_content, views};
 use crate::graph_authz::Op;
 use axum::Json;
 use axum::Router;
@@ -174,9 +174,9 @@ async fn create_user(g: Graph, body: Bytes) -> Response {
     };
     let user: NewUser = attempt!(typed(&g, props));
     let request = NewUserRequest { user, password: Some(password), force_change_password_next_sign_in: force };
-    match g.state.directory.create_user(g.tenant(), request).await {
+    match g.write(Activity("UserManagement", "Add user", "Add"), None, g.state.directory.create_user(g.tenant(), request)).await {
         Ok(u) => show(&g, &u, None, StatusCode::CREATED),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
@@ -184,17 +184,22 @@ async fn patch_user(g: Graph, Path(id): Path<String>, body: Bytes) -> Response {
     attempt!(g.require(Op::WriteUsers).await);
     let (props, password) = attempt!(user_body(&g, attempt!(g.object(&body))));
     let patch: UserPatch = attempt!(typed(&g, props));
-    match g.state.directory.update_user_with_password(g.tenant(), &id, patch, password).await {
+    let activity = if password.is_some() { "Update user and reset password" } else { "Update user" };
+    let work = g.state.directory.update_user_with_password(g.tenant(), &id, patch, password);
+    match g.write(Activity("UserManagement", activity, "Update"), Some(id.clone()), work).await {
         Ok(_) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn delete_user(g: Graph, Path(id): Path<String>) -> Response {
     attempt!(g.require(Op::WriteUsers).await);
-    match g.state.directory.delete_user(g.tenant(), &id).await {
+    match g
+        .write(Activity("UserManagement", "Delete user", "Delete"), Some(id.clone()), g.state.directory.delete_user(g.tenant(), &id))
+        .await
+    {
         Ok(()) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
@@ -226,17 +231,20 @@ async fn set_manager(g: Graph, Path(id): Path<String>, body: Bytes) -> Response 
     attempt!(g.require(Op::WriteUsers).await);
     let body = attempt!(g.object(&body));
     let manager = attempt!(g.reference(body.get("@odata.id")));
-    match g.state.directory.set_manager(g.tenant(), &id, Some(&manager.to_string())).await {
+    let manager = manager.to_string();
+    let work = g.state.directory.set_manager(g.tenant(), &id, Some(&manager));
+    match g.write(Activity("UserManagement", "Set user manager", "Update"), Some(id.clone()), work).await {
         Ok(_) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
 async fn remove_manager(g: Graph, Path(id): Path<String>) -> Response {
     attempt!(g.require(Op::WriteUsers).await);
-    match g.state.directory.set_manager(g.tenant(), &id, None).await {
+    let work = g.state.directory.set_manager(g.tenant(), &id, None);
+    match g.write(Activity("UserManagement", "Remove user manager", "Update"), Some(id.clone()), work).await {
         Ok(_) => no_content(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
 
@@ -253,10 +261,10 @@ async fn reports_of(g: &Graph, user: &str) -> Response {
         limit: 999,
     };
     match g.state.directory.query::<User>(g.tenant(), &query).await {
-        Ok((reports, _)) => {
+        Ok(reports) => {
             let value: Vec<Value> = reports
                 .iter()
-                .map(|r| {
+                .map(|(r, _)| {
                     let mut v = views::project(views::user(r), &ward_odata::USER, None);
                     v.insert("@odata.type".into(), json!("#microsoft.graph.user"));
                     Value::Object(v)
@@ -283,8 +291,9 @@ async fn revoke_sessions(g: Graph, Path(id): Path<String>) -> Response {
     // Signed-in users may revoke their own sessions; anyone else's needs the write permission.
     let own = g.caller.user.as_ref().is_some_and(|u| u.id.to_string() == id || u.user_principal_name.as_str().eq_ignore_ascii_case(&id));
     attempt!(g.require(if own { Op::ReadMe } else { Op::WriteUsers }).await);
-    match g.state.directory.revoke_sign_in_sessions(g.tenant(), &id).await {
+    let work = g.state.directory.revoke_sign_in_sessions(g.tenant(), &id);
+    match g.write(Activity("UserManagement", "Revoke sign-in sessions", "Update"), Some(id.clone()), work).await {
         Ok(_) => Json(json!({ "@odata.context": g.context("Edm.Boolean"), "value": true })).into_response(),
-        Err(e) => g.fail(&e),
+        Err(r) => r,
     }
 }
