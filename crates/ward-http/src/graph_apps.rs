@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::error::{directory_error, graph_error};
 use crate::layers::RequestId;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -71,7 +71,8 @@ impl Ctx {
     }
 }
 
-async fn ctx(state: AppState, headers: &HeaderMap, rid: RequestId, write: bool) -> Result<Ctx, Response> {
+async fn ctx(state: AppState, parts: &axum::http::request::Parts, rid: RequestId, write: bool) -> Result<Ctx, Response> {
+    let headers = &parts.headers;
     let unauthenticated = |message: &str| {
         let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "unauthenticated", message, &rid.0);
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ward\", error=\"invalid_token\""));
@@ -91,6 +92,7 @@ async fn ctx(state: AppState, headers: &HeaderMap, rid: RequestId, write: bool) 
             return Err(graph_error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "storage_unavailable", &e.description, &rid.0));
         }
     };
+    crate::graph::throttle(&state, &caller, &parts.method, &parts.uri, &rid.0)?;
     let allowed: &[&str] = if write { &["Application.ReadWrite.All"] } else { &["Application.ReadWrite.All", "Directory.Read.All"] };
     let denied = || {
         graph_error(
@@ -125,7 +127,7 @@ impl axum::extract::FromRequestParts<AppState> for Reader {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
         let rid = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
-        ctx(state.clone(), &parts.headers, rid, false).await.map(Reader)
+        ctx(state.clone(), parts, rid, false).await.map(Reader)
     }
 }
 
@@ -133,7 +135,7 @@ impl axum::extract::FromRequestParts<AppState> for Writer {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
         let rid = parts.extensions.get::<RequestId>().cloned().unwrap_or(RequestId(String::new()));
-        ctx(state.clone(), &parts.headers, rid, true).await.map(Writer)
+        ctx(state.clone(), parts, rid, true).await.map(Writer)
     }
 }
 
@@ -725,4 +727,66 @@ async fn delete_grant(Writer(c): Writer, Path(id): Path<String>) -> Response {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => c.fail(&e),
     }
+}
+
+/// The audit activity of a write to the registration API, from its method and route.
+fn activity(method: &axum::http::Method, route: &str) -> Option<crate::graph::Activity> {
+    use crate::graph::Activity;
+    const APPS: &str = "ApplicationManagement";
+    let last = route.rsplit('/').next().unwrap_or_default();
+    Some(match (method.as_str(), route) {
+        ("POST", "/v1.0/applications") => Activity(APPS, "Add application", "Add"),
+        ("PATCH", "/v1.0/applications/{id}") => Activity(APPS, "Update application", "Update"),
+        ("DELETE", "/v1.0/applications/{id}") => Activity(APPS, "Delete application", "Delete"),
+        ("POST", _) if matches!(last, "addPassword" | "removePassword" | "addKey" | "removeKey") => {
+            Activity(APPS, "Update application – Certificates and secrets management", "Update")
+        }
+        ("POST", "/v1.0/servicePrincipals") => Activity(APPS, "Add service principal", "Add"),
+        ("PATCH", "/v1.0/servicePrincipals/{id}") => Activity(APPS, "Update service principal", "Update"),
+        ("DELETE", "/v1.0/servicePrincipals/{id}") => Activity(APPS, "Remove service principal", "Delete"),
+        ("POST", "/v1.0/servicePrincipals/{id}/appRoleAssignments") => {
+            Activity(APPS, "Add app role assignment to service principal", "Assign")
+        }
+        ("DELETE", "/v1.0/servicePrincipals/{id}/appRoleAssignments/{assignment}") => {
+            Activity(APPS, "Remove app role assignment from service principal", "Unassign")
+        }
+        ("POST", "/v1.0/oauth2PermissionGrants") => Activity(APPS, "Add delegated permission grant", "Add"),
+        ("DELETE", "/v1.0/oauth2PermissionGrants/{id}") => Activity(APPS, "Remove delegated permission grant", "Delete"),
+        _ => return None,
+    })
+}
+
+/// Around every write of the registration API: the change carries its audit record; a write the
+/// directory refused (4xx other than authentication and permission, or 5xx) is recorded as failed.
+pub async fn audit_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let Some(crate::graph::Activity(category, name, operation)) = activity(request.method(), &route) else {
+        return next.run(request).await;
+    };
+    let rid = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    // The handler authenticates and authorizes; this only needs to know who it is, when it is someone.
+    let Ok(caller) = crate::graph::authenticate(&state, request.headers(), &rid).await else { return next.run(request).await };
+    let ip = crate::client_ip::peer(request.extensions()).map(|p| crate::client_ip::resolve(p, request.headers(), &state.trusted_proxies));
+    let target = request.uri().path().split('/').nth(3).filter(|s| Uuid::parse_str(s).is_ok()).map(str::to_string);
+    let ctx = ward_core::audit::AuditContext {
+        initiated_by: crate::graph::initiated_by(&caller, ip),
+        category,
+        activity: name,
+        operation_type: operation,
+        correlation_id: rid.clone(),
+    };
+    let response = ward_directory::audited(ctx.clone(), next.run(request)).await;
+    let status = response.status();
+    if (status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 429)) || status.is_server_error() {
+        let targets = target.map(|t| vec![json!({ "id": t, "type": Value::Null, "displayName": Value::Null })]).unwrap_or_default();
+        let reason = format!("HTTP {}", status.as_u16());
+        if let Err(e) = state.directory.audit_failure(caller.tenant.id, &ctx, targets, &reason).await {
+            tracing::warn!(request_id = rid, error = %e, "could not record a failed write in the audit log");
+        }
+    }
+    response
 }

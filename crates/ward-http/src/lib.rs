@@ -5,7 +5,7 @@
 
 pub mod client_ip;
 pub mod error;
-mod graph;
+pub(crate) mod graph;
 mod graph_apps;
 mod graph_authz;
 mod layers;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Per-address limit on the endpoints that check secrets and passwords.
     pub rate_limit: Arc<rate_limit::RateLimiter>,
+    /// Graph throttling: resource units per application and tenant (Graph's own model).
+    pub graph_throttle: Arc<rate_limit::TokenBuckets<(ward_core::TenantId, uuid::Uuid)>>,
 }
 
 /// Limits applied to every request.
@@ -65,7 +67,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(ops::routes())
         .merge(oauth::routes())
         .merge(oidc::routes())
-        .merge(graph_apps::routes())
+        .merge(graph_apps::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), graph_apps::audit_writes)))
         .merge(graph::routes())
         .merge(oauth::limited_routes())
         .merge(oidc::limited_routes())

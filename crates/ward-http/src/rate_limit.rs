@@ -9,31 +9,26 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub struct RateLimiter {
-    /// Requests per second each address may make on average; 0 turns the limit off.
+/// Token buckets by key: `rate` tokens a second, up to `burst`. Node-local.
+pub struct TokenBuckets<K> {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
 const MAX_TRACKED: usize = 100_000;
 
-impl RateLimiter {
-    /// `rate` requests per second per address, with bursts of twice that. 0 disables.
-    pub fn new(rate: u32) -> RateLimiter {
-        RateLimiter { rate: f64::from(rate), burst: f64::from(rate) * 2.0, buckets: Mutex::new(HashMap::new()) }
+impl<K: std::hash::Hash + Eq> TokenBuckets<K> {
+    /// A rate of 0 turns the buckets off.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        TokenBuckets { rate, burst, buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Takes one token for `ip`; `Err(seconds)` to wait when the bucket is empty.
-    pub fn take(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+    /// Takes `cost` tokens for `key`; `Err(seconds)` to wait when there are not enough.
+    pub fn take(&self, key: K, cost: f64, now: Instant) -> Result<(), u64> {
         if self.rate <= 0.0 {
             return Ok(());
         }
-        // One IPv6 client usually holds a whole /64: count it as one address.
-        let ip = match ip {
-            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-            other => other,
-        };
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED {
             buckets.retain(|_, (tokens, at)| *tokens < self.burst && now.duration_since(*at).as_secs_f64() * self.rate < self.burst);
@@ -41,15 +36,35 @@ impl RateLimiter {
                 buckets.clear();
             }
         }
-        let (tokens, at) = buckets.entry(ip).or_insert((self.burst, now));
+        let (tokens, at) = buckets.entry(key).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if *tokens >= cost {
+            *tokens -= cost;
             Ok(())
         } else {
-            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
+            Err(((cost - *tokens) / self.rate).ceil().max(1.0) as u64)
         }
+    }
+}
+
+/// Per client address: the limit in front of the endpoints that check secrets and passwords.
+pub struct RateLimiter(TokenBuckets<IpAddr>);
+
+impl RateLimiter {
+    /// `rate` requests per second per address, with bursts of twice that. 0 disables.
+    pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter(TokenBuckets::new(f64::from(rate), f64::from(rate) * 2.0))
+    }
+
+    /// Takes one token for `ip`; `Err(seconds)` to wait when the bucket is empty.
+    pub fn take(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        // One IPv6 client usually holds a whole /64: count it as one address.
+        let ip = match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            other => other,
+        };
+        self.0.take(ip, 1.0, now)
     }
 }
 

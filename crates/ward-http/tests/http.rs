@@ -29,6 +29,7 @@ async fn state(tenant_name: &str) -> (AppState, tempfile::TempDir) {
         public_url: "http://localhost:8080".into(),
         metrics: None,
         rate_limit: Arc::new(ward_http::rate_limit::RateLimiter::new(0)),
+        graph_throttle: Arc::new(ward_http::rate_limit::TokenBuckets::new(0.0, 0.0)),
     };
     (state, tmp)
 }

@@ -92,6 +92,10 @@ pub async fn run(config: Config) -> Result<()> {
         public_url: public_url.clone().into(),
         metrics: Some(metrics),
         rate_limit: Arc::new(ward_http::rate_limit::RateLimiter::new(config.auth_rate_limit)),
+        graph_throttle: Arc::new(ward_http::rate_limit::TokenBuckets::new(
+            f64::from(config.graph_rate_limit),
+            f64::from(config.graph_rate_limit) * 10.0,
+        )),
     };
     let limits = Limits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_seconds) };
     let app = ward_http::router(state, limits);

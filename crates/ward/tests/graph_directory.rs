@@ -530,8 +530,56 @@ async fn every_write_is_in_the_directory_audit_log_with_who_what_target_and_resu
     for bad in ["$filter=initiatedBy/user/id%20eq%20'x'", "$filter=category%20ne%20'x'", "$orderby=activityDateTime"] {
         assert_eq!(s.call("GET", &format!("/v1.0/auditLogs/directoryAudits?{bad}"), None).await.0, 400, "{bad}");
     }
+    // The registration API is audited too, failures included.
+    let (status, app) = s.call("POST", "/v1.0/applications", Some(json!({ "displayName": "Audited App" }))).await;
+    assert_eq!(status, 201);
+    assert_eq!(s.call("POST", "/v1.0/applications", Some(json!({ "displayName": "Bad", "nonsense": 1 }))).await.0, 400);
+    let apps = "/v1.0/auditLogs/directoryAudits?$filter=category%20eq%20'ApplicationManagement'";
+    let (_, log) = s.call("GET", apps, None).await;
+    let got: Vec<(&str, &str)> = log["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["activityDisplayName"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert!(got.contains(&("Add application", "success")) && got.contains(&("Add application", "failure")), "{got:?}");
+    let created = log["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["result"] == "success" && r["activityDisplayName"] == "Add application")
+        .unwrap();
+    assert!(created["targetResources"].as_array().unwrap().iter().any(|t| t["id"] == app["id"]), "{created}");
+
     // One record by id.
     let id = records[0]["id"].as_str().unwrap();
     assert_eq!(s.call("GET", &format!("/v1.0/auditLogs/directoryAudits/{id}"), None).await.1["id"], id);
     assert_eq!(s.call("GET", "/v1.0/auditLogs/directoryAudits/11111111-1111-4111-8111-111111111111", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn graph_throttles_each_application_by_resource_units_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = init(dir.path(), &[]);
+    // 1 unit a second, bursts of 10: five user lists (2 units each), then 429.
+    std::fs::write(dir.path().join("ward.toml"), "graph_rate_limit = 1\n").unwrap();
+    let server = Server::start(dir.path(), &["--data-dir", "data"]);
+    let tid = init["tenant_id"].as_str().unwrap().to_string();
+    let token = client_token(&server, &tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
+    let get = |path: &str| http().get(server.url(path)).bearer_auth(&token).send();
+    for i in 0..5 {
+        assert_eq!(get("/v1.0/users").await.unwrap().status(), 200, "request {i}");
+    }
+    let r = get("/v1.0/users").await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_eq!(r.headers()["x-ms-resource-unit"], "2");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    // The registration API shares the application's budget.
+    assert_eq!(http().get(server.url("/v1.0/applications")).bearer_auth(&token).send().await.unwrap().status(), 429);
+    // Waiting as told is enough.
+    tokio::time::sleep(std::time::Duration::from_secs(wait + 1)).await;
+    assert_eq!(get("/v1.0/users?$top=5&$select=id").await.unwrap().status(), 200, "a cheap request (1 unit) after the wait");
 }

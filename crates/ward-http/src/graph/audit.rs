@@ -120,8 +120,10 @@ async fn list(g: Graph, RawQuery(raw): RawQuery) -> Response {
         Some(t) => match t.parse::<u32>() {
             Ok(n) if (1..=999).contains(&n) => n,
             _ => {
-                return g
-                    .bad(&format!("Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.", ward_core::validate::clip(t)));
+                return g.bad(&format!(
+                    "Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.",
+                    ward_core::validate::clip(t)
+                ));
             }
         },
     };

@@ -57,12 +57,30 @@ impl axum::extract::FromRequestParts<AppState> for Graph {
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
         let rid = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
         let caller = authenticate(state, &parts.headers, &rid).await?;
+        throttle(state, &caller, &parts.method, &parts.uri, &rid)?;
         let ip = crate::client_ip::peer(&parts.extensions).map(|p| crate::client_ip::resolve(p, &parts.headers, &state.trusted_proxies));
         Ok(Graph { state: state.clone(), caller, rid, ip })
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Caller, Response> {
+/// Who is calling, as the audit log shows it.
+pub(crate) fn initiated_by(caller: &Caller, ip: Option<std::net::IpAddr>) -> Value {
+    let ip = ip.map(|i| i.to_string());
+    let app = json!({ "appId": caller.app_id.to_string(), "displayName": Value::Null, "servicePrincipalId": Value::Null });
+    match &caller.user {
+        Some(u) => json!({
+            "user": { "id": u.id.to_string(), "userPrincipalName": u.user_principal_name.as_str(), "displayName": u.display_name, "ipAddress": ip },
+            "app": app,
+        }),
+        None => {
+            let mut app = app;
+            app["ipAddress"] = json!(ip);
+            json!({ "user": Value::Null, "app": app })
+        }
+    }
+}
+
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Caller, Response> {
     let unauthenticated = |message: &str| {
         let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "unauthenticated", message, rid);
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ward\", error=\"invalid_token\""));
@@ -79,6 +97,64 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Resul
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(unauthenticated("Access token validation failure: invalid, expired, revoked, or not for this API.")),
         Err(e) => Err(graph_error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "storage_unavailable", &e.description, rid)),
+    }
+}
+
+/// What a request costs in Graph's resource units (entra-apis.md §1.9): list reads of users 2,
+/// members 3, transitive members 5, checkMemberGroups 4, getMemberGroups and memberOf 2,
+/// anything else 1; `$select` and a `$top` under 20 take one off; never below 1.
+pub(crate) fn resource_units(method: &axum::http::Method, uri: &axum::http::Uri) -> u32 {
+    let path = uri.path();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let base: u32 = match (method.as_str(), last) {
+        ("GET", "members") => 3,
+        ("GET", "transitiveMembers") => 5,
+        ("POST", "checkMemberGroups") => 4,
+        ("POST", "getMemberGroups") | ("GET", "memberOf") | ("GET", "transitiveMemberOf") => 2,
+        ("GET", "users") | ("GET", "applications") | ("GET", "groups") => 2,
+        _ => 1,
+    };
+    let query = uri.query().unwrap_or_default();
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|p| p.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case(&name.replace('$', "%24"))))
+    };
+    let small_top = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .any(|(k, v)| (k.eq_ignore_ascii_case("$top") || k.eq_ignore_ascii_case("%24top")) && v.parse::<u32>().is_ok_and(|n| n < 20));
+    base.saturating_sub(u32::from(has("$select"))).saturating_sub(u32::from(small_top)).max(1)
+}
+
+/// Graph's throttling: a token bucket of resource units per application and tenant. Over it, 429
+/// with `Retry-After` in Graph's envelope, as Graph's SDK retry handlers expect.
+pub(crate) fn throttle(
+    state: &AppState,
+    caller: &Caller,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    rid: &str,
+) -> Result<(), Response> {
+    let cost = resource_units(method, uri);
+    match state.graph_throttle.take((caller.tenant.id, caller.app_id), f64::from(cost), std::time::Instant::now()) {
+        Ok(()) => Ok(()),
+        Err(wait) => {
+            tracing::warn!(app_id = %caller.app_id, tenant = %caller.tenant.id, "graph throttled");
+            let mut r = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "throttled",
+                &format!("Too many requests from this application. Retry after {wait} seconds."),
+                rid,
+            );
+            let h = r.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            h.insert("x-ms-resource-unit", HeaderValue::from(cost));
+            h.insert("x-ms-throttle-scope", HeaderValue::from_static("Tenant_Application/ReadWrite"));
+            h.insert("x-ms-throttle-information", HeaderValue::from_static("ResourceUnitLimitExceeded"));
+            Err(r)
+        }
     }
 }
 
@@ -99,21 +175,8 @@ impl Graph {
         if allows(&self.caller, op, &roles) { Ok(()) } else { Err(self.denied()) }
     }
 
-    /// Who is calling, as the audit log shows it.
     fn initiated_by(&self) -> Value {
-        let ip = self.ip.map(|i| i.to_string());
-        let app = json!({ "appId": self.caller.app_id.to_string(), "displayName": Value::Null, "servicePrincipalId": Value::Null });
-        match &self.caller.user {
-            Some(u) => json!({
-                "user": { "id": u.id.to_string(), "userPrincipalName": u.user_principal_name.as_str(), "displayName": u.display_name, "ipAddress": ip },
-                "app": app,
-            }),
-            None => {
-                let mut app = app;
-                app["ipAddress"] = json!(ip);
-                json!({ "user": Value::Null, "app": app })
-            }
-        }
+        initiated_by(&self.caller, self.ip)
     }
 
     /// Runs a directory write as an audited activity: the record is written with the change;
@@ -246,4 +309,24 @@ impl Graph {
 /// `204 No Content`.
 pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_units;
+    use axum::http::{Method, Uri};
+
+    #[test]
+    fn requests_cost_graphs_resource_units() {
+        let ru = |m: Method, u: &str| resource_units(&m, &u.parse::<Uri>().unwrap());
+        assert_eq!(ru(Method::GET, "/v1.0/users"), 2);
+        assert_eq!(ru(Method::GET, "/v1.0/users?$select=id"), 1);
+        assert_eq!(ru(Method::GET, "/v1.0/users?%24select=id&%24top=5"), 1, "never below 1");
+        assert_eq!(ru(Method::GET, "/v1.0/groups/x/members"), 3);
+        assert_eq!(ru(Method::GET, "/v1.0/groups/x/transitiveMembers?$top=10"), 4);
+        assert_eq!(ru(Method::POST, "/v1.0/users/x/checkMemberGroups"), 4);
+        assert_eq!(ru(Method::POST, "/v1.0/users/x/getMemberGroups"), 2);
+        assert_eq!(ru(Method::PATCH, "/v1.0/users/x"), 1);
+        assert_eq!(ru(Method::GET, "/v1.0/users?$top=50"), 2);
+    }
 }

@@ -140,8 +140,10 @@ fn page(g: &Graph, path: &str, mut items: Vec<Map<String, Value>>, raw: Option<&
         Some(t) => match t.parse::<usize>() {
             Ok(n) if (1..=999).contains(&n) => n,
             _ => {
-                return g
-                    .bad(&format!("Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.", ward_core::validate::clip(t)));
+                return g.bad(&format!(
+                    "Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.",
+                    ward_core::validate::clip(t)
+                ));
             }
         },
     };
