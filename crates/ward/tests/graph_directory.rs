@@ -583,3 +583,81 @@ async fn graph_throttles_each_application_by_resource_units_with_retry_after() {
     tokio::time::sleep(std::time::Duration::from_secs(wait + 1)).await;
     assert_eq!(get("/v1.0/users?$top=5&$select=id").await.unwrap().status(), 200, "a cheap request (1 unit) after the wait");
 }
+
+#[tokio::test]
+async fn delta_queries_return_everything_then_only_what_changed() {
+    let s = setup().await;
+    let a = s.create_user("deltaa", "Delta A").await;
+    let b = s.create_user("deltab", "Delta B").await;
+    let (aid, bid) = (a["id"].as_str().unwrap().to_string(), b["id"].as_str().unwrap().to_string());
+    let (_, group) =
+        s.create_group("Delta Group", json!({ "members@odata.bind": [format!("https://graph.microsoft.com/v1.0/users/{aid}")] })).await;
+    let gid = group["id"].as_str().unwrap().to_string();
+
+    // The first round: every user (3 with the administrator), two per page, then a delta link.
+    let mut link = s.server.url("/v1.0/users/delta?$select=displayName,jobTitle");
+    let mut seen = Vec::new();
+    let delta_link = loop {
+        let (status, page) = s.send(&s.token.clone(), "GET", &link, None, &[("Prefer", "odata.maxpagesize=2")]).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page["value"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        if let Some(next) = page["@odata.nextLink"].as_str() {
+            assert!(page.get("@odata.deltaLink").is_none());
+            link = next.to_string();
+        } else {
+            break page["@odata.deltaLink"].as_str().unwrap().to_string();
+        }
+    };
+    assert_eq!(seen.len(), 3);
+    assert!(seen.contains(&aid) && seen.contains(&bid));
+    // Nothing changed: nothing to say.
+    let (_, quiet) = s.call("GET", &delta_link, None).await;
+    assert_eq!(quiet["value"], json!([]));
+    let delta_link = quiet["@odata.deltaLink"].as_str().unwrap().to_string();
+
+    // Changes: an update (twice: reported once), a deletion, a new user, a group change (not a user change).
+    assert_eq!(s.call("PATCH", &format!("/v1.0/users/{aid}"), Some(json!({ "jobTitle": "One" }))).await.0, 204);
+    assert_eq!(s.call("PATCH", &format!("/v1.0/users/{aid}"), Some(json!({ "jobTitle": "Two" }))).await.0, 204);
+    assert_eq!(s.call("DELETE", &format!("/v1.0/users/{bid}"), None).await.0, 204);
+    let c = s.create_user("deltac", "Delta C").await;
+    assert_eq!(s.call("PATCH", &format!("/v1.0/groups/{gid}"), Some(json!({ "description": "x" }))).await.0, 204);
+    let (_, changes) = s.call("GET", &delta_link, None).await;
+    let value = changes["value"].as_array().unwrap();
+    assert_eq!(value.len(), 3, "{changes}");
+    assert_eq!(value[0], json!({ "id": aid, "displayName": "Delta A", "jobTitle": "Two" }), "the $select of the first round holds");
+    assert_eq!(value[1], json!({ "id": bid, "@removed": { "reason": "changed" } }), "restorable");
+    assert_eq!(value[2]["id"], c["id"]);
+    let next_round = changes["@odata.deltaLink"].as_str().unwrap().to_string();
+    // Purged for good: "deleted".
+    assert_eq!(s.call("DELETE", &format!("/v1.0/directory/deletedItems/{bid}"), None).await.0, 204);
+    let (_, gone) = s.call("GET", &next_round, None).await;
+    assert_eq!(gone["value"], json!([{ "id": bid, "@removed": { "reason": "deleted" } }]));
+
+    // Groups: the first round carries members; later rounds carry membership changes.
+    let (_, first) = s.call("GET", "/v1.0/groups/delta", None).await;
+    assert_eq!(first["value"][0]["members@delta"], json!([{ "@odata.type": "#microsoft.graph.user", "id": aid }]));
+    let groups_link = first["@odata.deltaLink"].as_str().unwrap().to_string();
+    let reference = json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", c["id"].as_str().unwrap()) });
+    assert_eq!(s.call("POST", &format!("/v1.0/groups/{gid}/members/$ref"), Some(reference)).await.0, 204);
+    assert_eq!(s.call("DELETE", &format!("/v1.0/groups/{gid}/members/{aid}/$ref"), None).await.0, 204);
+    let (_, changed) = s.call("GET", &groups_link, None).await;
+    assert_eq!(
+        changed["value"][0]["members@delta"],
+        json!([
+            { "@odata.type": "#microsoft.graph.user", "id": c["id"] },
+            { "@odata.type": "#microsoft.graph.user", "id": aid, "@removed": { "reason": "deleted" } },
+        ])
+    );
+
+    // Tokens are bound: tampered, or moved to another resource or $select, they are refused.
+    let token = next_round.split("$deltatoken=").nth(1).unwrap();
+    assert_eq!(s.call("GET", &format!("/v1.0/groups/delta?$deltatoken={token}"), None).await.0, 400);
+    assert_eq!(s.call("GET", &format!("/v1.0/users/delta?$deltatoken={token}"), None).await.0, 400, "without the round's $select");
+    assert_eq!(s.call("GET", &format!("/v1.0/users/delta?$select=displayName,jobTitle&$deltatoken=x{token}"), None).await.0, 400);
+    assert_eq!(s.call("GET", "/v1.0/users/delta?$filter=displayName%20eq%20'x'", None).await.0, 400);
+    // "latest": no listing, just a link for what happens from now on.
+    let (_, latest) = s.call("GET", "/v1.0/users/delta?$deltatoken=latest", None).await;
+    assert_eq!(latest["value"], json!([]));
+    let (_, after_latest) = s.call("GET", latest["@odata.deltaLink"].as_str().unwrap(), None).await;
+    assert_eq!(after_latest["value"], json!([]));
+}

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod audit;
+mod delta;
 mod groups;
 mod list;
 mod objects;
@@ -26,7 +27,7 @@ use ward_auth::introspect::Caller;
 use ward_core::{DirectoryError, ObjectId};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(users::routes()).merge(groups::routes()).merge(objects::routes()).merge(audit::routes())
+    Router::new().merge(users::routes()).merge(groups::routes()).merge(objects::routes()).merge(audit::routes()).merge(delta::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.
