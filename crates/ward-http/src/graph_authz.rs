@@ -171,3 +171,33 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::*;
+    use ward_core::roles::BUILT_IN_ROLES;
+
+    const OPS: [Op; 9] =
+        [Op::ReadMe, Op::ReadUsers, Op::WriteUsers, Op::ReadGroups, Op::WriteGroups, Op::WriteMembers, Op::ReadRoles, Op::WriteRoles, Op::ReadAudit];
+
+    fn cell(list: &[&str]) -> String {
+        if list.is_empty() { "—".into() } else { list.join(", ") }
+    }
+
+    /// docs/graph.md shows the permission table; it must say what the code does.
+    #[test]
+    fn the_documented_permission_table_is_the_one_in_code() {
+        let doc = include_str!("../../../docs/graph.md");
+        for op in OPS {
+            let r = rule(op);
+            let roles: Vec<&str> = r
+                .user_roles
+                .unwrap_or(&[])
+                .iter()
+                .map(|id| BUILT_IN_ROLES.iter().find(|b| b.template_id == *id).map(|b| b.display_name).unwrap_or("?"))
+                .collect();
+            let row = format!("| {op:?} | {} | {} | {} |", cell(r.app), cell(r.delegated), cell(&roles));
+            assert!(doc.contains(&row), "docs/graph.md lacks the row:\n{row}");
+        }
+    }
+}
