@@ -745,3 +745,75 @@ async fn a_consent_form_is_bound_to_the_sign_in_it_was_shown_to() {
     let stale = b.submit(&s.base(), &consent, &[("consent", "accept")]).await;
     assert_eq!(stale.status, 403, "{}", stale.body);
 }
+
+/// Graph's directory API on a user's behalf: the token's scopes, intersected with what the
+/// signed-in user may do (a directory role), decide; and the audit log names the user.
+#[tokio::test]
+async fn delegated_graph_calls_need_the_scope_and_the_users_role() {
+    let s = setup();
+    let d = s._dir.path();
+    // An administrator consents, for everyone, to the native tool writing users.
+    ok(ward(d).args(["app", "consent", &s.native, "--scope", "openid User.ReadWrite.All", "--data-dir", "data"]));
+    let other = cli(d, &["user", "create", "--json", "--upn", "lee@defaultdirectory.ward.local", "--display-name", "Lee Gu"]);
+    let other_id = other["id"].as_str().unwrap().to_string();
+    let mut b = Browser::new();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid https://graph.microsoft.com/User.ReadWrite.All", true);
+    let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", s.native.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", NATIVE_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, t) = s.token(&form, None).await;
+    assert_eq!(status, 200, "{t}");
+    let token = t["access_token"].as_str().unwrap().to_string();
+    let graph = |method: &str, path: &str, body: Option<Value>| {
+        let mut req = http().request(method.parse().unwrap(), format!("{}{path}", s.base())).bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Reading is allowed to any member with the scope; /me is Megan.
+    let (status, me) = graph("GET", "/v1.0/me", None).await;
+    assert_eq!((status, me["userPrincipalName"].as_str()), (200, Some(s.upn.as_str())));
+    assert_eq!(graph("GET", "/v1.0/users", None).await.0, 200);
+    // Writing someone else needs a role Megan does not hold, whatever the app was granted.
+    let patch = serde_json::json!({ "jobTitle": "Promoted" });
+    let (status, e) = graph("PATCH", &format!("/v1.0/users/{other_id}"), Some(patch.clone())).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")));
+    // Made User Administrator, the same token may (roles are read at each call).
+    ok(ward(d).args(["role", "assign", "User Administrator", &s.upn, "--data-dir", "data"]));
+    assert_eq!(graph("PATCH", &format!("/v1.0/users/{other_id}"), Some(patch)).await.0, 204);
+    // Groups were not consented: no group writes, role or not.
+    let group = serde_json::json!({ "displayName": "G", "mailEnabled": false, "mailNickname": "g", "securityEnabled": true });
+    assert_eq!(graph("POST", "/v1.0/groups", Some(group)).await.0, 403);
+    let (status, log) = graph("GET", "/v1.0/auditLogs/directoryAudits", None).await;
+    assert_eq!(status, 403, "reading the audit log needs AuditLog.Read.All: {log}");
+    // An app granted AuditLog.Read.All sees who did it: Megan, through the native tool, from here.
+    ok(ward(d).args(["app", "grant", &s.web, "AuditLog.Read.All", "--data-dir", "data"]));
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let (status, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    assert_eq!(status, 200, "{t}");
+    let log: Value = http()
+        .get(format!("{}/v1.0/auditLogs/directoryAudits", s.base()))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let update = &log["value"][0];
+    assert_eq!(update["activityDisplayName"], "Update user", "{log}");
+    assert_eq!(update["initiatedBy"]["user"]["userPrincipalName"], s.upn.as_str());
+    assert_eq!(update["initiatedBy"]["user"]["ipAddress"], "127.0.0.1");
+    assert_eq!(update["initiatedBy"]["app"]["appId"], s.native.as_str());
+    assert_eq!(update["targetResources"][0]["id"], other_id.as_str());
+}
