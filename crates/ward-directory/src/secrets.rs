@@ -57,11 +57,32 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// At most one check per core runs at a time (each takes 19 MiB and ~20 ms); the rest wait their
 /// turn without holding memory.
 pub async fn verify_password_off_thread(password: &str, stored: String) -> bool {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let slots = SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)));
-    let Ok(_slot) = slots.acquire().await else { return false };
+    let Ok(_slot) = argon2_slots().acquire().await else { return false };
     let password = password.to_string();
     tokio::task::spawn_blocking(move || verify_password(&password, &stored)).await.unwrap_or(false)
+}
+
+/// One Argon2id computation per core at a time, hashing and checking alike.
+fn argon2_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
+}
+
+/// `hash_password` on a blocking thread (the salt is drawn here, from `rng`), for the same reason.
+pub async fn hash_password_off_thread(password: &str, rng: &dyn Rng) -> Result<String, DirectoryError> {
+    check_password_strength(password)?;
+    let mut salt = [0u8; 16];
+    rng.fill(&mut salt);
+    let _slot = argon2_slots().acquire().await.map_err(|_| DirectoryError::Internal("password hashing is shutting down".into()))?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        argon2()
+            .hash_password_with_salt(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| DirectoryError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| DirectoryError::Internal(format!("password hashing failed: {e}")))?
 }
 
 /// A hash to verify against when there is no real one (unknown user, no password), so that every

@@ -26,15 +26,15 @@ impl Directory {
         let mut ops =
             vec![WriteOp::Insert { kind: ObjectKind::User, id: user.id, unique_key: Some(user.unique_key()), doc: encode(&user)? }];
         if let Some(password) = request.password {
-            ops.push(self.password_op(user.id, &password)?);
+            ops.push(self.password_op(user.id, &password).await?);
         }
         self.commit(tenant, ops).await?;
         Ok(user)
     }
 
-    pub(crate) fn password_op(&self, user: ObjectId, password: &str) -> Result<WriteOp> {
-        secrets::check_password_strength(password)?;
-        let hash = secrets::hash_password(password, self.rng.as_ref())?;
+    /// The write that sets a password: hashed with Argon2id off the async workers.
+    pub(crate) async fn password_op(&self, user: ObjectId, password: &str) -> Result<WriteOp> {
+        let hash = secrets::hash_password_off_thread(password, self.rng.as_ref()).await?;
         Ok(WriteOp::SetCredential {
             object_kind: ObjectKind::User,
             credential: StoredCredential {
@@ -118,7 +118,7 @@ impl Directory {
             let mut changed = user.apply(patch.clone(), t)?;
             let mut ops = Vec::new();
             if let Some((pw, force)) = password {
-                ops.push(self.password_op(user.id, pw)?);
+                ops.push(self.password_op(user.id, pw).await?);
                 if user.force_change_password_next_sign_in != *force {
                     user.force_change_password_next_sign_in = *force;
                     changed = true;
@@ -182,7 +182,7 @@ impl Directory {
     /// Sets a new password (administrator reset) and whether it must be changed at next sign-in.
     pub async fn set_password(&self, tenant: TenantId, key: &str, password: &str, force_change: bool) -> Result<()> {
         let (user, version) = self.user_record(tenant, key).await?;
-        let mut ops = vec![self.password_op(user.id, password)?];
+        let mut ops = vec![self.password_op(user.id, password).await?];
         if user.force_change_password_next_sign_in != force_change {
             let updated = User { force_change_password_next_sign_in: force_change, ..user.clone() };
             ops.push(WriteOp::Update {
