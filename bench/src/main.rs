@@ -5,8 +5,10 @@
 //! cargo run --release -p ward-bench -- membership
 //! npm ci --prefix bench/peers/oidc-provider     # the peer of `tokens` (Node.js ≥ 20)
 //! cargo build --release -p ward -p ward-bench && taskset -c 1 target/release/ward-bench tokens
+//! taskset -c 1 target/release/ward-bench directory [--users 1000000]
 //! ```
 
+mod directory;
 mod membership;
 mod tokens;
 
@@ -22,8 +24,9 @@ fn main() {
     match which.as_str() {
         "membership" => runtime.block_on(membership::run()),
         "tokens" => runtime.block_on(tokens::run(rest)),
+        "directory" => runtime.block_on(directory::run(rest)),
         other => {
-            eprintln!("unknown benchmark '{other}'; available: membership, tokens");
+            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory");
             std::process::exit(2);
         }
     }

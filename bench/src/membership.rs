@@ -13,12 +13,12 @@ use ward_core::user::NewUser;
 use ward_directory::{Directory, InitRequest, NewUserRequest};
 
 const GROUPS: usize = 100_000;
-const LEVELS: usize = 10;
-const PER_LEVEL: usize = 100;
+pub const LEVELS: usize = 10;
+pub const PER_LEVEL: usize = 100;
 const CALLS: usize = 5_000;
 
 /// A small deterministic generator, so every run builds the same directory.
-struct SplitMix(u64);
+pub struct SplitMix(pub u64);
 impl SplitMix {
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -27,12 +27,55 @@ impl SplitMix {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn id(&mut self) -> ObjectId {
+    pub fn id(&mut self) -> ObjectId {
         ObjectId::from_uuid(uuid::Builder::from_random_bytes(((self.next() as u128) << 64 | self.next() as u128).to_le_bytes()).into_uuid())
     }
+}
+
+/// `groups` group ids and the `member` links between them and `user`: the user in
+/// `LEVELS × PER_LEVEL` groups, the rest of the groups nested around them.
+pub struct Nesting {
+    pub ids: Vec<ObjectId>,
+    pub links: Vec<Link>,
+}
+
+/// Every tenth group is not security-enabled (`securityEnabledOnly: true` leaves it out).
+pub fn security_enabled(i: usize) -> bool {
+    !i.is_multiple_of(10)
+}
+
+/// The nesting this benchmark measures, for `groups ≥ LEVELS × PER_LEVEL` (also used by
+/// `ward-bench directory`, with fewer groups).
+pub fn nesting(rng: &mut SplitMix, user: ObjectId, groups: usize) -> Nesting {
+    assert!(groups >= LEVELS * PER_LEVEL, "the user's groups alone are {}", LEVELS * PER_LEVEL);
+    let ids: Vec<ObjectId> = (0..groups).map(|_| rng.id()).collect();
+    let mut links = Vec::new();
+    // The user's groups: levels 0..10 of 100 groups each; each group sits in two groups of the next
+    // level, so walking up reaches all 1,000 through many paths (a dense lattice, not a tree).
+    for level in 0..LEVELS {
+        for k in 0..PER_LEVEL {
+            let g = ids[level * PER_LEVEL + k];
+            if level == 0 {
+                links.push(Link { group: g, member: user, member_kind: ObjectKind::User });
+            }
+            if level + 1 < LEVELS {
+                for parent in [k, (k + 1 + rng.below(PER_LEVEL - 1)) % PER_LEVEL] {
+                    links.push(Link { group: ids[(level + 1) * PER_LEVEL + parent], member: g, member_kind: ObjectKind::Group });
+                }
+            }
+        }
+    }
+    // The other groups: each nested in one group of lower index outside the user's set (so no
+    // cycles), giving deep and wide hierarchies the walk must not wander into.
+    let base = LEVELS * PER_LEVEL;
+    for i in base + 1..groups {
+        let parent = base + rng.below(i - base);
+        links.push(Link { group: ids[parent], member: ids[i], member_kind: ObjectKind::Group });
+    }
+    Nesting { ids, links }
 }
 
 pub async fn run() {
@@ -59,35 +102,12 @@ pub async fn run() {
         .id;
 
     let mut rng = SplitMix(0x5741_5244);
-    let ids: Vec<ObjectId> = (0..GROUPS).map(|_| rng.id()).collect();
+    let Nesting { ids, links } = nesting(&mut rng, user, GROUPS);
     let started = Instant::now();
     let mut ops = Vec::new();
-    let mut links = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let doc = serde_json::json!({ "id": id, "displayName": format!("Group {i}"), "securityEnabled": i % 10 != 0 });
+        let doc = serde_json::json!({ "id": id, "displayName": format!("Group {i}"), "securityEnabled": security_enabled(i) });
         ops.push(WriteOp::Insert { kind: ObjectKind::Group, id: *id, unique_key: None, doc });
-    }
-    // The user's groups: levels 0..10 of 100 groups each; each group sits in two groups of the next
-    // level, so walking up reaches all 1,000 through many paths (a dense lattice, not a tree).
-    for level in 0..LEVELS {
-        for k in 0..PER_LEVEL {
-            let g = ids[level * PER_LEVEL + k];
-            if level == 0 {
-                links.push(Link { group: g, member: user, member_kind: ObjectKind::User });
-            }
-            if level + 1 < LEVELS {
-                for parent in [k, (k + 1 + rng.below(PER_LEVEL - 1)) % PER_LEVEL] {
-                    links.push(Link { group: ids[(level + 1) * PER_LEVEL + parent], member: g, member_kind: ObjectKind::Group });
-                }
-            }
-        }
-    }
-    // The other 99,000 groups: each nested in one group of lower index outside the user's set
-    // (so no cycles), giving deep and wide hierarchies the walk must not wander into.
-    let base = LEVELS * PER_LEVEL;
-    for i in base + 1..GROUPS {
-        let parent = base + rng.below(i - base);
-        links.push(Link { group: ids[parent], member: ids[i], member_kind: ObjectKind::Group });
     }
     for chunk in ops.chunks(5_000) {
         store.commit(tenant, directory.now(), chunk.to_vec()).await.expect("groups");
@@ -115,7 +135,7 @@ pub async fn run() {
     // The bare walk over the same graph, rebuilt in memory: the floor the service is built on.
     let mut graph = MembershipGraph::new();
     for (i, id) in ids.iter().enumerate() {
-        graph.upsert_group(*id, i % 10 != 0, true);
+        graph.upsert_group(*id, security_enabled(i), true);
     }
     for l in &links {
         graph.add_member(l.group, l.member, l.member_kind);

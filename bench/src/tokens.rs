@@ -65,8 +65,9 @@ fn options(args: &[String]) -> Options {
     o
 }
 
-fn fail(message: &str) -> ! {
-    eprintln!("ward-bench tokens: {message}");
+pub(crate) fn fail(message: &str) -> ! {
+    // The benchmark that failed, whichever uses these helpers.
+    eprintln!("ward-bench {}: {message}", std::env::args().nth(1).unwrap_or_default());
     std::process::exit(2);
 }
 
@@ -145,7 +146,7 @@ fn alg_name(alg: Alg) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Prerequisites, checked before anything runs.
 
-fn ward_binary() -> PathBuf {
+pub(crate) fn ward_binary() -> PathBuf {
     let ward = std::env::current_exe().expect("own path").with_file_name("ward");
     if !ward.exists() {
         fail(&format!("{} not found: build it with `cargo build --release -p ward -p ward-bench`", ward.display()));
@@ -153,7 +154,7 @@ fn ward_binary() -> PathBuf {
     ward
 }
 
-fn check_taskset() {
+pub(crate) fn check_taskset() {
     if Command::new("taskset").args(["-c", "0", "true"]).status().map(|s| !s.success()).unwrap_or(true) {
         fail("`taskset -c 0` does not work here (it comes with util-linux; two cores are needed)");
     }
@@ -196,14 +197,14 @@ fn check_peer(dir: &Path) -> (String, String) {
 // ---------------------------------------------------------------------------------------------
 // The servers.
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     /// Lines the server wrote to stderr after start-up (warnings), kept for the report.
-    said: Arc<Mutex<Vec<String>>>,
+    pub(crate) said: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -234,7 +235,7 @@ struct WardSetup {
     apps: Vec<(Alg, String, String)>,
 }
 
-fn ward_cli(ward: &Path, data: &Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn ward_cli(ward: &Path, data: &Path, args: &[&str]) -> serde_json::Value {
     let out = Command::new(ward).args(args).arg("--data-dir").arg(data).output().expect("ward runs");
     if !out.status.success() {
         fail(&format!("`ward {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
@@ -255,13 +256,20 @@ fn start_ward(ward: &Path, data: &Path) -> WardSetup {
         let secret = ward_cli(ward, data, &["app", "add-secret", &id, "--json"]);
         apps.push((alg, id, secret["secretText"].as_str().expect("secretText").to_string()));
     }
+    // The per-address limit would measure itself: one load generator is one address.
+    let (server, addr) = serve_ward(ward, data, &[("WARD_AUTH_RATE_LIMIT", "0")]);
+    WardSetup { server, addr, tenant, apps }
+}
+
+/// `ward serve` on `data`, pinned to core 0, listening on a loopback port of its choosing, with
+/// `env` set; returns once it logs that it listens.
+pub(crate) fn serve_ward(ward: &Path, data: &Path, env: &[(&str, &str)]) -> (Server, SocketAddr) {
     let mut child = Command::new("taskset")
         .args(["-c", "0"])
         .arg(ward)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn,ward::serve=info", "--data-dir"])
         .arg(data)
-        // The per-address limit would measure itself: one load generator is one address.
-        .env("WARD_AUTH_RATE_LIMIT", "0")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -279,7 +287,7 @@ fn start_ward(ward: &Path, data: &Path) -> WardSetup {
     };
     let said = Arc::new(Mutex::new(Vec::new()));
     keep_lines(stderr, said.clone());
-    WardSetup { server: Server { child, said }, addr, tenant, apps }
+    (Server { child, said }, addr)
 }
 
 struct PeerSetup {
@@ -313,7 +321,7 @@ fn start_peer(dir: &Path) -> PeerSetup {
 // ---------------------------------------------------------------------------------------------
 // The load generator.
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str, out: &mut String) {
         for b in s.bytes() {
             match b {
@@ -346,7 +354,7 @@ fn post_request(addr: SocketAddr, path: &str, body: &str) -> Arc<[u8]> {
 
 /// Reads one HTTP/1.1 response (Content-Length or chunked body) from `stream`; returns the status
 /// and the body. `buf` carries bytes across calls (there are none left over without pipelining).
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, Vec<u8>)> {
+pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, Vec<u8>)> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
@@ -431,7 +439,7 @@ struct Load {
 }
 
 /// utime + stime of a process, in seconds (USER_HZ is 100 on Linux).
-fn cpu_seconds(pid: &str) -> f64 {
+pub(crate) fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -442,7 +450,7 @@ fn cpu_seconds(pid: &str) -> f64 {
 }
 
 /// Busy and total jiffies of one CPU, from /proc/stat.
-fn cpu_jiffies(cpu: usize) -> (f64, f64) {
+pub(crate) fn cpu_jiffies(cpu: usize) -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let name = format!("cpu{cpu}");
     let Some(line) = stat.lines().find(|l| l.split_whitespace().next() == Some(name.as_str())) else { return (0.0, 0.0) };
@@ -618,7 +626,7 @@ impl Row {
     }
 }
 
-fn thousands(x: f64) -> String {
+pub(crate) fn thousands(x: f64) -> String {
     let n = x.round() as i64;
     let s = n.abs().to_string();
     let mut out = String::new();

@@ -15,6 +15,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "device_codes", sql: include_str!("../migrations/postgres/0005_device_codes.sql") },
     Migration { version: 6, name: "object_index", sql: include_str!("../migrations/postgres/0006_object_index.sql") },
     Migration { version: 7, name: "audit_log", sql: include_str!("../migrations/postgres/0007_audit_log.sql") },
+    Migration { version: 8, name: "live_objects", sql: include_str!("../migrations/postgres/0008_live_objects.sql") },
 ];
 
 /// The advisory lock every write transaction takes: writes, and so change-feed positions, are

@@ -156,6 +156,44 @@ fn driving_range(cond: &Cond, order_by: &str) -> (Option<Test>, Cond) {
     (None, cond.clone())
 }
 
+/// A later page of a scan in `(value, id)` order: it must start where the last page ended, in the
+/// index itself, not at the range's start with earlier rows filtered out (which makes page k
+/// step over k pages of index rows). So the keyset takes the place of the range's bound on its
+/// side; the other bound stays. Under an equality the keyset is on `id` alone, which SQLite
+/// turns into `value=? AND id>?`.
+fn keyset_range(b: &mut Builder, range: Option<&Test>, value: String, id: String, descending: bool) {
+    let after = if descending { " < " } else { " > " };
+    match range {
+        Some(Test::Eq(v)) => {
+            b.sql(" AND d.value = ").bind(v.as_str()).sql(" AND d.id").sql(after).bind(id);
+            return;
+        }
+        // A list: each value is its own run of the index; the filter form is kept.
+        Some(t @ Test::In(_)) => {
+            b.sql(" AND ").test("d.value", t);
+        }
+        _ => {}
+    }
+    b.sql(" AND (d.value, d.id)").sql(after).sql("(").bind(value).sql(", ").bind(id).sql(")");
+    // The far bound, if any (the near one is implied by the keyset).
+    let far: Option<(String, bool)> = match (range, descending) {
+        (Some(Test::Prefix(p)), false) if !p.is_empty() => Some((format!("{p}{MAX_CHAR}"), false)),
+        (Some(Test::Prefix(p)), true) if !p.is_empty() => Some((p.clone(), true)),
+        (Some(Test::Range { high, .. }), false) => high.clone(),
+        (Some(Test::Range { low, .. }), true) => low.clone(),
+        _ => None,
+    };
+    if let Some((v, inclusive)) = far {
+        let op = match (descending, inclusive) {
+            (false, true) => " <= ",
+            (false, false) => " < ",
+            (true, true) => " >= ",
+            (true, false) => " > ",
+        };
+        b.sql(" AND d.value").sql(op).bind(v);
+    }
+}
+
 const COLUMNS_BY_ID: &str = "SELECT o.tenant_id, o.kind, o.id, o.doc, o.version, o.deleted_at, NULL FROM objects o ";
 const COLUMNS_BY_VALUE: &str = "SELECT o.tenant_id, o.kind, o.id, o.doc, o.version, o.deleted_at, d.value FROM object_index d \
                                 JOIN objects o ON o.tenant_id = d.tenant_id AND o.id = d.id ";
@@ -186,16 +224,15 @@ pub(crate) fn select(tenant: TenantId, q: &ObjectQuery, count: bool) -> StoreRes
                 .ok_or_else(|| StoreError::Invalid(format!("cannot order {} by '{name}'", q.kind.as_str())))?;
             let (range, rest) = driving_range(&q.cond, p.name);
             b.sql(COLUMNS_BY_VALUE).sql("WHERE d.tenant_id = $1 AND d.kind = $2 AND d.property = ").bind(p.name);
-            if let Some(t) = &range {
-                b.sql(" AND ").test("d.value", t);
-            }
-            if let Some(after) = &q.after {
-                let value = after.value.clone().ok_or_else(|| StoreError::Invalid("the keyset lacks its sort value".into()))?;
-                b.sql(if q.descending { " AND (d.value, d.id) < (" } else { " AND (d.value, d.id) > (" })
-                    .bind(value)
-                    .sql(", ")
-                    .bind(after.id.to_string())
-                    .sql(")");
+            match (&q.after, &range) {
+                (None, Some(t)) => {
+                    b.sql(" AND ").test("d.value", t);
+                }
+                (None, None) => {}
+                (Some(after), range) => {
+                    let value = after.value.clone().ok_or_else(|| StoreError::Invalid("the keyset lacks its sort value".into()))?;
+                    keyset_range(&mut b, range.as_ref(), value, after.id.to_string(), q.descending);
+                }
             }
             b.sql(deleted).sql(" AND (");
             b.cond(q.kind, &rest)?.sql(")");
@@ -292,11 +329,14 @@ mod tests {
             Cond::Prop { property: "displayName", test: Test::Prefix("ad".into()) },
         ]);
         let mut query = q(cond, Some("displayName"));
+        let (first, _) = select(TenantId::from_uuid(uuid::Uuid::new_v4()), &query, false).unwrap();
+        assert!(first.as_str().contains("d.value >= $4 AND d.value < $5"), "{}", first.as_str());
+        // A later page starts at the keyset, bounded by the range's far end only.
         query.after = Some(Keyset { value: Some("adele".into()), id: ward_core::ObjectId::from_uuid(uuid::Uuid::new_v4()) });
         let (sql, _) = select(TenantId::from_uuid(uuid::Uuid::new_v4()), &query, false).unwrap();
         let sql = sql.as_str();
-        assert!(sql.contains("d.value >= $4 AND d.value < $5"), "{sql}");
-        assert!(sql.contains("(d.value, d.id) > ($6, $7)"), "{sql}");
+        assert!(sql.contains("(d.value, d.id) > ($4, $5) AND d.value < $6"), "{sql}");
+        assert!(!sql.contains("d.value >= "), "{sql}");
         // The displayName condition is the range; only accountEnabled remains as a sub-select.
         assert_eq!(sql.matches("SELECT x.id").count(), 1, "{sql}");
     }

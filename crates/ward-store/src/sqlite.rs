@@ -16,6 +16,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "device_codes", sql: include_str!("../migrations/sqlite/0005_device_codes.sql") },
     Migration { version: 6, name: "object_index", sql: include_str!("../migrations/sqlite/0006_object_index.sql") },
     Migration { version: 7, name: "audit_log", sql: include_str!("../migrations/sqlite/0007_audit_log.sql") },
+    Migration { version: 8, name: "live_objects", sql: include_str!("../migrations/sqlite/0008_live_objects.sql") },
 ];
 
 pub struct SqliteDb {
@@ -179,5 +180,44 @@ mod tests {
         let full_key = "SEARCH l USING COVERING INDEX links_by_member (tenant_id=? AND relation=? AND member_id=?)";
         assert!(plan.iter().any(|step| step.contains(full_key)), "{plan:#?}");
         assert!(!plan.iter().any(|step| step.contains("SCAN l")), "{plan:#?}");
+    }
+
+    /// A later page of an index-ordered list must start in the index where the last one ended
+    /// (found by the directory benchmark: with the keyset as a mere filter, page k stepped over
+    /// k pages of index rows first).
+    #[tokio::test]
+    async fn later_pages_start_at_the_keyset_in_the_index() {
+        use ward_core::ObjectKind;
+        use ward_core::index::{Cond, Keyset, ObjectQuery, Test};
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("ward.db")).await.unwrap();
+        crate::migrate::migrate(&db, 0).await.unwrap();
+        let tenant = ward_core::TenantId::from_uuid(uuid::Uuid::from_u128(1));
+        let after = Some(Keyset { value: Some("member".into()), id: ward_core::ObjectId::from_uuid(uuid::Uuid::from_u128(2)) });
+        let plan_of = |test: Test, descending: bool| {
+            let q = ObjectQuery {
+                kind: ObjectKind::User,
+                deleted: false,
+                cond: Cond::Prop { property: "userType", test },
+                order_by: Some("userType"),
+                descending,
+                after: after.clone(),
+                limit: 100,
+            };
+            let (sql, args) = crate::query::select(tenant, &q, false).unwrap();
+            let explain = crate::sql::Assembled::from_fragments(vec![std::borrow::Cow::Owned(format!("EXPLAIN QUERY PLAN {}", sql.as_str()))]);
+            (explain, args)
+        };
+        for (test, descending, wanted) in [
+            (Test::Eq("member".into()), false, "value=? AND id>?"),
+            (Test::Eq("member".into()), true, "value=? AND id<?"),
+            (Test::Prefix("m".into()), false, "(value,id)>(?,?) AND value<?"),
+            (Test::Prefix("m".into()), true, "value>? AND (value,id)<(?,?)"),
+        ] {
+            let (sql, args) = plan_of(test.clone(), descending);
+            let rows = db.rows_assembled(sql, args).await.unwrap();
+            let plan: Vec<String> = rows.iter().filter_map(|r| r.0.last().cloned()).map(|v| format!("{v:?}")).collect();
+            assert!(plan.iter().any(|step| step.contains("SEARCH d USING PRIMARY KEY") && step.contains(wanted)), "{test:?} {descending}: {plan:#?}");
+        }
     }
 }
