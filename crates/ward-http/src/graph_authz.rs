@@ -177,8 +177,17 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 9] =
-        [Op::ReadMe, Op::ReadUsers, Op::WriteUsers, Op::ReadGroups, Op::WriteGroups, Op::WriteMembers, Op::ReadRoles, Op::WriteRoles, Op::ReadAudit];
+    const OPS: [Op; 9] = [
+        Op::ReadMe,
+        Op::ReadUsers,
+        Op::WriteUsers,
+        Op::ReadGroups,
+        Op::WriteGroups,
+        Op::WriteMembers,
+        Op::ReadRoles,
+        Op::WriteRoles,
+        Op::ReadAudit,
+    ];
 
     fn cell(list: &[&str]) -> String {
         if list.is_empty() { "—".into() } else { list.join(", ") }
