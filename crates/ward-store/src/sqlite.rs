@@ -205,7 +205,8 @@ mod tests {
                 limit: 100,
             };
             let (sql, args) = crate::query::select(tenant, &q, false).unwrap();
-            let explain = crate::sql::Assembled::from_fragments(vec![std::borrow::Cow::Owned(format!("EXPLAIN QUERY PLAN {}", sql.as_str()))]);
+            let explain =
+                crate::sql::Assembled::from_fragments(vec![std::borrow::Cow::Owned(format!("EXPLAIN QUERY PLAN {}", sql.as_str()))]);
             (explain, args)
         };
         for (test, descending, wanted) in [
@@ -217,7 +218,10 @@ mod tests {
             let (sql, args) = plan_of(test.clone(), descending);
             let rows = db.rows_assembled(sql, args).await.unwrap();
             let plan: Vec<String> = rows.iter().filter_map(|r| r.0.last().cloned()).map(|v| format!("{v:?}")).collect();
-            assert!(plan.iter().any(|step| step.contains("SEARCH d USING PRIMARY KEY") && step.contains(wanted)), "{test:?} {descending}: {plan:#?}");
+            assert!(
+                plan.iter().any(|step| step.contains("SEARCH d USING PRIMARY KEY") && step.contains(wanted)),
+                "{test:?} {descending}: {plan:#?}"
+            );
         }
     }
 }
