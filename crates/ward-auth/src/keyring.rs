@@ -146,6 +146,16 @@ impl KeyRing {
         self.kek.derive_mac_key(label)
     }
 
+    /// Seals `plaintext` under the key-encryption key, bound to `associated` (AES-256-GCM).
+    pub fn seal_secret(&self, associated: &str, plaintext: &[u8]) -> Option<String> {
+        self.kek.seal(associated, plaintext).ok()
+    }
+
+    /// Opens what [`KeyRing::seal_secret`] sealed with the same `associated`; `None` if altered or not ours.
+    pub fn open_secret(&self, associated: &str, sealed: &str) -> Option<Vec<u8>> {
+        self.kek.open(associated, sealed).ok()
+    }
+
     /// Every stored key with its state, for `ward keys list`.
     pub async fn describe(&self) -> Result<Vec<StoredSigningKey>, KeyRingError> {
         self.reload().await?;

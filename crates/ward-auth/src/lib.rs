@@ -12,8 +12,10 @@ pub mod introspect;
 pub mod kek;
 pub mod keyring;
 pub mod keys;
+pub mod mfa;
 pub mod signin;
 pub mod token;
+pub mod totp;
 
 pub use error::OAuthError;
 pub use kek::Kek;

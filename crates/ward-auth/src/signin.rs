@@ -2,7 +2,7 @@
 //! bits; the store keeps only their SHA-256. Failed attempts lock an account out for a while
 //! (Entra's smart-lockout shape: ten failures, then a lock that doubles), per node.
 
-use crate::crypto::{handle_hash, random_handle};
+use crate::crypto::handle_hash;
 use crate::error::OAuthError;
 use crate::token::TokenService;
 use std::collections::HashMap;
@@ -30,6 +30,10 @@ pub enum SignInError {
     },
     Disabled,
     Unavailable,
+    /// A wrong one-time code.
+    BadCode,
+    /// The pending sign-in (password checked, code due) is unknown, altered or too old.
+    Expired,
 }
 
 pub struct SignedIn {
@@ -49,12 +53,16 @@ fn decoy_hash() -> &'static str {
 }
 
 impl TokenService {
-    fn locked_until(&self, key: &(TenantId, String), now: OffsetDateTime) -> Option<OffsetDateTime> {
+    pub(crate) fn locked_until(&self, key: &(TenantId, String), now: OffsetDateTime) -> Option<OffsetDateTime> {
         let map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
         map.failures.get(key).filter(|(n, until)| *n >= LOCKOUT_THRESHOLD && *until > now).map(|(_, until)| *until)
     }
 
-    fn record_failure(&self, key: (TenantId, String), now: OffsetDateTime) {
+    pub(crate) fn clear_failures(&self, key: &(TenantId, String)) {
+        self.lockout.lock().unwrap_or_else(|e| e.into_inner()).failures.remove(key);
+    }
+
+    pub(crate) fn record_failure(&self, key: (TenantId, String), now: OffsetDateTime) {
         let mut map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
         if map.failures.len() >= MAX_TRACKED {
             map.failures.clear();
@@ -67,8 +75,16 @@ impl TokenService {
         }
     }
 
-    /// Signs a person in with their user principal name and password, starting a session.
+    /// Signs a person in with their user principal name and password, starting a session, whatever
+    /// other methods they have (the password-only path; pages use [`Self::check_password`] and
+    /// [`Self::after_password`]).
     pub async fn password_sign_in(&self, tenant: &Tenant, username: &str, password: &str) -> Result<SignedIn, SignInError> {
+        let user = self.check_password(tenant, username, password).await?;
+        self.start_session(tenant, user, "pwd").await
+    }
+
+    /// Checks a user principal name and password (with lockout, and the same work for unknown names).
+    pub async fn check_password(&self, tenant: &Tenant, username: &str, password: &str) -> Result<User, SignInError> {
         let now = self.directory.now();
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "sign-in: directory unavailable");
@@ -103,24 +119,11 @@ impl TokenService {
             tracing::info!(tenant = %tenant.id, "sign-in failed: bad credentials");
             return Err(SignInError::BadCredentials);
         };
-        self.lockout.lock().unwrap_or_else(|e| e.into_inner()).failures.remove(&key);
+        self.clear_failures(&key);
         if !user.account_enabled {
             return Err(SignInError::Disabled);
         }
-        let cookie = random_handle().map_err(|_| SignInError::Unavailable)?;
-        let session = StoredSession {
-            id: uuid::Uuid::new_v4(),
-            tenant_id: tenant.id,
-            user_id: user.id,
-            secret_hash: handle_hash(&cookie),
-            auth_time: now,
-            amr: "pwd".into(),
-            expires_at: now + SESSION_LIFETIME,
-            ended_at: None,
-        };
-        self.directory.store().create_session(&session).await.map_err(|e| unavailable(&e))?;
-        tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, "signed in");
-        Ok(SignedIn { cookie, session, user })
+        Ok(user)
     }
 
     /// The live session a cookie names in this tenant, with its user as the directory has them now.

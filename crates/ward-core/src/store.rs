@@ -303,6 +303,23 @@ impl From<StoreError> for DirectoryError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An authentication method of a user besides the password (an authenticator app so far).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredAuthMethod {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: ObjectId,
+    /// `totp`.
+    pub kind: String,
+    /// What is shown about it (display name and the like), in Graph's property names.
+    pub doc: serde_json::Value,
+    /// A secret that must be read back (a TOTP seed), sealed under the key-encryption key.
+    pub secret_sealed: Option<String>,
+    /// The last one-time-code time step accepted.
+    pub last_step: Option<i64>,
+    pub created_at: OffsetDateTime,
+}
+
 /// Storage for the whole directory. Implemented for SQLite and PostgreSQL; one conformance suite
 /// holds both to the same behaviour.
 #[async_trait]
@@ -338,6 +355,13 @@ pub trait Store: Send + Sync + 'static {
     /// One page of objects matching a query over the property index, in the query's order, each
     /// with its sort value (for the next page's keyset).
     async fn query_objects(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>>;
+    async fn add_auth_method(&self, method: &StoredAuthMethod) -> StoreResult<()>;
+    async fn auth_methods(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Vec<StoredAuthMethod>>;
+    /// Removes one method of `user`; false when there was none.
+    async fn remove_auth_method(&self, tenant: TenantId, user: ObjectId, id: uuid::Uuid) -> StoreResult<bool>;
+    /// Marks the one-time code of `step` used: false when that step or a later one already was
+    /// (one atomic update, so two nodes cannot both accept a code).
+    async fn use_otp_step(&self, tenant: TenantId, id: uuid::Uuid, step: i64) -> StoreResult<bool>;
     /// Audit records, newest first, with the query's filters.
     async fn audit_records(&self, tenant: TenantId, query: &crate::audit::AuditQuery) -> StoreResult<Vec<crate::audit::AuditRecord>>;
     /// Removes audit records older than `cutoff`; returns how many.

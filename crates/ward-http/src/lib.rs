@@ -9,6 +9,7 @@ pub(crate) mod graph;
 mod graph_apps;
 mod graph_authz;
 mod layers;
+mod mfa_pages;
 pub mod oauth;
 pub mod oidc;
 mod ops;
@@ -71,6 +72,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(graph::routes())
         .merge(oauth::limited_routes())
         .merge(oidc::limited_routes())
+        .merge(mfa_pages::limited_routes())
+        .merge(mfa_pages::routes())
         .merge(pages::routes())
         .fallback(error::not_found)
         .with_state(state.clone());

@@ -26,8 +26,8 @@ use ward_auth::signin::SignInError;
 use ward_core::store::StoredSession;
 use ward_core::user::User;
 
-const SESSION_COOKIE: &str = "ward_session";
-const CSRF_COOKIE: &str = "ward_csrf";
+pub(crate) const SESSION_COOKIE: &str = "ward_session";
+pub(crate) const CSRF_COOKIE: &str = "ward_csrf";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -106,7 +106,7 @@ async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) ->
 /// A cookie of Ward's. Over https its name carries the `__Host-` prefix (RFC 6265bis §4.1.3.2:
 /// Secure, Path=/, no Domain), so a sibling subdomain or a plain-HTTP attacker cannot plant one;
 /// the unprefixed name is then not read at all.
-fn cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let name = cookie_name(state, name);
     headers
         .get_all(header::COOKIE)
@@ -118,11 +118,11 @@ fn cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'
         .map(|(_, v)| v)
 }
 
-fn cookie_name(state: &AppState, name: &str) -> String {
+pub(crate) fn cookie_name(state: &AppState, name: &str) -> String {
     if state.public_url.starts_with("https://") { format!("__Host-{name}") } else { name.to_string() }
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
     let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
     let name = cookie_name(state, name);
     let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
@@ -130,7 +130,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -
 }
 
 /// The anti-forgery cookie: the request's, or a fresh one to set.
-fn csrf_binding(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+pub(crate) fn csrf_binding(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     match cookie(state, headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
         Some(v) => (v.to_string(), false),
         None => (ward_auth::crypto::random_handle().unwrap_or_default(), true),
@@ -139,7 +139,7 @@ fn csrf_binding(state: &AppState, headers: &HeaderMap) -> (String, bool) {
 
 /// Where a form may send the browser after it posts: Ward itself and the client's redirect URI
 /// (browsers apply `form-action` to the redirects that follow a submission).
-fn form_csp(redirect_uri: &str) -> HeaderValue {
+pub(crate) fn form_csp(redirect_uri: &str) -> HeaderValue {
     let origin = url::Url::parse(redirect_uri)
         .ok()
         .map(|u| match u.scheme() {
@@ -152,16 +152,16 @@ fn form_csp(redirect_uri: &str) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"))
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(page(title, body))).into_response()
 }
 
-fn error_page(status: u16, title: &str, message: &str) -> Response {
+pub(crate) fn error_page(status: u16, title: &str, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     html(status, title, &format!("<p role=\"alert\" class=\"error\">{}</p>", escape(message)))
 }
 
-fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
         Err(_) => error_page(400, "We can't sign you in", "The redirect URI cannot be used."),
@@ -190,7 +190,7 @@ fn continue_url(tenant: &str, params: &[(String, String)], drop_prompt: bool) ->
 }
 
 /// Accepts only this tenant's authorize URL as a place to go back to: never an open redirect.
-fn parse_continue(tenant: &str, value: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn parse_continue(tenant: &str, value: &str) -> Option<Vec<(String, String)>> {
     let query = value.strip_prefix(&format!("/{tenant}/oauth2/v2.0/authorize?"))?;
     serde_urlencoded::from_str(query).ok()
 }
@@ -248,18 +248,18 @@ fn sign_in_page(
     sign_in_form(state, headers, form)
 }
 
-struct SignInForm<'a> {
-    tenant: &'a str,
-    app: Option<&'a str>,
-    org: &'a str,
-    cont: &'a str,
-    hint: &'a str,
-    error: Option<&'a str>,
-    status: StatusCode,
-    csp: HeaderValue,
+pub(crate) struct SignInForm<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) app: Option<&'a str>,
+    pub(crate) org: &'a str,
+    pub(crate) cont: &'a str,
+    pub(crate) hint: &'a str,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) status: StatusCode,
+    pub(crate) csp: HeaderValue,
 }
 
-fn sign_in_form(state: &AppState, headers: &HeaderMap, f: SignInForm<'_>) -> Response {
+pub(crate) fn sign_in_form(state: &AppState, headers: &HeaderMap, f: SignInForm<'_>) -> Response {
     let (binding, fresh) = csrf_binding(state, headers);
     let token = state.tokens.csrf_token("signin", &binding);
     let error = f.error.map(|e| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
@@ -347,7 +347,7 @@ fn consent_page(
     response
 }
 
-fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
+pub(crate) fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
     form_params(headers, body).map_err(|e| error_page(400, "We can't sign you in", &e.description))
 }
 
@@ -364,6 +364,9 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
     if let Some(user_code) = device_continue(&tenant, get("continue")) {
         return device_sign_in(&state, &tenant, &headers, get("username"), get("password"), &user_code).await;
     }
+    if get("continue") == crate::mfa_pages::portal_url(&tenant) {
+        return crate::mfa_pages::portal_sign_in(&state, &tenant, &headers, get("username"), get("password")).await;
+    }
     let Some(params) = parse_continue(&tenant, get("continue")) else {
         return error_page(400, "We can't sign you in", "The sign-in request is not valid.");
     };
@@ -371,16 +374,14 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
         Ok(r) => r,
         Err(f) => return failure(f),
     };
-    let result = state.tokens.password_sign_in(&req.tenant, get("username"), get("password")).await;
+    let result = state.tokens.check_password(&req.tenant, get("username"), get("password")).await;
     // Shown again after a failure, the form keeps what the person typed as their name.
     let mut req = req;
     req.login_hint = Some(get("username").to_string());
     match result {
-        Ok(signed_in) => {
-            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, get("continue").to_string())]).into_response();
-            let max_age = (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds();
-            response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &signed_in.cookie, Some(max_age)));
-            response
+        Ok(user) => {
+            let csp = form_csp(&req.redirect_uri);
+            crate::mfa_pages::after_password(&state, &tenant, &req.tenant, user, &headers, get("continue"), csp).await
         }
         Err(SignInError::BadCredentials) => sign_in_page(
             &state,
@@ -415,6 +416,8 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
             r
         }
         Err(SignInError::Unavailable) => error_page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly."),
+        // Not answers to a password.
+        Err(SignInError::BadCode | SignInError::Expired) => error_page(400, "We can't sign you in", "The sign-in request is not valid."),
     }
 }
 
@@ -632,7 +635,7 @@ async fn devicecode(State(state): State<AppState>, Path(tenant): Path<String>, h
 }
 
 /// The user code a device-page continuation carries (possibly empty), if `value` is one.
-fn device_continue(tenant: &str, value: &str) -> Option<String> {
+pub(crate) fn device_continue(tenant: &str, value: &str) -> Option<String> {
     let rest = value.strip_prefix(&format!("/{tenant}/oauth2/deviceauth"))?;
     if rest.is_empty() {
         return Some(String::new());
@@ -642,7 +645,7 @@ fn device_continue(tenant: &str, value: &str) -> Option<String> {
     Some(params.into_iter().find(|(k, _)| k == "user_code").map(|(_, v)| v).unwrap_or_default())
 }
 
-fn device_url(tenant: &str, user_code: &str) -> String {
+pub(crate) fn device_url(tenant: &str, user_code: &str) -> String {
     if user_code.is_empty() {
         format!("/{tenant}/oauth2/deviceauth")
     } else {
@@ -650,7 +653,7 @@ fn device_url(tenant: &str, user_code: &str) -> String {
     }
 }
 
-fn self_only_csp() -> HeaderValue {
+pub(crate) fn self_only_csp() -> HeaderValue {
     HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 }
 
@@ -673,13 +676,8 @@ async fn device_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, use
         };
         sign_in_form(state, headers, form)
     };
-    match state.tokens.password_sign_in(&t, username, password).await {
-        Ok(signed_in) => {
-            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, cont.clone())]).into_response();
-            let max_age = (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds();
-            response.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, &signed_in.cookie, Some(max_age)));
-            response
-        }
+    match state.tokens.check_password(&t, username, password).await {
+        Ok(user) => crate::mfa_pages::after_password(state, tenant, &t, user, headers, &cont, self_only_csp()).await,
         Err(SignInError::BadCredentials) => again("Your username or password is incorrect.", StatusCode::UNAUTHORIZED),
         Err(SignInError::Disabled) => again("Your account is disabled. Contact your administrator.", StatusCode::FORBIDDEN),
         Err(SignInError::Locked { until }) => {
@@ -692,6 +690,8 @@ async fn device_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, use
             r
         }
         Err(SignInError::Unavailable) => error_page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly."),
+        // Not answers to a password.
+        Err(SignInError::BadCode | SignInError::Expired) => error_page(400, "We can't sign you in", "The sign-in request is not valid."),
     }
 }
 

@@ -75,6 +75,7 @@ pub fn is_limited(method: &axum::http::Method, route: &str) -> bool {
         route,
         "/{tenant}/oauth2/v2.0/token"
             | "/{tenant}/login"
+            | "/{tenant}/login/otp"
             | "/{tenant}/oauth2/v2.0/introspect"
             | "/{tenant}/oauth2/v2.0/revoke"
             | "/{tenant}/oauth2/v2.0/devicecode"

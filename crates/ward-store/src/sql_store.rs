@@ -10,8 +10,8 @@ use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::index::ObjectQuery;
 use ward_core::store::{
-    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredCredential,
-    StoredDeviceCode, StoredGrant, StoredHandle, StoredObject, StoredSession, StoredSigningKey, WriteOp,
+    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredAuthMethod,
+    StoredCredential, StoredDeviceCode, StoredGrant, StoredHandle, StoredObject, StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
@@ -562,6 +562,73 @@ impl Store for SqlStore {
         };
         let rows = self.db.rows(sql, args![tenant.to_string(), kind.as_str(), after, limit]).await?;
         rows.iter().map(object_from).collect()
+    }
+
+    async fn add_auth_method(&self, m: &StoredAuthMethod) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec(
+            "INSERT INTO auth_methods (tenant_id, id, user_id, kind, doc, secret_sealed, last_step, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                m.tenant_id.to_string(),
+                m.id.to_string(),
+                m.user_id.to_string(),
+                m.kind.clone(),
+                m.doc.to_string(),
+                m.secret_sealed.clone(),
+                m.last_step,
+                micros(m.created_at)
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn auth_methods(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Vec<StoredAuthMethod>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, kind, doc, secret_sealed, last_step, created_at FROM auth_methods WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id",
+                args![tenant.to_string(), user.to_string()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredAuthMethod {
+                    id: r.text(0)?.parse().map_err(corrupt)?,
+                    tenant_id: tenant,
+                    user_id: user,
+                    kind: r.text(1)?,
+                    doc: parse_doc(&r.text(2)?)?,
+                    secret_sealed: r.opt_text(3)?,
+                    last_step: r.opt_int(4)?,
+                    created_at: from_micros(r.int(5)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_auth_method(&self, tenant: TenantId, user: ObjectId, id: uuid::Uuid) -> StoreResult<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = tx
+            .exec(
+                "DELETE FROM auth_methods WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
+                args![tenant.to_string(), user.to_string(), id.to_string()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn use_otp_step(&self, tenant: TenantId, id: uuid::Uuid, step: i64) -> StoreResult<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = tx
+            .exec(
+                "UPDATE auth_methods SET last_step = $3 WHERE tenant_id = $1 AND id = $2 AND (last_step IS NULL OR last_step < $3)",
+                args![tenant.to_string(), id.to_string(), step],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
     async fn audit_records(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {

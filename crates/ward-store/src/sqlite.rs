@@ -17,6 +17,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "object_index", sql: include_str!("../migrations/sqlite/0006_object_index.sql") },
     Migration { version: 7, name: "audit_log", sql: include_str!("../migrations/sqlite/0007_audit_log.sql") },
     Migration { version: 8, name: "live_objects", sql: include_str!("../migrations/sqlite/0008_live_objects.sql") },
+    Migration { version: 9, name: "auth_methods", sql: include_str!("../migrations/sqlite/0009_auth_methods.sql") },
 ];
 
 pub struct SqliteDb {

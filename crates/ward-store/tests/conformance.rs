@@ -10,8 +10,8 @@ use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::index::{Cond, Keyset, ObjectQuery, Test};
 use ward_core::store::{
-    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredCredential, StoredDeviceCode,
-    StoredGrant, StoredHandle, StoredSession, StoredSigningKey, WriteOp,
+    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredAuthMethod, StoredCredential,
+    StoredDeviceCode, StoredGrant, StoredHandle, StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
@@ -486,6 +486,34 @@ async fn audit_records_filter_page_and_expire(store: S) {
     assert_eq!(store.audit_records(t, &q(&|_| {})).await.unwrap().len(), 1);
 }
 
+async fn auth_methods_and_one_time_steps(store: S) {
+    let t = tenant(&store, "Methods").await;
+    let other = tenant(&store, "Other methods").await;
+    let (user, id) = (oid(), Uuid::new_v4());
+    let m = StoredAuthMethod {
+        id,
+        tenant_id: t,
+        user_id: user,
+        kind: "totp".into(),
+        doc: json!({ "displayName": "Phone" }),
+        secret_sealed: Some("sealed".into()),
+        last_step: Some(10),
+        created_at: now(),
+    };
+    store.add_auth_method(&m).await.unwrap();
+    assert_eq!(store.auth_methods(t, user).await.unwrap(), vec![m.clone()]);
+    assert!(store.auth_methods(other, user).await.unwrap().is_empty());
+    // Each step once, and never one at or before the last used.
+    assert!(!store.use_otp_step(t, id, 10).await.unwrap());
+    assert!(!store.use_otp_step(t, id, 9).await.unwrap());
+    assert!(store.use_otp_step(t, id, 11).await.unwrap());
+    assert!(!store.use_otp_step(t, id, 11).await.unwrap());
+    assert!(!store.use_otp_step(other, id, 12).await.unwrap(), "another tenant cannot touch it");
+    assert!(!store.remove_auth_method(t, oid(), id).await.unwrap(), "only its user's");
+    assert!(store.remove_auth_method(t, user, id).await.unwrap());
+    assert!(store.auth_methods(t, user).await.unwrap().is_empty());
+}
+
 async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     let t = tenant(&store, "Concurrent").await;
     let mut handles = Vec::new();
@@ -703,6 +731,7 @@ conformance!(
     keyset_paging,
     property_index_queries,
     audit_records_filter_page_and_expire,
+    auth_methods_and_one_time_steps,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
     grants_and_single_use_handles,

@@ -817,3 +817,111 @@ async fn delegated_graph_calls_need_the_scope_and_the_users_role() {
     assert_eq!(update["initiatedBy"]["app"]["appId"], s.native.as_str());
     assert_eq!(update["targetResources"][0]["id"], other_id.as_str());
 }
+
+/// The code an authenticator app would show now for a secret in base32 (as the page shows it).
+fn app_code(secret_base32: &str, offset_steps: i64) -> String {
+    let clean: String = secret_base32.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut bytes = Vec::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in clean.bytes() {
+        let v = if c.is_ascii_uppercase() { c - b'A' } else { c - b'2' + 26 };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((buffer >> bits) as u8);
+        }
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    format!("{:06}", ward_auth::totp::code_at(&bytes, ward_auth::totp::step_of(now) + offset_steps, 6))
+}
+
+/// Between two element markers, e.g. the secret in `<code id="secret">…</code>`.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start} in {text}")) + start.len();
+    &text[from..from + text[from..].find(end).unwrap()]
+}
+
+/// An authenticator app added on "My security info", then asked for at every sign-in: codes are
+/// accepted once, wrong ones refused, and the tokens say a second factor was used.
+#[tokio::test]
+async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
+    let s = setup();
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    let mut b = Browser::new();
+    // Not signed in: the page is the sign-in form, which leads back to it.
+    let page = b.get(&portal).await;
+    assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!((page.status, page.location.as_deref()), (303, Some(format!("/{}/mysecurityinfo", s.tid).as_str())));
+    let page = b.get(&portal).await;
+    assert!(page.body.contains("You sign in with your password only."), "{}", page.body);
+
+    // Add an app: a QR code drawn here, the key to type, and a first code to prove it works.
+    let page = b.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<svg") && page.body.contains("aria-label=\"QR code"), "the QR code is inline SVG");
+    let secret = between(&page.body, "<code id=\"secret\">", "</code>").to_string();
+    let wrong = b.submit(&s.base(), &page, &[("code", "000000")]).await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(between(&wrong.body, "<code id=\"secret\">", "</code>"), secret, "the same secret after a wrong code");
+    let mut stranger = Browser::new();
+    let forged = stranger.submit(&s.base(), &page, &[("code", &app_code(&secret, 0))]).await;
+    assert_ne!(forged.status, 303, "another browser cannot finish this enrollment");
+    let done = b.submit(&s.base(), &wrong, &[("code", &app_code(&secret, 0)), ("name", "Megan's phone")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = b.get(&portal).await;
+    assert!(page.body.contains("Megan&#39;s phone") || page.body.contains("Megan's phone"), "{}", page.body);
+
+    // Signing in to an application now takes a code after the password.
+    let mut b2 = Browser::new();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid profile", true);
+    let page = b2.get(&authorize).await;
+    let otp = b2.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(otp.status, 200);
+    assert!(otp.body.contains("autocomplete=\"one-time-code\""), "{}", otp.body);
+    assert!(!b2.cookies.keys().any(|k| k.contains("ward_session")), "no session before the code");
+    // The code used at enrollment (same time step) is refused: each step is accepted once.
+    let replayed = b2.submit(&s.base(), &otp, &[("code", &app_code(&secret, 0))]).await;
+    assert_eq!(replayed.status, 401, "{}", replayed.body);
+    // A tampered pending sign-in is refused outright.
+    let tampered = b2.submit(&s.base(), &otp, &[("pending", "v1.AAAA"), ("code", &app_code(&secret, 1))]).await;
+    assert_eq!(tampered.status, 400);
+    // The next step's code (the app is a little ahead): accepted, and the flow goes on.
+    let accepted = b2.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+    let next = accepted.location.unwrap();
+    let mut page = b2.get(&format!("{}{next}", s.base())).await;
+    let loc = loop {
+        match page.location.clone() {
+            Some(l) if l.starts_with(NATIVE_REDIRECT) => break l,
+            Some(l) => page = b2.get(&format!("{}{l}", s.base())).await,
+            None if page.body.contains("name=\"consent\"") => page = b2.submit(&s.base(), &page, &[("consent", "accept")]).await,
+            None => panic!("the code flow should go on to the application: {}", page.body),
+        }
+    };
+    assert!(loc.starts_with(NATIVE_REDIRECT), "{loc}");
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
+    let code = q.iter().find(|(k, _)| k == "code").unwrap().1.clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", s.native.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", NATIVE_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, t) = s.token(&form, None).await;
+    assert_eq!(status, 200, "{t}");
+    let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
+
+    // Removed, the app is no longer asked for.
+    let page = b.get(&portal).await;
+    let removed = b.submit(&s.base(), &page, &[]).await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert!(b.get(&portal).await.body.contains("You sign in with your password only."));
+    let mut b3 = Browser::new();
+    let page = b3.get(&authorize).await;
+    let after = b3.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(after.status, 303, "password only again: {}", after.body);
+}

@@ -1,0 +1,232 @@
+//! The second factor of a sign-in, and enrolling it: authenticator apps (TOTP) so far.
+//!
+//! A password that checks out for a user who has an authenticator app does not start a session:
+//! it yields a *pending* sign-in — sealed under the key-encryption key, bound to the tenant, the
+//! browser's anti-forgery cookie and ten minutes — that only a valid code turns into a session.
+//! Wrong codes count towards the account's lockout; a code's time step is accepted once, across
+//! nodes (the store refuses a step at or before the last one used).
+
+use crate::signin::{SESSION_LIFETIME, SignInError, SignedIn};
+use crate::token::TokenService;
+use crate::totp;
+use serde_json::json;
+use time::Duration;
+use ward_core::ObjectId;
+use ward_core::store::{StoredAuthMethod, StoredSession};
+use ward_core::tenant::Tenant;
+use ward_core::user::User;
+
+/// How long a person has to type the code after their password.
+pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
+/// How long an enrollment may take between showing the QR code and confirming a code.
+pub const ENROLLMENT_LIFETIME: Duration = Duration::minutes(15);
+pub const TOTP: &str = "totp";
+const MAX_METHODS: usize = 10;
+
+/// A password checked, a second factor due.
+pub struct Pending {
+    /// Sealed: goes into the code form.
+    pub token: String,
+    pub user: User,
+}
+
+/// An authenticator app being added: the secret for the QR code and the sealed state that comes
+/// back with the first code.
+pub struct Enrollment {
+    pub secret_base32: String,
+    pub uri: String,
+    pub token: String,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum EnrollError {
+    Expired,
+    WrongCode,
+    TooMany,
+    Unavailable,
+}
+
+impl TokenService {
+    /// The user's authenticator apps.
+    pub async fn totp_methods(&self, tenant: &Tenant, user: ObjectId) -> Result<Vec<StoredAuthMethod>, SignInError> {
+        let all = self.directory.store().auth_methods(tenant.id, user).await.map_err(|e| {
+            tracing::error!(error = %e, "reading authentication methods failed");
+            SignInError::Unavailable
+        })?;
+        Ok(all.into_iter().filter(|m| m.kind == TOTP).collect())
+    }
+
+    /// After a good password: a session at once, or, when the user has a second factor, a
+    /// pending sign-in for it.
+    pub async fn after_password(&self, tenant: &Tenant, user: User, binding: &str) -> Result<Result<SignedIn, Pending>, SignInError> {
+        if self.totp_methods(tenant, user.id).await?.is_empty() {
+            return self.start_session(tenant, user, "pwd").await.map(Ok);
+        }
+        let now = self.directory.now();
+        let claims =
+            json!({ "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp() });
+        let token =
+            self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
+        Ok(Err(Pending { token, user }))
+    }
+
+    /// The second step: a code from one of the user's authenticator apps.
+    pub async fn second_factor(&self, tenant: &Tenant, pending: &str, binding: &str, code: &str) -> Result<SignedIn, SignInError> {
+        let now = self.directory.now();
+        let opened = self
+            .keys
+            .open_secret(&format!("pending sign-in:{binding}"), pending)
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let Some(claims) = opened else { return Err(SignInError::Expired) };
+        let (Some(tid), Some(uid), Some(exp)) = (claims["tid"].as_str(), claims["uid"].as_str(), claims["exp"].as_i64()) else {
+            return Err(SignInError::Expired);
+        };
+        if tid != tenant.id.to_string() || exp <= now.unix_timestamp() {
+            return Err(SignInError::Expired);
+        }
+        let key = (tenant.id, uid.to_string());
+        if let Some(until) = self.locked_until(&key, now) {
+            return Err(SignInError::Locked { until });
+        }
+        let user = match self.directory.user(tenant.id, uid).await {
+            Ok(u) => u,
+            Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Err(SignInError::Expired),
+            Err(_) => return Err(SignInError::Unavailable),
+        };
+        if !user.account_enabled {
+            return Err(SignInError::Disabled);
+        }
+        for m in self.totp_methods(tenant, user.id).await? {
+            let Some(secret) = m.secret_sealed.as_deref().and_then(|s| self.keys.open_secret(&format!("totp:{}", m.id), s)) else {
+                continue;
+            };
+            if let Some(step) = totp::verify(&secret, code, now.unix_timestamp(), m.last_step) {
+                let fresh = self.directory.store().use_otp_step(tenant.id, m.id, step).await.map_err(|_| SignInError::Unavailable)?;
+                if fresh {
+                    self.clear_failures(&key);
+                    return self.start_session(tenant, user, "pwd otp mfa").await;
+                }
+            }
+        }
+        self.record_failure(key, now);
+        tracing::info!(tenant = %tenant.id, "sign-in failed: wrong one-time code");
+        Err(SignInError::BadCode)
+    }
+
+    pub(crate) async fn start_session(&self, tenant: &Tenant, user: User, amr: &str) -> Result<SignedIn, SignInError> {
+        let now = self.directory.now();
+        let cookie = crate::crypto::random_handle().map_err(|_| SignInError::Unavailable)?;
+        let session = StoredSession {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            secret_hash: crate::crypto::handle_hash(&cookie),
+            auth_time: now,
+            amr: amr.into(),
+            expires_at: now + SESSION_LIFETIME,
+            ended_at: None,
+        };
+        self.directory.store().create_session(&session).await.map_err(|e| {
+            tracing::error!(error = %e, "creating the session failed");
+            SignInError::Unavailable
+        })?;
+        tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, amr, "signed in");
+        Ok(SignedIn { cookie, session, user })
+    }
+
+    /// Starts adding an authenticator app for the signed-in `user` of `session`.
+    pub fn begin_totp_enrollment(&self, tenant: &Tenant, user: &User, session: &StoredSession) -> Option<Enrollment> {
+        let secret = totp::generate_secret()?;
+        let now = self.directory.now();
+        let state = json!({ "secret": totp::base32(&secret), "uid": user.id, "exp": (now + ENROLLMENT_LIFETIME).unix_timestamp() });
+        let token = self.keys.seal_secret(&format!("totp enrollment:{}:{}", tenant.id, session.id), state.to_string().as_bytes())?;
+        let issuer = tenant.display_name.replace(':', " ");
+        Some(Enrollment {
+            secret_base32: totp::base32(&secret),
+            uri: totp::otpauth_uri(&issuer, user.user_principal_name.as_str(), &secret),
+            token,
+        })
+    }
+
+    /// The enrollment `token` started (same secret, same token), while it is still valid.
+    pub fn reopen_totp_enrollment(&self, tenant: &Tenant, user: &User, session: &StoredSession, token: &str) -> Option<Enrollment> {
+        let secret = self.enrollment_secret(tenant, user, session, token).ok()?;
+        let issuer = tenant.display_name.replace(':', " ");
+        Some(Enrollment {
+            secret_base32: totp::base32(&secret),
+            uri: totp::otpauth_uri(&issuer, user.user_principal_name.as_str(), &secret),
+            token: token.to_string(),
+        })
+    }
+
+    fn enrollment_secret(&self, tenant: &Tenant, user: &User, session: &StoredSession, token: &str) -> Result<Vec<u8>, EnrollError> {
+        let now = self.directory.now();
+        let state = self
+            .keys
+            .open_secret(&format!("totp enrollment:{}:{}", tenant.id, session.id), token)
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .ok_or(EnrollError::Expired)?;
+        if state["uid"].as_str() != Some(user.id.to_string().as_str()) || state["exp"].as_i64().is_none_or(|e| e <= now.unix_timestamp()) {
+            return Err(EnrollError::Expired);
+        }
+        decode_base32(state["secret"].as_str().unwrap_or_default()).ok_or(EnrollError::Expired)
+    }
+
+    /// Confirms an enrollment with the app's first code; the method is saved with that step used.
+    pub async fn finish_totp_enrollment(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        session: &StoredSession,
+        token: &str,
+        code: &str,
+        display_name: &str,
+    ) -> Result<StoredAuthMethod, EnrollError> {
+        let now = self.directory.now();
+        let secret = self.enrollment_secret(tenant, user, session, token)?;
+        let step = totp::verify(&secret, code, now.unix_timestamp(), None).ok_or(EnrollError::WrongCode)?;
+        let existing = self.directory.store().auth_methods(tenant.id, user.id).await.map_err(|_| EnrollError::Unavailable)?;
+        if existing.len() >= MAX_METHODS {
+            return Err(EnrollError::TooMany);
+        }
+        let id = uuid::Uuid::new_v4();
+        let name = display_name.trim();
+        let name = if name.is_empty() { "Authenticator app" } else { name };
+        let name: String = name.chars().take(64).collect();
+        let method = StoredAuthMethod {
+            id,
+            tenant_id: tenant.id,
+            user_id: user.id,
+            kind: TOTP.into(),
+            doc: json!({ "displayName": name, "createdDateTime": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default() }),
+            secret_sealed: Some(self.keys.seal_secret(&format!("totp:{id}"), &secret).ok_or(EnrollError::Unavailable)?),
+            last_step: Some(step),
+            created_at: now,
+        };
+        self.directory.store().add_auth_method(&method).await.map_err(|_| EnrollError::Unavailable)?;
+        tracing::info!(tenant = %tenant.id, user = %user.id, method = %id, "authenticator app added");
+        Ok(method)
+    }
+
+    pub async fn remove_method(&self, tenant: &Tenant, user: &User, id: uuid::Uuid) -> Result<bool, SignInError> {
+        self.directory.store().remove_auth_method(tenant.id, user.id, id).await.map_err(|_| SignInError::Unavailable)
+    }
+}
+
+fn decode_base32(s: &str) -> Option<Vec<u8>> {
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,370 @@
+//! The second step of a sign-in (a code from an authenticator app) and "My security info", where
+//! a signed-in person adds and removes their authenticator apps.
+
+use crate::AppState;
+use crate::oidc::{
+    CSRF_COOKIE, SESSION_COOKIE, SignInForm, cookie, csrf_binding, device_continue, error_page, form_csp, form_fields, html,
+    parse_continue, self_only_csp, set_cookie, sign_in_form,
+};
+use crate::pages::escape;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ward_auth::mfa::EnrollError;
+use ward_auth::signin::{SignInError, SignedIn};
+use ward_core::store::StoredSession;
+use ward_core::tenant::Tenant;
+use ward_core::user::User;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/mysecurityinfo", get(security_info))
+        .route("/{tenant}/mysecurityinfo/authenticator", get(add_authenticator).post(confirm_authenticator))
+        .route("/{tenant}/mysecurityinfo/remove", post(remove_method))
+}
+
+/// Behind the per-address limit: it checks codes.
+pub fn limited_routes() -> Router<AppState> {
+    Router::new().route("/{tenant}/login/otp", post(login_otp))
+}
+
+pub fn portal_url(tenant: &str) -> String {
+    format!("/{tenant}/mysecurityinfo")
+}
+
+/// A session cookie for `signed_in`, and the browser sent on to `cont`.
+fn signed_in_response(state: &AppState, signed_in: &SignedIn, cont: &str) -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, cont.to_string())]).into_response();
+    let max_age = (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, &signed_in.cookie, Some(max_age)));
+    response
+}
+
+fn unavailable() -> Response {
+    error_page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly.")
+}
+
+/// After a good password: the session, or the code page when the person has an authenticator app.
+pub(crate) async fn after_password(
+    state: &AppState,
+    tenant_key: &str,
+    tenant: &Tenant,
+    user: User,
+    headers: &HeaderMap,
+    cont: &str,
+    csp: HeaderValue,
+) -> Response {
+    let (binding, fresh) = csrf_binding(state, headers);
+    match state.tokens.after_password(tenant, user, &binding).await {
+        Ok(Ok(signed_in)) => signed_in_response(state, &signed_in, cont),
+        Ok(Err(pending)) => otp_page(state, tenant_key, cont, &pending.token, (&binding, fresh), None, StatusCode::OK, csp),
+        Err(_) => unavailable(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn otp_page(
+    state: &AppState,
+    tenant: &str,
+    cont: &str,
+    pending: &str,
+    (binding, fresh): (&str, bool),
+    error: Option<&str>,
+    status: StatusCode,
+    csp: HeaderValue,
+) -> Response {
+    let token = state.tokens.csrf_token("otp", binding);
+    let error = error.map(|e| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
+    let described = if error.is_empty() { "" } else { " aria-describedby=\"error\"" };
+    let body = format!(
+        "<p>Enter the code shown by the authenticator app on your phone.</p>{error}\
+<form method=\"post\" action=\"/{tenant}/login/otp\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
+<input type=\"hidden\" name=\"continue\" value=\"{cont}\">\
+<input type=\"hidden\" name=\"pending\" value=\"{pending}\">\
+<label for=\"code\">Code</label>\
+<input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]{{6,7}}\" maxlength=\"7\" required autofocus{described}>\
+<button type=\"submit\">Verify</button></form>",
+        tenant = escape(tenant),
+        cont = escape(cont),
+        pending = escape(pending),
+    );
+    let mut response = html(status, "Enter code", &body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    if fresh {
+        h.append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, binding, None));
+    }
+    response
+}
+
+/// Where a sign-in may continue, with the policy its forms need: this tenant's authorize request
+/// (whose redirect URI the browser will follow), its device-code page, or its security-info page.
+async fn continuation(state: &AppState, tenant: &str, cont: &str) -> Option<(Tenant, HeaderValue)> {
+    if let Some(params) = parse_continue(tenant, cont) {
+        let req = state.tokens.validate_authorize(tenant, &params).await.ok()?;
+        return Some(((*req.tenant).clone(), form_csp(&req.redirect_uri)));
+    }
+    if device_continue(tenant, cont).is_some() || cont == portal_url(tenant) {
+        let t = state.directory.resolve_tenant(tenant).await.ok()?;
+        return Some((t, self_only_csp()));
+    }
+    None
+}
+
+async fn login_otp(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let binding = cookie(&state, &headers, CSRF_COOKIE).unwrap_or("").to_string();
+    if !state.tokens.check_csrf("otp", &binding, get("csrf_token")) {
+        return error_page(403, "We can't sign you in", "This form has expired or did not come from this site. Go back and try again.");
+    }
+    let cont = get("continue");
+    let Some((t, csp)) = continuation(&state, &tenant, cont).await else {
+        return error_page(400, "We can't sign you in", "The sign-in request is not valid.");
+    };
+    let again = |error: &str, status: StatusCode| {
+        otp_page(&state, &tenant, cont, get("pending"), (&binding, false), Some(error), status, csp.clone())
+    };
+    match state.tokens.second_factor(&t, get("pending"), &binding, get("code")).await {
+        Ok(signed_in) => signed_in_response(&state, &signed_in, cont),
+        Err(SignInError::BadCode) => {
+            again("That code is not right, or was used already. Enter the code your app shows now.", StatusCode::UNAUTHORIZED)
+        }
+        Err(SignInError::Locked { until }) => {
+            let wait = (until - state.directory.now()).whole_seconds().max(1);
+            let mut r = again(&format!("Too many wrong codes. Try again in {wait} seconds."), StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            r
+        }
+        Err(SignInError::Expired | SignInError::BadCredentials) => {
+            error_page(400, "We can't sign you in", "This sign-in took too long or was not started here. Sign in again.")
+        }
+        Err(SignInError::Disabled) => error_page(403, "We can't sign you in", "Your account is disabled. Contact your administrator."),
+        Err(SignInError::Unavailable) => unavailable(),
+    }
+}
+
+/// The sign-in form that leads to the security-info page (no application involved).
+fn portal_sign_in_form(
+    state: &AppState,
+    tenant: &str,
+    t: &Tenant,
+    headers: &HeaderMap,
+    hint: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let cont = portal_url(tenant);
+    let form = SignInForm { tenant, app: None, org: &t.display_name, cont: &cont, hint, error, status, csp: self_only_csp() };
+    sign_in_form(state, headers, form)
+}
+
+pub(crate) async fn portal_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, username: &str, password: &str) -> Response {
+    let Ok(t) = state.directory.resolve_tenant(tenant).await else {
+        return error_page(400, "We can't sign you in", "This page names no tenant Ward knows.");
+    };
+    match state.tokens.check_password(&t, username, password).await {
+        Ok(user) => after_password(state, tenant, &t, user, headers, &portal_url(tenant), self_only_csp()).await,
+        Err(SignInError::BadCredentials) => portal_sign_in_form(
+            state,
+            tenant,
+            &t,
+            headers,
+            username,
+            Some("Your username or password is incorrect."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(SignInError::Locked { until }) => {
+            let wait = (until - state.directory.now()).whole_seconds().max(1);
+            let message = format!("Your account is temporarily locked after too many failed attempts. Try again in {wait} seconds.");
+            let mut r = portal_sign_in_form(state, tenant, &t, headers, username, Some(&message), StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            r
+        }
+        Err(SignInError::Disabled) => error_page(403, "We can't sign you in", "Your account is disabled. Contact your administrator."),
+        Err(_) => unavailable(),
+    }
+}
+
+/// The signed-in person of a security-info page, or the sign-in form that leads back to it.
+async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(Tenant, StoredSession, User), Response> {
+    let Ok(t) = state.directory.resolve_tenant(tenant).await else {
+        return Err(error_page(404, "Not found", "This page names no tenant Ward knows."));
+    };
+    let session = match cookie(state, headers, SESSION_COOKIE) {
+        Some(c) => state.tokens.session(&t, c).await.map_err(|_| unavailable())?,
+        None => None,
+    };
+    match session {
+        Some((s, u)) => Ok((t, s, u)),
+        None => Err(portal_sign_in_form(state, tenant, &t, headers, "", None, StatusCode::OK)),
+    }
+}
+
+/// A CSRF token for the security-info forms: bound to the browser's cookie and to the session.
+fn portal_token(state: &AppState, headers: &HeaderMap, session: &StoredSession) -> (String, String, bool) {
+    let (binding, fresh) = csrf_binding(state, headers);
+    (state.tokens.csrf_token(&format!("securityinfo:{}", session.id), &binding), binding, fresh)
+}
+
+fn portal_check(state: &AppState, headers: &HeaderMap, session: &StoredSession, token: &str) -> bool {
+    let binding = cookie(state, headers, CSRF_COOKIE).unwrap_or("");
+    state.tokens.check_csrf(&format!("securityinfo:{}", session.id), binding, token)
+}
+
+fn with_cookie(state: &AppState, mut response: Response, binding: &str, fresh: bool) -> Response {
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, self_only_csp());
+    if fresh {
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, binding, None));
+    }
+    response
+}
+
+async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let methods = match state.tokens.totp_methods(&t, user.id).await {
+        Ok(m) => m,
+        Err(_) => return unavailable(),
+    };
+    let (token, binding, fresh) = portal_token(&state, &headers, &session);
+    let rows: String = methods
+        .iter()
+        .map(|m| {
+            let name = m.doc["displayName"].as_str().unwrap_or("Authenticator app");
+            let added = m.created_at.date();
+            format!(
+                "<li><strong>{name}</strong> <span class=\"muted\">authenticator app, added {added}</span>\
+<form method=\"post\" action=\"/{tenant}/mysecurityinfo/remove\" class=\"inline\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\"><input type=\"hidden\" name=\"id\" value=\"{id}\">\
+<button type=\"submit\" class=\"secondary\" aria-label=\"Remove {name}\">Remove</button></form></li>",
+                name = escape(name),
+                tenant = escape(&tenant),
+                id = m.id,
+            )
+        })
+        .collect();
+    let list = if rows.is_empty() { "<p>You sign in with your password only.</p>".to_string() } else { format!("<ul>{rows}</ul>") };
+    let body = format!(
+        "<p>Signed in as <strong>{upn}</strong> ({org}).</p><h2>Sign-in methods</h2>\
+<ul><li><strong>Password</strong></li></ul>{list}\
+<p><a href=\"/{tenant}/mysecurityinfo/authenticator\">Add an authenticator app</a></p>",
+        upn = escape(user.user_principal_name.as_str()),
+        org = escape(&t.display_name),
+        tenant = escape(&tenant),
+    );
+    with_cookie(&state, html(StatusCode::OK, "My security info", &body), &binding, fresh)
+}
+
+/// The QR code of an `otpauth://` URI as inline SVG, rendered here (no external service sees the
+/// secret).
+fn qr_svg(uri: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
+    Some(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).quiet_zone(true).build())
+}
+
+fn enrollment_page(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    session: &StoredSession,
+    e: &ward_auth::mfa::Enrollment,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let Some(svg) = qr_svg(&e.uri) else { return unavailable() };
+    let (token, binding, fresh) = portal_token(state, headers, session);
+    let error = error.map(|m| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(m))).unwrap_or_default();
+    let described = if error.is_empty() { "" } else { " aria-describedby=\"error\"" };
+    // The secret in groups of four, for typing into an app by hand.
+    let grouped: Vec<String> = e.secret_base32.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    let body = format!(
+        "<p>Scan this code with an authenticator app (Microsoft Authenticator, Google Authenticator, 1Password, …).</p>\
+<figure role=\"img\" aria-label=\"QR code for your authenticator app\">{svg}</figure>\
+<p>Can't scan it? Enter this key in the app: <code id=\"secret\">{secret}</code></p>{error}\
+<form method=\"post\" action=\"/{tenant}/mysecurityinfo/authenticator\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
+<input type=\"hidden\" name=\"enrollment\" value=\"{enrollment}\">\
+<label for=\"name\">Name it</label><input id=\"name\" name=\"name\" type=\"text\" maxlength=\"64\" value=\"Authenticator app\">\
+<label for=\"code\">Code from the app</label>\
+<input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"7\" required{described}>\
+<button type=\"submit\">Add</button></form><p><a href=\"/{tenant}/mysecurityinfo\">Cancel</a></p>",
+        secret = escape(&grouped.join(" ")),
+        tenant = escape(tenant),
+        enrollment = escape(&e.token),
+    );
+    let mut response = with_cookie(state, html(status, "Add an authenticator app", &body), &binding, fresh);
+    // The page holds a secret: never cached anywhere.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn add_authenticator(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match state.tokens.begin_totp_enrollment(&t, &user, &session) {
+        Some(e) => enrollment_page(&state, &tenant, &headers, &session, &e, None, StatusCode::OK),
+        None => unavailable(),
+    }
+}
+
+async fn confirm_authenticator(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    if !portal_check(&state, &headers, &session, get("csrf_token")) {
+        return error_page(403, "Not saved", "This form has expired or did not come from this site. Go back and try again.");
+    }
+    match state.tokens.finish_totp_enrollment(&t, &user, &session, get("enrollment"), get("code"), get("name")).await {
+        Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, portal_url(&tenant))]).into_response(),
+        // The same enrollment again (the app already set up keeps its secret), with the error.
+        Err(EnrollError::WrongCode) => match state.tokens.reopen_totp_enrollment(&t, &user, &session, get("enrollment")) {
+            Some(e) => {
+                let msg = "That code is not right. Check the app's clock and enter the code it shows now.";
+                enrollment_page(&state, &tenant, &headers, &session, &e, Some(msg), StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            None => error_page(400, "Not saved", "This took too long. Start adding the app again."),
+        },
+        Err(EnrollError::Expired) => error_page(400, "Not saved", "This took too long. Start adding the app again."),
+        Err(EnrollError::TooMany) => error_page(400, "Not saved", "You have as many sign-in methods as Ward allows. Remove one first."),
+        Err(EnrollError::Unavailable) => unavailable(),
+    }
+}
+
+async fn remove_method(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    if !portal_check(&state, &headers, &session, get("csrf_token")) {
+        return error_page(403, "Not removed", "This form has expired or did not come from this site. Go back and try again.");
+    }
+    let Ok(id) = get("id").parse::<uuid::Uuid>() else { return error_page(400, "Not removed", "No such sign-in method.") };
+    match state.tokens.remove_method(&t, &user, id).await {
+        Ok(true) => (StatusCode::SEE_OTHER, [(header::LOCATION, portal_url(&tenant))]).into_response(),
+        Ok(false) => error_page(404, "Not removed", "No such sign-in method."),
+        Err(_) => unavailable(),
+    }
+}
