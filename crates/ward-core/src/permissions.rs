@@ -91,6 +91,30 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read directory data.",
     },
     Permission {
+        value: "UserAuthenticationMethod.Read",
+        app_role_id: None,
+        scope_id: Some("1f6b61c5-2f65-4135-9c9f-31c0f8d32b52"),
+        description: "Read your authentication methods.",
+    },
+    Permission {
+        value: "UserAuthenticationMethod.ReadWrite",
+        app_role_id: None,
+        scope_id: Some("48971fc1-70d7-4245-af77-0beb29b53ee2"),
+        description: "Read and write your authentication methods.",
+    },
+    Permission {
+        value: "UserAuthenticationMethod.Read.All",
+        app_role_id: Some("38d9df27-64da-44fd-b7c5-a6fbac20248f"),
+        scope_id: Some("aec28ec7-4d02-4e8c-b864-50163aea77eb"),
+        description: "Read all users' authentication methods.",
+    },
+    Permission {
+        value: "UserAuthenticationMethod.ReadWrite.All",
+        app_role_id: Some("50483e42-d915-4231-9639-7fdb7fd190e5"),
+        scope_id: Some("b7887744-6746-4312-813d-72daeaee7e2d"),
+        description: "Read and write all users' authentication methods.",
+    },
+    Permission {
         value: "RoleManagement.Read.Directory",
         app_role_id: Some("483bed4a-2ad3-4361-a73b-c83ccdbdc53c"),
         scope_id: Some("741c54c3-0c1e-44a1-818b-3f97ab4e8c83"),
@@ -242,8 +266,11 @@ pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_acces
 impl Permission {
     /// Whether only an administrator may consent: anything tenant-wide (`*.All`) or about policy,
     /// as Entra's defaults have it. Users may consent to signing in and reading their own profile.
+    /// Tenant-wide data, policies, roles and authentication methods: only an administrator may
+    /// consent (as in Entra).
     pub fn requires_admin_consent(&self) -> bool {
-        self.value.ends_with(".All") || self.value.starts_with("Policy.")
+        self.value.ends_with(".All")
+            || ["Policy.", "RoleManagement.", "UserAuthenticationMethod."].iter().any(|p| self.value.starts_with(p))
     }
 }
 
@@ -327,5 +354,7 @@ mod tests {
         assert!(!graph_scope("User.Read").unwrap().requires_admin_consent());
         assert!(graph_scope("User.Read.All").unwrap().requires_admin_consent());
         assert!(graph_scope("Policy.ReadWrite.ConditionalAccess").unwrap().requires_admin_consent());
+        assert!(graph_scope("RoleManagement.ReadWrite.Directory").unwrap().requires_admin_consent());
+        assert!(graph_scope("UserAuthenticationMethod.ReadWrite").unwrap().requires_admin_consent());
     }
 }

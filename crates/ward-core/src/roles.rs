@@ -14,7 +14,7 @@ pub struct BuiltInRole {
 
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
-pub const BUILT_IN_ROLES: [BuiltInRole; 9] = [
+pub const BUILT_IN_ROLES: [BuiltInRole; 11] = [
     BuiltInRole {
         template_id: GLOBAL_ADMINISTRATOR,
         display_name: "Global Administrator",
@@ -60,7 +60,20 @@ pub const BUILT_IN_ROLES: [BuiltInRole; 9] = [
         display_name: "Global Reader",
         description: "Can read everything that a Global Administrator can, but not update anything.",
     },
+    BuiltInRole {
+        template_id: AUTHENTICATION_ADMINISTRATOR,
+        display_name: "Authentication Administrator",
+        description: "Can see and manage the authentication methods of non-administrators.",
+    },
+    BuiltInRole {
+        template_id: PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        display_name: "Privileged Authentication Administrator",
+        description: "Can see and manage the authentication methods of any user.",
+    },
 ];
+
+pub const AUTHENTICATION_ADMINISTRATOR: &str = "c4e39bd9-1100-46d3-8c65-fb160da0071f";
+pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
 
 /// Finds a built-in role by template id (case-insensitive) or by display name.
 pub fn find_role(key: &str) -> Option<&'static BuiltInRole> {
@@ -92,11 +105,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nine_distinct_built_in_roles() {
+    fn eleven_distinct_built_in_roles() {
         let mut ids: Vec<_> = BUILT_IN_ROLES.iter().map(|r| r.template_id).collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 9);
+        assert_eq!(ids.len(), 11);
         assert_eq!(find_role("global administrator").unwrap().template_id, GLOBAL_ADMINISTRATOR);
         assert_eq!(find_role("FE930BE7-5E62-47DB-91AF-98C3A49A38B1").unwrap().display_name, "User Administrator");
         assert!(find_role("Billing Administrator").is_none());

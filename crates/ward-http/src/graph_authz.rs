@@ -5,7 +5,7 @@
 //! user may do).
 
 use ward_auth::introspect::Caller;
-use ward_core::roles::GLOBAL_ADMINISTRATOR;
+use ward_core::roles::{AUTHENTICATION_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR};
 
 const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
 const GROUPS_ADMINISTRATOR: &str = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
@@ -35,6 +35,14 @@ pub enum Op {
     WriteRoles,
     /// `GET /auditLogs/directoryAudits`.
     ReadAudit,
+    /// Another user's authentication methods: list and read.
+    ReadMethods,
+    /// Another user's authentication methods: remove.
+    WriteMethods,
+    /// The signed-in user's own methods (`/me/authentication/…`): list and read.
+    ReadMyMethods,
+    /// The signed-in user's own methods: remove.
+    WriteMyMethods,
 }
 
 pub struct Rule {
@@ -78,6 +86,31 @@ pub fn rule(op: Op) -> Rule {
             app: &["RoleManagement.ReadWrite.Directory"],
             delegated: &["RoleManagement.ReadWrite.Directory"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR]),
+        },
+        Op::ReadMethods => Rule {
+            app: &["UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"],
+            delegated: &["UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, AUTHENTICATION_ADMINISTRATOR, GLOBAL_READER]),
+        },
+        Op::WriteMethods => Rule {
+            app: &["UserAuthenticationMethod.ReadWrite.All"],
+            delegated: &["UserAuthenticationMethod.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, AUTHENTICATION_ADMINISTRATOR]),
+        },
+        Op::ReadMyMethods => Rule {
+            app: &[],
+            delegated: &[
+                "UserAuthenticationMethod.Read",
+                "UserAuthenticationMethod.ReadWrite",
+                "UserAuthenticationMethod.Read.All",
+                "UserAuthenticationMethod.ReadWrite.All",
+            ],
+            user_roles: None,
+        },
+        Op::WriteMyMethods => Rule {
+            app: &[],
+            delegated: &["UserAuthenticationMethod.ReadWrite", "UserAuthenticationMethod.ReadWrite.All"],
+            user_roles: None,
         },
         Op::ReadAudit => Rule {
             app: &["AuditLog.Read.All"],
@@ -177,7 +210,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 9] = [
+    const OPS: [Op; 13] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -187,6 +220,10 @@ mod docs {
         Op::ReadRoles,
         Op::WriteRoles,
         Op::ReadAudit,
+        Op::ReadMethods,
+        Op::WriteMethods,
+        Op::ReadMyMethods,
+        Op::WriteMyMethods,
     ];
 
     fn cell(list: &[&str]) -> String {

@@ -661,3 +661,22 @@ async fn delta_queries_return_everything_then_only_what_changed() {
     let (_, after_latest) = s.call("GET", latest["@odata.deltaLink"].as_str().unwrap(), None).await;
     assert_eq!(after_latest["value"], json!([]));
 }
+
+#[tokio::test]
+async fn authentication_methods_in_graphs_shapes() {
+    let s = setup().await;
+    let u = s.create_user("methods", "Methods User").await;
+    let uid = u["id"].as_str().unwrap();
+    let (status, methods) = s.call("GET", &format!("/v1.0/users/{uid}/authentication/methods"), None).await;
+    assert_eq!(status, 200, "{methods}");
+    assert_eq!(
+        methods["value"],
+        json!([{ "@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": "28c10230-6103-485e-b985-444c60001490", "password": null, "createdDateTime": null }])
+    );
+    let (_, oath) = s.call("GET", &format!("/v1.0/users/{uid}/authentication/softwareOathMethods"), None).await;
+    assert_eq!(oath["value"], json!([]));
+    let missing = "11111111-1111-4111-8111-111111111111";
+    assert_eq!(s.call("DELETE", &format!("/v1.0/users/{uid}/authentication/softwareOathMethods/{missing}"), None).await.0, 404);
+    assert_eq!(s.call("GET", "/v1.0/me/authentication/methods", None).await.0, 400, "app-only has no /me");
+    assert_eq!(s.call("GET", &format!("/v1.0/users/nobody@{}/authentication/methods", s.domain), None).await.0, 404);
+}

@@ -915,6 +915,26 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
 
+    // Graph's authentication-methods API shows both methods (never a secret) to an app allowed to.
+    let d = s._dir.path();
+    let methods_url = format!("{}/v1.0/users/{}/authentication/methods", s.base(), s.upn);
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    let r = http().get(&methods_url).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 403, "no permission yet");
+    ok(ward(d).args(["app", "grant", &s.web, "UserAuthenticationMethod.Read.All", "--data-dir", "data"]));
+    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    let reader = t["access_token"].as_str().unwrap().to_string();
+    let methods: serde_json::Value = http().get(&methods_url).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
+    let types: Vec<&str> = methods["value"].as_array().unwrap().iter().map(|m| m["@odata.type"].as_str().unwrap()).collect();
+    assert_eq!(types, vec!["#microsoft.graph.passwordAuthenticationMethod", "#microsoft.graph.softwareOathAuthenticationMethod"]);
+    assert_eq!(methods["value"][1]["secretKey"], serde_json::Value::Null);
+    assert!(!methods.to_string().contains(&secret.replace(' ', "")), "the secret never leaves");
+    let oath_id = methods["value"][1]["id"].as_str().unwrap().to_string();
+    let one = format!("{}/v1.0/users/{}/authentication/softwareOathMethods/{oath_id}", s.base(), s.upn);
+    assert_eq!(http().get(&one).bearer_auth(&reader).send().await.unwrap().status(), 200);
+    assert_eq!(http().delete(&one).bearer_auth(&reader).send().await.unwrap().status(), 403, "reading is not removing");
+
     // Removed, the app is no longer asked for.
     let page = b.get(&portal).await;
     let removed = b.submit(&s.base(), &page, &[]).await;

@@ -10,6 +10,7 @@ mod audit;
 mod delta;
 mod groups;
 mod list;
+mod methods;
 mod objects;
 mod users;
 mod views;
@@ -27,7 +28,13 @@ use ward_auth::introspect::Caller;
 use ward_core::{DirectoryError, ObjectId};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(users::routes()).merge(groups::routes()).merge(objects::routes()).merge(audit::routes()).merge(delta::routes())
+    Router::new()
+        .merge(users::routes())
+        .merge(groups::routes())
+        .merge(objects::routes())
+        .merge(audit::routes())
+        .merge(delta::routes())
+        .merge(methods::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.
@@ -166,7 +173,7 @@ impl Graph {
 
     /// Refuses the request unless the token allows `op` (and, delegated, the user's roles do).
     pub async fn require(&self, op: Op) -> Result<(), Response> {
-        if op == Op::ReadMe && self.caller.user.is_none() {
+        if matches!(op, Op::ReadMe | Op::ReadMyMethods | Op::WriteMyMethods) && self.caller.user.is_none() {
             return Err(self.bad("/me request is only valid with delegated authentication flow."));
         }
         let roles = match (&self.caller.user, needs_user_roles(&self.caller, op)) {

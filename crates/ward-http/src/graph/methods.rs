@@ -1,0 +1,163 @@
+//! Authentication methods in Graph's shapes: `/users/{id}/authentication/…` for administrators and
+//! apps, `/me/authentication/…` for a signed-in person's own. Ward has passwords and authenticator
+//! apps (software OATH) so far. Secrets never leave: `secretKey` is always null.
+
+use super::{Graph, attempt, no_content};
+use crate::graph_authz::Op;
+use axum::Json;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use ward_core::roles::{AUTHENTICATION_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR};
+use ward_core::store::StoredAuthMethod;
+use ward_core::user::User;
+
+/// Graph's fixed id of a user's password method.
+const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
+pub fn routes() -> Router<crate::AppState> {
+    Router::new()
+        .route("/v1.0/users/{id}/authentication/methods", get(list_for_user))
+        .route("/v1.0/users/{id}/authentication/passwordMethods", get(passwords_for_user))
+        .route("/v1.0/users/{id}/authentication/softwareOathMethods", get(oath_for_user))
+        .route("/v1.0/users/{id}/authentication/softwareOathMethods/{method}", get(one_for_user).delete(remove_for_user))
+        .route("/v1.0/me/authentication/methods", get(list_mine))
+        .route("/v1.0/me/authentication/passwordMethods", get(passwords_mine))
+        .route("/v1.0/me/authentication/softwareOathMethods", get(oath_mine))
+        .route("/v1.0/me/authentication/softwareOathMethods/{method}", get(one_mine).delete(remove_mine))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Which {
+    All,
+    Passwords,
+    Oath,
+}
+
+fn oath_view(m: &StoredAuthMethod) -> Value {
+    json!({ "@odata.type": "#microsoft.graph.softwareOathAuthenticationMethod", "id": m.id.to_string(), "secretKey": Value::Null })
+}
+
+fn password_view() -> Value {
+    json!({ "@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": PASSWORD_METHOD_ID, "password": Value::Null, "createdDateTime": Value::Null })
+}
+
+/// The user whose methods another caller asks about, once the caller may: an Authentication
+/// Administrator only for users without directory roles (Entra's rule), the privileged roles for
+/// anyone; apps by their permission.
+async fn target(g: &Graph, key: &str, op: Op) -> Result<User, Response> {
+    g.require(op).await?;
+    let user = g.state.directory.user(g.tenant(), key).await.map_err(|e| g.fail(&e))?;
+    if let Some(me) = &g.caller.user
+        && me.id != user.id
+    {
+        let mine = g.state.directory.roles_of(g.tenant(), me.id).await.map_err(|e| g.fail(&e))?;
+        let privileged = mine.iter().any(|r| r == GLOBAL_ADMINISTRATOR || r == PRIVILEGED_AUTHENTICATION_ADMINISTRATOR);
+        if !privileged && mine.iter().any(|r| r == AUTHENTICATION_ADMINISTRATOR) {
+            let theirs = g.state.directory.roles_of(g.tenant(), user.id).await.map_err(|e| g.fail(&e))?;
+            if !theirs.is_empty() {
+                return Err(g.denied());
+            }
+        }
+    }
+    Ok(user)
+}
+
+async fn me(g: &Graph, op: Op) -> Result<User, Response> {
+    g.require(op).await?;
+    let Some(u) = &g.caller.user else { return Err(g.bad("/me request is only valid with delegated authentication flow.")) };
+    g.state.directory.user(g.tenant(), &u.id.to_string()).await.map_err(|e| g.fail(&e))
+}
+
+async fn oath_methods(g: &Graph, user: &User) -> Result<Vec<StoredAuthMethod>, Response> {
+    let all = g.state.directory.store().auth_methods(g.tenant(), user.id).await.map_err(|e| g.fail(&e.into()))?;
+    Ok(all.into_iter().filter(|m| m.kind == ward_auth::mfa::TOTP).collect())
+}
+
+async fn listing(g: &Graph, user: &User, which: Which) -> Response {
+    let mut value = Vec::new();
+    if which != Which::Oath {
+        let has_password = g.state.directory.store().credential(g.tenant(), user.id, "password", "").await.map_err(|e| g.fail(&e.into()));
+        if attempt!(has_password).is_some() {
+            value.push(password_view());
+        }
+    }
+    if which != Which::Passwords {
+        value.extend(attempt!(oath_methods(g, user).await).iter().map(oath_view));
+    }
+    let set = match which {
+        Which::All => "authenticationMethods",
+        Which::Passwords => "passwordAuthenticationMethods",
+        Which::Oath => "softwareOathAuthenticationMethods",
+    };
+    Json(json!({ "@odata.context": g.context(&format!("users('{}')/authentication/{set}", user.id)), "value": value })).into_response()
+}
+
+async fn one(g: &Graph, user: &User, method: &str) -> Response {
+    let found = attempt!(oath_methods(g, user).await).into_iter().find(|m| m.id.to_string() == method.to_ascii_lowercase());
+    match found {
+        Some(m) => {
+            let Value::Object(mut v) = oath_view(&m) else { return g.not_found(method) };
+            v.remove("@odata.type");
+            g.entity(&format!("users('{}')/authentication/softwareOathMethods", user.id), v, StatusCode::OK)
+        }
+        None => g.not_found(method),
+    }
+}
+
+async fn remove(g: &Graph, user: &User, method: &str) -> Response {
+    let Ok(id) = method.parse::<uuid::Uuid>() else { return g.not_found(method) };
+    let is_oath = attempt!(oath_methods(g, user).await).iter().any(|m| m.id == id);
+    if !is_oath {
+        return g.not_found(method);
+    }
+    match g.state.directory.store().remove_auth_method(g.tenant(), user.id, id).await {
+        Ok(true) => no_content(),
+        Ok(false) => g.not_found(method),
+        Err(e) => g.fail(&e.into()),
+    }
+}
+
+async fn list_for_user(g: Graph, Path(id): Path<String>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    listing(&g, &user, Which::All).await
+}
+async fn passwords_for_user(g: Graph, Path(id): Path<String>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    listing(&g, &user, Which::Passwords).await
+}
+async fn oath_for_user(g: Graph, Path(id): Path<String>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    listing(&g, &user, Which::Oath).await
+}
+async fn one_for_user(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    one(&g, &user, &method).await
+}
+async fn remove_for_user(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    remove(&g, &user, &method).await
+}
+async fn list_mine(g: Graph) -> Response {
+    let user = attempt!(me(&g, Op::ReadMyMethods).await);
+    listing(&g, &user, Which::All).await
+}
+async fn passwords_mine(g: Graph) -> Response {
+    let user = attempt!(me(&g, Op::ReadMyMethods).await);
+    listing(&g, &user, Which::Passwords).await
+}
+async fn oath_mine(g: Graph) -> Response {
+    let user = attempt!(me(&g, Op::ReadMyMethods).await);
+    listing(&g, &user, Which::Oath).await
+}
+async fn one_mine(g: Graph, Path(method): Path<String>) -> Response {
+    let user = attempt!(me(&g, Op::ReadMyMethods).await);
+    one(&g, &user, &method).await
+}
+async fn remove_mine(g: Graph, Path(method): Path<String>) -> Response {
+    let user = attempt!(me(&g, Op::WriteMyMethods).await);
+    remove(&g, &user, &method).await
+}
