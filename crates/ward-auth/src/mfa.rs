@@ -230,3 +230,42 @@ fn decode_base32(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// Why a password change was refused.
+#[derive(Debug, PartialEq)]
+pub enum ChangeError {
+    WrongCurrent,
+    Locked {
+        until: time::OffsetDateTime,
+    },
+    /// The new password breaks the tenant's policy; the message says how.
+    Policy(String),
+    Unavailable,
+}
+
+impl TokenService {
+    /// A signed-in person changes their own password: the current one is checked (with the
+    /// account's lockout), the new one against the tenant's policy; "change at next sign-in" is
+    /// then cleared.
+    pub async fn change_own_password(&self, tenant: &Tenant, user: &User, current: &str, new: &str) -> Result<(), ChangeError> {
+        let now = self.directory.now();
+        let key = (tenant.id, user.id.to_string());
+        if let Some(until) = self.locked_until(&key, now) {
+            return Err(ChangeError::Locked { until });
+        }
+        let ok = self.directory.verify_password(tenant.id, user.id, current).await.map_err(|_| ChangeError::Unavailable)?;
+        if !ok {
+            self.record_failure(key, now);
+            return Err(ChangeError::WrongCurrent);
+        }
+        self.clear_failures(&key);
+        match self.directory.set_password(tenant.id, &user.id.to_string(), new, false).await {
+            Ok(()) => {
+                tracing::info!(tenant = %tenant.id, user = %user.id, "password changed by its user");
+                Ok(())
+            }
+            Err(e) if e.code() == ward_core::ErrorCode::InvalidValue => Err(ChangeError::Policy(e.to_string())),
+            Err(_) => Err(ChangeError::Unavailable),
+        }
+    }
+}

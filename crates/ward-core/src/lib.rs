@@ -14,6 +14,7 @@ pub mod ids;
 pub mod index;
 pub mod membership;
 pub mod net;
+pub mod password_policy;
 pub mod permissions;
 pub mod roles;
 pub mod store;

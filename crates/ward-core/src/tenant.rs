@@ -24,6 +24,9 @@ pub struct TenantSettings {
     pub users_can_consent_to_apps: bool,
     /// May ordinary users register applications? Off by default.
     pub users_can_register_apps: bool,
+    /// Minimum length and banned words for passwords set in this tenant.
+    #[serde(default)]
+    pub password_policy: crate::password_policy::PasswordPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -60,7 +60,7 @@ impl Directory {
         let mut ops = vec![
             WriteOp::CreateTenant(tenant.clone()),
             WriteOp::Insert { kind: ObjectKind::User, id: admin.id, unique_key: Some(admin.unique_key()), doc: encode(&admin)? },
-            self.password_op(admin.id, &admin_password).await?,
+            self.password_op(&tenant, &admin, &admin_password).await?,
             self.role_assignment_insert(GLOBAL_ADMINISTRATOR, admin.id, ObjectKind::User)?,
         ];
         // The application is inserted with its secret's description already in place.

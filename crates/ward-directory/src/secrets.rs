@@ -69,8 +69,8 @@ fn argon2_slots() -> &'static tokio::sync::Semaphore {
 }
 
 /// `hash_password` on a blocking thread (the salt is drawn here, from `rng`), for the same reason.
+/// The caller has checked the password against the tenant's policy.
 pub async fn hash_password_off_thread(password: &str, rng: &dyn Rng) -> Result<String, DirectoryError> {
-    check_password_strength(password)?;
     let mut salt = [0u8; 16];
     rng.fill(&mut salt);
     let _slot = argon2_slots().acquire().await.map_err(|_| DirectoryError::Internal("password hashing is shutting down".into()))?;

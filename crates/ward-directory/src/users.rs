@@ -26,14 +26,23 @@ impl Directory {
         let mut ops =
             vec![WriteOp::Insert { kind: ObjectKind::User, id: user.id, unique_key: Some(user.unique_key()), doc: encode(&user)? }];
         if let Some(password) = request.password {
-            ops.push(self.password_op(user.id, &password).await?);
+            ops.push(self.password_op(&t, &user, &password).await?);
         }
         self.commit(tenant, ops).await?;
         Ok(user)
     }
 
     /// The write that sets a password: hashed with Argon2id off the async workers.
-    pub(crate) async fn password_op(&self, user: ObjectId, password: &str) -> Result<WriteOp> {
+    /// The tenant's password policy applies, with the user's own names as banned words.
+    pub(crate) async fn password_op(&self, tenant: &ward_core::tenant::Tenant, user: &User, password: &str) -> Result<WriteOp> {
+        let personal = [
+            user.user_principal_name.alias(),
+            user.display_name.as_str(),
+            user.given_name.as_deref().unwrap_or(""),
+            user.surname.as_deref().unwrap_or(""),
+        ];
+        ward_core::password_policy::check(&tenant.settings.password_policy, password, &personal)?;
+        let user = user.id;
         let hash = secrets::hash_password_off_thread(password, self.rng.as_ref()).await?;
         Ok(WriteOp::SetCredential {
             object_kind: ObjectKind::User,
@@ -118,7 +127,7 @@ impl Directory {
             let mut changed = user.apply(patch.clone(), t)?;
             let mut ops = Vec::new();
             if let Some((pw, force)) = password {
-                ops.push(self.password_op(user.id, pw).await?);
+                ops.push(self.password_op(t, &user, pw).await?);
                 if user.force_change_password_next_sign_in != *force {
                     user.force_change_password_next_sign_in = *force;
                     changed = true;
@@ -182,7 +191,8 @@ impl Directory {
     /// Sets a new password (administrator reset) and whether it must be changed at next sign-in.
     pub async fn set_password(&self, tenant: TenantId, key: &str, password: &str, force_change: bool) -> Result<()> {
         let (user, version) = self.user_record(tenant, key).await?;
-        let mut ops = vec![self.password_op(user.id, password).await?];
+        let t = self.tenant(tenant).await?;
+        let mut ops = vec![self.password_op(&t, &user, password).await?];
         if user.force_change_password_next_sign_in != force_change {
             let updated = User { force_change_password_next_sign_in: force_change, ..user.clone() };
             ops.push(WriteOp::Update {

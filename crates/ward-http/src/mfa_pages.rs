@@ -26,9 +26,16 @@ pub fn routes() -> Router<AppState> {
         .route("/{tenant}/mysecurityinfo/remove", post(remove_method))
 }
 
+/// Where the password-change page sends the browser back to.
+pub fn change_password_url(tenant: &str, cont: &str) -> String {
+    format!("/{tenant}/changepassword?{}", serde_urlencoded::to_string([("continue", cont)]).unwrap_or_default())
+}
+
 /// Behind the per-address limit: it checks codes.
 pub fn limited_routes() -> Router<AppState> {
-    Router::new().route("/{tenant}/login/otp", post(login_otp))
+    Router::new()
+        .route("/{tenant}/login/otp", post(login_otp))
+        .route("/{tenant}/changepassword", get(change_password_page).post(change_password))
 }
 
 pub fn portal_url(tenant: &str) -> String {
@@ -257,7 +264,8 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
     let body = format!(
         "<p>Signed in as <strong>{upn}</strong> ({org}).</p><h2>Sign-in methods</h2>\
 <ul><li><strong>Password</strong></li></ul>{list}\
-<p><a href=\"/{tenant}/mysecurityinfo/authenticator\">Add an authenticator app</a></p>",
+<p><a href=\"/{tenant}/mysecurityinfo/authenticator\">Add an authenticator app</a></p>\
+<p><a href=\"/{tenant}/changepassword?continue=%2F{tenant}%2Fmysecurityinfo\">Change your password</a></p>",
         upn = escape(user.user_principal_name.as_str()),
         org = escape(&t.display_name),
         tenant = escape(&tenant),
@@ -366,5 +374,92 @@ async fn remove_method(State(state): State<AppState>, Path(tenant): Path<String>
         Ok(true) => (StatusCode::SEE_OTHER, [(header::LOCATION, portal_url(&tenant))]).into_response(),
         Ok(false) => error_page(404, "Not removed", "No such sign-in method."),
         Err(_) => unavailable(),
+    }
+}
+
+/// A place a password change may send the browser back to: this tenant's authorize request, its
+/// device-code page or its security-info page (never elsewhere).
+async fn change_continue(state: &AppState, tenant: &str, cont: &str) -> bool {
+    continuation(state, tenant, cont).await.is_some()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn change_form(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    session: &StoredSession,
+    cont: &str,
+    forced: bool,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (token, binding, fresh) = portal_token(state, headers, session);
+    let error = error.map(|m| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(m))).unwrap_or_default();
+    let described = if error.is_empty() { "" } else { " aria-describedby=\"error\"" };
+    let why = if forced { "<p>Your administrator asks you to choose a new password before you go on.</p>" } else { "" };
+    let body = format!(
+        "{why}{error}<form method=\"post\" action=\"/{tenant}/changepassword\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\"><input type=\"hidden\" name=\"continue\" value=\"{cont}\">\
+<label for=\"current\">Current password</label><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required{described}>\
+<label for=\"new\">New password</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" required{described}>\
+<label for=\"confirm\">Confirm the new password</label><input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required>\
+<button type=\"submit\">Change password</button></form>\
+<p class=\"muted\">At least eight characters with three of: lower case, upper case, digits, symbols; not built on a common password, a banned word or your name.</p>",
+        tenant = escape(tenant),
+        cont = escape(cont),
+    );
+    with_cookie(state, html(status, "Change your password", &body), &binding, fresh)
+}
+
+async fn change_password_page(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (_, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let cont = params.iter().find(|(k, _)| k == "continue").map(|(_, v)| v.clone()).unwrap_or_else(|| portal_url(&tenant));
+    if !change_continue(&state, &tenant, &cont).await {
+        return error_page(400, "Not changed", "This link does not lead anywhere Ward knows.");
+    }
+    change_form(&state, &tenant, &headers, &session, &cont, user.force_change_password_next_sign_in, None, StatusCode::OK)
+}
+
+async fn change_password(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    if !portal_check(&state, &headers, &session, get("csrf_token")) {
+        return error_page(403, "Not changed", "This form has expired or did not come from this site. Go back and try again.");
+    }
+    let cont = get("continue");
+    if !change_continue(&state, &tenant, cont).await {
+        return error_page(400, "Not changed", "This link does not lead anywhere Ward knows.");
+    }
+    let forced = user.force_change_password_next_sign_in;
+    let again = |m: &str, status: StatusCode| change_form(&state, &tenant, &headers, &session, cont, forced, Some(m), status);
+    if get("new") != get("confirm") {
+        return again("The two new passwords differ.", StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    match state.tokens.change_own_password(&t, &user, get("current"), get("new")).await {
+        Ok(()) => (StatusCode::SEE_OTHER, [(header::LOCATION, cont.to_string())]).into_response(),
+        Err(ward_auth::mfa::ChangeError::WrongCurrent) => again("Your current password is incorrect.", StatusCode::UNAUTHORIZED),
+        Err(ward_auth::mfa::ChangeError::Policy(m)) => again(&format!("Choose another password: {m}"), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(ward_auth::mfa::ChangeError::Locked { until }) => {
+            let wait = (until - state.directory.now()).whole_seconds().max(1);
+            again(&format!("Too many wrong passwords. Try again in {wait} seconds."), StatusCode::TOO_MANY_REQUESTS)
+        }
+        Err(ward_auth::mfa::ChangeError::Unavailable) => unavailable(),
     }
 }

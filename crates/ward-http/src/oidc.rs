@@ -215,6 +215,11 @@ async fn authorize(State(state): State<AppState>, Path(tenant): Path<String>, Ra
         Ok(s) => s,
         Err(r) => return r,
     };
+    // No code for a person who must first choose a new password.
+    if session.as_ref().is_some_and(|(_, u)| u.force_change_password_next_sign_in) {
+        let here = continue_url(&tenant, &params, true);
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, crate::mfa_pages::change_password_url(&tenant, &here))]).into_response();
+    }
     match state.tokens.authorize(&req, session.as_ref()).await {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
         Ok(AuthorizeOutcome::SignIn) => sign_in_page(&state, &tenant, &req, &params, &headers, None, StatusCode::OK),

@@ -76,6 +76,7 @@ pub fn is_limited(method: &axum::http::Method, route: &str) -> bool {
         "/{tenant}/oauth2/v2.0/token"
             | "/{tenant}/login"
             | "/{tenant}/login/otp"
+            | "/{tenant}/changepassword"
             | "/{tenant}/oauth2/v2.0/introspect"
             | "/{tenant}/oauth2/v2.0/revoke"
             | "/{tenant}/oauth2/v2.0/devicecode"

@@ -945,3 +945,98 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     let after = b3.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
     assert_eq!(after.status, 303, "password only again: {}", after.body);
 }
+
+/// The tenant's password policy, a forced change at the first sign-in (before any code is issued),
+/// and changing one's own password from "My security info".
+#[tokio::test]
+async fn password_policy_forced_change_and_self_service_change() {
+    let s = setup();
+    let d = s._dir.path();
+    ok(ward(d).args(["tenant", "set", "--banned-password-words", "Contoso,Fabrikam", "--data-dir", "data"]));
+    // A password built on a banned word, or on a common one, is refused wherever it is set.
+    std::fs::write(d.join("weak"), "Fabr1kam!26\n").unwrap();
+    let refused = ward(d)
+        .args([
+            "user",
+            "create",
+            "--upn",
+            "weak@defaultdirectory.ward.local",
+            "--display-name",
+            "Weak",
+            "--password-file",
+            "weak",
+            "--data-dir",
+            "data",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a banned word");
+    std::fs::write(d.join("first"), "Initial-Glacier-Otter-7\n").unwrap();
+    ok(ward(d).args([
+        "user",
+        "create",
+        "--upn",
+        "newbie@defaultdirectory.ward.local",
+        "--display-name",
+        "Nora Newbie",
+        "--password-file",
+        "first",
+        "--force-change-password",
+        "--data-dir",
+        "data",
+    ]));
+
+    // Signing in to an application: the password works, then the change comes before any code.
+    let mut b = Browser::new();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true);
+    let page = b.get(&authorize).await;
+    let page =
+        b.submit(&s.base(), &page, &[("username", "newbie@defaultdirectory.ward.local"), ("password", "Initial-Glacier-Otter-7")]).await;
+    assert_eq!(page.status, 303);
+    let page = b.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
+    let change = page.location.clone().expect("sent to change the password");
+    assert!(change.starts_with(&format!("/{}/changepassword?continue=", s.tid)), "{change}");
+    let form = b.get(&format!("{}{change}", s.base())).await;
+    assert!(form.body.contains("asks you to choose a new password"), "{}", form.body);
+    // Refused: mismatch, wrong current, the user's own name, a common password.
+    let fill = |current: &str, new: &str, confirm: &str| {
+        vec![("current", current.to_string()), ("new", new.to_string()), ("confirm", confirm.to_string())]
+    };
+    for (fields, status) in [
+        (fill("Initial-Glacier-Otter-7", "Brand-New-Lantern-5", "Brand-New-Lantern-6"), 422),
+        (fill("wrong", "Brand-New-Lantern-5", "Brand-New-Lantern-5"), 401),
+        (fill("Initial-Glacier-Otter-7", "Newbie!6X", "Newbie!6X"), 422),
+        (fill("Initial-Glacier-Otter-7", "Password1!", "Password1!"), 422),
+    ] {
+        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = b.submit(&s.base(), &form, &refs).await;
+        assert_eq!(r.status, status, "{fields:?}: {}", r.body);
+    }
+    let done = b
+        .submit(
+            &s.base(),
+            &form,
+            &[("current", "Initial-Glacier-Otter-7"), ("new", "Brand-New-Lantern-5"), ("confirm", "Brand-New-Lantern-5")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    // Back to the application: now the flow goes on (consent, then the code).
+    let mut page = b.get(&format!("{}{}", s.base(), done.location.unwrap())).await;
+    let loc = loop {
+        match page.location.clone() {
+            Some(l) if l.starts_with(NATIVE_REDIRECT) => break l,
+            Some(l) => page = b.get(&format!("{}{l}", s.base())).await,
+            None if page.body.contains("name=\"consent\"") => page = b.submit(&s.base(), &page, &[("consent", "accept")]).await,
+            None => panic!("the flow should go on: {}", page.body),
+        }
+    };
+    assert!(loc.contains("code="), "{loc}");
+    // The old password no longer works; the new one does.
+    let mut b2 = Browser::new();
+    let page = b2.get(&authorize).await;
+    let old =
+        b2.submit(&s.base(), &page, &[("username", "newbie@defaultdirectory.ward.local"), ("password", "Initial-Glacier-Otter-7")]).await;
+    assert_eq!(old.status, 401);
+    let new = b2.submit(&s.base(), &page, &[("username", "newbie@defaultdirectory.ward.local"), ("password", "Brand-New-Lantern-5")]).await;
+    assert_eq!(new.status, 303);
+}

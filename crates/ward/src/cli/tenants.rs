@@ -30,6 +30,13 @@ pub enum TenantCommand {
         /// May users register applications?
         #[arg(long)]
         users_can_register_apps: Option<bool>,
+        /// Shortest password allowed (8 to 64).
+        #[arg(long)]
+        password_min_length: Option<u32>,
+        /// Words no password may be built on, comma-separated (the organisation's names, products,
+        /// places; 4 to 16 characters each). Replaces the list; "" empties it.
+        #[arg(long)]
+        banned_password_words: Option<String>,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -87,7 +94,13 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
                 updated.verified_domains.iter().map(|d| d.name.to_string()).collect::<Vec<_>>().join(", ")
             );
         }
-        TenantCommand::Set { users_can_consent_to_apps, users_can_register_apps, tenant: key } => {
+        TenantCommand::Set {
+            users_can_consent_to_apps,
+            users_can_register_apps,
+            password_min_length,
+            banned_password_words,
+            tenant: key,
+        } => {
             let t = tenant(&directory, key.as_deref()).await?;
             let mut settings = directory.resolve_tenant(&t.to_string()).await?.settings;
             if let Some(v) = users_can_consent_to_apps {
@@ -95,6 +108,14 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             }
             if let Some(v) = users_can_register_apps {
                 settings.users_can_register_apps = v;
+            }
+            if password_min_length.is_some() || banned_password_words.is_some() {
+                let min = password_min_length.unwrap_or(settings.password_policy.min_length);
+                let words: Vec<String> = match &banned_password_words {
+                    Some(list) => list.split(',').map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect(),
+                    None => settings.password_policy.banned_words.clone(),
+                };
+                settings.password_policy = ward_core::password_policy::PasswordPolicy::validated(min, &words)?;
             }
             let updated = directory.set_tenant_settings(t, settings).await?;
             println!("{}", json!({ "id": updated.id, "settings": updated.settings }));
