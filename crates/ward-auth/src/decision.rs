@@ -60,6 +60,7 @@ pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
             }
             // `signInSessionsValidFromDateTime`: sign-ins before it (and all they led to) are void.
             // Compared in whole seconds, as both are written and read in tokens.
+            // Whole seconds: grants keep their authentication time as a token's `auth_time` does.
             if authenticated_at.unix_timestamp() < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
                 return Err(OAuthError::invalid_grant(
                     50173,

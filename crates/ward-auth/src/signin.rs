@@ -147,7 +147,10 @@ impl TokenService {
             Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(None),
             Err(e) => return Err(unavailable(&e)),
         };
-        if !user.account_enabled || session.auth_time.unix_timestamp() < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
+        // To the microsecond (what the store keeps): a session begun earlier in the same second as
+        // "sign out everywhere" must end too.
+        let micros = |t: OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+        if !user.account_enabled || micros(session.auth_time) < micros(user.sign_in_sessions_valid_from_date_time) {
             return Ok(None);
         }
         Ok(Some((session, user)))

@@ -355,6 +355,8 @@ pub trait Store: Send + Sync + 'static {
     /// One page of objects matching a query over the property index, in the query's order, each
     /// with its sort value (for the next page's keyset).
     async fn query_objects(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>>;
+    /// A user's most recent sign-in sessions, newest first.
+    async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>>;
     async fn add_auth_method(&self, method: &StoredAuthMethod) -> StoreResult<()>;
     async fn auth_methods(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Vec<StoredAuthMethod>>;
     /// Removes one method of `user`; false when there was none.

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{tenant}/mysecurityinfo", get(security_info))
         .route("/{tenant}/mysecurityinfo/authenticator", get(add_authenticator).post(confirm_authenticator))
         .route("/{tenant}/mysecurityinfo/remove", post(remove_method))
+        .route("/{tenant}/mysecurityinfo/signouteverywhere", post(sign_out_everywhere))
 }
 
 /// Where the password-change page sends the browser back to.
@@ -261,11 +262,49 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
         })
         .collect();
     let list = if rows.is_empty() { "<p>You sign in with your password only.</p>".to_string() } else { format!("<ul>{rows}</ul>") };
+    let recent = match state.directory.store().sessions_of(t.id, user.id, 10).await {
+        Ok(r) => r,
+        Err(_) => return unavailable(),
+    };
+    let now = state.directory.now();
+    let valid_from = user.sign_in_sessions_valid_from_date_time.unix_timestamp();
+    let recent: String = recent
+        .iter()
+        .map(|r| {
+            let methods: Vec<&str> = r
+                .amr
+                .split_whitespace()
+                .filter_map(|m| match m {
+                    "pwd" => Some("password"),
+                    "otp" => Some("authenticator app code"),
+                    _ => None,
+                })
+                .collect();
+            let state_text = if r.id == session.id {
+                "this browser"
+            } else if r.ended_at.is_some() {
+                "signed out"
+            } else if r.expires_at <= now || r.auth_time.unix_timestamp() < valid_from {
+                "ended"
+            } else {
+                "active"
+            };
+            let when = r.auth_time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            format!(
+                "<tr><td><time datetime=\"{when}\">{when}</time></td><td>{}</td><td>{state_text}</td></tr>",
+                escape(&methods.join(", "))
+            )
+        })
+        .collect();
     let body = format!(
         "<p>Signed in as <strong>{upn}</strong> ({org}).</p><h2>Sign-in methods</h2>\
 <ul><li><strong>Password</strong></li></ul>{list}\
 <p><a href=\"/{tenant}/mysecurityinfo/authenticator\">Add an authenticator app</a></p>\
-<p><a href=\"/{tenant}/changepassword?continue=%2F{tenant}%2Fmysecurityinfo\">Change your password</a></p>",
+<p><a href=\"/{tenant}/changepassword?continue=%2F{tenant}%2Fmysecurityinfo\">Change your password</a></p>\
+<h2>Recent sign-ins</h2><table><thead><tr><th scope=\"col\">When (UTC)</th><th scope=\"col\">With</th><th scope=\"col\">Session</th></tr></thead><tbody>{recent}</tbody></table>\
+<form method=\"post\" action=\"/{tenant}/mysecurityinfo/signouteverywhere\"><input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
+<button type=\"submit\" class=\"secondary\">Sign out everywhere</button></form>\
+<p class=\"muted\">Signs you out on every device and stops every application's access until you sign in again there.</p>",
         upn = escape(user.user_principal_name.as_str()),
         org = escape(&t.display_name),
         tenant = escape(&tenant),
@@ -462,4 +501,30 @@ async fn change_password(State(state): State<AppState>, Path(tenant): Path<Strin
         }
         Err(ward_auth::mfa::ChangeError::Unavailable) => unavailable(),
     }
+}
+
+/// Ends every session of the person and every token issued from them: the directory's
+/// `signInSessionsValidFromDateTime` moves to now (honoured at the next request on every node),
+/// and this browser's session ends at once.
+async fn sign_out_everywhere(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let token = fields.iter().find(|(n, _)| n == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+    if !portal_check(&state, &headers, &session, token) {
+        return error_page(403, "Not signed out", "This form has expired or did not come from this site. Go back and try again.");
+    }
+    if state.directory.revoke_sign_in_sessions(t.id, &user.id.to_string()).await.is_err()
+        || state.tokens.end_session(&session).await.is_err()
+    {
+        return unavailable();
+    }
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, portal_url(&tenant))]).into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
+    response
 }

@@ -877,6 +877,18 @@ impl Store for SqlStore {
         rows.first().map(session_from).transpose()
     }
 
+    async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at FROM sign_in_sessions \
+                 WHERE tenant_id = $1 AND user_id = $2 ORDER BY auth_time DESC, id DESC LIMIT $3",
+                args![tenant.to_string(), user.to_string(), i64::from(limit.clamp(1, 100))],
+            )
+            .await?;
+        rows.iter().map(session_from).collect()
+    }
+
     async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         tx.exec("UPDATE sign_in_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", args![id.to_string(), micros(at)]).await?;

@@ -1040,3 +1040,47 @@ async fn password_policy_forced_change_and_self_service_change() {
     let new = b2.submit(&s.base(), &page, &[("username", "newbie@defaultdirectory.ward.local"), ("password", "Brand-New-Lantern-5")]).await;
     assert_eq!(new.status, 303);
 }
+
+/// "My security info" lists recent sign-ins, and "Sign out everywhere" ends every session and
+/// every application's refresh token at once.
+#[tokio::test]
+async fn recent_sign_ins_and_sign_out_everywhere() {
+    let s = setup();
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    // Browser A signs in to an application (a refresh token), browser B to the portal.
+    let mut a = Browser::new();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid offline_access", true);
+    let code = s.sign_in(&mut a, &authorize, NATIVE_REDIRECT).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", s.native.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", NATIVE_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, t) = s.token(&form, None).await;
+    assert_eq!(status, 200, "{t}");
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let mut b = Browser::new();
+    let page = b.get(&portal).await;
+    b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let page = b.get(&portal).await;
+    assert!(page.body.contains("Recent sign-ins"), "{}", page.body);
+    assert_eq!(page.body.matches("<tr><td><time").count(), 2, "{}", page.body);
+    assert!(page.body.contains(">this browser<") && page.body.contains(">active<"), "{}", page.body);
+
+    // A signs out everywhere from its portal page.
+    let page = a.get(&portal).await;
+    let (action, _) = page.form();
+    assert!(action.ends_with("/mysecurityinfo/remove") || action.ends_with("/signouteverywhere"), "{action}");
+    let form_start = page.body.find("signouteverywhere").unwrap();
+    let only_that =
+        Page { status: 200, location: None, csp: None, body: page.body[page.body[..form_start].rfind("<form").unwrap()..].to_string() };
+    let done = a.submit(&s.base(), &only_that, &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    // Both browsers are signed out, and the application's refresh token is dead.
+    assert!(a.get(&portal).await.body.contains("name=\"password\""));
+    assert!(b.get(&portal).await.body.contains("name=\"password\""));
+    let (status, e) = s.token(&[("grant_type", "refresh_token"), ("client_id", &s.native), ("refresh_token", &refresh)], None).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+}
