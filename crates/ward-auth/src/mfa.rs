@@ -58,9 +58,17 @@ impl TokenService {
 
     /// After a good password: a session at once, or, when the user has a second factor, a
     /// pending sign-in for it.
-    pub async fn after_password(&self, tenant: &Tenant, user: User, binding: &str) -> Result<Result<SignedIn, Pending>, SignInError> {
-        if self.totp_methods(tenant, user.id).await?.is_empty() {
-            return self.start_session(tenant, user, "pwd").await.map(Ok);
+    /// `amr` says how the first step was made: `pwd`, or `tap mfa` for a Temporary Access Pass
+    /// (which is enough on its own, as in Entra).
+    pub async fn after_password(
+        &self,
+        tenant: &Tenant,
+        user: User,
+        amr: &str,
+        binding: &str,
+    ) -> Result<Result<SignedIn, Pending>, SignInError> {
+        if amr != "pwd" || self.totp_methods(tenant, user.id).await?.is_empty() {
+            return self.start_session(tenant, user, amr).await.map(Ok);
         }
         let now = self.directory.now();
         let claims =
@@ -267,5 +275,92 @@ impl TokenService {
             Err(e) if e.code() == ward_core::ErrorCode::InvalidValue => Err(ChangeError::Policy(e.to_string())),
             Err(_) => Err(ChangeError::Unavailable),
         }
+    }
+}
+
+pub const TAP: &str = "tap";
+/// Temporary Access Pass lifetimes an administrator may choose (Entra's range), in minutes.
+pub const TAP_MIN_MINUTES: i64 = 10;
+pub const TAP_MAX_MINUTES: i64 = 43_200;
+const TAP_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+const TAP_LENGTH: usize = 16;
+
+/// A Temporary Access Pass as issued: the pass itself is shown once, here, and kept only hashed.
+pub struct IssuedPass {
+    pub method: StoredAuthMethod,
+    pub pass: String,
+}
+
+/// Is a pass usable at `now` (started, not expired)?
+pub fn tap_usable(m: &StoredAuthMethod, now: time::OffsetDateTime) -> bool {
+    let start =
+        m.doc["startDateTime"].as_str().and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok());
+    let minutes = m.doc["lifetimeInMinutes"].as_i64().unwrap_or(0);
+    start.is_some_and(|s| s <= now && now < s + Duration::minutes(minutes))
+}
+
+impl TokenService {
+    /// Issues a pass for `user` (replacing any earlier one: one at a time, as in Entra).
+    pub async fn issue_tap(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        start: Option<time::OffsetDateTime>,
+        lifetime_minutes: i64,
+        usable_once: bool,
+    ) -> Result<IssuedPass, EnrollError> {
+        if !(TAP_MIN_MINUTES..=TAP_MAX_MINUTES).contains(&lifetime_minutes) {
+            return Err(EnrollError::Expired);
+        }
+        let now = self.directory.now();
+        let start = start.unwrap_or(now).max(now - Duration::minutes(1));
+        // Uniform letters: bytes past the last whole multiple of the alphabet are drawn again.
+        let limit = 256 - 256 % TAP_ALPHABET.len();
+        let mut pass = String::with_capacity(TAP_LENGTH);
+        while pass.len() < TAP_LENGTH {
+            let mut raw = [0u8; 32];
+            aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut raw).map_err(|_| EnrollError::Unavailable)?;
+            pass.extend(raw.iter().filter(|b| (**b as usize) < limit).map(|b| TAP_ALPHABET[*b as usize % TAP_ALPHABET.len()] as char));
+            pass.truncate(TAP_LENGTH);
+        }
+        let store = self.directory.store();
+        for old in store.auth_methods(tenant.id, user.id).await.map_err(|_| EnrollError::Unavailable)?.into_iter().filter(|m| m.kind == TAP)
+        {
+            store.remove_auth_method(tenant.id, user.id, old.id).await.map_err(|_| EnrollError::Unavailable)?;
+        }
+        let rfc = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let method = StoredAuthMethod {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            kind: TAP.into(),
+            doc: json!({ "createdDateTime": rfc(now), "startDateTime": rfc(start), "lifetimeInMinutes": lifetime_minutes, "isUsableOnce": usable_once }),
+            // A random pass: its SHA-256 is enough (nothing to guess from), as for client secrets.
+            secret_sealed: Some(ward_directory::secrets::hash_client_secret(&pass)),
+            last_step: None,
+            created_at: now,
+        };
+        store.add_auth_method(&method).await.map_err(|_| EnrollError::Unavailable)?;
+        tracing::info!(tenant = %tenant.id, user = %user.id, "temporary access pass issued");
+        Ok(IssuedPass { method, pass })
+    }
+
+    /// Signs in with a Temporary Access Pass in place of the password: true when `presented` is
+    /// the user's usable pass (a one-time pass is gone after this, on every node).
+    pub(crate) async fn redeem_tap(&self, tenant: &Tenant, user: &User, presented: &str) -> bool {
+        let now = self.directory.now();
+        let store = self.directory.store();
+        let Ok(methods) = store.auth_methods(tenant.id, user.id).await else { return false };
+        for m in methods.into_iter().filter(|m| m.kind == TAP) {
+            let Some(hash) = m.secret_sealed.as_deref() else { continue };
+            if !tap_usable(&m, now) || !ward_directory::secrets::verify_client_secret(presented, hash) {
+                continue;
+            }
+            if m.doc["isUsableOnce"].as_bool() == Some(true) {
+                return store.remove_auth_method(tenant.id, user.id, m.id).await.unwrap_or(false);
+            }
+            return true;
+        }
+        false
     }
 }

@@ -79,12 +79,14 @@ impl TokenService {
     /// other methods they have (the password-only path; pages use [`Self::check_password`] and
     /// [`Self::after_password`]).
     pub async fn password_sign_in(&self, tenant: &Tenant, username: &str, password: &str) -> Result<SignedIn, SignInError> {
-        let user = self.check_password(tenant, username, password).await?;
-        self.start_session(tenant, user, "pwd").await
+        let (user, amr) = self.check_password(tenant, username, password).await?;
+        self.start_session(tenant, user, amr).await
     }
 
     /// Checks a user principal name and password (with lockout, and the same work for unknown names).
-    pub async fn check_password(&self, tenant: &Tenant, username: &str, password: &str) -> Result<User, SignInError> {
+    /// A Temporary Access Pass is accepted in the password's place; the second value is the `amr`
+    /// the step earns: `pwd`, or `tap mfa`.
+    pub async fn check_password(&self, tenant: &Tenant, username: &str, password: &str) -> Result<(User, &'static str), SignInError> {
         let now = self.directory.now();
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "sign-in: directory unavailable");
@@ -107,8 +109,18 @@ impl TokenService {
         if let Some(until) = self.locked_until(&key, now) {
             return Err(SignInError::Locked { until });
         }
+        let mut amr = "pwd";
         let ok = match &user {
-            Some(u) => self.directory.verify_password(tenant.id, u.id, password).await.map_err(|e| unavailable(&e))?,
+            Some(u) => {
+                let by_password = self.directory.verify_password(tenant.id, u.id, password).await.map_err(|e| unavailable(&e))?;
+                by_password || {
+                    let by_pass = self.redeem_tap(tenant, u, password).await;
+                    if by_pass {
+                        amr = "tap mfa";
+                    }
+                    by_pass
+                }
+            }
             None => {
                 let _ = ward_directory::secrets::verify_password_off_thread(password, decoy_hash().to_string()).await;
                 false
@@ -123,7 +135,7 @@ impl TokenService {
         if !user.account_enabled {
             return Err(SignInError::Disabled);
         }
-        Ok(user)
+        Ok((user, amr))
     }
 
     /// The live session a cookie names in this tenant, with its user as the directory has them now.

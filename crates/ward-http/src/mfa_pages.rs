@@ -60,13 +60,13 @@ pub(crate) async fn after_password(
     state: &AppState,
     tenant_key: &str,
     tenant: &Tenant,
-    user: User,
+    (user, amr): (User, &str),
     headers: &HeaderMap,
     cont: &str,
     csp: HeaderValue,
 ) -> Response {
     let (binding, fresh) = csrf_binding(state, headers);
-    match state.tokens.after_password(tenant, user, &binding).await {
+    match state.tokens.after_password(tenant, user, amr, &binding).await {
         Ok(Ok(signed_in)) => signed_in_response(state, &signed_in, cont),
         Ok(Err(pending)) => otp_page(state, tenant_key, cont, &pending.token, (&binding, fresh), None, StatusCode::OK, csp),
         Err(_) => unavailable(),
@@ -179,7 +179,7 @@ pub(crate) async fn portal_sign_in(state: &AppState, tenant: &str, headers: &Hea
         return error_page(400, "We can't sign you in", "This page names no tenant Ward knows.");
     };
     match state.tokens.check_password(&t, username, password).await {
-        Ok(user) => after_password(state, tenant, &t, user, headers, &portal_url(tenant), self_only_csp()).await,
+        Ok(checked) => after_password(state, tenant, &t, checked, headers, &portal_url(tenant), self_only_csp()).await,
         Err(SignInError::BadCredentials) => portal_sign_in_form(
             state,
             tenant,

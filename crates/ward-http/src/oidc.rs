@@ -384,9 +384,9 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
     let mut req = req;
     req.login_hint = Some(get("username").to_string());
     match result {
-        Ok(user) => {
+        Ok(checked) => {
             let csp = form_csp(&req.redirect_uri);
-            crate::mfa_pages::after_password(&state, &tenant, &req.tenant, user, &headers, get("continue"), csp).await
+            crate::mfa_pages::after_password(&state, &tenant, &req.tenant, checked, &headers, get("continue"), csp).await
         }
         Err(SignInError::BadCredentials) => sign_in_page(
             &state,
@@ -682,7 +682,7 @@ async fn device_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, use
         sign_in_form(state, headers, form)
     };
     match state.tokens.check_password(&t, username, password).await {
-        Ok(user) => crate::mfa_pages::after_password(state, tenant, &t, user, headers, &cont, self_only_csp()).await,
+        Ok(checked) => crate::mfa_pages::after_password(state, tenant, &t, checked, headers, &cont, self_only_csp()).await,
         Err(SignInError::BadCredentials) => again("Your username or password is incorrect.", StatusCode::UNAUTHORIZED),
         Err(SignInError::Disabled) => again("Your account is disabled. Contact your administrator.", StatusCode::FORBIDDEN),
         Err(SignInError::Locked { until }) => {

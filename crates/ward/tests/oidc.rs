@@ -1084,3 +1084,72 @@ async fn recent_sign_ins_and_sign_out_everywhere() {
     let (status, e) = s.token(&[("grant_type", "refresh_token"), ("client_id", &s.native), ("refresh_token", &refresh)], None).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
 }
+
+/// A Temporary Access Pass lets a person without a password sign in, once, and counts as a strong
+/// sign-in; the pass is shown only when issued.
+#[tokio::test]
+async fn temporary_access_pass_signs_in_a_passwordless_user_once() {
+    let s = setup();
+    let d = s._dir.path();
+    let upn = "pat@defaultdirectory.ward.local";
+    ok(ward(d).args(["user", "create", "--upn", upn, "--display-name", "Pat Passwordless", "--data-dir", "data"]));
+    ok(ward(d).args(["app", "grant", &s.web, "UserAuthenticationMethod.ReadWrite.All", "--data-dir", "data"]));
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    let admin = t["access_token"].as_str().unwrap().to_string();
+    let taps = format!("{}/v1.0/users/{upn}/authentication/temporaryAccessPassMethods", s.base());
+    let bad = http().post(&taps).bearer_auth(&admin).json(&serde_json::json!({ "lifetimeInMinutes": 5 })).send().await.unwrap();
+    assert_eq!(bad.status(), 400, "under Entra's ten minutes");
+    let r = http()
+        .post(&taps)
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "lifetimeInMinutes": 60, "isUsableOnce": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: serde_json::Value = r.json().await.unwrap();
+    let pass = issued["temporaryAccessPass"].as_str().unwrap().to_string();
+    assert_eq!(pass.len(), 16);
+    assert_eq!(issued["isUsable"], true);
+    let listed: serde_json::Value = http().get(&taps).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["value"][0]["temporaryAccessPass"], serde_json::Value::Null, "shown only when issued");
+
+    // The pass in the password field: signed in, strongly.
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true);
+    let mut b = Browser::new();
+    let page = b.get(&authorize).await;
+    let wrong = b.submit(&s.base(), &page, &[("username", upn), ("password", "not-the-pass-000")]).await;
+    assert_eq!(wrong.status, 401);
+    let signed = b.submit(&s.base(), &page, &[("username", upn), ("password", &pass)]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let mut page = b.get(&format!("{}{}", s.base(), signed.location.unwrap())).await;
+    let loc = loop {
+        match page.location.clone() {
+            Some(l) if l.starts_with(NATIVE_REDIRECT) => break l,
+            Some(l) => page = b.get(&format!("{}{l}", s.base())).await,
+            None if page.body.contains("name=\"consent\"") => page = b.submit(&s.base(), &page, &[("consent", "accept")]).await,
+            None => panic!("the flow should go on: {}", page.body),
+        }
+    };
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
+    let code = q.iter().find(|(k, _)| k == "code").unwrap().1.clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", s.native.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", NATIVE_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, t) = s.token(&form, None).await;
+    assert_eq!(status, 200, "{t}");
+    let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
+    assert_eq!(id["amr"], serde_json::json!(["tap", "mfa"]));
+    // Used once: gone.
+    let mut b2 = Browser::new();
+    let page = b2.get(&authorize).await;
+    let again = b2.submit(&s.base(), &page, &[("username", upn), ("password", &pass)]).await;
+    assert_eq!(again.status, 401, "a one-time pass works once");
+    let listed: serde_json::Value = http().get(&taps).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["value"], serde_json::json!([]));
+}

@@ -24,6 +24,8 @@ pub fn routes() -> Router<crate::AppState> {
         .route("/v1.0/users/{id}/authentication/passwordMethods", get(passwords_for_user))
         .route("/v1.0/users/{id}/authentication/softwareOathMethods", get(oath_for_user))
         .route("/v1.0/users/{id}/authentication/softwareOathMethods/{method}", get(one_for_user).delete(remove_for_user))
+        .route("/v1.0/users/{id}/authentication/temporaryAccessPassMethods", get(taps_for_user).post(issue_tap))
+        .route("/v1.0/users/{id}/authentication/temporaryAccessPassMethods/{method}", get(one_tap).delete(remove_tap))
         .route("/v1.0/me/authentication/methods", get(list_mine))
         .route("/v1.0/me/authentication/passwordMethods", get(passwords_mine))
         .route("/v1.0/me/authentication/softwareOathMethods", get(oath_mine))
@@ -35,6 +37,23 @@ enum Which {
     All,
     Passwords,
     Oath,
+    Passes,
+}
+
+/// A Temporary Access Pass as Graph shows it (the pass itself only in the answer that issues it).
+fn tap_view(m: &StoredAuthMethod, now: time::OffsetDateTime, pass: Option<&str>) -> Value {
+    let usable = ward_auth::mfa::tap_usable(m, now);
+    json!({
+        "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+        "id": m.id.to_string(),
+        "temporaryAccessPass": pass,
+        "createdDateTime": m.doc["createdDateTime"],
+        "startDateTime": m.doc["startDateTime"],
+        "lifetimeInMinutes": m.doc["lifetimeInMinutes"],
+        "isUsableOnce": m.doc["isUsableOnce"],
+        "isUsable": usable,
+        "methodUsabilityReason": if usable { "EnabledByPolicy" } else { "Expired" },
+    })
 }
 
 fn oath_view(m: &StoredAuthMethod) -> Value {
@@ -73,25 +92,34 @@ async fn me(g: &Graph, op: Op) -> Result<User, Response> {
 }
 
 async fn oath_methods(g: &Graph, user: &User) -> Result<Vec<StoredAuthMethod>, Response> {
+    methods_of(g, user, ward_auth::mfa::TOTP).await
+}
+
+async fn methods_of(g: &Graph, user: &User, kind: &str) -> Result<Vec<StoredAuthMethod>, Response> {
     let all = g.state.directory.store().auth_methods(g.tenant(), user.id).await.map_err(|e| g.fail(&e.into()))?;
-    Ok(all.into_iter().filter(|m| m.kind == ward_auth::mfa::TOTP).collect())
+    Ok(all.into_iter().filter(|m| m.kind == kind).collect())
 }
 
 async fn listing(g: &Graph, user: &User, which: Which) -> Response {
     let mut value = Vec::new();
-    if which != Which::Oath {
+    if matches!(which, Which::All | Which::Passwords) {
         let has_password = g.state.directory.store().credential(g.tenant(), user.id, "password", "").await.map_err(|e| g.fail(&e.into()));
         if attempt!(has_password).is_some() {
             value.push(password_view());
         }
     }
-    if which != Which::Passwords {
+    if matches!(which, Which::All | Which::Oath) {
         value.extend(attempt!(oath_methods(g, user).await).iter().map(oath_view));
+    }
+    if matches!(which, Which::All | Which::Passes) {
+        let now = g.state.directory.now();
+        value.extend(attempt!(methods_of(g, user, ward_auth::mfa::TAP).await).iter().map(|m| tap_view(m, now, None)));
     }
     let set = match which {
         Which::All => "authenticationMethods",
         Which::Passwords => "passwordAuthenticationMethods",
         Which::Oath => "softwareOathAuthenticationMethods",
+        Which::Passes => "temporaryAccessPassAuthenticationMethods",
     };
     Json(json!({ "@odata.context": g.context(&format!("users('{}')/authentication/{set}", user.id)), "value": value })).into_response()
 }
@@ -160,4 +188,71 @@ async fn one_mine(g: Graph, Path(method): Path<String>) -> Response {
 async fn remove_mine(g: Graph, Path(method): Path<String>) -> Response {
     let user = attempt!(me(&g, Op::WriteMyMethods).await);
     remove(&g, &user, &method).await
+}
+
+async fn taps_for_user(g: Graph, Path(id): Path<String>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    listing(&g, &user, Which::Passes).await
+}
+
+async fn one_tap(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    let found =
+        attempt!(methods_of(&g, &user, ward_auth::mfa::TAP).await).into_iter().find(|m| m.id.to_string() == method.to_ascii_lowercase());
+    match found {
+        Some(m) => match tap_view(&m, g.state.directory.now(), None) {
+            Value::Object(v) => g.entity(&format!("users('{}')/authentication/temporaryAccessPassMethods", user.id), v, StatusCode::OK),
+            _ => g.not_found(&method),
+        },
+        None => g.not_found(&method),
+    }
+}
+
+/// `POST …/temporaryAccessPassMethods`: `{startDateTime?, lifetimeInMinutes? (10–43,200, default 60), isUsableOnce?}`;
+/// the answer is the only place the pass appears.
+async fn issue_tap(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    let body = attempt!(g.object(&body));
+    for k in body.keys() {
+        if !matches!(k.as_str(), "startDateTime" | "lifetimeInMinutes" | "isUsableOnce" | "@odata.type") {
+            return g.bad(&format!("Property '{}' cannot be set on a Temporary Access Pass.", ward_core::validate::clip(k)));
+        }
+    }
+    let minutes = match body.get("lifetimeInMinutes") {
+        None | Some(Value::Null) => 60,
+        Some(v) => match v.as_i64().filter(|m| (ward_auth::mfa::TAP_MIN_MINUTES..=ward_auth::mfa::TAP_MAX_MINUTES).contains(m)) {
+            Some(m) => m,
+            None => return g.bad("lifetimeInMinutes must be between 10 and 43200."),
+        },
+    };
+    let start = match body.get("startDateTime").and_then(Value::as_str) {
+        None => None,
+        Some(s) => match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+            Ok(t) => Some(t),
+            Err(_) => return g.bad("startDateTime must be a date and time (RFC 3339)."),
+        },
+    };
+    let once = body.get("isUsableOnce").and_then(Value::as_bool).unwrap_or(false);
+    match g.state.tokens.issue_tap(&g.caller.tenant, &user, start, minutes, once).await {
+        Ok(issued) => match tap_view(&issued.method, g.state.directory.now(), Some(&issued.pass)) {
+            Value::Object(v) => {
+                g.entity(&format!("users('{}')/authentication/temporaryAccessPassMethods", user.id), v, StatusCode::CREATED)
+            }
+            _ => g.bad("The pass could not be issued."),
+        },
+        Err(_) => g.bad("The pass could not be issued."),
+    }
+}
+
+async fn remove_tap(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    let Ok(mid) = method.parse::<uuid::Uuid>() else { return g.not_found(&method) };
+    if !attempt!(methods_of(&g, &user, ward_auth::mfa::TAP).await).iter().any(|m| m.id == mid) {
+        return g.not_found(&method);
+    }
+    match g.state.directory.store().remove_auth_method(g.tenant(), user.id, mid).await {
+        Ok(true) => no_content(),
+        Ok(false) => g.not_found(&method),
+        Err(e) => g.fail(&e.into()),
+    }
 }
