@@ -45,6 +45,17 @@ pub fn hash_password(password: &str, rng: &dyn Rng) -> Result<String, DirectoryE
         .map_err(|e| DirectoryError::Internal(format!("password hashing failed: {e}")))
 }
 
+/// Was `stored` made with the current algorithm and parameters (Argon2id, m=19456, t=2, p=1)?
+pub fn is_current_hash(stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(h) => {
+            let param = |name: &str| h.params.get_str(name).and_then(|v| v.parse::<u32>().ok());
+            h.algorithm.as_str() == "argon2id" && param("m") == Some(19_456) && param("t") == Some(2) && param("p") == Some(1)
+        }
+        Err(_) => false,
+    }
+}
+
 pub fn verify_password(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),

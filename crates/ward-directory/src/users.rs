@@ -210,7 +210,20 @@ impl Directory {
     /// Checks a password against the stored Argon2id hash. The sign-in pipeline builds on this.
     pub async fn verify_password(&self, tenant: TenantId, user: ObjectId, password: &str) -> Result<bool> {
         match self.store.credential(tenant, user, PASSWORD, "").await? {
-            Some(c) => Ok(secrets::verify_password_off_thread(password, c.secret_hash).await),
+            Some(c) => {
+                let stale = !secrets::is_current_hash(&c.secret_hash);
+                let ok = secrets::verify_password_off_thread(password, c.secret_hash.clone()).await;
+                if ok && stale {
+                    // Hashed with older parameters: hashed again now that the password is at hand.
+                    let hash = secrets::hash_password_off_thread(password, self.rng.as_ref()).await?;
+                    let op =
+                        WriteOp::SetCredential { object_kind: ObjectKind::User, credential: StoredCredential { secret_hash: hash, ..c } };
+                    if let Err(e) = self.commit(tenant, vec![op]).await {
+                        tracing::warn!(error = %e, "could not store a password hashed again with current parameters");
+                    }
+                }
+                Ok(ok)
+            }
             // No password: the same work as a wrong one, so timing does not tell.
             None => {
                 let _ = secrets::verify_password_off_thread(password, secrets::decoy_hash().to_string()).await;

@@ -310,3 +310,34 @@ async fn every_write_lands_in_the_change_feed() {
     );
     assert_eq!(rows[3].payload["doc"]["jobTitle"], json!("CFO"));
 }
+
+/// A password hashed with older (weaker) Argon2 parameters is hashed again with the current ones
+/// the next time it is used successfully, and keeps working.
+#[tokio::test]
+async fn passwords_are_rehashed_with_current_parameters_at_sign_in() {
+    use argon2::password_hash::PasswordHasher;
+    let f = fixture().await;
+    let u = f.dir.create_user(f.tenant, user("rehash@contoso.ward.local")).await.unwrap();
+    // Planted as an older Ward would have stored it: Argon2id with m=4096, t=1.
+    let weak = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon2::Params::new(4096, 1, 1, None).unwrap())
+        .hash_password_with_salt(b"Correct-Horse-Battery-9", b"0123456789abcdef")
+        .unwrap()
+        .to_string();
+    assert!(!ward_directory::secrets::is_current_hash(&weak));
+    let credential = ward_core::store::StoredCredential {
+        object_id: u.id,
+        kind: "password".into(),
+        key_id: String::new(),
+        secret_hash: weak,
+        expires_at: None,
+    };
+    f.store.commit(f.tenant, f.clock.now(), vec![WriteOp::SetCredential { object_kind: ObjectKind::User, credential }]).await.unwrap();
+
+    assert!(!f.dir.verify_password(f.tenant, u.id, "wrong").await.unwrap());
+    let still_old = f.store.credential(f.tenant, u.id, "password", "").await.unwrap().unwrap();
+    assert!(!ward_directory::secrets::is_current_hash(&still_old.secret_hash), "a failed check changes nothing");
+    assert!(f.dir.verify_password(f.tenant, u.id, "Correct-Horse-Battery-9").await.unwrap());
+    let now = f.store.credential(f.tenant, u.id, "password", "").await.unwrap().unwrap();
+    assert!(ward_directory::secrets::is_current_hash(&now.secret_hash), "{}", now.secret_hash);
+    assert!(f.dir.verify_password(f.tenant, u.id, "Correct-Horse-Battery-9").await.unwrap());
+}
