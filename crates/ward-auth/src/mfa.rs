@@ -92,8 +92,8 @@ impl TokenService {
         if tid != tenant.id.to_string() || exp <= now.unix_timestamp() {
             return Err(SignInError::Expired);
         }
-        let key = (tenant.id, uid.to_string());
-        if let Some(until) = self.locked_until(&key, now) {
+        let key = (tenant.id, format!("user:{uid}"));
+        if let Some(until) = self.locked_until(&key, now).await {
             return Err(SignInError::Locked { until });
         }
         let user = match self.directory.user(tenant.id, uid).await {
@@ -111,12 +111,12 @@ impl TokenService {
             if let Some(step) = totp::verify(&secret, code, now.unix_timestamp(), m.last_step) {
                 let fresh = self.directory.store().use_otp_step(tenant.id, m.id, step).await.map_err(|_| SignInError::Unavailable)?;
                 if fresh {
-                    self.clear_failures(&key);
+                    self.clear_failures(&key).await;
                     return self.start_session(tenant, user, "pwd otp mfa").await;
                 }
             }
         }
-        self.record_failure(key, now);
+        self.record_failure(key, now).await;
         tracing::info!(tenant = %tenant.id, "sign-in failed: wrong one-time code");
         Err(SignInError::BadCode)
     }
@@ -257,16 +257,16 @@ impl TokenService {
     /// then cleared.
     pub async fn change_own_password(&self, tenant: &Tenant, user: &User, current: &str, new: &str) -> Result<(), ChangeError> {
         let now = self.directory.now();
-        let key = (tenant.id, user.id.to_string());
-        if let Some(until) = self.locked_until(&key, now) {
+        let key = (tenant.id, format!("user:{}", user.id));
+        if let Some(until) = self.locked_until(&key, now).await {
             return Err(ChangeError::Locked { until });
         }
         let ok = self.directory.verify_password(tenant.id, user.id, current).await.map_err(|_| ChangeError::Unavailable)?;
         if !ok {
-            self.record_failure(key, now);
+            self.record_failure(key, now).await;
             return Err(ChangeError::WrongCurrent);
         }
-        self.clear_failures(&key);
+        self.clear_failures(&key).await;
         match self.directory.set_password(tenant.id, &user.id.to_string(), new, false).await {
             Ok(()) => {
                 tracing::info!(tenant = %tenant.id, user = %user.id, "password changed by its user");

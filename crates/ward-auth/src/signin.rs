@@ -8,7 +8,7 @@ use crate::token::TokenService;
 use std::collections::HashMap;
 use time::{Duration, OffsetDateTime};
 use ward_core::TenantId;
-use ward_core::store::StoredSession;
+use ward_core::store::{LockoutPolicy, StoredSession};
 use ward_core::tenant::Tenant;
 use ward_core::user::User;
 
@@ -19,6 +19,8 @@ pub const LOCKOUT_THRESHOLD: u32 = 10;
 /// The first lock; each further failure doubles it, up to an hour.
 pub const LOCKOUT_FIRST: Duration = Duration::seconds(60);
 const LOCKOUT_MAX: Duration = Duration::hours(1);
+/// Failures older than this no longer count towards a lock.
+const LOCKOUT_FORGET: Duration = Duration::hours(1);
 const MAX_TRACKED: usize = 100_000;
 
 #[derive(Debug)]
@@ -53,16 +55,36 @@ fn decoy_hash() -> &'static str {
 }
 
 impl TokenService {
-    pub(crate) fn locked_until(&self, key: &(TenantId, String), now: OffsetDateTime) -> Option<OffsetDateTime> {
+    /// Lockout keys: `user:{id}` for accounts (counted in the store, so every node sees every
+    /// failure), `name:{typed name}` for names that match no account (counted on this node only:
+    /// nothing to protect, and an attacker's made-up names must not fill the store; they still
+    /// lock as accounts do, so a lock says nothing about whether a name exists).
+    pub(crate) async fn locked_until(&self, key: &(TenantId, String), now: OffsetDateTime) -> Option<OffsetDateTime> {
+        if key.1.starts_with("user:") {
+            return self.directory.store().locked_until(key.0, &key.1, now).await.ok().flatten();
+        }
         let map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
         map.failures.get(key).filter(|(n, until)| *n >= LOCKOUT_THRESHOLD && *until > now).map(|(_, until)| *until)
     }
 
-    pub(crate) fn clear_failures(&self, key: &(TenantId, String)) {
+    pub(crate) async fn clear_failures(&self, key: &(TenantId, String)) {
+        if key.1.starts_with("user:") {
+            if let Err(e) = self.directory.store().clear_lockout(key.0, &key.1).await {
+                tracing::warn!(error = %e, "could not clear a lockout counter");
+            }
+            return;
+        }
         self.lockout.lock().unwrap_or_else(|e| e.into_inner()).failures.remove(key);
     }
 
-    pub(crate) fn record_failure(&self, key: (TenantId, String), now: OffsetDateTime) {
+    pub(crate) async fn record_failure(&self, key: (TenantId, String), now: OffsetDateTime) {
+        if key.1.starts_with("user:") {
+            let policy = LockoutPolicy { threshold: LOCKOUT_THRESHOLD, first: LOCKOUT_FIRST, max: LOCKOUT_MAX, forget: LOCKOUT_FORGET };
+            if let Err(e) = self.directory.store().record_lockout_failure(key.0, &key.1, now, &policy).await {
+                tracing::warn!(error = %e, "could not count a failed sign-in");
+            }
+            return;
+        }
         let mut map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
         if map.failures.len() >= MAX_TRACKED {
             map.failures.clear();
@@ -105,8 +127,11 @@ impl TokenService {
             }
         };
         // One lockout counter per account, however it was named (UPN in any case, or object id).
-        let key = (tenant.id, user.as_ref().map(|u| u.id.to_string()).unwrap_or_else(|| username.trim().to_ascii_lowercase()));
-        if let Some(until) = self.locked_until(&key, now) {
+        let key = (
+            tenant.id,
+            user.as_ref().map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("name:{}", username.trim().to_ascii_lowercase())),
+        );
+        if let Some(until) = self.locked_until(&key, now).await {
             return Err(SignInError::Locked { until });
         }
         let mut amr = "pwd";
@@ -127,11 +152,11 @@ impl TokenService {
             }
         };
         let Some(user) = user.filter(|_| ok) else {
-            self.record_failure(key, now);
+            self.record_failure(key, now).await;
             tracing::info!(tenant = %tenant.id, "sign-in failed: bad credentials");
             return Err(SignInError::BadCredentials);
         };
-        self.clear_failures(&key);
+        self.clear_failures(&key).await;
         if !user.account_enabled {
             return Err(SignInError::Disabled);
         }

@@ -524,3 +524,40 @@ async fn a_single_page_apps_refresh_tokens_end_a_day_after_sign_in_however_often
     let e = f.tokens.refresh_token(&f.tid(), public(spa.app_id), t.refresh_token.as_deref(), None).await.unwrap_err();
     assert_eq!((e.error, &e.description[..12]), ("invalid_grant", "AADSTS700082"));
 }
+
+/// A lock earned on one node holds on every node: the counters of accounts are in the store.
+#[tokio::test]
+async fn lockout_holds_across_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let store = ward_store::open(&ward_store::StoreLocation::Sqlite(tmp.path().join("ward.db")), start).await.unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let kek = Kek::generate_base64().unwrap();
+    let node = |store: Arc<dyn ward_core::store::Store>, clock: Arc<ManualClock>, kek: String| async move {
+        let dir = Arc::new(Directory::new(store.clone(), clock.clone(), Arc::new(SystemRng)));
+        let keys = Arc::new(KeyRing::open(store, Kek::from_base64(&kek).unwrap(), clock).await.unwrap());
+        (dir.clone(), TokenService::new(dir, keys, "https://id.example.com"))
+    };
+    let (dir, a) = node(store.clone(), clock.clone(), kek.clone()).await;
+    let (_, b) = node(store.clone(), clock.clone(), kek.clone()).await;
+    let tenant = dir.initialize(InitRequest::default()).await.unwrap().tenant;
+    let upn = format!("bob@{}", tenant.initial_domain().as_str());
+    let user = NewUser { user_principal_name: upn.clone(), display_name: "Bob".into(), ..Default::default() };
+    dir.create_user(tenant.id, NewUserRequest { user, password: Some(PASSWORD.into()), ..Default::default() }).await.unwrap();
+
+    // Failures spread over both nodes add up.
+    for i in 0..LOCKOUT_THRESHOLD {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert!(matches!(
+            node.check_password(&tenant, &upn, "wrong password 1").await,
+            Err(SignInError::BadCredentials | SignInError::Locked { .. })
+        ));
+    }
+    for node in [&a, &b] {
+        assert!(matches!(node.check_password(&tenant, &upn, PASSWORD).await, Err(SignInError::Locked { .. })), "locked on every node");
+    }
+    // The lock passes; a success clears the count everywhere.
+    clock.advance(Duration::minutes(2));
+    assert!(b.check_password(&tenant, &upn, PASSWORD).await.is_ok());
+    assert!(matches!(a.check_password(&tenant, &upn, "wrong password 1").await, Err(SignInError::BadCredentials)), "counting starts again");
+}

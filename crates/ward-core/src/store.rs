@@ -303,6 +303,16 @@ impl From<StoreError> for DirectoryError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How failures turn into locks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub first: time::Duration,
+    pub max: time::Duration,
+    /// Failures older than this are forgotten.
+    pub forget: time::Duration,
+}
+
 /// An authentication method of a user besides the password (an authenticator app so far).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredAuthMethod {
@@ -355,6 +365,21 @@ pub trait Store: Send + Sync + 'static {
     /// One page of objects matching a query over the property index, in the query's order, each
     /// with its sort value (for the next page's keyset).
     async fn query_objects(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>>;
+    /// Until when `key` is locked out, if it is.
+    async fn locked_until(&self, tenant: TenantId, key: &str, now: OffsetDateTime) -> StoreResult<Option<OffsetDateTime>>;
+    /// Counts one more failure for `key` (one transaction, so nodes count together): from the
+    /// `threshold`-th on, a lock of `first` that doubles with each further failure, up to `max`.
+    /// Failures older than `forget` no longer count. Returns the lock, if any.
+    async fn record_lockout_failure(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        now: OffsetDateTime,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<Option<OffsetDateTime>>;
+    async fn clear_lockout(&self, tenant: TenantId, key: &str) -> StoreResult<()>;
+    /// Drops counters idle since `cutoff`.
+    async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// A user's most recent sign-in sessions, newest first.
     async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>>;
     async fn add_auth_method(&self, method: &StoredAuthMethod) -> StoreResult<()>;

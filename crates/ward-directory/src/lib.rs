@@ -213,6 +213,7 @@ impl Directory {
     pub async fn purge_expired(&self) -> Result<usize> {
         let cutoff = self.clock.now() - RESTORE_WINDOW;
         self.store.purge_audit(self.clock.now() - ward_core::audit::RETENTION).await?;
+        self.store.purge_lockouts(self.clock.now() - time::Duration::days(1)).await?;
         let mut purged = 0;
         loop {
             let due = self.store.deleted_before(cutoff, 500).await?;

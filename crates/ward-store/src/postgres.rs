@@ -18,6 +18,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "live_objects", sql: include_str!("../migrations/postgres/0008_live_objects.sql") },
     Migration { version: 9, name: "auth_methods", sql: include_str!("../migrations/postgres/0009_auth_methods.sql") },
     Migration { version: 10, name: "sessions_by_user", sql: include_str!("../migrations/postgres/0010_sessions_by_user.sql") },
+    Migration { version: 11, name: "lockouts", sql: include_str!("../migrations/postgres/0011_lockouts.sql") },
 ];
 
 /// The advisory lock every write transaction takes: writes, and so change-feed positions, are

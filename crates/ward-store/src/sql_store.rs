@@ -10,7 +10,7 @@ use ward_core::change::{ChangeEvent, ChangeType};
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::index::ObjectQuery;
 use ward_core::store::{
-    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoreResult, StoredAuthMethod,
+    DeviceApproval, DeviceCodeStatus, Link, ListQuery, LockoutPolicy, Redeemed, Relation, Store, StoreError, StoreResult, StoredAuthMethod,
     StoredCredential, StoredDeviceCode, StoredGrant, StoredHandle, StoredObject, StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
@@ -875,6 +875,62 @@ impl Store for SqlStore {
             )
             .await?;
         rows.first().map(session_from).transpose()
+    }
+
+    async fn locked_until(&self, tenant: TenantId, key: &str, now: OffsetDateTime) -> StoreResult<Option<OffsetDateTime>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT locked_until FROM lockouts WHERE tenant_id = $1 AND key = $2 AND locked_until > $3",
+                args![tenant.to_string(), key, micros(now)],
+            )
+            .await?;
+        match rows.first() {
+            Some(r) => r.opt_int(0)?.map(from_micros).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    async fn record_lockout_failure(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        now: OffsetDateTime,
+        p: &LockoutPolicy,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        let mut tx = self.db.begin_write().await?;
+        let rows =
+            tx.rows("SELECT failures, updated_at FROM lockouts WHERE tenant_id = $1 AND key = $2", args![tenant.to_string(), key]).await?;
+        let earlier = match rows.first() {
+            Some(r) if from_micros(r.int(1)?)? + p.forget > now => r.int(0)?,
+            _ => 0,
+        };
+        let failures = earlier + 1;
+        let locked_until = (failures >= i64::from(p.threshold)).then(|| {
+            let doublings = (failures - i64::from(p.threshold)).min(16) as u32;
+            now + (p.first * 2i32.pow(doublings)).min(p.max)
+        });
+        tx.exec(
+            "INSERT INTO lockouts (tenant_id, key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at",
+            args![tenant.to_string(), key, failures, locked_until.map(micros), micros(now)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(locked_until)
+    }
+
+    async fn clear_lockout(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec("DELETE FROM lockouts WHERE tenant_id = $1 AND key = $2", args![tenant.to_string(), key]).await?;
+        tx.commit().await
+    }
+
+    async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let n = tx.exec("DELETE FROM lockouts WHERE updated_at < $1", args![micros(cutoff)]).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>> {
