@@ -10,8 +10,8 @@ use ward_core::change::ChangeType;
 use ward_core::ids::{ObjectId, ObjectKind, TenantId};
 use ward_core::index::{Cond, Keyset, ObjectQuery, Test};
 use ward_core::store::{
-    DeviceApproval, DeviceCodeStatus, Link, ListQuery, Redeemed, Relation, Store, StoreError, StoredAuthMethod, StoredCredential,
-    StoredDeviceCode, StoredGrant, StoredHandle, StoredSession, StoredSigningKey, WriteOp,
+    DeviceApproval, DeviceCodeStatus, Link, ListQuery, LockoutPolicy, Redeemed, Relation, Store, StoreError, StoredAuthMethod,
+    StoredCredential, StoredDeviceCode, StoredGrant, StoredHandle, StoredSession, StoredSigningKey, WriteOp,
 };
 use ward_core::tenant::Tenant;
 use ward_core::validate::DomainName;
@@ -514,6 +514,31 @@ async fn auth_methods_and_one_time_steps(store: S) {
     assert!(store.auth_methods(t, user).await.unwrap().is_empty());
 }
 
+async fn lockout_counters(store: S) {
+    let t = tenant(&store, "Lockouts").await;
+    let policy = LockoutPolicy {
+        threshold: 3,
+        first: time::Duration::seconds(60),
+        max: time::Duration::seconds(200),
+        forget: time::Duration::hours(1),
+    };
+    let at = |s: i64| now() + time::Duration::seconds(s);
+    assert_eq!(store.record_lockout_failure(t, "user:a", at(0), &policy).await.unwrap(), None);
+    assert_eq!(store.record_lockout_failure(t, "user:a", at(1), &policy).await.unwrap(), None);
+    assert_eq!(store.record_lockout_failure(t, "user:a", at(2), &policy).await.unwrap(), Some(at(62)), "the third locks");
+    assert_eq!(store.locked_until(t, "user:a", at(10)).await.unwrap(), Some(at(62)));
+    assert_eq!(store.locked_until(t, "user:a", at(70)).await.unwrap(), None, "the lock passes");
+    assert_eq!(store.record_lockout_failure(t, "user:a", at(70), &policy).await.unwrap(), Some(at(190)), "then doubles");
+    assert_eq!(store.record_lockout_failure(t, "user:a", at(71), &policy).await.unwrap(), Some(at(271)), "up to the most");
+    assert_eq!(store.locked_until(t, "user:b", at(10)).await.unwrap(), None);
+    // Old failures are forgotten; a success clears.
+    assert_eq!(store.record_lockout_failure(t, "user:a", at(71 + 3601), &policy).await.unwrap(), None);
+    store.clear_lockout(t, "user:a").await.unwrap();
+    assert_eq!(store.purge_lockouts(at(100_000)).await.unwrap(), 0);
+    store.record_lockout_failure(t, "user:c", at(0), &policy).await.unwrap();
+    assert_eq!(store.purge_lockouts(at(100_000)).await.unwrap(), 1);
+}
+
 async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     let t = tenant(&store, "Concurrent").await;
     let mut handles = Vec::new();
@@ -732,6 +757,7 @@ conformance!(
     property_index_queries,
     audit_records_filter_page_and_expire,
     auth_methods_and_one_time_steps,
+    lockout_counters,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
     grants_and_single_use_handles,
