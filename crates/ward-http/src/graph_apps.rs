@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::error::{directory_error, graph_error};
 use crate::layers::RequestId;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -72,26 +72,7 @@ impl Ctx {
 }
 
 async fn ctx(state: AppState, parts: &axum::http::request::Parts, rid: RequestId, write: bool) -> Result<Ctx, Response> {
-    let headers = &parts.headers;
-    let unauthenticated = |message: &str| {
-        let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "unauthenticated", message, &rid.0);
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ward\", error=\"invalid_token\""));
-        r
-    };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string())
-        .ok_or_else(|| unauthenticated("Access token is empty."))?;
-    let caller = match state.tokens.graph_caller(&token).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(unauthenticated("Access token validation failure: invalid, expired or revoked.")),
-        Err(e) => {
-            return Err(graph_error(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "storage_unavailable", &e.description, &rid.0));
-        }
-    };
+    let caller = crate::graph::authenticate(&state, &parts.headers, &rid.0).await?;
     crate::graph::throttle(&state, &caller, &parts.method, &parts.uri, &rid.0)?;
     let allowed: &[&str] = if write { &["Application.ReadWrite.All"] } else { &["Application.ReadWrite.All", "Directory.Read.All"] };
     let denied = || {

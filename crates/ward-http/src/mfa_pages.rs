@@ -227,6 +227,27 @@ fn portal_check(state: &AppState, headers: &HeaderMap, session: &StoredSession, 
     state.tokens.check_csrf(&format!("securityinfo:{}", session.id), binding, token)
 }
 
+/// The form fields a signed-in person posted from a security-info page.
+type Fields = Vec<(String, String)>;
+
+/// A POST from a security-info form: who is signed in, and the form's fields once its CSRF token
+/// (bound to the browser and the session) checks out. `title` heads the refusal page.
+async fn portal_post(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    title: &str,
+) -> Result<(Tenant, StoredSession, User, Fields), Response> {
+    let (t, session, user) = signed_in(state, tenant, headers).await?;
+    let fields = form_fields(headers, body)?;
+    let token = fields.iter().find(|(n, _)| n == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+    if !portal_check(state, headers, &session, token) {
+        return Err(error_page(403, title, "This form has expired or did not come from this site. Go back and try again."));
+    }
+    Ok((t, session, user, fields))
+}
+
 fn with_cookie(state: &AppState, mut response: Response, binding: &str, fresh: bool) -> Response {
     response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, self_only_csp());
     if fresh {
@@ -367,18 +388,11 @@ async fn add_authenticator(State(state): State<AppState>, Path(tenant): Path<Str
 }
 
 async fn confirm_authenticator(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+    let (t, session, user, fields) = match portal_post(&state, &tenant, &headers, &body, "Not saved").await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let fields = match form_fields(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    if !portal_check(&state, &headers, &session, get("csrf_token")) {
-        return error_page(403, "Not saved", "This form has expired or did not come from this site. Go back and try again.");
-    }
     match state.tokens.finish_totp_enrollment(&t, &user, &session, get("enrollment"), get("code"), get("name")).await {
         Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, portal_url(&tenant))]).into_response(),
         // The same enrollment again (the app already set up keeps its secret), with the error.
@@ -396,18 +410,11 @@ async fn confirm_authenticator(State(state): State<AppState>, Path(tenant): Path
 }
 
 async fn remove_method(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+    let (t, _, user, fields) = match portal_post(&state, &tenant, &headers, &body, "Not removed").await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let fields = match form_fields(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    if !portal_check(&state, &headers, &session, get("csrf_token")) {
-        return error_page(403, "Not removed", "This form has expired or did not come from this site. Go back and try again.");
-    }
     let Ok(id) = get("id").parse::<uuid::Uuid>() else { return error_page(400, "Not removed", "No such sign-in method.") };
     match state.tokens.remove_method(&t, &user, id).await {
         Ok(true) => (StatusCode::SEE_OTHER, [(header::LOCATION, portal_url(&tenant))]).into_response(),
@@ -470,18 +477,11 @@ async fn change_password_page(
 }
 
 async fn change_password(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+    let (t, session, user, fields) = match portal_post(&state, &tenant, &headers, &body, "Not changed").await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let fields = match form_fields(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    if !portal_check(&state, &headers, &session, get("csrf_token")) {
-        return error_page(403, "Not changed", "This form has expired or did not come from this site. Go back and try again.");
-    }
     let cont = get("continue");
     if !change_continue(&state, &tenant, cont).await {
         return error_page(400, "Not changed", "This link does not lead anywhere Ward knows.");
@@ -507,18 +507,10 @@ async fn change_password(State(state): State<AppState>, Path(tenant): Path<Strin
 /// `signInSessionsValidFromDateTime` moves to now (honoured at the next request on every node),
 /// and this browser's session ends at once.
 async fn sign_out_everywhere(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+    let (t, session, user, _) = match portal_post(&state, &tenant, &headers, &body, "Not signed out").await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let fields = match form_fields(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let token = fields.iter().find(|(n, _)| n == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
-    if !portal_check(&state, &headers, &session, token) {
-        return error_page(403, "Not signed out", "This form has expired or did not come from this site. Go back and try again.");
-    }
     if state.directory.revoke_sign_in_sessions(t.id, &user.id.to_string()).await.is_err()
         || state.tokens.end_session(&session).await.is_err()
     {

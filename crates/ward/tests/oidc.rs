@@ -198,6 +198,19 @@ impl Setup {
         }
     }
 
+    /// Follows a signed-in browser from `page` (a redirect) through any consent to the native
+    /// client's redirect URI; returns that URI with its query.
+    async fn follow_to_client(&self, b: &mut Browser, mut page: Page) -> String {
+        loop {
+            match page.location.clone() {
+                Some(l) if l.starts_with(NATIVE_REDIRECT) => return l,
+                Some(l) => page = b.get(&format!("{}{l}", self.base())).await,
+                None if page.body.contains("name=\"consent\"") => page = b.submit(&self.base(), &page, &[("consent", "accept")]).await,
+                None => panic!("the flow should go on to the application: {}", page.body),
+            }
+        }
+    }
+
     async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
         let mut req = http().post(self.url("/oauth2/v2.0/token")).form(form);
         if let Some((id, secret)) = basic {
@@ -890,16 +903,7 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     // The next step's code (the app is a little ahead): accepted, and the flow goes on.
     let accepted = b2.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
     assert_eq!(accepted.status, 303, "{}", accepted.body);
-    let next = accepted.location.unwrap();
-    let mut page = b2.get(&format!("{}{next}", s.base())).await;
-    let loc = loop {
-        match page.location.clone() {
-            Some(l) if l.starts_with(NATIVE_REDIRECT) => break l,
-            Some(l) => page = b2.get(&format!("{}{l}", s.base())).await,
-            None if page.body.contains("name=\"consent\"") => page = b2.submit(&s.base(), &page, &[("consent", "accept")]).await,
-            None => panic!("the code flow should go on to the application: {}", page.body),
-        }
-    };
+    let loc = s.follow_to_client(&mut b2, accepted).await;
     assert!(loc.starts_with(NATIVE_REDIRECT), "{loc}");
     let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
     let code = q.iter().find(|(k, _)| k == "code").unwrap().1.clone();
@@ -1021,15 +1025,7 @@ async fn password_policy_forced_change_and_self_service_change() {
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
     // Back to the application: now the flow goes on (consent, then the code).
-    let mut page = b.get(&format!("{}{}", s.base(), done.location.unwrap())).await;
-    let loc = loop {
-        match page.location.clone() {
-            Some(l) if l.starts_with(NATIVE_REDIRECT) => break l,
-            Some(l) => page = b.get(&format!("{}{l}", s.base())).await,
-            None if page.body.contains("name=\"consent\"") => page = b.submit(&s.base(), &page, &[("consent", "accept")]).await,
-            None => panic!("the flow should go on: {}", page.body),
-        }
-    };
+    let loc = s.follow_to_client(&mut b, done).await;
     assert!(loc.contains("code="), "{loc}");
     // The old password no longer works; the new one does.
     let mut b2 = Browser::new();
@@ -1123,15 +1119,7 @@ async fn temporary_access_pass_signs_in_a_passwordless_user_once() {
     assert_eq!(wrong.status, 401);
     let signed = b.submit(&s.base(), &page, &[("username", upn), ("password", &pass)]).await;
     assert_eq!(signed.status, 303, "{}", signed.body);
-    let mut page = b.get(&format!("{}{}", s.base(), signed.location.unwrap())).await;
-    let loc = loop {
-        match page.location.clone() {
-            Some(l) if l.starts_with(NATIVE_REDIRECT) => break l,
-            Some(l) => page = b.get(&format!("{}{l}", s.base())).await,
-            None if page.body.contains("name=\"consent\"") => page = b.submit(&s.base(), &page, &[("consent", "accept")]).await,
-            None => panic!("the flow should go on: {}", page.body),
-        }
-    };
+    let loc = s.follow_to_client(&mut b, signed).await;
     let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
     let code = q.iter().find(|(k, _)| k == "code").unwrap().1.clone();
     let form = [
