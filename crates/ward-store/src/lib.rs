@@ -4,6 +4,7 @@
 //! The store's logic and SQL are written once ([`sql_store`]); each backend ([`sqlite`],
 //! [`postgres`]) only runs statements. The backend is chosen once, at start-up, by [`open`].
 
+mod accounts;
 mod migrate;
 pub mod postgres;
 mod query;

@@ -442,30 +442,10 @@ async fn apply(tx: &mut dyn Tx, tenant: TenantId, at: i64, op: WriteOp) -> Store
             append_feed(tx, tenant, object_kind.as_str(), object_id.to_string(), ChangeType::CredentialChanged, payload, at).await
         }
         WriteOp::Audit(record) => {
-            insert_audit(tx, tenant, &record).await?;
+            crate::accounts::insert_audit(tx, tenant, &record).await?;
             Ok(0)
         }
     }
-}
-
-async fn insert_audit(tx: &mut dyn Tx, tenant: TenantId, r: &AuditRecord) -> StoreResult<()> {
-    let targets = format!(" {} ", r.target_ids().join(" "));
-    let doc = serde_json::to_string(r).map_err(corrupt)?;
-    tx.exec(
-        "INSERT INTO audit_log (tenant_id, id, at, category, activity, result, targets, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        args![
-            tenant.to_string(),
-            r.id.to_string(),
-            micros(r.activity_date_time),
-            r.category.clone(),
-            r.activity_display_name.clone(),
-            r.result.clone(),
-            targets,
-            doc
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 #[async_trait]
@@ -564,110 +544,41 @@ impl Store for SqlStore {
         rows.iter().map(object_from).collect()
     }
 
+    async fn locked_until(&self, tenant: TenantId, key: &str, now: OffsetDateTime) -> StoreResult<Option<OffsetDateTime>> {
+        crate::accounts::locked_until(self.db.as_ref(), tenant, key, now).await
+    }
+    async fn record_lockout_failure(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        now: OffsetDateTime,
+        p: &LockoutPolicy,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        crate::accounts::record_lockout_failure(self.db.as_ref(), tenant, key, now, p).await
+    }
+    async fn clear_lockout(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
+        crate::accounts::clear_lockout(self.db.as_ref(), tenant, key).await
+    }
+    async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        crate::accounts::purge_lockouts(self.db.as_ref(), cutoff).await
+    }
     async fn add_auth_method(&self, m: &StoredAuthMethod) -> StoreResult<()> {
-        let mut tx = self.db.begin_write().await?;
-        tx.exec(
-            "INSERT INTO auth_methods (tenant_id, id, user_id, kind, doc, secret_sealed, last_step, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            args![
-                m.tenant_id.to_string(),
-                m.id.to_string(),
-                m.user_id.to_string(),
-                m.kind.clone(),
-                m.doc.to_string(),
-                m.secret_sealed.clone(),
-                m.last_step,
-                micros(m.created_at)
-            ],
-        )
-        .await?;
-        tx.commit().await
+        crate::accounts::add_auth_method(self.db.as_ref(), m).await
     }
-
     async fn auth_methods(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Vec<StoredAuthMethod>> {
-        let rows = self
-            .db
-            .rows(
-                "SELECT id, kind, doc, secret_sealed, last_step, created_at FROM auth_methods WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id",
-                args![tenant.to_string(), user.to_string()],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredAuthMethod {
-                    id: r.text(0)?.parse().map_err(corrupt)?,
-                    tenant_id: tenant,
-                    user_id: user,
-                    kind: r.text(1)?,
-                    doc: parse_doc(&r.text(2)?)?,
-                    secret_sealed: r.opt_text(3)?,
-                    last_step: r.opt_int(4)?,
-                    created_at: from_micros(r.int(5)?)?,
-                })
-            })
-            .collect()
+        crate::accounts::auth_methods(self.db.as_ref(), tenant, user).await
     }
-
     async fn remove_auth_method(&self, tenant: TenantId, user: ObjectId, id: uuid::Uuid) -> StoreResult<bool> {
-        let mut tx = self.db.begin_write().await?;
-        let n = tx
-            .exec(
-                "DELETE FROM auth_methods WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
-                args![tenant.to_string(), user.to_string(), id.to_string()],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(n == 1)
+        crate::accounts::remove_auth_method(self.db.as_ref(), tenant, user, id).await
     }
-
     async fn use_otp_step(&self, tenant: TenantId, id: uuid::Uuid, step: i64) -> StoreResult<bool> {
-        let mut tx = self.db.begin_write().await?;
-        let n = tx
-            .exec(
-                "UPDATE auth_methods SET last_step = $3 WHERE tenant_id = $1 AND id = $2 AND (last_step IS NULL OR last_step < $3)",
-                args![tenant.to_string(), id.to_string(), step],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(n == 1)
+        crate::accounts::use_otp_step(self.db.as_ref(), tenant, id, step).await
     }
-
     async fn audit_records(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-        let (before_at, before_id) = match q.before {
-            Some((at, id)) => (Some(at), Some(id.to_string())),
-            None => (None, None),
-        };
-        let rows = self
-            .db
-            .rows(
-                "SELECT doc FROM audit_log WHERE tenant_id = $1 \
-                 AND ($2 IS NULL OR at < $2 OR (at = $2 AND id < $3)) \
-                 AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at <= $5) \
-                 AND ($6 IS NULL OR category = $6) AND ($7 IS NULL OR activity = $7) AND ($8 IS NULL OR result = $8) \
-                 AND ($9 IS NULL OR targets LIKE $9) AND ($11 IS NULL OR id = $11) \
-                 ORDER BY at DESC, id DESC LIMIT $10",
-                args![
-                    tenant.to_string(),
-                    before_at,
-                    before_id,
-                    q.since.map(micros),
-                    q.until.map(micros),
-                    q.category.clone(),
-                    q.activity.clone(),
-                    q.result.clone(),
-                    q.target_id.map(|t| format!("% {t} %")),
-                    i64::from(q.limit.clamp(1, 1000)),
-                    q.id.map(|i| i.to_string())
-                ],
-            )
-            .await?;
-        rows.iter().map(|r| serde_json::from_str(&r.text(0)?).map_err(corrupt)).collect()
+        crate::accounts::audit_records(self.db.as_ref(), tenant, q).await
     }
-
     async fn purge_audit(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
-        let mut tx = self.db.begin_write().await?;
-        let n = tx.exec("DELETE FROM audit_log WHERE at < $1", args![micros(cutoff)]).await?;
-        tx.commit().await?;
-        Ok(n)
+        crate::accounts::purge_audit(self.db.as_ref(), cutoff).await
     }
 
     async fn query_objects(&self, tenant: TenantId, query: &ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>> {
@@ -875,62 +786,6 @@ impl Store for SqlStore {
             )
             .await?;
         rows.first().map(session_from).transpose()
-    }
-
-    async fn locked_until(&self, tenant: TenantId, key: &str, now: OffsetDateTime) -> StoreResult<Option<OffsetDateTime>> {
-        let rows = self
-            .db
-            .rows(
-                "SELECT locked_until FROM lockouts WHERE tenant_id = $1 AND key = $2 AND locked_until > $3",
-                args![tenant.to_string(), key, micros(now)],
-            )
-            .await?;
-        match rows.first() {
-            Some(r) => r.opt_int(0)?.map(from_micros).transpose(),
-            None => Ok(None),
-        }
-    }
-
-    async fn record_lockout_failure(
-        &self,
-        tenant: TenantId,
-        key: &str,
-        now: OffsetDateTime,
-        p: &LockoutPolicy,
-    ) -> StoreResult<Option<OffsetDateTime>> {
-        let mut tx = self.db.begin_write().await?;
-        let rows =
-            tx.rows("SELECT failures, updated_at FROM lockouts WHERE tenant_id = $1 AND key = $2", args![tenant.to_string(), key]).await?;
-        let earlier = match rows.first() {
-            Some(r) if from_micros(r.int(1)?)? + p.forget > now => r.int(0)?,
-            _ => 0,
-        };
-        let failures = earlier + 1;
-        let locked_until = (failures >= i64::from(p.threshold)).then(|| {
-            let doublings = (failures - i64::from(p.threshold)).min(16) as u32;
-            now + (p.first * 2i32.pow(doublings)).min(p.max)
-        });
-        tx.exec(
-            "INSERT INTO lockouts (tenant_id, key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tenant_id, key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at",
-            args![tenant.to_string(), key, failures, locked_until.map(micros), micros(now)],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(locked_until)
-    }
-
-    async fn clear_lockout(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
-        let mut tx = self.db.begin_write().await?;
-        tx.exec("DELETE FROM lockouts WHERE tenant_id = $1 AND key = $2", args![tenant.to_string(), key]).await?;
-        tx.commit().await
-    }
-
-    async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
-        let mut tx = self.db.begin_write().await?;
-        let n = tx.exec("DELETE FROM lockouts WHERE updated_at < $1", args![micros(cutoff)]).await?;
-        tx.commit().await?;
-        Ok(n)
     }
 
     async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>> {
