@@ -15,17 +15,6 @@ struct Setup {
     admin_token: String,
 }
 
-async fn client_token(server: &Server, tid: &str, id: &str, secret: &str) -> (u16, Value) {
-    let r = http()
-        .post(server.url(&format!("/{tid}/oauth2/v2.0/token")))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let init = init(dir.path(), &[]);

@@ -16,16 +16,11 @@ struct Setup {
     token: String,
 }
 
-async fn client_token(server: &Server, tid: &str, id: &str, secret: &str) -> String {
-    let r = http()
-        .post(server.url(&format!("/{tid}/oauth2/v2.0/token")))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+/// An app-only Graph token (it must be granted).
+async fn app_token(server: &Server, tid: &str, id: &str, secret: &str) -> String {
+    let (status, body) = client_token(server, tid, id, secret).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
 }
 
 async fn setup() -> Setup {
@@ -33,7 +28,7 @@ async fn setup() -> Setup {
     let init = init(dir.path(), &[]);
     let server = Server::start(dir.path(), &["--data-dir", "data"]);
     let tid = init["tenant_id"].as_str().unwrap().to_string();
-    let token = client_token(&server, &tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
+    let token = app_token(&server, &tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
     let mut s = Setup { _dir: dir, server, tid, domain: String::new(), token };
     let (_, me) = s.call("GET", "/v1.0/users?$select=userPrincipalName", None).await;
     s.domain = me["value"][0]["userPrincipalName"].as_str().unwrap().split('@').nth(1).unwrap().to_string();
@@ -442,7 +437,7 @@ async fn least_privilege_for_app_only_callers() {
     let secret = secret["secretText"].as_str().unwrap().to_string();
     let (_, sp) = s.call("POST", "/v1.0/servicePrincipals", Some(json!({ "appId": app_id }))).await;
     let sp_id = sp["id"].as_str().unwrap().to_string();
-    let weak = client_token(&s.server, &s.tid, &app_id, &secret).await;
+    let weak = app_token(&s.server, &s.tid, &app_id, &secret).await;
     for (method, path) in
         [("GET", "/v1.0/users".to_string()), ("GET", "/v1.0/groups".to_string()), ("GET", format!("/v1.0/users/{tid_user}"))]
     {
@@ -455,7 +450,7 @@ async fn least_privilege_for_app_only_callers() {
         sps["value"].as_array().unwrap().iter().find(|v| v["appId"] == "00000003-0000-0000-c000-000000000000").unwrap()["id"].clone();
     let grant = json!({ "principalId": sp_id, "resourceId": graph, "appRoleId": "df021288-bdef-4463-88db-98f22de89214" });
     assert_eq!(s.call("POST", &format!("/v1.0/servicePrincipals/{sp_id}/appRoleAssignments"), Some(grant)).await.0, 201);
-    let reader = client_token(&s.server, &s.tid, &app_id, &secret).await;
+    let reader = app_token(&s.server, &s.tid, &app_id, &secret).await;
     assert_eq!(s.send(&reader, "GET", "/v1.0/users", None, &[]).await.0, 200);
     assert_eq!(s.send(&reader, "GET", &format!("/v1.0/users/{tid_user}/memberOf"), None, &[]).await.0, 200);
     let body = json!({ "jobTitle": "x" });
@@ -565,7 +560,7 @@ async fn graph_throttles_each_application_by_resource_units_with_retry_after() {
     std::fs::write(dir.path().join("ward.toml"), "graph_rate_limit = 1\n").unwrap();
     let server = Server::start(dir.path(), &["--data-dir", "data"]);
     let tid = init["tenant_id"].as_str().unwrap().to_string();
-    let token = client_token(&server, &tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
+    let token = app_token(&server, &tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
     let get = |path: &str| http().get(server.url(path)).bearer_auth(&token).send();
     for i in 0..5 {
         assert_eq!(get("/v1.0/users").await.unwrap().status(), 200, "request {i}");

@@ -211,6 +211,18 @@ impl Setup {
         }
     }
 
+    /// The native (public, PKCE) client redeems `code` at the token endpoint.
+    async fn redeem_native(&self, code: &str) -> (u16, Value) {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", self.native.as_str()),
+            ("code", code),
+            ("redirect_uri", NATIVE_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        self.token(&form, None).await
+    }
+
     async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
         let mut req = http().post(self.url("/oauth2/v2.0/token")).form(form);
         if let Some((id, secret)) = basic {
@@ -284,18 +296,7 @@ async fn a_native_app_signs_a_person_in_with_pkce() {
     assert_eq!(replayed_form.status, 403, "a CSRF token is bound to its browser's cookie");
 
     let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
-    let (status, t) = s
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &s.native),
-                ("code", &code),
-                ("redirect_uri", NATIVE_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .await;
+    let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["nonce"], "nonce-7");
@@ -325,18 +326,7 @@ async fn a_native_app_signs_a_person_in_with_pkce() {
     assert!(again.location.as_deref().unwrap().starts_with(&format!("{NATIVE_REDIRECT}?code=")));
 
     // A replayed code is refused and revokes what it issued.
-    let (status, e) = s
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &s.native),
-                ("code", &code),
-                ("redirect_uri", NATIVE_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .await;
+    let (status, e) = s.redeem_native(&code).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     let (_, e) = s
         .token(&[("grant_type", "refresh_token"), ("client_id", &s.native), ("refresh_token", t["refresh_token"].as_str().unwrap())], None)
@@ -573,18 +563,7 @@ async fn an_api_calls_another_on_behalf_of_the_signed_in_user() {
     let mut b = Browser::new();
     let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, &format!("openid api://{api_id}/access_as_user"), true);
     let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
-    let (status, t) = s
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &s.native),
-                ("code", &code),
-                ("redirect_uri", NATIVE_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .await;
+    let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     let for_api = t["access_token"].as_str().unwrap().to_string();
     let claims = s.verify(&for_api, &api_id, "at+jwt").await;
@@ -702,18 +681,7 @@ async fn delegated_graph_calls_need_the_scope_and_for_writes_an_application_admi
                     return Err(page.status);
                 }
             };
-            let (_, t) = s
-                .token(
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("client_id", &s.native),
-                        ("code", &code),
-                        ("redirect_uri", NATIVE_REDIRECT),
-                        ("code_verifier", VERIFIER),
-                    ],
-                    None,
-                )
-                .await;
+            let (_, t) = s.redeem_native(&code).await;
             Ok(t["access_token"].as_str().unwrap().to_string())
         }
     };
@@ -772,14 +740,7 @@ async fn delegated_graph_calls_need_the_scope_and_the_users_role() {
     let mut b = Browser::new();
     let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid https://graph.microsoft.com/User.ReadWrite.All", true);
     let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", s.native.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", NATIVE_REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
-    let (status, t) = s.token(&form, None).await;
+    let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     let token = t["access_token"].as_str().unwrap().to_string();
     let graph = |method: &str, path: &str, body: Option<Value>| {
@@ -829,6 +790,12 @@ async fn delegated_graph_calls_need_the_scope_and_the_users_role() {
     assert_eq!(update["initiatedBy"]["user"]["ipAddress"], "127.0.0.1");
     assert_eq!(update["initiatedBy"]["app"]["appId"], s.native.as_str());
     assert_eq!(update["targetResources"][0]["id"], other_id.as_str());
+}
+
+/// The `code` parameter of a redirect to a client.
+fn code_of(location: &str) -> String {
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(location.split_once('?').map_or("", |(_, q)| q)).unwrap();
+    q.into_iter().find(|(k, _)| k == "code").map(|(_, v)| v).unwrap_or_else(|| panic!("no code in {location}"))
 }
 
 /// The code an authenticator app would show now for a secret in base32 (as the page shows it).
@@ -905,16 +872,8 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     assert_eq!(accepted.status, 303, "{}", accepted.body);
     let loc = s.follow_to_client(&mut b2, accepted).await;
     assert!(loc.starts_with(NATIVE_REDIRECT), "{loc}");
-    let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
-    let code = q.iter().find(|(k, _)| k == "code").unwrap().1.clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", s.native.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", NATIVE_REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
-    let (status, t) = s.token(&form, None).await;
+    let code = code_of(&loc);
+    let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
@@ -1047,14 +1006,7 @@ async fn recent_sign_ins_and_sign_out_everywhere() {
     let mut a = Browser::new();
     let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid offline_access", true);
     let code = s.sign_in(&mut a, &authorize, NATIVE_REDIRECT).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", s.native.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", NATIVE_REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
-    let (status, t) = s.token(&form, None).await;
+    let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
     let mut b = Browser::new();
@@ -1120,16 +1072,8 @@ async fn temporary_access_pass_signs_in_a_passwordless_user_once() {
     let signed = b.submit(&s.base(), &page, &[("username", upn), ("password", &pass)]).await;
     assert_eq!(signed.status, 303, "{}", signed.body);
     let loc = s.follow_to_client(&mut b, signed).await;
-    let q: Vec<(String, String)> = serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
-    let code = q.iter().find(|(k, _)| k == "code").unwrap().1.clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", s.native.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", NATIVE_REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
-    let (status, t) = s.token(&form, None).await;
+    let code = code_of(&loc);
+    let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["amr"], serde_json::json!(["tap", "mfa"]));

@@ -178,3 +178,15 @@ impl Drop for Server {
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().unwrap()
 }
+
+/// An app-only token for Graph from the tenant's token endpoint: its status and body.
+pub async fn client_token(server: &Server, tid: &str, id: &str, secret: &str) -> (u16, serde_json::Value) {
+    let r = http()
+        .post(server.url(&format!("/{tid}/oauth2/v2.0/token")))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
