@@ -186,7 +186,7 @@ async function main() {
   check((await username.count()) === 1 && (await username.isEditable()), 'the Username field is found by its label and editable');
   check((await password.count()) === 1 && (await password.isEditable()), 'the Password field is found by its label and editable');
   check((await password.getAttribute('type')) === 'password', 'the Password field hides what is typed');
-  check((await page.getByRole('button', { name: 'Sign in' }).count()) === 1, 'a "Sign in" button, by its accessible name');
+  check((await page.getByRole('button', { name: 'Sign in', exact: true }).count()) === 1, 'a "Sign in" button, by its accessible name');
   const csp = first.headers()['content-security-policy'] ?? '';
   check(csp.includes('default-src') && csp.includes('form-action'), `the page has a Content-Security-Policy: ${csp}`, csp);
 
@@ -252,7 +252,7 @@ async function main() {
   // 4. The right password, then consent.
   await page.getByLabel('Username', { exact: true }).fill(USERNAME);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await step(
     'waiting for the consent page ("Permissions requested")',
     () => page.getByRole('heading', { name: 'Permissions requested' }).waitFor(),

@@ -13,6 +13,7 @@ pub mod kek;
 pub mod keyring;
 pub mod keys;
 pub mod mfa;
+pub mod passkeys;
 pub mod signin;
 pub mod token;
 pub mod totp;

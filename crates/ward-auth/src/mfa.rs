@@ -6,7 +6,7 @@
 //! Wrong codes count towards the account's lockout; a code's time step is accepted once, across
 //! nodes (the store refuses a step at or before the last one used).
 
-use crate::signin::{SESSION_LIFETIME, SignInError, SignedIn};
+use crate::signin::{PERSISTENT_IDLE, PERSISTENT_LIFETIME, SESSION_IDLE, SESSION_LIFETIME, SignInError, SignedIn};
 use crate::token::TokenService;
 use crate::totp;
 use serde_json::json;
@@ -44,9 +44,26 @@ pub enum EnrollError {
     WrongCode,
     TooMany,
     Unavailable,
+    /// The tenant's authentication methods policy does not enable the method for this user.
+    NotEnabled,
 }
 
 impl TokenService {
+    /// Does the tenant's authentication methods policy enable a method (its `targets`) for `user`?
+    pub async fn method_enabled(
+        &self,
+        tenant: &Tenant,
+        user: ObjectId,
+        targets: &ward_core::auth_methods_policy::MethodTargets,
+    ) -> Result<bool, SignInError> {
+        if !targets.enabled {
+            return Ok(false);
+        }
+        let groups = self.directory.get_member_groups(tenant.id, user, false).await.map_err(|_| SignInError::Unavailable)?;
+        let groups: Vec<uuid::Uuid> = groups.iter().map(ObjectId::as_uuid).collect();
+        Ok(targets.applies_to(&groups))
+    }
+
     /// The user's authenticator apps.
     pub async fn totp_methods(&self, tenant: &Tenant, user: ObjectId) -> Result<Vec<StoredAuthMethod>, SignInError> {
         let all = self.directory.store().auth_methods(tenant.id, user).await.map_err(|e| {
@@ -66,13 +83,15 @@ impl TokenService {
         user: User,
         amr: &str,
         binding: &str,
+        persistent: bool,
     ) -> Result<Result<SignedIn, Pending>, SignInError> {
         if amr != "pwd" || self.totp_methods(tenant, user.id).await?.is_empty() {
-            return self.start_session(tenant, user, amr).await.map(Ok);
+            return self.start_session(tenant, user, amr, persistent).await.map(Ok);
         }
         let now = self.directory.now();
-        let claims =
-            json!({ "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp() });
+        let claims = json!({
+            "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp(), "kmsi": persistent,
+        });
         let token =
             self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
         Ok(Err(Pending { token, user }))
@@ -112,7 +131,7 @@ impl TokenService {
                 let fresh = self.directory.store().use_otp_step(tenant.id, m.id, step).await.map_err(|_| SignInError::Unavailable)?;
                 if fresh {
                     self.clear_failures(&key).await;
-                    return self.start_session(tenant, user, "pwd otp mfa").await;
+                    return self.start_session(tenant, user, "pwd otp mfa", claims["kmsi"].as_bool() == Some(true)).await;
                 }
             }
         }
@@ -121,7 +140,8 @@ impl TokenService {
         Err(SignInError::BadCode)
     }
 
-    pub(crate) async fn start_session(&self, tenant: &Tenant, user: User, amr: &str) -> Result<SignedIn, SignInError> {
+    /// Starts a browser session; `persistent` when the person chose to stay signed in.
+    pub(crate) async fn start_session(&self, tenant: &Tenant, user: User, amr: &str, persistent: bool) -> Result<SignedIn, SignInError> {
         let now = self.directory.now();
         let cookie = crate::crypto::random_handle().map_err(|_| SignInError::Unavailable)?;
         let session = StoredSession {
@@ -131,8 +151,10 @@ impl TokenService {
             secret_hash: crate::crypto::handle_hash(&cookie),
             auth_time: now,
             amr: amr.into(),
-            expires_at: now + SESSION_LIFETIME,
+            expires_at: now + if persistent { PERSISTENT_LIFETIME } else { SESSION_LIFETIME },
             ended_at: None,
+            idle_until: Some(now + if persistent { PERSISTENT_IDLE } else { SESSION_IDLE }),
+            persistent,
         };
         self.directory.store().create_session(&session).await.map_err(|e| {
             tracing::error!(error = %e, "creating the session failed");
@@ -192,6 +214,9 @@ impl TokenService {
     ) -> Result<StoredAuthMethod, EnrollError> {
         let now = self.directory.now();
         let secret = self.enrollment_secret(tenant, user, session, token)?;
+        if !self.method_enabled(tenant, user.id, &tenant.settings.auth_methods.software_oath).await.map_err(|_| EnrollError::Unavailable)? {
+            return Err(EnrollError::NotEnabled);
+        }
         let step = totp::verify(&secret, code, now.unix_timestamp(), None).ok_or(EnrollError::WrongCode)?;
         let existing = self.directory.store().auth_methods(tenant.id, user.id).await.map_err(|_| EnrollError::Unavailable)?;
         if existing.len() >= MAX_METHODS {
@@ -312,6 +337,13 @@ impl TokenService {
         if !(TAP_MIN_MINUTES..=TAP_MAX_MINUTES).contains(&lifetime_minutes) {
             return Err(EnrollError::Expired);
         }
+        if !self
+            .method_enabled(tenant, user.id, &tenant.settings.auth_methods.temporary_access_pass)
+            .await
+            .map_err(|_| EnrollError::Unavailable)?
+        {
+            return Err(EnrollError::NotEnabled);
+        }
         let now = self.directory.now();
         let start = start.unwrap_or(now).max(now - Duration::minutes(1));
         // Uniform letters: bytes past the last whole multiple of the alphabet are drawn again.
@@ -351,6 +383,11 @@ impl TokenService {
         let now = self.directory.now();
         let store = self.directory.store();
         let Ok(methods) = store.auth_methods(tenant.id, user.id).await else { return false };
+        if !methods.iter().any(|m| m.kind == TAP)
+            || !self.method_enabled(tenant, user.id, &tenant.settings.auth_methods.temporary_access_pass).await.unwrap_or(false)
+        {
+            return false;
+        }
         for m in methods.into_iter().filter(|m| m.kind == TAP) {
             let Some(hash) = m.secret_sealed.as_deref() else { continue };
             if !tap_usable(&m, now) || !ward_directory::secrets::verify_client_secret(presented, hash) {

@@ -12,8 +12,17 @@ use ward_core::store::{LockoutPolicy, StoredSession};
 use ward_core::tenant::Tenant;
 use ward_core::user::User;
 
-/// How long a sign-in lasts before the person must sign in again.
+/// How long a sign-in lasts before the person must sign in again (without "stay signed in": the
+/// cookie also ends with the browser).
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+/// … and after how long without use it ends.
+pub const SESSION_IDLE: Duration = Duration::hours(2);
+/// With "stay signed in": the cookie outlives the browser, for this long at most…
+pub const PERSISTENT_LIFETIME: Duration = Duration::days(30);
+/// … and ends after this long without use.
+pub const PERSISTENT_IDLE: Duration = Duration::days(7);
+/// The idle expiry is written back at most this often per session (not on every request).
+const TOUCH_EVERY: Duration = Duration::minutes(5);
 /// Failures allowed before the account locks.
 pub const LOCKOUT_THRESHOLD: u32 = 10;
 /// The first lock; each further failure doubles it, up to an hour.
@@ -102,7 +111,7 @@ impl TokenService {
     /// [`Self::after_password`]).
     pub async fn password_sign_in(&self, tenant: &Tenant, username: &str, password: &str) -> Result<SignedIn, SignInError> {
         let (user, amr) = self.check_password(tenant, username, password).await?;
-        self.start_session(tenant, user, amr).await
+        self.start_session(tenant, user, amr, false).await
     }
 
     /// Checks a user principal name and password (with lockout, and the same work for unknown names).
@@ -178,6 +187,17 @@ impl TokenService {
         let now = self.directory.now();
         if session.tenant_id != tenant.id || session.ended_at.is_some() || session.expires_at <= now {
             return Ok(None);
+        }
+        if let Some(idle_until) = session.idle_until {
+            if idle_until <= now {
+                return Ok(None);
+            }
+            let idle = if session.persistent { PERSISTENT_IDLE } else { SESSION_IDLE };
+            if idle_until < now + idle - TOUCH_EVERY
+                && let Err(e) = self.directory.store().touch_session(session.id, now + idle).await
+            {
+                tracing::warn!(error = %e, "could not extend a session's idle expiry");
+            }
         }
         let user = match self.directory.user(tenant.id, &session.user_id.to_string()).await {
             Ok(u) => u,

@@ -71,6 +71,8 @@ pub struct TokenService {
     pub(crate) csrf: crate::crypto::MacKey,
     /// Wrong user codes entered per browser session on the device page (node-local).
     pub(crate) device_failures: Mutex<HashMap<Uuid, u32>>,
+    /// FIDO metadata from the administrator's file, if any.
+    pub(crate) fido_metadata: crate::passkeys::SharedMetadata,
 }
 
 /// A tenant as this node last read it: at feed position `head`, when the store's change token
@@ -109,8 +111,15 @@ impl TokenService {
             lockout: Mutex::new(Default::default()),
             csrf: keys.mac_key("csrf"),
             device_failures: Mutex::new(HashMap::new()),
+            fido_metadata: None,
             keys,
         }
+    }
+
+    /// Uses FIDO metadata (authenticator models, attestation roots) loaded from a file.
+    pub fn with_fido_metadata(mut self, metadata: Option<Arc<crate::passkeys::Fido2Metadata>>) -> Self {
+        self.fido_metadata = metadata;
+        self
     }
 
     /// The externally visible base URL, without a trailing slash.

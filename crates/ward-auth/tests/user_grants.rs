@@ -561,3 +561,43 @@ async fn lockout_holds_across_nodes() {
     assert!(b.check_password(&tenant, &upn, PASSWORD).await.is_ok());
     assert!(matches!(a.check_password(&tenant, &upn, "wrong password 1").await, Err(SignInError::BadCredentials)), "counting starts again");
 }
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_at_their_absolute_lifetime_and_stay_signed_in_lasts_longer() {
+    use ward_auth::signin::{PERSISTENT_IDLE, PERSISTENT_LIFETIME, SESSION_IDLE, SESSION_LIFETIME};
+    let f = fixture().await;
+    let alice = f.dir.user(f.tenant.id, &f.upn()).await.unwrap();
+    let live = |cookie: String| {
+        let f = &f;
+        async move { f.tokens.session(&f.tenant, &cookie).await.unwrap().is_some() }
+    };
+    // Without "stay signed in": used now and then, it lives; left alone past the idle limit, it ends.
+    let s = f.tokens.after_password(&f.tenant, alice.clone(), "pwd", "b", false).await.unwrap().ok().unwrap();
+    assert!(!s.session.persistent);
+    f.clock.advance(SESSION_IDLE - Duration::minutes(10));
+    assert!(live(s.cookie.clone()).await, "used within the idle limit");
+    f.clock.advance(SESSION_IDLE - Duration::minutes(10));
+    assert!(live(s.cookie.clone()).await, "the last use slid the idle limit forward");
+    f.clock.advance(SESSION_IDLE + Duration::seconds(1));
+    assert!(!live(s.cookie.clone()).await, "idle too long");
+
+    // However busy, it ends at its absolute lifetime.
+    let s = f.tokens.after_password(&f.tenant, alice.clone(), "pwd", "b", false).await.unwrap().ok().unwrap();
+    let mut used = Duration::ZERO;
+    while used + Duration::hours(1) < SESSION_LIFETIME {
+        f.clock.advance(Duration::hours(1));
+        used += Duration::hours(1);
+        assert!(live(s.cookie.clone()).await, "busy for {used}");
+    }
+    f.clock.advance(SESSION_LIFETIME - used);
+    assert!(!live(s.cookie.clone()).await, "past the absolute lifetime");
+
+    // "Stay signed in": days of idleness are fine, up to its own limits.
+    let s = f.tokens.after_password(&f.tenant, alice, "pwd", "b", true).await.unwrap().ok().unwrap();
+    assert!(s.session.persistent);
+    assert_eq!(s.session.expires_at - s.session.auth_time, PERSISTENT_LIFETIME);
+    f.clock.advance(PERSISTENT_IDLE - Duration::hours(1));
+    assert!(live(s.cookie.clone()).await);
+    f.clock.advance(PERSISTENT_IDLE + Duration::seconds(1));
+    assert!(!live(s.cookie.clone()).await);
+}

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod auth_methods_policy;
 pub mod auth_strength;
 pub mod change;
 pub mod client_key;

@@ -139,6 +139,12 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read your organization's policies.",
     },
     Permission {
+        value: "Policy.ReadWrite.AuthenticationMethod",
+        app_role_id: Some("29c18626-4985-4dcd-85c0-193eef327366"),
+        scope_id: Some("7e823077-d88e-468f-a337-e18f1f0e6c7c"),
+        description: "Read and write your organization's authentication method policies.",
+    },
+    Permission {
         value: "Policy.ReadWrite.ConditionalAccess",
         app_role_id: Some("01c0a623-fc9b-48e9-b794-0756f8e8f067"),
         scope_id: Some("ad902697-1014-4ef5-81ef-2b4301988e8c"),

@@ -14,7 +14,7 @@ pub struct BuiltInRole {
 
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
-pub const BUILT_IN_ROLES: [BuiltInRole; 11] = [
+pub const BUILT_IN_ROLES: [BuiltInRole; 12] = [
     BuiltInRole {
         template_id: GLOBAL_ADMINISTRATOR,
         display_name: "Global Administrator",
@@ -70,10 +70,16 @@ pub const BUILT_IN_ROLES: [BuiltInRole; 11] = [
         display_name: "Privileged Authentication Administrator",
         description: "Can see and manage the authentication methods of any user.",
     },
+    BuiltInRole {
+        template_id: AUTHENTICATION_POLICY_ADMINISTRATOR,
+        display_name: "Authentication Policy Administrator",
+        description: "Can create and manage the authentication methods policy and password protection policy.",
+    },
 ];
 
 pub const AUTHENTICATION_ADMINISTRATOR: &str = "c4e39bd9-1100-46d3-8c65-fb160da0071f";
 pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
+pub const AUTHENTICATION_POLICY_ADMINISTRATOR: &str = "0526716b-113d-4c15-b2c8-68e3c22b9f80";
 
 /// Finds a built-in role by template id (case-insensitive) or by display name.
 pub fn find_role(key: &str) -> Option<&'static BuiltInRole> {
@@ -105,11 +111,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn eleven_distinct_built_in_roles() {
+    fn twelve_distinct_built_in_roles() {
         let mut ids: Vec<_> = BUILT_IN_ROLES.iter().map(|r| r.template_id).collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 11);
+        assert_eq!(ids.len(), 12);
         assert_eq!(find_role("global administrator").unwrap().template_id, GLOBAL_ADMINISTRATOR);
         assert_eq!(find_role("FE930BE7-5E62-47DB-91AF-98C3A49A38B1").unwrap().display_name, "User Administrator");
         assert!(find_role("Billing Administrator").is_none());

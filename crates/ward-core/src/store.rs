@@ -151,6 +151,11 @@ pub struct StoredSession {
     pub amr: String,
     pub expires_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
+    /// The session also ends when this passes without use (it slides while in use, never past
+    /// `expires_at`); `None` for no idle limit.
+    pub idle_until: Option<OffsetDateTime>,
+    /// The person chose to stay signed in: the cookie outlives the browser.
+    pub persistent: bool,
 }
 
 /// One authorization of a client by a user: the chain of a code, the refresh tokens rotated
@@ -420,6 +425,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_session(&self, session: &StoredSession) -> StoreResult<()>;
     async fn session_by_secret_hash(&self, secret_hash: &str) -> StoreResult<Option<StoredSession>>;
+    /// Slides a live session's idle expiry to `idle_until` (never past its absolute expiry).
+    async fn touch_session(&self, id: uuid::Uuid, idle_until: OffsetDateTime) -> StoreResult<()>;
     /// Ends a session and revokes every grant that came from it, in one transaction.
     async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()>;
 

@@ -27,6 +27,9 @@ pub struct TenantSettings {
     /// Minimum length and banned words for passwords set in this tenant.
     #[serde(default)]
     pub password_policy: crate::password_policy::PasswordPolicy,
+    /// Which sign-in methods are enabled, for whom (Graph's authenticationMethodsPolicy).
+    #[serde(default)]
+    pub auth_methods: crate::auth_methods_policy::AuthMethodsPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,9 @@
 //! user may do).
 
 use ward_auth::introspect::Caller;
-use ward_core::roles::{AUTHENTICATION_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR};
+use ward_core::roles::{
+    AUTHENTICATION_ADMINISTRATOR, AUTHENTICATION_POLICY_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+};
 
 const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
 const GROUPS_ADMINISTRATOR: &str = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
@@ -43,6 +45,10 @@ pub enum Op {
     ReadMyMethods,
     /// The signed-in user's own methods: remove.
     WriteMyMethods,
+    /// `GET /policies/authenticationMethodsPolicy` and its configurations.
+    ReadMethodsPolicy,
+    /// `PATCH` of a configuration of the authentication methods policy.
+    WriteMethodsPolicy,
 }
 
 pub struct Rule {
@@ -116,6 +122,22 @@ pub fn rule(op: Op) -> Rule {
             app: &["AuditLog.Read.All"],
             delegated: &["AuditLog.Read.All"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR, GLOBAL_READER, SECURITY_ADMINISTRATOR, SECURITY_READER]),
+        },
+        Op::ReadMethodsPolicy => Rule {
+            app: &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"],
+            delegated: &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"],
+            user_roles: Some(&[
+                GLOBAL_ADMINISTRATOR,
+                AUTHENTICATION_POLICY_ADMINISTRATOR,
+                GLOBAL_READER,
+                SECURITY_ADMINISTRATOR,
+                SECURITY_READER,
+            ]),
+        },
+        Op::WriteMethodsPolicy => Rule {
+            app: &["Policy.ReadWrite.AuthenticationMethod"],
+            delegated: &["Policy.ReadWrite.AuthenticationMethod"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, AUTHENTICATION_POLICY_ADMINISTRATOR]),
         },
     }
 }
@@ -210,7 +232,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 13] = [
+    const OPS: [Op; 15] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -224,6 +246,8 @@ mod docs {
         Op::WriteMethods,
         Op::ReadMyMethods,
         Op::WriteMyMethods,
+        Op::ReadMethodsPolicy,
+        Op::WriteMethodsPolicy,
     ];
 
     fn cell(list: &[&str]) -> String {

@@ -95,6 +95,16 @@ async fn around(State(per): State<PerRequest>, mut request: Request, next: Next)
     response
 }
 
+tokio::task_local! {
+    /// The id of the request being handled, for pages that show it (error pages' correlation id).
+    static REQUEST_ID: String;
+}
+
+/// The current request's id, when called while handling one.
+pub(crate) fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// The body limit, the timeout and panic catching around the handler.
 async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: &str) -> Response {
     let too_large = || {
@@ -110,7 +120,8 @@ async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: 
         // Chunked: counted as it arrives; extractors answer 413 past the limit.
         None => request = request.map(|body| Body::new(http_body_util::Limited::new(body, per.max_body_bytes))),
     }
-    match tokio::time::timeout(per.timeout, AssertUnwindSafe(next.run(request)).catch_unwind()).await {
+    let run = REQUEST_ID.scope(request_id.to_string(), AssertUnwindSafe(next.run(request)).catch_unwind());
+    match tokio::time::timeout(per.timeout, run).await {
         Ok(Ok(response)) => response,
         Ok(Err(_panic)) => {
             tracing::error!(request_id, "a request handler panicked");

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod oidc;
 mod ops;
 mod pages;
+mod passkey_pages;
 pub mod rate_limit;
 
 use axum::Router;
@@ -74,6 +75,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(oidc::limited_routes())
         .merge(mfa_pages::limited_routes())
         .merge(mfa_pages::routes())
+        .merge(passkey_pages::limited_routes())
+        .merge(passkey_pages::routes())
         .merge(pages::routes())
         .fallback(error::not_found)
         .with_state(state.clone());

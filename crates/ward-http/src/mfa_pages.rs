@@ -44,14 +44,19 @@ pub fn portal_url(tenant: &str) -> String {
 }
 
 /// A session cookie for `signed_in`, and the browser sent on to `cont`.
-fn signed_in_response(state: &AppState, signed_in: &SignedIn, cont: &str) -> Response {
+pub(crate) fn signed_in_response(state: &AppState, signed_in: &SignedIn, cont: &str) -> Response {
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, cont.to_string())]).into_response();
-    let max_age = (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds();
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, &signed_in.cookie, Some(max_age)));
+    response.headers_mut().append(header::SET_COOKIE, session_cookie(state, signed_in));
     response
 }
 
-fn unavailable() -> Response {
+/// The session cookie: kept across browser restarts only when the person chose to stay signed in.
+pub(crate) fn session_cookie(state: &AppState, signed_in: &SignedIn) -> HeaderValue {
+    let max_age = signed_in.session.persistent.then(|| (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds());
+    set_cookie(state, SESSION_COOKIE, &signed_in.cookie, max_age)
+}
+
+pub(crate) fn unavailable() -> Response {
     error_page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly.")
 }
 
@@ -62,11 +67,11 @@ pub(crate) async fn after_password(
     tenant: &Tenant,
     (user, amr): (User, &str),
     headers: &HeaderMap,
-    cont: &str,
+    (cont, stay): (&str, bool),
     csp: HeaderValue,
 ) -> Response {
     let (binding, fresh) = csrf_binding(state, headers);
-    match state.tokens.after_password(tenant, user, amr, &binding).await {
+    match state.tokens.after_password(tenant, user, amr, &binding, stay).await {
         Ok(Ok(signed_in)) => signed_in_response(state, &signed_in, cont),
         Ok(Err(pending)) => otp_page(state, tenant_key, cont, &pending.token, (&binding, fresh), None, StatusCode::OK, csp),
         Err(_) => unavailable(),
@@ -111,7 +116,7 @@ fn otp_page(
 
 /// Where a sign-in may continue, with the policy its forms need: this tenant's authorize request
 /// (whose redirect URI the browser will follow), its device-code page, or its security-info page.
-async fn continuation(state: &AppState, tenant: &str, cont: &str) -> Option<(Tenant, HeaderValue)> {
+pub(crate) async fn continuation(state: &AppState, tenant: &str, cont: &str) -> Option<(Tenant, HeaderValue)> {
     if let Some(params) = parse_continue(tenant, cont) {
         let req = state.tokens.validate_authorize(tenant, &params).await.ok()?;
         return Some(((*req.tenant).clone(), form_csp(&req.redirect_uri)));
@@ -174,12 +179,19 @@ fn portal_sign_in_form(
     sign_in_form(state, headers, form)
 }
 
-pub(crate) async fn portal_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, username: &str, password: &str) -> Response {
+pub(crate) async fn portal_sign_in(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    username: &str,
+    password: &str,
+    stay: bool,
+) -> Response {
     let Ok(t) = state.directory.resolve_tenant(tenant).await else {
         return error_page(400, "We can't sign you in", "This page names no tenant Ward knows.");
     };
     match state.tokens.check_password(&t, username, password).await {
-        Ok(checked) => after_password(state, tenant, &t, checked, headers, &portal_url(tenant), self_only_csp()).await,
+        Ok(checked) => after_password(state, tenant, &t, checked, headers, (&portal_url(tenant), stay), self_only_csp()).await,
         Err(SignInError::BadCredentials) => portal_sign_in_form(
             state,
             tenant,
@@ -202,7 +214,7 @@ pub(crate) async fn portal_sign_in(state: &AppState, tenant: &str, headers: &Hea
 }
 
 /// The signed-in person of a security-info page, or the sign-in form that leads back to it.
-async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(Tenant, StoredSession, User), Response> {
+pub(crate) async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<(Tenant, StoredSession, User), Response> {
     let Ok(t) = state.directory.resolve_tenant(tenant).await else {
         return Err(error_page(404, "Not found", "This page names no tenant Ward knows."));
     };
@@ -217,12 +229,12 @@ async fn signed_in(state: &AppState, tenant: &str, headers: &HeaderMap) -> Resul
 }
 
 /// A CSRF token for the security-info forms: bound to the browser's cookie and to the session.
-fn portal_token(state: &AppState, headers: &HeaderMap, session: &StoredSession) -> (String, String, bool) {
+pub(crate) fn portal_token(state: &AppState, headers: &HeaderMap, session: &StoredSession) -> (String, String, bool) {
     let (binding, fresh) = csrf_binding(state, headers);
     (state.tokens.csrf_token(&format!("securityinfo:{}", session.id), &binding), binding, fresh)
 }
 
-fn portal_check(state: &AppState, headers: &HeaderMap, session: &StoredSession, token: &str) -> bool {
+pub(crate) fn portal_check(state: &AppState, headers: &HeaderMap, session: &StoredSession, token: &str) -> bool {
     let binding = cookie(state, headers, CSRF_COOKIE).unwrap_or("");
     state.tokens.check_csrf(&format!("securityinfo:{}", session.id), binding, token)
 }
@@ -248,7 +260,7 @@ async fn portal_post(
     Ok((t, session, user, fields))
 }
 
-fn with_cookie(state: &AppState, mut response: Response, binding: &str, fresh: bool) -> Response {
+pub(crate) fn with_cookie(state: &AppState, mut response: Response, binding: &str, fresh: bool) -> Response {
     response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, self_only_csp());
     if fresh {
         response.headers_mut().append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, binding, None));
@@ -261,18 +273,20 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
         Ok(v) => v,
         Err(r) => return r,
     };
-    let methods = match state.tokens.totp_methods(&t, user.id).await {
-        Ok(m) => m,
+    let methods = match state.directory.store().auth_methods(t.id, user.id).await {
+        Ok(m) => m.into_iter().filter(|m| m.kind == ward_auth::mfa::TOTP || m.kind == ward_auth::passkeys::FIDO2).collect::<Vec<_>>(),
         Err(_) => return unavailable(),
     };
     let (token, binding, fresh) = portal_token(&state, &headers, &session);
     let rows: String = methods
         .iter()
         .map(|m| {
-            let name = m.doc["displayName"].as_str().unwrap_or("Authenticator app");
+            let passkey = m.kind == ward_auth::passkeys::FIDO2;
+            let name = m.doc["displayName"].as_str().unwrap_or(if passkey { "Passkey" } else { "Authenticator app" });
             let added = m.created_at.date();
+            let what = if passkey { "passkey" } else { "authenticator app" };
             format!(
-                "<li><strong>{name}</strong> <span class=\"muted\">authenticator app, added {added}</span>\
+                "<li><strong>{name}</strong> <span class=\"muted\">{what}, added {added}</span>\
 <form method=\"post\" action=\"/{tenant}/mysecurityinfo/remove\" class=\"inline\">\
 <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\"><input type=\"hidden\" name=\"id\" value=\"{id}\">\
 <button type=\"submit\" class=\"secondary\" aria-label=\"Remove {name}\">Remove</button></form></li>",
@@ -298,6 +312,8 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
                 .filter_map(|m| match m {
                     "pwd" => Some("password"),
                     "otp" => Some("authenticator app code"),
+                    "fido" => Some("passkey"),
+                    "tap" => Some("temporary access pass"),
                     _ => None,
                 })
                 .collect();
@@ -321,6 +337,7 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
         "<p>Signed in as <strong>{upn}</strong> ({org}).</p><h2>Sign-in methods</h2>\
 <ul><li><strong>Password</strong></li></ul>{list}\
 <p><a href=\"/{tenant}/mysecurityinfo/authenticator\">Add an authenticator app</a></p>\
+<p><a href=\"/{tenant}/mysecurityinfo/passkey\">Add a passkey</a></p>\
 <p><a href=\"/{tenant}/changepassword?continue=%2F{tenant}%2Fmysecurityinfo\">Change your password</a></p>\
 <h2>Recent sign-ins</h2><table><thead><tr><th scope=\"col\">When (UTC)</th><th scope=\"col\">With</th><th scope=\"col\">Session</th></tr></thead><tbody>{recent}</tbody></table>\
 <form method=\"post\" action=\"/{tenant}/mysecurityinfo/signouteverywhere\"><input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
@@ -381,6 +398,9 @@ async fn add_authenticator(State(state): State<AppState>, Path(tenant): Path<Str
         Ok(v) => v,
         Err(r) => return r,
     };
+    if !state.tokens.method_enabled(&t, user.id, &t.settings.auth_methods.software_oath).await.unwrap_or(false) {
+        return error_page(403, "Add an authenticator app", "Your organisation does not allow authenticator apps for your account.");
+    }
     match state.tokens.begin_totp_enrollment(&t, &user, &session) {
         Some(e) => enrollment_page(&state, &tenant, &headers, &session, &e, None, StatusCode::OK),
         None => unavailable(),
@@ -406,6 +426,9 @@ async fn confirm_authenticator(State(state): State<AppState>, Path(tenant): Path
         Err(EnrollError::Expired) => error_page(400, "Not saved", "This took too long. Start adding the app again."),
         Err(EnrollError::TooMany) => error_page(400, "Not saved", "You have as many sign-in methods as Ward allows. Remove one first."),
         Err(EnrollError::Unavailable) => unavailable(),
+        Err(EnrollError::NotEnabled) => {
+            error_page(403, "Not saved", "Your organisation does not allow authenticator apps for your account.")
+        }
     }
 }
 

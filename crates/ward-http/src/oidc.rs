@@ -156,9 +156,24 @@ pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(page(title, body))).into_response()
 }
 
+/// A page that says what went wrong, with what support needs to find it in the logs: the request
+/// (correlation) id, which is also the `request-id` header and the `request_id` of the log line,
+/// and the time.
 pub(crate) fn error_page(status: u16, title: &str, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    html(status, title, &format!("<p role=\"alert\" class=\"error\">{}</p>", escape(message)))
+    let when = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    let details = match (crate::layers::current_request_id(), when) {
+        (Some(id), Some(when)) => format!(
+            "<details><summary>Details for your administrator</summary><dl><dt>Correlation ID</dt><dd><code id=\"correlation-id\">{}</code></dd>\
+<dt>Time (UTC)</dt><dd><time datetime=\"{when}\">{when}</time></dd></dl></details>",
+            escape(&id)
+        ),
+        _ => String::new(),
+    };
+    html(status, title, &format!("<p role=\"alert\" class=\"error\">{}</p>{details}", escape(message)))
 }
 
 pub(crate) fn redirect(location: &str) -> Response {
@@ -279,8 +294,11 @@ pub(crate) fn sign_in_form(state: &AppState, headers: &HeaderMap, f: SignInForm<
 <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required value=\"{hint}\"{described}>\
 <label for=\"password\">Password</label>\
 <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\
+<p><input type=\"checkbox\" id=\"stay_signed_in\" name=\"stay_signed_in\" value=\"on\"> <label for=\"stay_signed_in\" class=\"inline\">Stay signed in on this device</label></p>\
 <button type=\"submit\">Sign in</button></form>\
-<p class=\"muted\">Signing in to {org}.</p>",
+<p role=\"alert\" class=\"error\" id=\"passkey-error\" hidden></p>\
+<button type=\"button\" class=\"secondary\" id=\"passkey-signin\" hidden data-tenant=\"{tenant}\" data-csrf=\"{token}\" data-continue=\"{cont}\">Sign in with a passkey</button>\
+<p class=\"muted\">Signing in to {org}.</p><script src=\"/static/passkey.js\" defer></script>",
         tenant = escape(f.tenant),
         cont = escape(f.cont),
         hint = escape(f.hint),
@@ -366,11 +384,13 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
     if !state.tokens.check_csrf("signin", binding, get("csrf_token")) {
         return error_page(403, "We can't sign you in", "This form has expired or did not come from this site. Go back and try again.");
     }
+    // "Stay signed in": the session cookie outlives the browser, and the session lasts longer.
+    let stay = get("stay_signed_in") == "on";
     if let Some(user_code) = device_continue(&tenant, get("continue")) {
-        return device_sign_in(&state, &tenant, &headers, get("username"), get("password"), &user_code).await;
+        return device_sign_in(&state, &tenant, &headers, (get("username"), get("password"), stay), &user_code).await;
     }
     if get("continue") == crate::mfa_pages::portal_url(&tenant) {
-        return crate::mfa_pages::portal_sign_in(&state, &tenant, &headers, get("username"), get("password")).await;
+        return crate::mfa_pages::portal_sign_in(&state, &tenant, &headers, get("username"), get("password"), stay).await;
     }
     let Some(params) = parse_continue(&tenant, get("continue")) else {
         return error_page(400, "We can't sign you in", "The sign-in request is not valid.");
@@ -386,7 +406,7 @@ async fn login(State(state): State<AppState>, Path(tenant): Path<String>, header
     match result {
         Ok(checked) => {
             let csp = form_csp(&req.redirect_uri);
-            crate::mfa_pages::after_password(&state, &tenant, &req.tenant, checked, &headers, get("continue"), csp).await
+            crate::mfa_pages::after_password(&state, &tenant, &req.tenant, checked, &headers, (get("continue"), stay), csp).await
         }
         Err(SignInError::BadCredentials) => sign_in_page(
             &state,
@@ -662,7 +682,13 @@ pub(crate) fn self_only_csp() -> HeaderValue {
     HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 }
 
-async fn device_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, username: &str, password: &str, user_code: &str) -> Response {
+async fn device_sign_in(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    (username, password, stay): (&str, &str, bool),
+    user_code: &str,
+) -> Response {
     let t = match state.directory.resolve_tenant(tenant).await {
         Ok(t) => t,
         Err(_) => return error_page(400, "We can't sign you in", "This page names no tenant Ward knows."),
@@ -682,7 +708,7 @@ async fn device_sign_in(state: &AppState, tenant: &str, headers: &HeaderMap, use
         sign_in_form(state, headers, form)
     };
     match state.tokens.check_password(&t, username, password).await {
-        Ok(checked) => crate::mfa_pages::after_password(state, tenant, &t, checked, headers, &cont, self_only_csp()).await,
+        Ok(checked) => crate::mfa_pages::after_password(state, tenant, &t, checked, headers, (&cont, stay), self_only_csp()).await,
         Err(SignInError::BadCredentials) => again("Your username or password is incorrect.", StatusCode::UNAUTHORIZED),
         Err(SignInError::Disabled) => again("Your account is disabled. Contact your administrator.", StatusCode::FORBIDDEN),
         Err(SignInError::Locked { until }) => {

@@ -141,6 +141,8 @@ fn session_from(r: &Row) -> StoreResult<StoredSession> {
         amr: r.text(5)?,
         expires_at: from_micros(r.int(6)?)?,
         ended_at: r.opt_int(7)?.map(from_micros).transpose()?,
+        idle_until: r.opt_int(8)?.map(from_micros).transpose()?,
+        persistent: r.int(9)? != 0,
     })
 }
 
@@ -760,8 +762,8 @@ impl Store for SqlStore {
     async fn create_session(&self, session: &StoredSession) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         tx.exec(
-            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             args![
                 session.id.to_string(),
                 session.tenant_id.to_string(),
@@ -770,7 +772,9 @@ impl Store for SqlStore {
                 micros(session.auth_time),
                 session.amr.clone(),
                 micros(session.expires_at),
-                session.ended_at.map(micros)
+                session.ended_at.map(micros),
+                session.idle_until.map(micros),
+                i64::from(session.persistent)
             ],
         )
         .await?;
@@ -781,7 +785,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at FROM sign_in_sessions WHERE secret_hash = $1",
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent FROM sign_in_sessions WHERE secret_hash = $1",
                 args![secret_hash],
             )
             .await?;
@@ -792,12 +796,23 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at FROM sign_in_sessions \
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent FROM sign_in_sessions \
                  WHERE tenant_id = $1 AND user_id = $2 ORDER BY auth_time DESC, id DESC LIMIT $3",
                 args![tenant.to_string(), user.to_string(), i64::from(limit.clamp(1, 100))],
             )
             .await?;
         rows.iter().map(session_from).collect()
+    }
+
+    async fn touch_session(&self, id: uuid::Uuid, idle_until: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec(
+            "UPDATE sign_in_sessions SET idle_until = CASE WHEN $2 < expires_at THEN $2 ELSE expires_at END \
+             WHERE id = $1 AND ended_at IS NULL AND idle_until IS NOT NULL AND idle_until < $2",
+            args![id.to_string(), micros(idle_until)],
+        )
+        .await?;
+        tx.commit().await
     }
 
     async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()> {

@@ -20,6 +20,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "auth_methods", sql: include_str!("../migrations/sqlite/0009_auth_methods.sql") },
     Migration { version: 10, name: "sessions_by_user", sql: include_str!("../migrations/sqlite/0010_sessions_by_user.sql") },
     Migration { version: 11, name: "lockouts", sql: include_str!("../migrations/sqlite/0011_lockouts.sql") },
+    Migration { version: 12, name: "session_idle", sql: include_str!("../migrations/sqlite/0012_session_idle.sql") },
 ];
 
 pub struct SqliteDb {

@@ -608,10 +608,22 @@ async fn grants_and_single_use_handles(store: S) {
         amr: "pwd".into(),
         expires_at: now() + time::Duration::hours(8),
         ended_at: None,
+        idle_until: Some(now() + time::Duration::hours(1)),
+        persistent: true,
     };
     store.create_session(&session).await.unwrap();
     assert_eq!(store.session_by_secret_hash("session-hash").await.unwrap(), Some(session.clone()));
     assert_eq!(store.session_by_secret_hash("other").await.unwrap(), None);
+    // The idle expiry slides forward, never back, never past the absolute expiry.
+    let idle = |s: Option<StoredSession>| s.unwrap().idle_until.unwrap();
+    store.touch_session(session.id, now() + time::Duration::hours(2)).await.unwrap();
+    assert_eq!(idle(store.session_by_secret_hash("session-hash").await.unwrap()), now() + time::Duration::hours(2));
+    store.touch_session(session.id, now() + time::Duration::minutes(30)).await.unwrap();
+    assert_eq!(idle(store.session_by_secret_hash("session-hash").await.unwrap()), now() + time::Duration::hours(2));
+    store.touch_session(session.id, now() + time::Duration::hours(20)).await.unwrap();
+    assert_eq!(idle(store.session_by_secret_hash("session-hash").await.unwrap()), session.expires_at);
+    store.touch_session(session.id, now() + time::Duration::hours(1)).await.unwrap();
+    let session = store.session_by_secret_hash("session-hash").await.unwrap().unwrap();
 
     let grant = |session_id| StoredGrant {
         id: Uuid::new_v4(),

@@ -52,6 +52,10 @@ pub struct Config {
     /// counts a user list as 2, a member list 3, …), with bursts of ten seconds' worth; 0 turns it
     /// off. The default, 800, is Graph's own for a large tenant (8,000 per 10 s).
     pub graph_rate_limit: u32,
+    /// FIDO metadata (the MDS3 BLOB as the FIDO Alliance publishes it, or its JSON payload): names
+    /// authenticator models and holds the attestation roots tenants that enforce attestation need.
+    /// Read at start; never downloaded.
+    pub fido_metadata_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             auth_rate_limit: 50,
             graph_rate_limit: 800,
+            fido_metadata_file: None,
         }
     }
 }
@@ -118,6 +123,7 @@ const KNOWN_KEYS: &[&str] = &[
     "tenant_name",
     "max_body_bytes",
     "request_timeout_seconds",
+    "fido_metadata_file",
     "shutdown_grace_seconds",
     "auth_rate_limit",
     "graph_rate_limit",

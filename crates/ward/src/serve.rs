@@ -82,12 +82,22 @@ pub async fn run(config: Config) -> Result<()> {
     for tenant in directory.tenants().await? {
         directory.ensure_builtin_resource(tenant.id).await?;
     }
+    let fido_metadata = match &config.fido_metadata_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fido_metadata_file {}", path.display()))?;
+            let parsed = ward_auth::passkeys::Fido2Metadata::parse(&text)
+                .map_err(|e| anyhow::anyhow!("fido_metadata_file {}: {e}", path.display()))?;
+            tracing::info!(models = parsed.entries.len(), "FIDO metadata loaded");
+            Some(Arc::new(parsed))
+        }
+        None => None,
+    };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
     metrics::gauge!("ward_build_info", "version" => env!("CARGO_PKG_VERSION"), "store" => directory.store().backend()).set(1.0);
     let state = AppState {
         directory: directory.clone(),
         keys: keys.clone(),
-        tokens: Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url)),
+        tokens: Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url).with_fido_metadata(fido_metadata)),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url: public_url.clone().into(),
         metrics: Some(metrics),

@@ -246,7 +246,7 @@ fn domains_and_roles() {
     ok(ward(d).args(["user", "show", "kim@contoso.example", "--tenant", "contoso.example", "--data-dir", "data"]));
     fails_with(ward(d).args(["user", "list", "--tenant", "fabrikam.example", "--data-dir", "data"]), "not_found");
     let roles = json(&ok(ward(d).args(["role", "list", "--json"])));
-    assert_eq!(roles["value"].as_array().unwrap().len(), 11);
+    assert_eq!(roles["value"].as_array().unwrap().len(), 12);
     ok(ward(d).args(["role", "assign", "Security Reader", "kim@contoso.example", "--data-dir", "data"]));
     fails_with(ward(d).args(["role", "assign", "security reader", "kim@contoso.example", "--data-dir", "data"]), "already_member");
     fails_with(ward(d).args(["role", "assign", "Chief Wizard", "kim@contoso.example", "--data-dir", "data"]), "invalid_value");

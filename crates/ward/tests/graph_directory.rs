@@ -675,3 +675,86 @@ async fn authentication_methods_in_graphs_shapes() {
     assert_eq!(s.call("GET", "/v1.0/me/authentication/methods", None).await.0, 400, "app-only has no /me");
     assert_eq!(s.call("GET", &format!("/v1.0/users/nobody@{}/authentication/methods", s.domain), None).await.0, 404);
 }
+
+#[tokio::test]
+async fn the_authentication_methods_policy_decides_who_may_use_which_method() {
+    let s = setup().await;
+    let policy = "/v1.0/policies/authenticationMethodsPolicy";
+    let fido = format!("{policy}/authenticationMethodConfigurations/Fido2");
+    let (status, p) = s.call("GET", policy, None).await;
+    assert_eq!(status, 200, "{p}");
+    let ids: Vec<&str> = p["authenticationMethodConfigurations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["Fido2", "SoftwareOath", "TemporaryAccessPass"]);
+    let (_, f) = s.call("GET", &fido, None).await;
+    assert_eq!(f["@odata.type"], "#microsoft.graph.fido2AuthenticationMethodConfiguration");
+    assert_eq!((f["state"].as_str(), f["isAttestationEnforced"].as_bool()), (Some("enabled"), Some(false)));
+    assert_eq!(f["includeTargets"], json!([{ "targetType": "group", "id": "all_users", "isRegistrationRequired": false }]));
+
+    // A valid patch changes exactly what it says; annotations are ignored.
+    let blocked = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+    let patch = json!({ "@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration",
+        "keyRestrictions": { "isEnforced": true, "enforcementType": "block", "aaGuids": [blocked] } });
+    assert_eq!(s.call("PATCH", &fido, Some(patch)).await.0, 204);
+    let (_, f) = s.call("GET", &fido, None).await;
+    assert_eq!(f["keyRestrictions"], json!({ "isEnforced": true, "enforcementType": "block", "aaGuids": [blocked] }));
+    assert_eq!(f["state"], "enabled");
+    // Bad patches are refused whole, with Graph's error shape, and change nothing.
+    for bad in [
+        json!({ "state": "on" }),
+        json!({ "keyRestrictions": { "enforcementType": "deny" } }),
+        json!({ "keyRestrictions": { "aaGuids": ["not-a-guid"] } }),
+        json!({ "isAttestationEnforced": true, "favouriteColour": "blue" }),
+        json!({ "includeTargets": [{ "targetType": "group", "id": "everyone" }] }),
+    ] {
+        let (status, e) = s.call("PATCH", &fido, Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad} → {e}");
+        assert!(e["error"]["code"].is_string(), "{e}");
+    }
+    assert_eq!(s.call("GET", &fido, None).await.1, f);
+    assert_eq!(
+        s.call("PATCH", &format!("{policy}/authenticationMethodConfigurations/Sms"), Some(json!({ "state": "enabled" }))).await.0,
+        404
+    );
+
+    // Temporary Access Pass limited to one group: issued to its members only.
+    let member = s.create_user("tapmember", "TAP Member").await;
+    let other = s.create_user("tapother", "TAP Other").await;
+    let (status, g) = s
+        .call(
+            "POST",
+            "/v1.0/groups",
+            Some(json!({ "displayName": "Onboarding", "mailEnabled": false, "mailNickname": "onboarding", "securityEnabled": true })),
+        )
+        .await;
+    assert_eq!(status, 201, "{g}");
+    let gid = g["id"].as_str().unwrap();
+    let bind = json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", member["id"].as_str().unwrap()) });
+    assert_eq!(s.call("POST", &format!("/v1.0/groups/{gid}/members/$ref"), Some(bind)).await.0, 204);
+    let tap = format!("{policy}/authenticationMethodConfigurations/TemporaryAccessPass");
+    let only_group = json!({ "includeTargets": [{ "targetType": "group", "id": gid }] });
+    assert_eq!(s.call("PATCH", &tap, Some(only_group)).await.0, 204);
+    let issue = |u: &Value| format!("/v1.0/users/{}/authentication/temporaryAccessPassMethods", u["id"].as_str().unwrap());
+    assert_eq!(s.call("POST", &issue(&member), Some(json!({}))).await.0, 201);
+    let (status, e) = s.call("POST", &issue(&other), Some(json!({}))).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("policy"), "{e}");
+    // Disabled for everyone: nobody gets one.
+    assert_eq!(s.call("PATCH", &tap, Some(json!({ "state": "disabled" }))).await.0, 204);
+    assert_eq!(s.call("POST", &issue(&member), Some(json!({}))).await.0, 400);
+
+    // Every change is audited.
+    let (_, audits) = s.call("GET", "/v1.0/auditLogs/directoryAudits?$filter=category eq 'Policy'", None).await;
+    assert!(audits["value"].as_array().unwrap().len() >= 3, "{audits}");
+
+    // Reading needs a policy permission; an app with only User.Read.All gets 403.
+    let (_, app) = s.call("POST", "/v1.0/applications", Some(json!({ "displayName": "No policy" }))).await;
+    let (app_obj, app_id) = (app["id"].as_str().unwrap().to_string(), app["appId"].as_str().unwrap().to_string());
+    let (_, secret) = s.call("POST", &format!("/v1.0/applications/{app_obj}/addPassword"), Some(json!({ "passwordCredential": {} }))).await;
+    s.call("POST", "/v1.0/servicePrincipals", Some(json!({ "appId": app_id }))).await;
+    let weak = app_token(&s.server, &s.tid, &app_id, secret["secretText"].as_str().unwrap()).await;
+    assert_eq!(s.send(&weak, "GET", policy, None, &[]).await.0, 403);
+    assert_eq!(s.send(&weak, "PATCH", &fido, Some(json!({ "state": "disabled" })), &[]).await.0, 403);
+    // And a user's passkeys are listed in Graph's shape (none yet).
+    let (status, keys) = s.call("GET", &format!("/v1.0/users/{}/authentication/fido2Methods", member["id"].as_str().unwrap()), None).await;
+    assert_eq!((status, keys["value"].clone()), (200, json!([])));
+}

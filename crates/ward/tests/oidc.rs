@@ -441,6 +441,14 @@ async fn authorize_errors_go_to_the_person_or_to_the_registered_uri_never_elsewh
     let page = b.get(&s.authorize_url(&s.web, "https://evil.example/cb", "openid", false)).await;
     assert_eq!((page.status, page.location.as_deref()), (400, None));
     assert!(page.body.contains("AADSTS50011"));
+    // The error page names its correlation id: the request id of the response and of the log line.
+    let r = http().get(s.authorize_url(&s.web, "https://evil.example/cb", "openid", false)).send().await.unwrap();
+    let id = r.headers()["request-id"].to_str().unwrap().to_string();
+    let body = r.text().await.unwrap();
+    assert!(body.contains(&format!("<code id=\"correlation-id\">{id}</code>")), "{body}");
+    let log = s.server.wait_for_log(&id);
+    let line = log.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(line.contains("\"status\":400"), "the log line carries the same id: {line}");
     // Unknown client: an error page.
     let page = b.get(&s.authorize_url("5d6a7a9e-0000-4000-8000-000000000000", WEB_REDIRECT, "openid", false)).await;
     assert_eq!((page.status, page.location.as_deref()), (400, None));

@@ -24,12 +24,21 @@ pub fn routes() -> Router<crate::AppState> {
         .route("/v1.0/users/{id}/authentication/passwordMethods", get(passwords_for_user))
         .route("/v1.0/users/{id}/authentication/softwareOathMethods", get(oath_for_user))
         .route("/v1.0/users/{id}/authentication/softwareOathMethods/{method}", get(one_for_user).delete(remove_for_user))
+        .route("/v1.0/users/{id}/authentication/fido2Methods", get(fido_for_user))
+        .route("/v1.0/users/{id}/authentication/fido2Methods/{method}", get(one_fido_for_user).delete(remove_fido_for_user))
         .route("/v1.0/users/{id}/authentication/temporaryAccessPassMethods", get(taps_for_user).post(issue_tap))
         .route("/v1.0/users/{id}/authentication/temporaryAccessPassMethods/{method}", get(one_tap).delete(remove_tap))
         .route("/v1.0/me/authentication/methods", get(list_mine))
         .route("/v1.0/me/authentication/passwordMethods", get(passwords_mine))
         .route("/v1.0/me/authentication/softwareOathMethods", get(oath_mine))
         .route("/v1.0/me/authentication/softwareOathMethods/{method}", get(one_mine).delete(remove_mine))
+        .route("/v1.0/me/authentication/fido2Methods", get(fido_mine))
+        .route("/v1.0/me/authentication/fido2Methods/{method}", get(one_fido_mine).delete(remove_fido_mine))
+        .route("/v1.0/policies/authenticationMethodsPolicy", get(policy))
+        .route(
+            "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{config}",
+            get(policy_config).patch(patch_policy_config),
+        )
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -38,6 +47,33 @@ enum Which {
     Passwords,
     Oath,
     Passes,
+    Fido,
+}
+
+/// The kinds of method that can be read and removed one by one: how the store names them, how
+/// Graph names their collection, and their Graph view.
+#[derive(Clone, Copy)]
+struct Kind {
+    store: &'static str,
+    set: &'static str,
+    view: fn(&StoredAuthMethod) -> Value,
+}
+
+const OATH: Kind = Kind { store: ward_auth::mfa::TOTP, set: "softwareOathMethods", view: oath_view };
+const FIDO: Kind = Kind { store: ward_auth::passkeys::FIDO2, set: "fido2Methods", view: fido_view };
+
+/// A passkey or security key as Graph shows it (`fido2AuthenticationMethod`).
+fn fido_view(m: &StoredAuthMethod) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
+        "id": m.id.to_string(),
+        "displayName": m.doc["displayName"],
+        "createdDateTime": m.doc["createdDateTime"],
+        "aaGuid": m.doc["aaGuid"],
+        "model": m.doc["model"],
+        "attestationCertificates": [],
+        "attestationLevel": m.doc["attestationLevel"],
+    })
 }
 
 /// A Temporary Access Pass as Graph shows it (the pass itself only in the answer that issues it).
@@ -111,6 +147,9 @@ async fn listing(g: &Graph, user: &User, which: Which) -> Response {
     if matches!(which, Which::All | Which::Oath) {
         value.extend(attempt!(oath_methods(g, user).await).iter().map(oath_view));
     }
+    if matches!(which, Which::All | Which::Fido) {
+        value.extend(attempt!(methods_of(g, user, FIDO.store).await).iter().map(fido_view));
+    }
     if matches!(which, Which::All | Which::Passes) {
         let now = g.state.directory.now();
         value.extend(attempt!(methods_of(g, user, ward_auth::mfa::TAP).await).iter().map(|m| tap_view(m, now, None)));
@@ -120,30 +159,34 @@ async fn listing(g: &Graph, user: &User, which: Which) -> Response {
         Which::Passwords => "passwordAuthenticationMethods",
         Which::Oath => "softwareOathAuthenticationMethods",
         Which::Passes => "temporaryAccessPassAuthenticationMethods",
+        Which::Fido => "fido2AuthenticationMethods",
     };
     Json(json!({ "@odata.context": g.context(&format!("users('{}')/authentication/{set}", user.id)), "value": value })).into_response()
 }
 
-async fn one(g: &Graph, user: &User, method: &str) -> Response {
-    let found = attempt!(oath_methods(g, user).await).into_iter().find(|m| m.id.to_string() == method.to_ascii_lowercase());
+async fn one(g: &Graph, user: &User, kind: Kind, method: &str) -> Response {
+    let found = attempt!(methods_of(g, user, kind.store).await).into_iter().find(|m| m.id.to_string() == method.to_ascii_lowercase());
     match found {
         Some(m) => {
-            let Value::Object(mut v) = oath_view(&m) else { return g.not_found(method) };
+            let Value::Object(mut v) = (kind.view)(&m) else { return g.not_found(method) };
             v.remove("@odata.type");
-            g.entity(&format!("users('{}')/authentication/softwareOathMethods", user.id), v, StatusCode::OK)
+            g.entity(&format!("users('{}')/authentication/{}", user.id, kind.set), v, StatusCode::OK)
         }
         None => g.not_found(method),
     }
 }
 
-async fn remove(g: &Graph, user: &User, method: &str) -> Response {
+async fn remove(g: &Graph, user: &User, kind: Kind, method: &str) -> Response {
     let Ok(id) = method.parse::<uuid::Uuid>() else { return g.not_found(method) };
-    let is_oath = attempt!(oath_methods(g, user).await).iter().any(|m| m.id == id);
-    if !is_oath {
+    let found = attempt!(methods_of(g, user, kind.store).await).iter().any(|m| m.id == id);
+    if !found {
         return g.not_found(method);
     }
     match g.state.directory.store().remove_auth_method(g.tenant(), user.id, id).await {
-        Ok(true) => no_content(),
+        Ok(true) => {
+            tracing::info!(tenant = %g.tenant(), user = %user.id, method = %id, kind = kind.store, "authentication method removed through Graph");
+            no_content()
+        }
         Ok(false) => g.not_found(method),
         Err(e) => g.fail(&e.into()),
     }
@@ -163,11 +206,11 @@ async fn oath_for_user(g: Graph, Path(id): Path<String>) -> Response {
 }
 async fn one_for_user(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
     let user = attempt!(target(&g, &id, Op::ReadMethods).await);
-    one(&g, &user, &method).await
+    one(&g, &user, OATH, &method).await
 }
 async fn remove_for_user(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
     let user = attempt!(target(&g, &id, Op::WriteMethods).await);
-    remove(&g, &user, &method).await
+    remove(&g, &user, OATH, &method).await
 }
 async fn list_mine(g: Graph) -> Response {
     let user = attempt!(me(&g, Op::ReadMyMethods).await);
@@ -183,11 +226,72 @@ async fn oath_mine(g: Graph) -> Response {
 }
 async fn one_mine(g: Graph, Path(method): Path<String>) -> Response {
     let user = attempt!(me(&g, Op::ReadMyMethods).await);
-    one(&g, &user, &method).await
+    one(&g, &user, OATH, &method).await
 }
 async fn remove_mine(g: Graph, Path(method): Path<String>) -> Response {
     let user = attempt!(me(&g, Op::WriteMyMethods).await);
-    remove(&g, &user, &method).await
+    remove(&g, &user, OATH, &method).await
+}
+
+async fn fido_for_user(g: Graph, Path(id): Path<String>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    listing(&g, &user, Which::Fido).await
+}
+async fn one_fido_for_user(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    one(&g, &user, FIDO, &method).await
+}
+async fn remove_fido_for_user(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    remove(&g, &user, FIDO, &method).await
+}
+async fn fido_mine(g: Graph) -> Response {
+    let user = attempt!(me(&g, Op::ReadMyMethods).await);
+    listing(&g, &user, Which::Fido).await
+}
+async fn one_fido_mine(g: Graph, Path(method): Path<String>) -> Response {
+    let user = attempt!(me(&g, Op::ReadMyMethods).await);
+    one(&g, &user, FIDO, &method).await
+}
+async fn remove_fido_mine(g: Graph, Path(method): Path<String>) -> Response {
+    let user = attempt!(me(&g, Op::WriteMyMethods).await);
+    remove(&g, &user, FIDO, &method).await
+}
+
+/// `GET /policies/authenticationMethodsPolicy`: the tenant's policy, with every configuration.
+async fn policy(g: Graph) -> Response {
+    attempt!(g.require(Op::ReadMethodsPolicy).await);
+    Json(g.caller.tenant.settings.auth_methods.to_json()).into_response()
+}
+
+async fn policy_config(g: Graph, Path(config): Path<String>) -> Response {
+    attempt!(g.require(Op::ReadMethodsPolicy).await);
+    match g.caller.tenant.settings.auth_methods.config_json(&config) {
+        Some(Value::Object(mut v)) => {
+            v.insert(
+                "@odata.context".into(),
+                json!("https://graph.microsoft.com/v1.0/$metadata#policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity"),
+            );
+            Json(Value::Object(v)).into_response()
+        }
+        _ => g.not_found(&config),
+    }
+}
+
+/// `PATCH …/authenticationMethodConfigurations/{id}`: all of the patch or none of it; 204.
+async fn patch_policy_config(g: Graph, Path(config): Path<String>, body: axum::body::Bytes) -> Response {
+    attempt!(g.require(Op::WriteMethodsPolicy).await);
+    let body = attempt!(g.object(&body));
+    let tenant = attempt!(g.state.directory.resolve_tenant(&g.tenant().to_string()).await.map_err(|e| g.fail(&e)));
+    let mut settings = tenant.settings.clone();
+    if let Err(e) = settings.auth_methods.patch(&config, &Value::Object(body)) {
+        return g.fail(&e);
+    }
+    let work = g.state.directory.set_tenant_settings(tenant.id, settings);
+    match g.write(super::Activity("Policy", "Update authentication methods policy", "Update"), Some(config.clone()), work).await {
+        Ok(_) => no_content(),
+        Err(r) => r,
+    }
 }
 
 async fn taps_for_user(g: Graph, Path(id): Path<String>) -> Response {
@@ -240,6 +344,9 @@ async fn issue_tap(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) ->
             }
             _ => g.bad("The pass could not be issued."),
         },
+        Err(ward_auth::mfa::EnrollError::NotEnabled) => {
+            g.bad("The authentication methods policy does not enable Temporary Access Pass for this user.")
+        }
         Err(_) => g.bad("The pass could not be issued."),
     }
 }
