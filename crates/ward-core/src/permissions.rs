@@ -133,6 +133,18 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read and write all applications.",
     },
     Permission {
+        value: "Organization.Read.All",
+        app_role_id: Some("498476ce-e0fe-48b0-b801-37ba7e2685c6"),
+        scope_id: Some("4908d5b9-3fb2-4b1e-9336-1888b7937185"),
+        description: "Read organization information.",
+    },
+    Permission {
+        value: "Organization.ReadWrite.All",
+        app_role_id: Some("292d869f-3427-49a8-9dab-8c70152b74e9"),
+        scope_id: Some("46ca0847-7e6b-426e-9775-ea810a948356"),
+        description: "Read and write organization information.",
+    },
+    Permission {
         value: "Policy.Read.All",
         app_role_id: Some("246dd0d5-5bd0-4def-940b-0421030a5b68"),
         scope_id: Some("572fea84-0151-49b2-9301-11cb16974376"),

@@ -30,6 +30,9 @@ pub struct TenantSettings {
     /// Which sign-in methods are enabled, for whom (Graph's authenticationMethodsPolicy).
     #[serde(default)]
     pub auth_methods: crate::auth_methods_policy::AuthMethodsPolicy,
+    /// The organisation's look on its sign-in pages.
+    #[serde(default)]
+    pub branding: Branding,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,5 +101,132 @@ mod tests {
         assert!(t.add_domain(DomainName::parse("contoso.example").unwrap()).is_err());
         assert!(!t.settings.users_can_consent_to_apps);
         assert!(Tenant::new(TenantId::from_uuid(Uuid::nil()), "  ", now).is_err());
+    }
+}
+
+/// What a tenant's sign-in pages show of the organisation (Graph's `organizationalBranding`):
+/// a background colour, a banner logo, a text under the form and a hint in the username field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Branding {
+    /// `#rrggbb`.
+    pub background_color: Option<String>,
+    pub sign_in_page_text: Option<String>,
+    pub username_hint_text: Option<String>,
+    /// The banner logo, base64 (PNG or JPEG only: an SVG could carry script).
+    pub banner_logo: Option<String>,
+    pub banner_logo_type: Option<String>,
+}
+
+/// The largest banner logo accepted (Entra's limit for the banner logo is 10 KB; Ward allows more
+/// room for high-resolution images).
+pub const MAX_LOGO_BYTES: usize = 50 * 1024;
+
+impl Branding {
+    /// Applies a Graph PATCH: `backgroundColor`, `signInPageText` (≤ 1,024 characters),
+    /// `usernameHintText` (≤ 64); null clears. All or nothing.
+    pub fn patch(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> Result<(), DirectoryError> {
+        let mut next = self.clone();
+        for (k, v) in body {
+            if k.starts_with('@') || k.contains("@odata.") || k == "id" {
+                continue;
+            }
+            let text = |limit: usize| -> Result<Option<String>, DirectoryError> {
+                match v {
+                    serde_json::Value::Null => Ok(None),
+                    serde_json::Value::String(s) if s.chars().count() <= limit => Ok((!s.trim().is_empty()).then(|| s.clone())),
+                    serde_json::Value::String(_) => {
+                        Err(DirectoryError::invalid("branding", format!("{k} is longer than {limit} characters.")))
+                    }
+                    _ => Err(DirectoryError::invalid("branding", format!("{k} must be a string."))),
+                }
+            };
+            match k.as_str() {
+                "backgroundColor" => {
+                    let c = text(7)?;
+                    if let Some(c) = &c
+                        && !(c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()))
+                    {
+                        return Err(DirectoryError::invalid("branding", "backgroundColor must be a colour like #1f6feb."));
+                    }
+                    next.background_color = c.map(|c| c.to_ascii_lowercase());
+                }
+                "signInPageText" => next.sign_in_page_text = text(1024)?,
+                "usernameHintText" => next.username_hint_text = text(64)?,
+                other => {
+                    return Err(DirectoryError::invalid(
+                        "branding",
+                        format!("Property '{}' cannot be set on branding.", crate::validate::clip(other)),
+                    ));
+                }
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Sets the banner logo from an upload: PNG or JPEG by its magic bytes, at most [`MAX_LOGO_BYTES`].
+    pub fn set_logo(&mut self, bytes: &[u8]) -> Result<(), DirectoryError> {
+        let kind = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            "image/jpeg"
+        } else {
+            return Err(DirectoryError::invalid("bannerLogo", "The logo must be a PNG or JPEG image."));
+        };
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(DirectoryError::invalid("bannerLogo", format!("The logo is larger than {} KB.", MAX_LOGO_BYTES / 1024)));
+        }
+        self.banner_logo = Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes));
+        self.banner_logo_type = Some(kind.into());
+        Ok(())
+    }
+
+    /// Graph's view (the logo is a stream of its own).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#branding",
+            "id": "0",
+            "backgroundColor": self.background_color,
+            "signInPageText": self.sign_in_page_text,
+            "usernameHintText": self.username_hint_text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod branding_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn branding_accepts_graphs_properties_and_refuses_the_rest_whole() {
+        let mut b = Branding::default();
+        let ok = json!({ "backgroundColor": "#1F6FEB", "signInPageText": "Contoso staff only.", "usernameHintText": "you@contoso.com" });
+        b.patch(ok.as_object().unwrap()).unwrap();
+        assert_eq!(b.background_color.as_deref(), Some("#1f6feb"));
+        let before = b.clone();
+        for bad in [
+            json!({ "backgroundColor": "red" }),
+            json!({ "backgroundColor": "#12345g" }),
+            json!({ "backgroundColor": "#123456\"}" }),
+            json!({ "signInPageText": "x".repeat(1025) }),
+            json!({ "usernameHintText": 5 }),
+            json!({ "signInPageText": "fine", "squareLogo": "x" }),
+        ] {
+            assert!(b.patch(bad.as_object().unwrap()).is_err(), "{bad}");
+            assert_eq!(b, before);
+        }
+        b.patch(json!({ "signInPageText": null }).as_object().unwrap()).unwrap();
+        assert_eq!(b.sign_in_page_text, None);
+    }
+
+    #[test]
+    fn logos_are_png_or_jpeg_and_small() {
+        let mut b = Branding::default();
+        assert!(b.set_logo(b"<svg onload=alert(1)>").is_err());
+        assert!(b.set_logo(&[b"\x89PNG\r\n\x1a\n".as_slice(), &vec![0; MAX_LOGO_BYTES]].concat()).is_err());
+        b.set_logo(b"\x89PNG\r\n\x1a\n....").unwrap();
+        assert_eq!(b.banner_logo_type.as_deref(), Some("image/png"));
     }
 }

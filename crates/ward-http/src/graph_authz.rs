@@ -49,6 +49,10 @@ pub enum Op {
     ReadMethodsPolicy,
     /// `PATCH` of a configuration of the authentication methods policy.
     WriteMethodsPolicy,
+    /// `GET /organization/{id}/branding` and its logo.
+    ReadBranding,
+    /// `PATCH` of the branding, `PUT` of its logo.
+    WriteBranding,
 }
 
 pub struct Rule {
@@ -138,6 +142,16 @@ pub fn rule(op: Op) -> Rule {
             app: &["Policy.ReadWrite.AuthenticationMethod"],
             delegated: &["Policy.ReadWrite.AuthenticationMethod"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR, AUTHENTICATION_POLICY_ADMINISTRATOR]),
+        },
+        Op::ReadBranding => Rule {
+            app: &["Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"],
+            delegated: &["User.Read", "Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"],
+            user_roles: None,
+        },
+        Op::WriteBranding => Rule {
+            app: &["Organization.ReadWrite.All"],
+            delegated: &["Organization.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR]),
         },
     }
 }
@@ -232,7 +246,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 15] = [
+    const OPS: [Op; 17] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -248,6 +262,8 @@ mod docs {
         Op::WriteMyMethods,
         Op::ReadMethodsPolicy,
         Op::WriteMethodsPolicy,
+        Op::ReadBranding,
+        Op::WriteBranding,
     ];
 
     fn cell(list: &[&str]) -> String {

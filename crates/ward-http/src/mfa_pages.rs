@@ -175,7 +175,7 @@ fn portal_sign_in_form(
     status: StatusCode,
 ) -> Response {
     let cont = portal_url(tenant);
-    let form = SignInForm { tenant, app: None, org: &t.display_name, cont: &cont, hint, error, status, csp: self_only_csp() };
+    let form = SignInForm { tenant, app: None, org: t, cont: &cont, hint, error, status, csp: self_only_csp() };
     sign_in_form(state, headers, form)
 }
 

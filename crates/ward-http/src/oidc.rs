@@ -258,7 +258,7 @@ fn sign_in_page(
     let form = SignInForm {
         tenant,
         app: Some(&req.app.display_name),
-        org: &req.tenant.display_name,
+        org: &req.tenant,
         cont: &continue_url(tenant, params, true),
         hint: req.login_hint.as_deref().unwrap_or(""),
         error,
@@ -271,7 +271,7 @@ fn sign_in_page(
 pub(crate) struct SignInForm<'a> {
     pub(crate) tenant: &'a str,
     pub(crate) app: Option<&'a str>,
-    pub(crate) org: &'a str,
+    pub(crate) org: &'a ward_core::tenant::Tenant,
     pub(crate) cont: &'a str,
     pub(crate) hint: &'a str,
     pub(crate) error: Option<&'a str>,
@@ -285,26 +285,29 @@ pub(crate) fn sign_in_form(state: &AppState, headers: &HeaderMap, f: SignInForm<
     let error = f.error.map(|e| format!("<p role=\"alert\" class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
     let described = if error.is_empty() { "" } else { " aria-describedby=\"error\"" };
     let to = f.app.map(|a| format!("<p>to continue to <strong>{}</strong></p>", escape(a))).unwrap_or_default();
+    let branding = &f.org.settings.branding;
     let body = format!(
         "{to}{error}\
 <form method=\"post\" action=\"/{tenant}/login\">\
 <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
 <input type=\"hidden\" name=\"continue\" value=\"{cont}\">\
 <label for=\"username\">Username</label>\
-<input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required value=\"{hint}\"{described}>\
+<input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required value=\"{hint}\"{placeholder}{described}>\
 <label for=\"password\">Password</label>\
 <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\
 <p><input type=\"checkbox\" id=\"stay_signed_in\" name=\"stay_signed_in\" value=\"on\"> <label for=\"stay_signed_in\" class=\"inline\">Stay signed in on this device</label></p>\
 <button type=\"submit\">Sign in</button></form>\
 <p role=\"alert\" class=\"error\" id=\"passkey-error\" hidden></p>\
 <button type=\"button\" class=\"secondary\" id=\"passkey-signin\" hidden data-tenant=\"{tenant}\" data-csrf=\"{token}\" data-continue=\"{cont}\">Sign in with a passkey</button>\
-<p class=\"muted\">Signing in to {org}.</p><script src=\"/static/passkey.js\" defer></script>",
+{text}<p class=\"muted\">Signing in to {org}.</p><script src=\"/static/passkey.js\" defer></script>",
         tenant = escape(f.tenant),
         cont = escape(f.cont),
         hint = escape(f.hint),
-        org = escape(f.org),
+        org = escape(&f.org.display_name),
+        placeholder = branding.username_hint_text.as_deref().map(|h| format!(" placeholder=\"{}\"", escape(h))).unwrap_or_default(),
+        text = branding.sign_in_page_text.as_deref().map(|t| format!("<p class=\"brand-text\">{}</p>", escape(t))).unwrap_or_default(),
     );
-    let mut response = html(f.status, "Sign in", &body);
+    let mut response = (f.status, Html(crate::pages::branded_page("Sign in", &body, Some(f.org)))).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, f.csp);
     if fresh {
@@ -695,16 +698,7 @@ async fn device_sign_in(
     };
     let cont = device_url(tenant, user_code);
     let again = |error: &str, status: StatusCode| {
-        let form = SignInForm {
-            tenant,
-            app: None,
-            org: &t.display_name,
-            cont: &cont,
-            hint: username,
-            error: Some(error),
-            status,
-            csp: self_only_csp(),
-        };
+        let form = SignInForm { tenant, app: None, org: &t, cont: &cont, hint: username, error: Some(error), status, csp: self_only_csp() };
         sign_in_form(state, headers, form)
     };
     match state.tokens.check_password(&t, username, password).await {
@@ -746,16 +740,8 @@ async fn device_session(
         Some((s, u)) => Ok((t, s, u)),
         None => {
             let cont = device_url(tenant, user_code);
-            let form = SignInForm {
-                tenant,
-                app: None,
-                org: &t.display_name,
-                cont: &cont,
-                hint: "",
-                error: None,
-                status: StatusCode::OK,
-                csp: self_only_csp(),
-            };
+            let form =
+                SignInForm { tenant, app: None, org: &t, cont: &cont, hint: "", error: None, status: StatusCode::OK, csp: self_only_csp() };
             Err(sign_in_form(state, headers, form))
         }
     }

@@ -758,3 +758,38 @@ async fn the_authentication_methods_policy_decides_who_may_use_which_method() {
     let (status, keys) = s.call("GET", &format!("/v1.0/users/{}/authentication/fido2Methods", member["id"].as_str().unwrap()), None).await;
     assert_eq!((status, keys["value"].clone()), (200, json!([])));
 }
+
+#[tokio::test]
+async fn branding_set_through_graph_shows_on_the_sign_in_page() {
+    let s = setup().await;
+    let branding = format!("/v1.0/organization/{}/branding", s.tid);
+    let (status, b) = s.call("GET", &branding, None).await;
+    assert_eq!((status, b["backgroundColor"].clone()), (200, Value::Null), "{b}");
+    let patch = json!({ "backgroundColor": "#0B5394", "signInPageText": "Contoso staff only. <b>not bold</b>", "usernameHintText": "you@contoso.com" });
+    assert_eq!(s.call("PATCH", &branding, Some(patch)).await.0, 204);
+    for bad in [json!({ "backgroundColor": "red;}" }), json!({ "usernameHintText": "x".repeat(65) }), json!({ "squareLogo": "x" })] {
+        assert_eq!(s.call("PATCH", &branding, Some(bad.clone())).await.0, 400, "{bad}");
+    }
+    let other = "/v1.0/organization/11111111-1111-4111-8111-111111111111/branding";
+    assert_eq!(s.call("PATCH", other, Some(json!({ "signInPageText": "x" }))).await.0, 404, "only one's own organisation");
+
+    // The logo: PNG or JPEG only.
+    let logo = s.server.url(&format!("{branding}/bannerLogo"));
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), b"a tiny test image"].concat();
+    let put = |body: Vec<u8>, kind: &'static str| http().put(&logo).bearer_auth(&s.token).header("content-type", kind).body(body).send();
+    assert_eq!(put(b"<svg onload=alert(1)/>".to_vec(), "image/svg+xml").await.unwrap().status(), 400);
+    assert_eq!(put(png.clone(), "image/png").await.unwrap().status(), 204);
+
+    // The sign-in page shows it all, escaped, with the colour from a stylesheet of Ward's.
+    let page = http().get(s.server.url(&format!("/{}/mysecurityinfo", s.tid))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("placeholder=\"you@contoso.com\""), "{page}");
+    assert!(page.contains("Contoso staff only. &lt;b&gt;not bold&lt;/b&gt;"), "{page}");
+    assert!(page.contains(&format!("<img class=\"logo\" src=\"/{}/branding/logo\"", s.tid)), "{page}");
+    let css_href = format!("/{}/branding/style.css?c=0b5394", s.tid);
+    assert!(page.contains(&css_href), "{page}");
+    let css = http().get(s.server.url(&css_href)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(css, "body{background:#0b5394}");
+    let served = http().get(s.server.url(&format!("/{}/branding/logo", s.tid))).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
+}

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod audit;
+mod branding;
 mod delta;
 mod groups;
 mod list;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(delta::routes())
         .merge(methods::routes())
+        .merge(branding::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.
