@@ -30,6 +30,49 @@ pub const LOCKOUT_FIRST: Duration = Duration::seconds(60);
 const LOCKOUT_MAX: Duration = Duration::hours(1);
 /// Failures older than this no longer count towards a lock.
 const LOCKOUT_FORGET: Duration = Duration::hours(1);
+/// Failures from one network (IPv4 /24, IPv6 /64), whatever the accounts, that lock the network:
+/// password spraying from one place stops there.
+pub const SOURCE_THRESHOLD: u32 = 50;
+const SOURCE_FIRST: Duration = Duration::minutes(5);
+/// A network a user signed in from within this long is familiar to them: failures from it are
+/// counted apart from failures elsewhere, so an attacker elsewhere cannot lock them out there.
+pub const FAMILIAR_FOR: Duration = Duration::days(90);
+
+tokio::task_local! {
+    /// The client address of the request being handled, when the HTTP layer knows it.
+    static SOURCE: Option<std::net::IpAddr>;
+}
+
+/// Runs `work` with `ip` as the client address sign-ins see (set by the HTTP layer per request).
+pub async fn from_source<F: std::future::Future>(ip: Option<std::net::IpAddr>, work: F) -> F::Output {
+    SOURCE.scope(ip, work).await
+}
+
+/// The network an address belongs to, as smart lockout counts it: IPv4 /24, IPv6 /64.
+pub fn network_of(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(std::net::IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+fn current_network() -> Option<String> {
+    SOURCE.try_with(|s| *s).ok().flatten().map(network_of)
+}
+
+/// Keys counted in the store (seen by every node): accounts and networks.
+fn shared_key(key: &str) -> bool {
+    key.starts_with("user:") || key.starts_with("source:")
+}
 const MAX_TRACKED: usize = 100_000;
 
 #[derive(Debug)]
@@ -69,7 +112,7 @@ impl TokenService {
     /// nothing to protect, and an attacker's made-up names must not fill the store; they still
     /// lock as accounts do, so a lock says nothing about whether a name exists).
     pub(crate) async fn locked_until(&self, key: &(TenantId, String), now: OffsetDateTime) -> Option<OffsetDateTime> {
-        if key.1.starts_with("user:") {
+        if shared_key(&key.1) {
             return self.directory.store().locked_until(key.0, &key.1, now).await.ok().flatten();
         }
         let map = self.lockout.lock().unwrap_or_else(|e| e.into_inner());
@@ -77,7 +120,7 @@ impl TokenService {
     }
 
     pub(crate) async fn clear_failures(&self, key: &(TenantId, String)) {
-        if key.1.starts_with("user:") {
+        if shared_key(&key.1) {
             if let Err(e) = self.directory.store().clear_lockout(key.0, &key.1).await {
                 tracing::warn!(error = %e, "could not clear a lockout counter");
             }
@@ -87,8 +130,12 @@ impl TokenService {
     }
 
     pub(crate) async fn record_failure(&self, key: (TenantId, String), now: OffsetDateTime) {
-        if key.1.starts_with("user:") {
-            let policy = LockoutPolicy { threshold: LOCKOUT_THRESHOLD, first: LOCKOUT_FIRST, max: LOCKOUT_MAX, forget: LOCKOUT_FORGET };
+        if shared_key(&key.1) {
+            let policy = if key.1.starts_with("source:") {
+                LockoutPolicy { threshold: SOURCE_THRESHOLD, first: SOURCE_FIRST, max: LOCKOUT_MAX, forget: LOCKOUT_FORGET }
+            } else {
+                LockoutPolicy { threshold: LOCKOUT_THRESHOLD, first: LOCKOUT_FIRST, max: LOCKOUT_MAX, forget: LOCKOUT_FORGET }
+            };
             if let Err(e) = self.directory.store().record_lockout_failure(key.0, &key.1, now, &policy).await {
                 tracing::warn!(error = %e, "could not count a failed sign-in");
             }
@@ -135,10 +182,28 @@ impl TokenService {
                 Err(e) => return Err(unavailable(&e)),
             }
         };
-        // One lockout counter per account, however it was named (UPN in any case, or object id).
+        // A network that has failed too often, across accounts, is refused whatever it sends.
+        let network = current_network();
+        let network_key = network.as_ref().map(|n| (tenant.id, format!("source:{n}")));
+        if let Some(k) = &network_key
+            && let Some(until) = self.locked_until(k, now).await
+        {
+            tracing::info!(tenant = %tenant.id, network = %k.1, "sign-in refused: the network is locked out");
+            return Err(SignInError::Locked { until });
+        }
+        // One lockout counter per account, however it was named (UPN in any case, or object id),
+        // and a separate one for the networks the person usually signs in from.
+        let familiar = match (&user, &network) {
+            (Some(u), Some(n)) => self.directory.store().familiar_source(tenant.id, u.id, n, now - FAMILIAR_FOR).await.unwrap_or(false),
+            _ => false,
+        };
         let key = (
             tenant.id,
-            user.as_ref().map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("name:{}", username.trim().to_ascii_lowercase())),
+            match &user {
+                Some(u) if familiar => format!("user:{}:familiar", u.id),
+                Some(u) => format!("user:{}", u.id),
+                None => format!("name:{}", username.trim().to_ascii_lowercase()),
+            },
         );
         if let Some(until) = self.locked_until(&key, now).await {
             return Err(SignInError::Locked { until });
@@ -162,12 +227,20 @@ impl TokenService {
         };
         let Some(user) = user.filter(|_| ok) else {
             self.record_failure(key, now).await;
+            if let Some(k) = network_key {
+                self.record_failure(k, now).await;
+            }
             tracing::info!(tenant = %tenant.id, "sign-in failed: bad credentials");
             return Err(SignInError::BadCredentials);
         };
         self.clear_failures(&key).await;
         if !user.account_enabled {
             return Err(SignInError::Disabled);
+        }
+        if let Some(n) = &network
+            && let Err(e) = self.directory.store().remember_source(tenant.id, user.id, n, now).await
+        {
+            tracing::warn!(error = %e, "could not remember the network of a sign-in");
         }
         Ok((user, amr))
     }

@@ -601,3 +601,45 @@ async fn sessions_end_when_idle_and_at_their_absolute_lifetime_and_stay_signed_i
     f.clock.advance(PERSISTENT_IDLE + Duration::seconds(1));
     assert!(!live(s.cookie.clone()).await);
 }
+
+#[tokio::test]
+async fn smart_lockout_spares_familiar_networks_and_stops_a_spraying_network() {
+    use ward_auth::signin::{SOURCE_THRESHOLD, from_source};
+    let f = fixture().await;
+    let home: Option<std::net::IpAddr> = Some("198.51.100.7".parse().unwrap());
+    let attacker: Option<std::net::IpAddr> = Some("203.0.113.9".parse().unwrap());
+    let sign_in = |ip, user: String, pw: &'static str| {
+        let f = &f;
+        async move { from_source(ip, f.tokens.password_sign_in(&f.tenant, &user, pw)).await }
+    };
+    // Alice signs in from home once: home is now familiar to her.
+    assert!(sign_in(home, f.upn(), PASSWORD).await.is_ok());
+    // An attacker elsewhere guesses until her account locks — for them, and for anyone unfamiliar.
+    for _ in 0..LOCKOUT_THRESHOLD {
+        assert!(matches!(sign_in(attacker, f.upn(), "wrong").await, Err(SignInError::BadCredentials)));
+    }
+    assert!(matches!(sign_in(attacker, f.upn(), PASSWORD).await, Err(SignInError::Locked { .. })));
+    let elsewhere: Option<std::net::IpAddr> = Some("192.0.2.1".parse().unwrap());
+    assert!(matches!(sign_in(elsewhere, f.upn(), PASSWORD).await, Err(SignInError::Locked { .. })));
+    // From home (another address of the same /24) she still gets in.
+    assert!(sign_in(Some("198.51.100.200".parse().unwrap()), f.upn(), PASSWORD).await.is_ok());
+    // Failures at home lock the home counter in turn.
+    for _ in 0..LOCKOUT_THRESHOLD {
+        assert!(matches!(sign_in(home, f.upn(), "wrong").await, Err(SignInError::BadCredentials)));
+    }
+    assert!(matches!(sign_in(home, f.upn(), PASSWORD).await, Err(SignInError::Locked { .. })));
+
+    // Spraying: one network, many names (most of them not even accounts): the network locks,
+    // even for a correct password of another person, while other networks are unaffected.
+    let bob = format!("bob@{}", f.tenant.initial_domain().as_str());
+    let user = NewUser { user_principal_name: bob.clone(), display_name: "Bob".into(), ..Default::default() };
+    f.dir.create_user(f.tenant.id, NewUserRequest { user, password: Some(PASSWORD.into()), ..Default::default() }).await.unwrap();
+    let sprayer: Option<std::net::IpAddr> = Some("2001:db8:1:2::99".parse().unwrap());
+    for i in 0..SOURCE_THRESHOLD {
+        let name = format!("user{i}@{}", f.tenant.initial_domain().as_str());
+        assert!(matches!(sign_in(sprayer, name, "Summer2026!").await, Err(SignInError::BadCredentials)), "attempt {i}");
+    }
+    let same_net: Option<std::net::IpAddr> = Some("2001:db8:1:2::1".parse().unwrap());
+    assert!(matches!(sign_in(same_net, bob.clone(), PASSWORD).await, Err(SignInError::Locked { .. })));
+    assert!(sign_in(Some("2001:db8:9:9::1".parse().unwrap()), bob, PASSWORD).await.is_ok());
+}

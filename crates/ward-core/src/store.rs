@@ -385,6 +385,12 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_lockout(&self, tenant: TenantId, key: &str) -> StoreResult<()>;
     /// Drops counters idle since `cutoff`.
     async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+    /// Remembers that `user` signed in from network `source` at `at`.
+    async fn remember_source(&self, tenant: TenantId, user: ObjectId, source: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Has `user` signed in from network `source` since `since`?
+    async fn familiar_source(&self, tenant: TenantId, user: ObjectId, source: &str, since: OffsetDateTime) -> StoreResult<bool>;
+    /// Forgets networks not seen since `cutoff`.
+    async fn purge_sources(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// A user's most recent sign-in sessions, newest first.
     async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>>;
     async fn add_auth_method(&self, method: &StoredAuthMethod) -> StoreResult<()>;

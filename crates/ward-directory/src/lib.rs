@@ -214,6 +214,7 @@ impl Directory {
         let cutoff = self.clock.now() - RESTORE_WINDOW;
         self.store.purge_audit(self.clock.now() - ward_core::audit::RETENTION).await?;
         self.store.purge_lockouts(self.clock.now() - time::Duration::days(1)).await?;
+        self.store.purge_sources(self.clock.now() - time::Duration::days(90)).await?;
         let mut purged = 0;
         loop {
             let due = self.store.deleted_before(cutoff, 500).await?;

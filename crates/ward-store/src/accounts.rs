@@ -72,6 +72,40 @@ pub(crate) async fn purge_lockouts(db: &dyn Db, cutoff: OffsetDateTime) -> Store
     Ok(n)
 }
 
+pub(crate) async fn remember_source(db: &dyn Db, tenant: TenantId, user: ObjectId, source: &str, at: OffsetDateTime) -> StoreResult<()> {
+    let mut tx = db.begin_write().await?;
+    tx.exec(
+        "INSERT INTO familiar_sources (tenant_id, user_id, source, last_seen) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, user_id, source) DO UPDATE SET last_seen = excluded.last_seen",
+        args![tenant.to_string(), user.to_string(), source, micros(at)],
+    )
+    .await?;
+    tx.commit().await
+}
+
+pub(crate) async fn familiar_source(
+    db: &dyn Db,
+    tenant: TenantId,
+    user: ObjectId,
+    source: &str,
+    since: OffsetDateTime,
+) -> StoreResult<bool> {
+    let rows = db
+        .rows(
+            "SELECT 1 FROM familiar_sources WHERE tenant_id = $1 AND user_id = $2 AND source = $3 AND last_seen >= $4",
+            args![tenant.to_string(), user.to_string(), source, micros(since)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+pub(crate) async fn purge_sources(db: &dyn Db, cutoff: OffsetDateTime) -> StoreResult<u64> {
+    let mut tx = db.begin_write().await?;
+    let n = tx.exec("DELETE FROM familiar_sources WHERE last_seen < $1", args![micros(cutoff)]).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 pub(crate) async fn add_auth_method(db: &dyn Db, m: &StoredAuthMethod) -> StoreResult<()> {
     let mut tx = db.begin_write().await?;
     tx.exec(

@@ -564,6 +564,15 @@ impl Store for SqlStore {
     async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         crate::accounts::purge_lockouts(self.db.as_ref(), cutoff).await
     }
+    async fn remember_source(&self, tenant: TenantId, user: ObjectId, source: &str, at: OffsetDateTime) -> StoreResult<()> {
+        crate::accounts::remember_source(self.db.as_ref(), tenant, user, source, at).await
+    }
+    async fn familiar_source(&self, tenant: TenantId, user: ObjectId, source: &str, since: OffsetDateTime) -> StoreResult<bool> {
+        crate::accounts::familiar_source(self.db.as_ref(), tenant, user, source, since).await
+    }
+    async fn purge_sources(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        crate::accounts::purge_sources(self.db.as_ref(), cutoff).await
+    }
     async fn add_auth_method(&self, m: &StoredAuthMethod) -> StoreResult<()> {
         crate::accounts::add_auth_method(self.db.as_ref(), m).await
     }

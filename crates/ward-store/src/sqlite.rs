@@ -21,6 +21,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "sessions_by_user", sql: include_str!("../migrations/sqlite/0010_sessions_by_user.sql") },
     Migration { version: 11, name: "lockouts", sql: include_str!("../migrations/sqlite/0011_lockouts.sql") },
     Migration { version: 12, name: "session_idle", sql: include_str!("../migrations/sqlite/0012_session_idle.sql") },
+    Migration { version: 13, name: "familiar_sources", sql: include_str!("../migrations/sqlite/0013_familiar_sources.sql") },
 ];
 
 pub struct SqliteDb {

@@ -539,6 +539,21 @@ async fn lockout_counters(store: S) {
     assert_eq!(store.purge_lockouts(at(100_000)).await.unwrap(), 1);
 }
 
+async fn familiar_sources(store: S) {
+    let t = tenant(&store, "Familiar").await;
+    let (alice, bob) = (oid(), oid());
+    let at = |d: i64| now() + time::Duration::days(d);
+    assert!(!store.familiar_source(t, alice, "198.51.100.0/24", at(-90)).await.unwrap());
+    store.remember_source(t, alice, "198.51.100.0/24", at(0)).await.unwrap();
+    store.remember_source(t, alice, "198.51.100.0/24", at(10)).await.unwrap();
+    assert!(store.familiar_source(t, alice, "198.51.100.0/24", at(5)).await.unwrap(), "the later sighting counts");
+    assert!(!store.familiar_source(t, alice, "198.51.100.0/24", at(11)).await.unwrap());
+    assert!(!store.familiar_source(t, bob, "198.51.100.0/24", at(0)).await.unwrap(), "per user");
+    assert!(!store.familiar_source(t, alice, "203.0.113.0/24", at(0)).await.unwrap(), "per network");
+    assert_eq!(store.purge_sources(at(5)).await.unwrap(), 0);
+    assert_eq!(store.purge_sources(at(11)).await.unwrap(), 1);
+}
+
 async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     let t = tenant(&store, "Concurrent").await;
     let mut handles = Vec::new();
@@ -770,6 +785,7 @@ conformance!(
     audit_records_filter_page_and_expire,
     auth_methods_and_one_time_steps,
     lockout_counters,
+    familiar_sources,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
     grants_and_single_use_handles,
