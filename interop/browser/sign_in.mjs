@@ -10,34 +10,8 @@
 // WARD_PASSWORD, WARD_SCREENSHOT_DIR (where sign-in.png goes), WARD_CHROMIUM (default
 // /usr/bin/chromium).
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import readline from 'node:readline';
-import { chromium } from 'playwright-core';
-
-class CheckFailed extends Error {}
-
-function ok(message) {
-  console.log(`ok    ${message}`);
-}
-
-function fail(message) {
-  throw new CheckFailed(message);
-}
-
-function check(condition, message, detail) {
-  if (!condition) fail(detail === undefined ? message : `${message}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
-  ok(message);
-}
-
-function input(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.log(`FAIL  ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-}
+import { authorizeUrl, check, expectConsole, input, launch, noProblems, ok, run, seen, startClient, step, watchedPage } from './lib.mjs';
 
 const WARD = new URL(input('WARD_URL')).origin;
 const TENANT = input('WARD_TENANT');
@@ -45,129 +19,23 @@ const USERNAME = input('WARD_USERNAME');
 const PASSWORD = input('WARD_PASSWORD');
 const SHOTS = input('WARD_SCREENSHOT_DIR');
 const CHROMIUM = process.env.WARD_CHROMIUM || '/usr/bin/chromium';
-// Chromium as root needs --no-sandbox; the rest keep it off the (closed) network and quiet.
-// Playwright adds a fresh, empty --user-data-dir of its own for every launch.
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
-// The client: answers its redirect URI with a small page and remembers what it was sent.
-const hits = [];
-const listener = http.createServer((req, res) => {
-  hits.push(req.url);
-  const found = new URL(req.url, 'http://x').pathname === '/cb';
-  res.writeHead(found ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end('<!doctype html><html lang="en"><meta charset="utf-8"><link rel="icon" href="data:,"><title>Test client</title><p>The client has its redirect.</p>');
-});
-await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
-const CLIENT = `http://127.0.0.1:${listener.address().port}`;
-const REDIRECT_URI = `${CLIENT}/cb`;
-console.log(JSON.stringify({ redirect_uri: REDIRECT_URI }));
-
-const CLIENT_ID = await new Promise((resolve) => {
-  const rl = readline.createInterface({ input: process.stdin });
-  rl.once('line', (line) => {
-    resolve(JSON.parse(line).client_id);
-    rl.close();
-  });
-  rl.once('close', () => resolve(undefined));
-});
-if (!CLIENT_ID) {
-  console.log('FAIL  no {"client_id": ...} line on standard input');
-  process.exit(2);
-}
-
-const AUTHORIZE =
-  `${WARD}/${encodeURIComponent(TENANT)}/oauth2/v2.0/authorize?client_id=${encodeURIComponent(CLIENT_ID)}` +
-  `&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&response_type=code&scope=openid%20profile%20User.Read&state=abc&nonce=n`;
+// The client's redirect listener; prints the redirect URI, reads the client id.
+const client = await startClient();
+const CLIENT = client.origin;
+const AUTHORIZE = authorizeUrl(WARD, TENANT, client);
+const { requests, responses } = seen;
+const lastRedirect = client.lastRedirect;
 
 let browser;
-// What the browser saw: every request, failed loads, console errors, uncaught errors, CSP violations.
-const requests = [];
-const responses = new Map();
-const failedRequests = [];
-const problems = [];
-const warnings = [];
-let expect401 = false;
-
-/** Fails if the browser reported anything wrong since the last call. */
-function noProblems(when) {
-  check(problems.length === 0, `no console error, script error or CSP violation ${when}`, problems.join('\n      '));
-  check(failedRequests.length === 0, `no failed request ${when}`, failedRequests.join('\n      '));
-}
-
-/** Runs a browser action; an error becomes a failure that says where the page was and what the browser reported. */
-async function step(what, action, page) {
-  try {
-    return await action();
-  } catch (e) {
-    if (e instanceof CheckFailed) throw e;
-    // A blocked navigation aborts at once; the browser's report of why (console, CSP event) follows.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const where = page ? ` (the page is at ${page.url()})` : '';
-    const reported = [...problems, ...failedRequests.map((f) => `failed request ${f}`)];
-    const seen = reported.length ? `; the browser reported:\n      ${reported.join('\n      ')}` : '';
-    // Playwright's message ends with a call log (what it waited for, the browser's own log): keep it.
-    fail(`${what}${where}: ${e.message.trim().slice(0, 2000)}${seen}`);
-  }
-}
-
-/** The code and state the client received on its last visit from the browser, from the listener's own log. */
-function lastRedirect() {
-  const last = hits.filter((h) => h.startsWith('/cb')).at(-1);
-  return last === undefined ? null : new URL(last, CLIENT).searchParams;
-}
 
 async function main() {
-  browser = await step('launching ' + CHROMIUM, () =>
-    chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 }),
-  );
+  browser = await step('launching ' + CHROMIUM, () => launch(CHROMIUM));
   ok(`chromium ${browser.version()} started from ${CHROMIUM}`);
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1000, height: 720 } });
   context.setDefaultTimeout(20_000);
   context.setDefaultNavigationTimeout(20_000);
-  context.on('request', (r) => requests.push(r.url()));
-  context.on('response', (r) => responses.set(r.url(), r));
-  context.on('requestfailed', (r) => failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-  // securitypolicyviolation events reach us through a binding; the listener is installed before any
-  // page script runs (CDP's init scripts are not subject to the page's CSP).
-  await context.exposeBinding('__wardCspViolation', (source, v) => problems.push(`CSP violation on ${source.frame.url()}: ${v}`));
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) =>
-      window.__wardCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} [${e.disposition}]`),
-    );
-  });
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    const where = m.location()?.url || page.url();
-    const text = `${m.type()}: ${m.text()} (at ${where})`;
-    if (m.type() === 'warning') warnings.push(text);
-    if (m.type() !== 'error') return;
-    // Chromium logs every 4xx/5xx response as a console error, the page's own included. Ward
-    // answers a wrong password with 401 and the sign-in form again, on purpose (tests/oidc.rs
-    // asserts it); that one response is expected, and announced with a note.
-    if (expect401 && /status of 401/.test(m.text()) && new URL(where).pathname === `/${TENANT}/login`) {
-      expect401 = false;
-      console.log(`note  console ${text}: expected, Ward answers a wrong password with 401`);
-      return;
-    }
-    if (/status of 404/.test(m.text()) && new URL(where).pathname === '/favicon.ico') {
-      problems.push(
-        `console ${text}: browsers ask every site for /favicon.ico unless the page links an icon; ` +
-          `Ward neither serves one nor links one (a <link rel="icon"> to a file under /static/ would satisfy the CSP)`,
-      );
-      return;
-    }
-    problems.push(`console ${text}`);
-  });
-  page.on('pageerror', (e) => problems.push(`uncaught script error: ${e.message}`));
+  const page = await watchedPage(context);
 
   // 1. The app sends the person to Ward.
   const first = await step('opening the authorize URL', () => page.goto(AUTHORIZE), page);
@@ -225,7 +93,10 @@ async function main() {
   const focused = await page.evaluate(() => document.activeElement?.getAttribute('name'));
   check(focused === 'password', 'Tab moves from Username to Password', String(focused));
   await page.keyboard.type('not-the-password');
-  expect401 = true;
+  // Chromium logs every 4xx/5xx response as a console error, the page's own included. Ward
+  // answers a wrong password with 401 and the sign-in form again, on purpose (tests/oidc.rs
+  // asserts it); that one response is expected, and announced with a note.
+  expectConsole(/status of 401/, `/${TENANT}/login`, 'Ward answers a wrong password with 401');
   const [wrong] = await step(
     'submitting a wrong password with Enter',
     () =>
@@ -306,18 +177,11 @@ async function main() {
   // Nothing but Ward and the client was ever asked for anything.
   const foreign = requests.filter((u) => !u.startsWith(`${WARD}/`) && !u.startsWith(`${CLIENT}/`));
   check(foreign.length === 0, `no request left Ward and the client (${requests.length} requests in all)`, foreign);
-  for (const w of warnings) console.log(`note  console ${w}`);
+  for (const w of seen.warnings) console.log(`note  console ${w}`);
   await browser.close();
 }
 
-let status = 0;
-try {
-  await main();
-} catch (e) {
-  console.log(e instanceof CheckFailed ? `FAIL  ${e.message}` : `FAIL  ${e.stack ?? e}`);
-  status = 1;
-} finally {
+await run(main, async () => {
   await browser?.close().catch(() => {});
-  listener.close();
-}
-process.exit(status);
+  client.close();
+});

@@ -4,8 +4,10 @@
 //! no request to any other origin, no console error or CSP violation), signs in wrongly with the
 //! keyboard and sees the alert, signs in, consents, lands on the app's redirect listener with a
 //! code and the state (so the CSP's form-action really lets the browser follow Ward's redirect),
-//! then comes back for single sign-on. It leaves screenshots in `<target>/browser/` (sign-in.png,
-//! sign-in-error.png, consent.png) for a person to look at.
+//! then comes back for single sign-on. A second script, `sign_in_methods.mjs`, adds an
+//! authenticator app and a passkey (CDP virtual authenticator) and signs in with each, sees a
+//! passkey without user verification refused, and locks an account out. Both leave screenshots in
+//! `<target>/browser/` for a person to look at.
 //!
 //! The script starts the app's redirect listener itself and prints its URI as the first line; the
 //! test registers the app for that URI with `ward app create` and answers with the app id on the
@@ -60,8 +62,10 @@ fn abort(child: &mut Child, why: &str, out: &str, log: &str) -> ! {
     panic!("{why}\n--- script output\n{out}--- ward log\n{log}");
 }
 
-#[test]
-fn sign_in_consent_and_single_sign_on_in_chromium() {
+/// Runs `script` from interop/browser against a fresh Ward: the script prints its redirect URI,
+/// the test registers a web app for it and answers with the app id, then waits for the script's
+/// checks. `base` turns the server's address into the URL the browser uses; `extra` adds inputs.
+fn run_script(script: &str, base: impl Fn(std::net::SocketAddr) -> String, extra: impl Fn(&Path) -> Vec<(String, String)>) {
     let chromium = std::env::var_os("WARD_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
     let script_dir = repo().join("interop/browser");
     if !installed("Debian's chromium", &chromium)
@@ -76,13 +80,13 @@ fn sign_in_consent_and_single_sign_on_in_chromium() {
     let d = dir.path();
     let init = init(d, &[]);
     let field = |name: &str| init[name].as_str().unwrap_or_else(|| panic!("`ward init --json` has no {name}: {init}")).to_string();
+    let extra = extra(d);
     let server = Server::start(d, &["--data-dir", "data"]);
-    // 127.0.0.1, not the public localhost URL: Ward listens on IPv4 loopback only.
-    let base = format!("http://{}", server.addr);
+    let base = base(server.addr);
 
     let started = Instant::now();
     let mut child = Command::new("node")
-        .arg("sign_in.mjs")
+        .arg(script)
         .current_dir(&script_dir)
         .env("WARD_URL", &base)
         .env("WARD_TENANT", field("tenant_id"))
@@ -92,6 +96,7 @@ fn sign_in_consent_and_single_sign_on_in_chromium() {
         .env("WARD_CHROMIUM", &chromium)
         .env("NO_COLOR", "1")
         .env("FORCE_COLOR", "0")
+        .envs(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -121,7 +126,7 @@ fn sign_in_consent_and_single_sign_on_in_chromium() {
     // The app, registered for the listener the script started.
     let first = match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(line) => line,
-        Err(_) => fail!("interop/browser/sign_in.mjs printed no redirect URI within 60 s"),
+        Err(_) => fail!("interop/browser/{script} printed no redirect URI within 60 s"),
     };
     let Some(redirect_uri) =
         serde_json::from_str::<serde_json::Value>(&first).ok().and_then(|v| v["redirect_uri"].as_str().map(String::from))
@@ -140,17 +145,52 @@ fn sign_in_consent_and_single_sign_on_in_chromium() {
             break status;
         }
         if Instant::now() > deadline {
-            fail!("interop/browser/sign_in.mjs did not finish within 120 s");
+            fail!("interop/browser/{script} did not finish within 120 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     reader.join().unwrap();
     let err = err.join().unwrap();
     let out = out.lock().unwrap().clone();
-    println!("browser/sign_in.mjs ({:.1} s):\n{out}{err}", started.elapsed().as_secs_f64());
+    println!("browser/{script} ({:.1} s):\n{out}{err}", started.elapsed().as_secs_f64());
     assert!(
         status.success(),
-        "browser/sign_in.mjs failed ({status}) against {base}\n--- stdout\n{out}--- stderr\n{err}--- ward log\n{}",
+        "browser/{script} failed ({status}) against {base}\n--- stdout\n{out}--- stderr\n{err}--- ward log\n{}",
         server.log()
+    );
+}
+
+#[test]
+fn sign_in_consent_and_single_sign_on_in_chromium() {
+    // 127.0.0.1, not the public localhost URL: Ward listens on IPv4 loopback only.
+    run_script("sign_in.mjs", |addr| format!("http://{addr}"), |_| Vec::new());
+}
+
+/// `sign_in_methods.mjs`: an authenticator app added then used to sign in with a code; a passkey
+/// registered with a CDP virtual authenticator then used to sign in without a name; the same
+/// authenticator with user verification off refused; an account locked after ten wrong passwords.
+/// WebAuthn needs a domain as its relying party, so the browser uses http://localhost:PORT (the
+/// public URL) and maps localhost to 127.0.0.1 itself.
+#[test]
+fn sign_in_methods_authenticator_app_passkey_and_lockout_in_chromium() {
+    run_script(
+        "sign_in_methods.mjs",
+        |addr| format!("http://localhost:{}", addr.port()),
+        |d| {
+            let created = json(&ok(ward(d).args([
+                "user",
+                "create",
+                "--json",
+                "--upn",
+                "locky@defaultdirectory.ward.local",
+                "--display-name",
+                "Locky",
+                "--generate-password",
+                "--data-dir",
+                "data",
+            ])));
+            let password = created["generatedPassword"].as_str().unwrap_or_else(|| panic!("no generatedPassword: {created}")).to_string();
+            vec![("WARD_LOCKOUT_USERNAME".into(), "locky@defaultdirectory.ward.local".into()), ("WARD_LOCKOUT_PASSWORD".into(), password)]
+        },
     );
 }
