@@ -6,10 +6,12 @@
 //! npm ci --prefix bench/peers/oidc-provider     # the peer of `tokens` (Node.js ≥ 20)
 //! cargo build --release -p ward -p ward-bench && taskset -c 1 target/release/ward-bench tokens
 //! taskset -c 1 target/release/ward-bench directory [--users 1000000]
+//! taskset -c 1 target/release/ward-bench signin
 //! ```
 
 mod directory;
 mod membership;
+mod signin;
 mod tokens;
 
 fn main() {
@@ -20,13 +22,18 @@ fn main() {
         // Internal: run by `tokens` under `taskset -c 0` to measure raw signing on the servers' core.
         return tokens::raw_sign_main(rest);
     }
+    if which == "raw-argon2" {
+        // Internal: run by `signin` under `taskset -c 0`.
+        return signin::raw_argon2_main(rest);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     match which.as_str() {
         "membership" => runtime.block_on(membership::run()),
         "tokens" => runtime.block_on(tokens::run(rest)),
         "directory" => runtime.block_on(directory::run(rest)),
+        "signin" => runtime.block_on(signin::run(rest)),
         other => {
-            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory");
+            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin");
             std::process::exit(2);
         }
     }

@@ -355,6 +355,11 @@ fn post_request(addr: SocketAddr, path: &str, body: &str) -> Arc<[u8]> {
 /// Reads one HTTP/1.1 response (Content-Length or chunked body) from `stream`; returns the status
 /// and the body. `buf` carries bytes across calls (there are none left over without pipelining).
 pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, Vec<u8>)> {
+    read_response_with_head(stream, buf).await.map(|(status, _, body)| (status, body))
+}
+
+/// As [`read_response`], with the response head too (as sent: cookie values are case-sensitive).
+pub(crate) async fn read_response_with_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, String, Vec<u8>)> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
@@ -367,7 +372,8 @@ pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> 
         }
         buf.extend_from_slice(&chunk[..n]);
     };
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("non-UTF-8 head"))?.to_ascii_lowercase();
+    let raw_head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("non-UTF-8 head"))?.to_string();
+    let head = raw_head.to_ascii_lowercase();
     let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status"))?;
     let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()));
     let body = if let Some(len) = header("content-length:") {
@@ -421,7 +427,7 @@ pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> 
     if header("connection:").is_some_and(|v| v.contains("close")) {
         return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "server closed the connection"));
     }
-    Ok((status, body))
+    Ok((status, raw_head, body))
 }
 
 struct Load {

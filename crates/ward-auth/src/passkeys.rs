@@ -147,6 +147,17 @@ fn claimed_aaguid(reg: &RegisterPublicKeyCredential) -> Option<Uuid> {
     data.acd.map(|acd| Uuid::from_bytes(acd.aaguid))
 }
 
+/// Ward's own reading of the client data, on top of the library's: the origin must be exactly
+/// Ward's public origin (as the browser serialises it, no path, no trailing slash), and the
+/// ceremony must not have run in a frame of another site (`crossOrigin`, `topOrigin`): Ward's
+/// pages are never framed (`frame-ancestors 'none'`), so such an answer was not made on them.
+fn client_data_is_ours(client_data_json: &[u8], public_url: &str) -> bool {
+    let Ok(data) = serde_json::from_slice::<Value>(client_data_json) else { return false };
+    let Ok(url) = Url::parse(public_url) else { return false };
+    let expected = url.origin().ascii_serialization();
+    data["origin"].as_str() == Some(expected.as_str()) && data["crossOrigin"].as_bool() != Some(true) && data.get("topOrigin").is_none()
+}
+
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
@@ -285,11 +296,16 @@ impl TokenService {
         }
         let reg: RegisterPublicKeyCredential =
             serde_json::from_str(credential).map_err(|_| PasskeyError::Refused("The answer from your security key is not valid."))?;
+        if !client_data_is_ours(&reg.response.client_data_json, self.public_url()) {
+            tracing::info!(tenant = %tenant.id, user = %user.id, "passkey registration refused: origin or framing not Ward's");
+            return Err(PasskeyError::Refused("Your security key's answer could not be verified. Try again."));
+        }
         let policy = &tenant.settings.auth_methods.fido2;
         if !self.passkeys_enabled_for(tenant, user.id).await? {
             return Err(PasskeyError::NotEnabled);
         }
         let rp = self.relying_party(tenant)?;
+        let attested_ceremony = claims["attested"].as_bool() == Some(true);
         let refused = |e: WebauthnError| {
             tracing::info!(tenant = %tenant.id, user = %user.id, error = %e, "passkey registration refused");
             match e {
@@ -297,11 +313,15 @@ impl TokenService {
                 | WebauthnError::AttestationUntrustedAaguid
                 | WebauthnError::AttestationFormatMissingAaguid
                 | WebauthnError::MissingAttestationCaList
-                | WebauthnError::CredentialMayNotBeHardwareBound => PasskeyError::AttestationRequired,
+                | WebauthnError::CredentialMayNotBeHardwareBound
+                    if attested_ceremony =>
+                {
+                    PasskeyError::AttestationRequired
+                }
                 _ => PasskeyError::Refused("Your security key's answer could not be verified. Try again."),
             }
         };
-        let (cred, attested): (Credential, bool) = if claims["attested"].as_bool() == Some(true) {
+        let (cred, attested): (Credential, bool) = if attested_ceremony {
             let state: AttestedPasskeyRegistration = serde_json::from_value(claims["state"].clone()).map_err(|_| PasskeyError::Expired)?;
             (rp.finish_attested_passkey_registration(&reg, &state).map_err(refused)?.into(), true)
         } else {
@@ -395,6 +415,10 @@ impl TokenService {
         }
         let answer: PublicKeyCredential =
             serde_json::from_str(credential).map_err(|_| PasskeyError::Refused("The answer from your security key is not valid."))?;
+        if !client_data_is_ours(&answer.response.client_data_json, self.public_url()) {
+            tracing::info!(tenant = %tenant.id, "passkey sign-in refused: origin or framing not Ward's");
+            return Err(PasskeyError::Refused("Your security key's answer could not be verified. Try again."));
+        }
         let state: DiscoverableAuthentication = serde_json::from_value(claims["state"].clone()).map_err(|_| PasskeyError::Expired)?;
         let rp = self.relying_party(tenant)?;
         let (handle, cred_id) = rp.identify_discoverable_authentication(&answer).map_err(|_| PasskeyError::UnknownCredential)?;
@@ -502,6 +526,26 @@ mod tests {
         assert!(!m.entries[&a].compromised());
         assert!(m.entries[&b].compromised());
         assert!(m.roots.is_empty());
+    }
+
+    #[test]
+    fn client_data_must_come_from_wards_own_origin_unframed() {
+        let ours = |v: Value| client_data_is_ours(v.to_string().as_bytes(), "https://id.example.com/");
+        assert!(ours(json!({ "type": "webauthn.get", "origin": "https://id.example.com" })));
+        assert!(ours(json!({ "type": "webauthn.get", "origin": "https://id.example.com", "crossOrigin": false })));
+        for bad in [
+            json!({ "origin": "https://id.example.com/" }),
+            json!({ "origin": "https://id.example.com/any/path?x=1" }),
+            json!({ "origin": "https://id.example.com:8443" }),
+            json!({ "origin": "http://id.example.com" }),
+            json!({ "origin": "https://evil.example" }),
+            json!({ "origin": "https://id.example.com", "crossOrigin": true }),
+            json!({ "origin": "https://id.example.com", "topOrigin": "https://evil.example" }),
+            json!({}),
+        ] {
+            assert!(!ours(bad.clone()), "{bad}");
+        }
+        assert!(!client_data_is_ours(b"not json", "https://id.example.com"));
     }
 
     #[test]

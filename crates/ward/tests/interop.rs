@@ -170,6 +170,21 @@ fn msgraph_sdk_directory() {
     Ward::start().run(&python, "python", "msgraph_directory.py", &[]);
 }
 
+/// python-fido2 as a software authenticator against Ward's WebAuthn endpoints: a passkey
+/// registered and used without a username, then crafted ceremonies that must be refused (wrong
+/// origin or rpIdHash, wrong type, missing user verification, a counter going back, a replayed
+/// or swapped challenge, tampered data, a blocked AAGUID set through Graph).
+#[test]
+fn fido2_passkey_ceremonies() {
+    let Some(python) = python() else { return };
+    let w = Ward::start();
+    let d = w.dir.path();
+    let upn = format!("pia@{}", w.field("admin_upn").split('@').nth(1).unwrap());
+    std::fs::write(d.join("pia.pw"), "Passkeys-Are-Nicer-42\n").unwrap();
+    ok(ward(d).args(["user", "create", "--upn", &upn, "--display-name", "Pia Passkey", "--password-file", "pia.pw", "--data-dir", "data"]));
+    w.run(&python, "python", "fido2_ceremonies.py", &[("WARD_USERNAME", &upn), ("WARD_PASSWORD", "Passkeys-Are-Nicer-42")]);
+}
+
 #[test]
 fn openid_client_client_credentials() {
     let Some(node) = node() else { return };
