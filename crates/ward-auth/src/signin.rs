@@ -182,21 +182,35 @@ impl TokenService {
                 Err(e) => return Err(unavailable(&e)),
             }
         };
-        // A network that has failed too often, across accounts, is refused whatever it sends.
+        // The counters this sign-in may meet, read at once: the network's and both of the account's.
         let network = current_network();
         let network_key = network.as_ref().map(|n| (tenant.id, format!("source:{n}")));
+        let account_keys = user.as_ref().map(|u| (format!("user:{}", u.id), format!("user:{}:familiar", u.id)));
+        let mut shared: Vec<&str> = Vec::with_capacity(3);
+        shared.extend(network_key.as_ref().map(|k| k.1.as_str()));
+        if let Some((plain, familiar)) = &account_keys {
+            shared.extend([plain.as_str(), familiar.as_str()]);
+        }
+        let counters = if shared.is_empty() {
+            Vec::new()
+        } else {
+            self.directory.store().lockouts(tenant.id, &shared, now).await.map_err(|e| unavailable(&e))?
+        };
+        let counter = |key: &str| counters.iter().find(|(k, _)| k == key);
+        // A network that has failed too often, across accounts, is refused whatever it sends.
         if let Some(k) = &network_key
-            && let Some(until) = self.locked_until(k, now).await
+            && let Some(until) = counter(&k.1).and_then(|(_, lock)| *lock)
         {
             tracing::info!(tenant = %tenant.id, network = %k.1, "sign-in refused: the network is locked out");
             return Err(SignInError::Locked { until });
         }
         // One lockout counter per account, however it was named (UPN in any case, or object id),
         // and a separate one for the networks the person usually signs in from.
-        let familiar = match (&user, &network) {
-            (Some(u), Some(n)) => self.directory.store().familiar_source(tenant.id, u.id, n, now - FAMILIAR_FOR).await.unwrap_or(false),
-            _ => false,
+        let last_seen_here = match (&user, &network) {
+            (Some(u), Some(n)) => self.directory.store().familiar_source(tenant.id, u.id, n, now - FAMILIAR_FOR).await.unwrap_or(None),
+            _ => None,
         };
+        let familiar = last_seen_here.is_some();
         let key = (
             tenant.id,
             match &user {
@@ -205,7 +219,8 @@ impl TokenService {
                 None => format!("name:{}", username.trim().to_ascii_lowercase()),
             },
         );
-        if let Some(until) = self.locked_until(&key, now).await {
+        let lock = if shared_key(&key.1) { counter(&key.1).and_then(|(_, lock)| *lock) } else { self.locked_until(&key, now).await };
+        if let Some(until) = lock {
             return Err(SignInError::Locked { until });
         }
         let mut amr = "pwd";
@@ -233,11 +248,16 @@ impl TokenService {
             tracing::info!(tenant = %tenant.id, "sign-in failed: bad credentials");
             return Err(SignInError::BadCredentials);
         };
-        self.clear_failures(&key).await;
+        // Only a counter that exists needs clearing: most sign-ins follow no failure.
+        if !shared_key(&key.1) || counter(&key.1).is_some() {
+            self.clear_failures(&key).await;
+        }
         if !user.account_enabled {
             return Err(SignInError::Disabled);
         }
+        // Written at most daily per network: a sign-in from a known place costs no write.
         if let Some(n) = &network
+            && last_seen_here.is_none_or(|t| t < now - Duration::days(1))
             && let Err(e) = self.directory.store().remember_source(tenant.id, user.id, n, now).await
         {
             tracing::warn!(error = %e, "could not remember the network of a sign-in");

@@ -30,6 +30,32 @@ pub(crate) async fn locked_until(db: &dyn Db, tenant: TenantId, key: &str, now: 
     }
 }
 
+pub(crate) async fn lockouts(
+    db: &dyn Db,
+    tenant: TenantId,
+    keys: &[&str],
+    now: OffsetDateTime,
+) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>> {
+    if keys.is_empty() || keys.len() > 3 {
+        return Err(StoreError::Corrupt(format!("lockouts: {} keys asked for (1 to 3)", keys.len())));
+    }
+    // Unused slots repeat the first key: the same three-placeholder statement serves every call.
+    let k = |i: usize| keys.get(i).copied().unwrap_or(keys[0]);
+    let rows = db
+        .rows(
+            "SELECT key, locked_until FROM lockouts WHERE tenant_id = $1 AND key IN ($2, $3, $4)",
+            args![tenant.to_string(), k(0), k(1), k(2)],
+        )
+        .await?;
+    let at = micros(now);
+    rows.iter()
+        .map(|r| {
+            let lock = r.opt_int(1)?.filter(|l| *l > at).map(from_micros).transpose()?;
+            Ok((r.text(0)?, lock))
+        })
+        .collect()
+}
+
 pub(crate) async fn record_lockout_failure(
     db: &dyn Db,
     tenant: TenantId,
@@ -89,14 +115,14 @@ pub(crate) async fn familiar_source(
     user: ObjectId,
     source: &str,
     since: OffsetDateTime,
-) -> StoreResult<bool> {
+) -> StoreResult<Option<OffsetDateTime>> {
     let rows = db
         .rows(
-            "SELECT 1 FROM familiar_sources WHERE tenant_id = $1 AND user_id = $2 AND source = $3 AND last_seen >= $4",
+            "SELECT last_seen FROM familiar_sources WHERE tenant_id = $1 AND user_id = $2 AND source = $3 AND last_seen >= $4",
             args![tenant.to_string(), user.to_string(), source, micros(since)],
         )
         .await?;
-    Ok(!rows.is_empty())
+    rows.first().map(|r| r.int(0).and_then(from_micros)).transpose()
 }
 
 pub(crate) async fn purge_sources(db: &dyn Db, cutoff: OffsetDateTime) -> StoreResult<u64> {

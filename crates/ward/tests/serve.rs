@@ -97,6 +97,25 @@ fn tls_misconfiguration_is_a_clear_error() {
     assert!(stderr(&o).contains("go together"));
 }
 
+#[test]
+fn fido_metadata_that_is_not_trusted_or_not_metadata_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let serve =
+        |file: &str| run(ward(d).args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]).env("WARD_FIDO_METADATA_FILE", file));
+    std::fs::write(d.join("forged.jwt"), "eyJhbGciOiJFUzI1NiJ9.eyJlbnRyaWVzIjpbXX0.c2ln").unwrap();
+    let o = serve("forged.jwt");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("did not verify against the FIDO roots"), "{}", stderr(&o));
+    std::fs::write(d.join("bad.json"), r#"{"entries":[{"aaguid":"not-a-guid"}]}"#).unwrap();
+    let o = serve("bad.json");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("aaguid is not a GUID"), "{}", stderr(&o));
+    let o = serve("missing.json");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read fido_metadata_file"), "{}", stderr(&o));
+}
+
 #[tokio::test]
 async fn forwarded_headers_count_only_from_trusted_proxies() {
     let dir = tempfile::tempdir().unwrap();
