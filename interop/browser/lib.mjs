@@ -1,5 +1,6 @@
 // What the browser scripts share: the output lines, the protocol with the Rust test, Chromium's
-// flags, the client's redirect listener, and the watch kept on the browser (console errors, script
+// flags, the client's redirect listener, the two sign-in pages ("username first": the username,
+// Next; then the password, Sign in), and the watch kept on the browser (console errors, script
 // errors, CSP violations, failed requests, every URL asked for).
 //
 // Output: one `ok` line per checked property, `note` lines for what is expected but worth saying,
@@ -96,6 +97,44 @@ export async function startClient() {
     },
     close: () => listener.close(),
   };
+}
+
+/**
+ * Ward's two sign-in pages, found as a person finds them. Page 1, "Sign in": a Username field and
+ * a "Next" button (no password field), and the "Sign in with a passkey" button. Page 2, "Enter
+ * password": "Signing in as NAME" with a "Use another account" link, a Password field and a
+ * "Sign in" button, then "Sign in with a passkey instead".
+ */
+export function signInPages(page) {
+  return {
+    username: page.getByLabel('Username', { exact: true }),
+    next: page.getByRole('button', { name: 'Next', exact: true }),
+    passwordHeading: page.getByRole('heading', { level: 1, name: 'Enter password', exact: true }),
+    signingInAs: page.locator('#signing-in-as'),
+    anotherAccount: page.getByRole('link', { name: 'Use another account', exact: true }),
+    password: page.getByLabel('Password', { exact: true }),
+    passwordInputs: page.locator('input[type=password]'),
+    signIn: page.getByRole('button', { name: 'Sign in', exact: true }),
+  };
+}
+
+/** Is `response` the answer to a POST of one of the sign-in forms (`/T/login`)? */
+export const isLoginPost = (tenant) => (response) =>
+  response.request().method() === 'POST' && new URL(response.url()).pathname === `/${tenant}/login`;
+
+/**
+ * Runs `action` (a click, Enter) that posts a sign-in form; returns Ward's answer to the POST once
+ * the page it leads to has loaded (the last page of any redirects).
+ */
+export async function postLogin(page, tenant, what, action) {
+  const [response] = await step(what, () => Promise.all([page.waitForResponse(isLoginPost(tenant)), page.waitForEvent('load'), action()]), page);
+  return response;
+}
+
+/** The `name` of the focused element once the page's autofocus ran (waits up to `ms` for `expected`). */
+export async function focusedName(page, expected, ms = 2000) {
+  await page.waitForFunction((n) => document.activeElement?.getAttribute('name') === n, expected, { timeout: ms }).catch(() => {});
+  return page.evaluate(() => document.activeElement?.getAttribute('name') ?? `(${document.activeElement?.tagName ?? 'nothing'})`);
 }
 
 /** A web app's authorize URL (code flow, `openid profile User.Read`, state=abc). */

@@ -7,11 +7,30 @@
 //   3. this script drives the browser and prints one `ok` line per checked property, or a `FAIL`
 //      line and exits 1 at the first that does not hold.
 // Environment: WARD_URL (Ward's origin, http://127.0.0.1:PORT), WARD_TENANT, WARD_USERNAME,
-// WARD_PASSWORD, WARD_SCREENSHOT_DIR (where sign-in.png goes), WARD_CHROMIUM (default
+// WARD_PASSWORD, WARD_SCREENSHOT_DIR (where sign-in.png and the others go), WARD_CHROMIUM (default
 // /usr/bin/chromium).
+//
+// Ward signs in "username first": page 1 ("Sign in") asks for the username and has a "Next"
+// button; page 2 ("Enter password", "Signing in as NAME") asks for the password and has "Sign in".
 import fs from 'node:fs';
 import path from 'node:path';
-import { authorizeUrl, check, expectConsole, input, launch, noProblems, ok, run, seen, startClient, step, watchedPage } from './lib.mjs';
+import {
+  authorizeUrl,
+  check,
+  expectConsole,
+  focusedName,
+  input,
+  launch,
+  noProblems,
+  ok,
+  postLogin,
+  run,
+  seen,
+  signInPages,
+  startClient,
+  step,
+  watchedPage,
+} from './lib.mjs';
 
 const WARD = new URL(input('WARD_URL')).origin;
 const TENANT = input('WARD_TENANT');
@@ -42,19 +61,23 @@ async function main() {
   check(first.status() === 200, 'the authorize URL answers 200 with a page', `status ${first.status()}`);
   check(new URL(page.url()).origin === WARD, 'the sign-in page is on Ward’s origin', page.url());
 
-  // 2. The sign-in page.
+  // 2. The sign-in page, page 1: the username.
   const lang = await page.locator('html').getAttribute('lang');
   check(/^[a-z]{2,3}(-[A-Za-z0-9]+)*$/.test(lang ?? ''), `<html lang="${lang}">`, String(lang));
   const title = await page.title();
   check(title.trim().length > 0, `the page has a <title>: "${title}"`, title);
   const heading = page.getByRole('heading', { level: 1 });
   check((await heading.count()) === 1, `one level-1 heading: "${await heading.first().textContent()}"`);
-  const username = page.getByLabel('Username', { exact: true });
-  const password = page.getByLabel('Password', { exact: true });
+  const { username, next, password, passwordInputs, passwordHeading, signingInAs, signIn } = signInPages(page);
   check((await username.count()) === 1 && (await username.isEditable()), 'the Username field is found by its label and editable');
-  check((await password.count()) === 1 && (await password.isEditable()), 'the Password field is found by its label and editable');
-  check((await password.getAttribute('type')) === 'password', 'the Password field hides what is typed');
-  check((await page.getByRole('button', { name: 'Sign in', exact: true }).count()) === 1, 'a "Sign in" button, by its accessible name');
+  check((await next.count()) === 1, 'a "Next" button, by its accessible name');
+  check(
+    (await password.count()) === 0 && (await passwordInputs.count()) === 0,
+    'no Password field on the first page (username first)',
+    `${await passwordInputs.count()} password input(s)`,
+  );
+  const focused1 = await focusedName(page, 'username');
+  check(focused1 === 'username', 'the Username field has the focus on load', focused1);
   const csp = first.headers()['content-security-policy'] ?? '';
   check(csp.includes('default-src') && csp.includes('form-action'), `the page has a Content-Security-Policy: ${csp}`, csp);
 
@@ -86,44 +109,54 @@ async function main() {
   await page.screenshot({ path: shot, fullPage: true });
   ok(`screenshot of the sign-in page: ${shot}`);
 
-  // 3. A wrong password, typed and submitted from the keyboard.
-  await username.click();
+  // 3. The username typed from the keyboard (the field has the focus), Enter: page 2, the password.
   await page.keyboard.type(USERNAME);
-  await page.keyboard.press('Tab');
-  const focused = await page.evaluate(() => document.activeElement?.getAttribute('name'));
-  check(focused === 'password', 'Tab moves from Username to Password', String(focused));
+  const named = await postLogin(page, TENANT, 'submitting the username with Enter', () => page.keyboard.press('Enter'));
+  check(named.status() === 200, `Enter submitted the username: POST ${new URL(named.url()).pathname} answered ${named.status()}`, named.status());
+  await step('waiting for the "Enter password" heading', () => passwordHeading.waitFor(), page);
+  const title2 = await page.title();
+  check(
+    (await page.getByRole('heading', { level: 1 }).count()) === 1 && title2.trim().length > 0,
+    `the password page: one level-1 heading "Enter password", <title> "${title2}"`,
+  );
+  const as = ((await signingInAs.textContent()) ?? '').trim();
+  check(as === USERNAME && (await page.getByText('Signing in as').count()) >= 1, `"Signing in as ${as}"`, as);
+  check((await password.count()) === 1 && (await password.isEditable()), 'the Password field is found by its label and editable');
+  check((await password.getAttribute('type')) === 'password', 'the Password field hides what is typed');
+  const focused2 = await focusedName(page, 'password');
+  check(focused2 === 'password', 'the Password field has the focus on load (document.activeElement)', focused2);
+  check((await signIn.count()) === 1, 'a "Sign in" button, by its accessible name');
+  check((await username.count()) === 0, 'no Username field to retype on the password page');
+  noProblems('on the password page');
+  await page.screenshot({ path: path.join(SHOTS, 'sign-in-password.png'), fullPage: true });
+  ok(`screenshot of the password page: ${path.join(SHOTS, 'sign-in-password.png')}`);
+
+  // 4. A wrong password, typed and submitted from the keyboard.
   await page.keyboard.type('not-the-password');
   // Chromium logs every 4xx/5xx response as a console error, the page's own included. Ward
-  // answers a wrong password with 401 and the sign-in form again, on purpose (tests/oidc.rs
+  // answers a wrong password with 401 and the password page again, on purpose (tests/oidc.rs
   // asserts it); that one response is expected, and announced with a note.
   expectConsole(/status of 401/, `/${TENANT}/login`, 'Ward answers a wrong password with 401');
-  const [wrong] = await step(
-    'submitting a wrong password with Enter',
-    () =>
-      Promise.all([
-        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/${TENANT}/login`),
-        page.keyboard.press('Enter'),
-      ]),
-    page,
-  );
-  await page.waitForLoadState();
-  ok(`Enter submitted the form: POST ${new URL(wrong.url()).pathname} answered ${wrong.status()}`);
-  const alert = page.getByRole('alert');
-  await step('waiting for an element with role=alert', () => alert.waitFor({ state: 'visible' }), page);
+  const wrong = await postLogin(page, TENANT, 'submitting a wrong password with Enter', () => page.keyboard.press('Enter'));
+  check(wrong.status() === 401, `Enter submitted the form: POST ${new URL(wrong.url()).pathname} answered ${wrong.status()}`, wrong.status());
+  const alert = page.getByRole('alert').filter({ visible: true });
+  await step('waiting for an element with role=alert', () => alert.first().waitFor({ state: 'visible' }), page);
+  check((await alert.count()) === 1, 'one visible role=alert', await alert.allTextContents());
   const alertText = (await alert.textContent()).trim();
   check(alertText.length > 0, `role=alert says: "${alertText}"`);
   const alertId = await alert.getAttribute('id');
-  const described = await page.getByLabel('Password', { exact: true }).getAttribute('aria-describedby');
+  const described = await password.getAttribute('aria-describedby');
   check(alertId && described === alertId, 'the Password field is described by the alert (aria-describedby)', { alertId, described });
+  const againAs = ((await signingInAs.textContent().catch(() => '')) ?? '').trim();
+  check((await passwordHeading.count()) === 1 && againAs === USERNAME, `still on the password page, signing in as ${againAs}`, againAs);
   const cookiesAfterWrong = await context.cookies(WARD);
   check(!cookiesAfterWrong.some((c) => c.name === 'ward_session'), 'no session cookie after a wrong password', cookiesAfterWrong.map((c) => c.name));
   await page.screenshot({ path: path.join(SHOTS, 'sign-in-error.png'), fullPage: true });
   noProblems('after the wrong password');
 
-  // 4. The right password, then consent.
-  await page.getByLabel('Username', { exact: true }).fill(USERNAME);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  // 5. The right password, then consent.
+  await password.fill(PASSWORD);
+  await signIn.click();
   await step(
     'waiting for the consent page ("Permissions requested")',
     () => page.getByRole('heading', { name: 'Permissions requested' }).waitFor(),
@@ -137,7 +170,7 @@ async function main() {
   await page.screenshot({ path: path.join(SHOTS, 'consent.png'), fullPage: true });
   noProblems('on the consent page');
 
-  // 5. Accept: the browser follows Ward's redirect to the client (the CSP's form-action allows it).
+  // 6. Accept: the browser follows Ward's redirect to the client (the CSP's form-action allows it).
   await step(
     'clicking Accept and following the redirect to the client',
     () => Promise.all([page.waitForURL((u) => u.origin === CLIENT), page.getByRole('button', { name: 'Accept' }).click()]),
@@ -152,7 +185,7 @@ async function main() {
   check(lastRedirect()?.get('code') === code, 'the client’s listener itself received that code');
   noProblems('after consent');
 
-  // 6. Again in the same browser: single sign-on and remembered consent, straight to the client.
+  // 7. Again in the same browser: single sign-on and remembered consent, straight to the client.
   const committed = [];
   const onNav = (frame) => frame === page.mainFrame() && committed.push(frame.url());
   page.on('framenavigated', onNav);

@@ -13,6 +13,9 @@
 // with no sign-in method but the password: it gets an authenticator app and a passkey here),
 // WARD_LOCKOUT_USERNAME and WARD_LOCKOUT_PASSWORD (another user, locked out here),
 // WARD_SCREENSHOT_DIR (where sign-in-methods-*.png go), WARD_CHROMIUM (default /usr/bin/chromium).
+//
+// Ward signs in "username first": a password sign-in is the username, "Next", then the password on
+// the "Enter password" page, "Sign in". A passkey sign-in starts from the first page, no username.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,13 +24,16 @@ import {
   check,
   expectConsole,
   expectedSeen,
+  focusedName,
   input,
   launch,
   noProblems,
   note,
   ok,
+  postLogin,
   run,
   seen,
+  signInPages,
   startClient,
   step,
   unseenExpected,
@@ -152,21 +158,39 @@ async function main() {
   context.setDefaultNavigationTimeout(15_000);
   const page = await watchedPage(context);
 
-  const postLogin = (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/${TENANT}/login`;
-  const username = page.getByLabel('Username', { exact: true });
-  const password = page.getByLabel('Password', { exact: true });
-  const signIn = page.getByRole('button', { name: 'Sign in', exact: true });
+  const { username, next, password, passwordInputs, passwordHeading, signingInAs, anotherAccount, signIn } = signInPages(page);
+
+  /** Page 1: `name` in the Username field, Next; checks that page 2 asks for the password as `name`. */
+  async function enterUsername(name, what) {
+    await username.fill(name);
+    const r = await postLogin(page, TENANT, `${what}: the username, Next`, () => next.click());
+    check(r.status() === 200, `${what}: the username answered ${r.status()} with the password page`, r.status());
+    await step(`${what}: waiting for the "Enter password" page`, () => passwordHeading.waitFor(), page);
+    const as = ((await signingInAs.textContent()) ?? '').trim();
+    check(as === name && (await password.count()) === 1, `${what}: "Signing in as ${as}", a Password field`, as);
+  }
 
   // 1. An authenticator app: added on the security-info page, then asked for after the password.
   const portal = await step('opening the security-info page', () => page.goto(SECURITY_INFO), page);
-  check(portal.status() === 200 && (await username.count()) === 1, 'the security-info page asks for a sign-in first', `status ${portal.status()}`);
-  await username.fill(USERNAME);
-  await password.fill(PASSWORD);
-  const [portalSignIn] = await step(
-    'signing in to the security-info page',
-    () => Promise.all([page.waitForResponse(postLogin), signIn.click()]),
-    page,
+  check(
+    portal.status() === 200 && (await username.count()) === 1 && (await next.count()) === 1 && (await passwordInputs.count()) === 0,
+    'the security-info page asks for a sign-in first: Username and Next, no password yet',
+    `status ${portal.status()}`,
   );
+  await enterUsername(USERNAME, 'security-info sign-in');
+  // "Use another account" goes back to the first page, the Username field empty.
+  await step('following "Use another account"', () => Promise.all([page.waitForEvent('load'), anotherAccount.click()]), page);
+  await step('waiting for the Username field', () => username.waitFor(), page);
+  check(
+    (await username.inputValue()) === '' && (await passwordInputs.count()) === 0 && (await next.count()) === 1,
+    `"Use another account" leads back to the first page (${new URL(page.url()).pathname}): an empty Username field, Next, no password`,
+    { value: await username.inputValue(), passwords: await passwordInputs.count() },
+  );
+  noProblems('after "Use another account"');
+  await enterUsername(USERNAME, 'security-info sign-in');
+  await screenshot(page, 'password');
+  await password.fill(PASSWORD);
+  const portalSignIn = await postLogin(page, TENANT, 'signing in to the security-info page', () => signIn.click());
   check(portalSignIn.status() === 303, `the password is accepted: POST /${TENANT}/login answered ${portalSignIn.status()}`, portalSignIn.status());
   await step('waiting for "Add an authenticator app"', () => page.getByRole('link', { name: 'Add an authenticator app' }).waitFor(), page);
   ok(`signed in with the password: "${await page.title()}" at ${new URL(page.url()).pathname}`);
@@ -204,9 +228,9 @@ async function main() {
   await context.clearCookies();
   const login = await step('opening the authorize URL', () => page.goto(AUTHORIZE), page);
   check(login.status() === 200 && (await username.count()) === 1, 'with the cookies cleared, the authorize URL shows the sign-in page', `status ${login.status()}`);
-  await username.fill(USERNAME);
+  await enterUsername(USERNAME, 'authorize sign-in');
   await password.fill(PASSWORD);
-  const [passwordStep] = await step('signing in with the password', () => Promise.all([page.waitForResponse(postLogin), signIn.click()]), page);
+  const passwordStep = await postLogin(page, TENANT, 'signing in with the password', () => signIn.click());
   check(passwordStep.status() === 200, `the password is accepted with a page: POST /${TENANT}/login answered ${passwordStep.status()}`, passwordStep.status());
   const codeField = page.getByLabel('Code', { exact: true });
   await step('waiting for the "Enter code" page', () => codeField.waitFor(), page);
@@ -346,38 +370,43 @@ async function main() {
   // 4. Lockout: ten wrong passwords typed for another account, then even the right one is refused.
   await context.clearCookies();
   await step('opening the authorize URL', () => page.goto(AUTHORIZE), page);
+  // The username typed once, Enter; then every wrong password on the password page, which stays.
+  const focused1 = await focusedName(page, 'username');
+  check(focused1 === 'username', 'the Username field has the focus on load', focused1);
+  await page.keyboard.type(LOCKOUT_USERNAME);
+  const named = await postLogin(page, TENANT, 'submitting the username with Enter', () => page.keyboard.press('Enter'));
+  check(named.status() === 200, `the username, typed and submitted with Enter, answered ${named.status()}`, named.status());
+  await step('waiting for the "Enter password" page', () => passwordHeading.waitFor(), page);
   const statuses = [];
+  const names = new Set();
   expectConsole(/status of 401/, `/${TENANT}/login`, 'Ward answers a wrong password with 401', 10);
   for (let i = 1; i <= 10; i += 1) {
-    await username.click();
+    const focused = await focusedName(page, 'password');
+    if (focused !== 'password') await password.click();
     await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.type(LOCKOUT_USERNAME);
-    await page.keyboard.press('Tab');
     await page.keyboard.type(`wrong-password-${i}`);
-    const [r] = await step(
-      `submitting wrong password ${i} with Enter`,
-      () => Promise.all([page.waitForResponse(postLogin), page.keyboard.press('Enter')]),
-      page,
-    );
-    await page.waitForLoadState();
+    const r = await postLogin(page, TENANT, `submitting wrong password ${i} with Enter`, () => page.keyboard.press('Enter'));
     statuses.push(r.status());
+    names.add(((await signingInAs.textContent().catch(() => '')) ?? '').trim());
   }
   await expectedSeen();
   check(statuses.every((s) => s === 401), `ten wrong passwords, typed and submitted with Enter, answered ${statuses.join(' ')}`, statuses);
+  check(
+    names.size === 1 && names.has(LOCKOUT_USERNAME) && (await passwordHeading.count()) === 1,
+    `each wrong password answered with the password page again, signing in as ${[...names].join(', ')}`,
+    [...names],
+  );
   const wrongAlert = (await page.locator('#error').textContent()).trim();
   ok(`the alert after the tenth: "${wrongAlert}"`);
   noProblems('after ten wrong passwords');
   expectConsole(/status of 429/, `/${TENANT}/login`, 'Ward answers a sign-in to a locked account with 429');
-  await username.fill(LOCKOUT_USERNAME);
   await password.click();
+  await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.type(LOCKOUT_PASSWORD);
-  const [locked] = await step(
-    'submitting the right password with Enter',
-    () => Promise.all([page.waitForResponse(postLogin), page.keyboard.press('Enter')]),
-    page,
-  );
-  await page.waitForLoadState();
+  const locked = await postLogin(page, TENANT, 'submitting the right password with Enter', () => page.keyboard.press('Enter'));
   check(locked.status() === 429, `the right password is answered ${locked.status()}`, locked.status());
+  const lockedAs = ((await signingInAs.textContent().catch(() => '')) ?? '').trim();
+  check((await passwordHeading.count()) === 1 && lockedAs === LOCKOUT_USERNAME, `the 429 is the password page, signing in as ${lockedAs}`, lockedAs);
   const retry = (await locked.allHeaders())['retry-after'];
   const lockedText = (await page.getByRole('alert').filter({ visible: true }).first().textContent()).trim();
   const m = /^Your account is temporarily locked after too many failed attempts\. Try again in (\d+) seconds\.$/.exec(lockedText);

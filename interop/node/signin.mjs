@@ -1,8 +1,11 @@
 // Drives Ward's sign-in pages the way a browser with no JavaScript would, with fetch and a cookie
 // jar of our own: GET the authorization URL, follow redirects by hand, fill and POST each page's
 // form (hidden inputs carry the CSRF token and the continuation), and stop at the first redirect
-// to the client's redirect_uri, which is never followed. A form with a password field is the
-// sign-in page; any other is the consent page, answered with its button consent=accept.
+// to the client's redirect_uri, which is never followed. Ward signs in "username first": a form
+// with a visible username field and no password field is the username page (the username is
+// posted); a form with a password field is the password page (the password is posted, and the
+// username too when its field is visible rather than hidden); any other form is the consent page,
+// answered with its button consent=accept.
 import { fail } from './lib.mjs';
 
 const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", '#39': "'", '#x27': "'", '#47': '/', '#x2F': '/' };
@@ -16,22 +19,27 @@ function attributes(tag) {
   return out;
 }
 
-/** { action, fields, hasPassword } of the page's first POST form, or null. */
+/**
+ * { action, fields, hasPassword, hasUsername } of the page's first POST form, or null: fields as a
+ * browser would post them, hasUsername when a username field is there and not hidden.
+ */
 export function postForm(html) {
   for (const [, open, body] of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
     const form = attributes(open);
     if ((form.method ?? 'get').toLowerCase() !== 'post') continue;
     const fields = new URLSearchParams();
     let hasPassword = false;
+    let hasUsername = false;
     for (const [, tag] of body.matchAll(/<input\b([^>]*)>/gi)) {
       const input = attributes(tag);
       const type = (input.type ?? 'text').toLowerCase();
       if (type === 'password') hasPassword = true;
+      if (input.name === 'username' && type !== 'hidden') hasUsername = true;
       if (!input.name || ['submit', 'button', 'image', 'reset', 'file'].includes(type)) continue;
       if (['checkbox', 'radio'].includes(type) && !('checked' in input)) continue;
       fields.set(input.name, input.value ?? (['checkbox', 'radio'].includes(type) ? 'on' : ''));
     }
-    return { action: form.action ?? '', fields, hasPassword };
+    return { action: form.action ?? '', fields, hasPassword, hasUsername };
   }
   return null;
 }
@@ -79,10 +87,14 @@ export async function signIn(authorizationUrl, redirectUri, username, password) 
     const form = postForm(html);
     if (!form) fail(`sign-in: the page at ${response.url} has no POST form: ${html.slice(0, 500)}`);
     if (form.hasPassword) {
-      if (pages.includes('sign-in')) fail(`sign-in: the password form came back, the credentials were refused: ${html.slice(0, 500)}`);
-      form.fields.set('username', username);
+      if (pages.includes('password')) fail(`sign-in: the password form came back, the credentials were refused: ${html.slice(0, 500)}`);
+      if (form.hasUsername) form.fields.set('username', username);
       form.fields.set('password', password);
-      pages.push('sign-in');
+      pages.push('password');
+    } else if (form.hasUsername) {
+      if (pages.includes('username')) fail(`sign-in: the username form came back, the username was refused: ${html.slice(0, 500)}`);
+      form.fields.set('username', username);
+      pages.push('username');
     } else {
       form.fields.set('consent', 'accept');
       pages.push('consent');

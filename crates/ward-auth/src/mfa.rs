@@ -238,11 +238,37 @@ impl TokenService {
         };
         self.directory.store().add_auth_method(&method).await.map_err(|_| EnrollError::Unavailable)?;
         tracing::info!(tenant = %tenant.id, user = %user.id, method = %id, "authenticator app added");
+        self.audit_security_info(tenant, user, "User registered security info", TOTP).await;
         Ok(method)
     }
 
     pub async fn remove_method(&self, tenant: &Tenant, user: &User, id: uuid::Uuid) -> Result<bool, SignInError> {
-        self.directory.store().remove_auth_method(tenant.id, user.id, id).await.map_err(|_| SignInError::Unavailable)
+        let methods = self.directory.store().auth_methods(tenant.id, user.id).await.map_err(|_| SignInError::Unavailable)?;
+        let kind = methods.iter().find(|m| m.id == id).map(|m| m.kind.clone()).unwrap_or_default();
+        let removed = self.directory.store().remove_auth_method(tenant.id, user.id, id).await.map_err(|_| SignInError::Unavailable)?;
+        if removed {
+            self.audit_security_info(tenant, user, "User deleted security info", &kind).await;
+        }
+        Ok(removed)
+    }
+
+    /// Writes the audit record of a change to a person's own sign-in methods (Entra's "User
+    /// registered security info" and "User deleted security info"), initiated by that person.
+    pub(crate) async fn audit_security_info(&self, tenant: &Tenant, user: &User, activity: &'static str, kind: &str) {
+        let (ip, request_id) = crate::signin::current_request();
+        let who = json!({ "id": user.id, "userPrincipalName": user.user_principal_name.as_str(), "displayName": user.display_name, "ipAddress": ip.map(|i| i.to_string()) });
+        let ctx = ward_core::audit::AuditContext {
+            initiated_by: json!({ "user": who, "app": null }),
+            category: "UserManagement",
+            activity,
+            operation_type: if activity.contains("deleted") { "Delete" } else { "Add" },
+            correlation_id: request_id,
+        };
+        let target = json!({ "id": user.id, "type": "User", "displayName": user.display_name, "userPrincipalName": user.user_principal_name.as_str(),
+            "modifiedProperties": [{ "displayName": "authenticationMethod", "oldValue": null, "newValue": kind }] });
+        if let Err(e) = self.directory.audit_success(tenant.id, &ctx, vec![target]).await {
+            tracing::warn!(error = %e, "could not record a security-info change in the audit log");
+        }
     }
 }
 

@@ -312,6 +312,9 @@ impl TokenService {
                 WebauthnError::AttestationNotVerifiable
                 | WebauthnError::AttestationUntrustedAaguid
                 | WebauthnError::AttestationFormatMissingAaguid
+                | WebauthnError::AttestationChainNotTrusted(_)
+                | WebauthnError::AttestationCertificateTrustStoreEmpty
+                | WebauthnError::AttestationLeafCertMissing
                 | WebauthnError::MissingAttestationCaList
                 | WebauthnError::CredentialMayNotBeHardwareBound
                     if attested_ceremony =>
@@ -382,6 +385,7 @@ impl TokenService {
         };
         self.directory.store().add_auth_method(&method).await.map_err(|_| PasskeyError::Unavailable)?;
         tracing::info!(tenant = %tenant.id, user = %user.id, method = %id, %aaguid, attested, "passkey registered");
+        self.audit_security_info(tenant, user, "User registered security info", FIDO2).await;
         Ok(method)
     }
 

@@ -39,13 +39,19 @@ const SOURCE_FIRST: Duration = Duration::minutes(5);
 pub const FAMILIAR_FOR: Duration = Duration::days(90);
 
 tokio::task_local! {
-    /// The client address of the request being handled, when the HTTP layer knows it.
-    static SOURCE: Option<std::net::IpAddr>;
+    /// The client address and id of the request being handled, when the HTTP layer knows them.
+    static SOURCE: (Option<std::net::IpAddr>, String);
 }
 
-/// Runs `work` with `ip` as the client address sign-ins see (set by the HTTP layer per request).
-pub async fn from_source<F: std::future::Future>(ip: Option<std::net::IpAddr>, work: F) -> F::Output {
-    SOURCE.scope(ip, work).await
+/// Runs `work` with `ip` as the client address sign-ins see and `request_id` as the correlation id
+/// of what it records (set by the HTTP layer per request).
+pub async fn from_source<F: std::future::Future>(ip: Option<std::net::IpAddr>, request_id: &str, work: F) -> F::Output {
+    SOURCE.scope((ip, request_id.to_string()), work).await
+}
+
+/// The client address and request id of the request being handled, if known.
+pub(crate) fn current_request() -> (Option<std::net::IpAddr>, String) {
+    SOURCE.try_with(|s| s.clone()).unwrap_or_default()
 }
 
 /// The network an address belongs to, as smart lockout counts it: IPv4 /24, IPv6 /64.
@@ -66,7 +72,7 @@ pub fn network_of(ip: std::net::IpAddr) -> String {
 }
 
 fn current_network() -> Option<String> {
-    SOURCE.try_with(|s| *s).ok().flatten().map(network_of)
+    SOURCE.try_with(|s| s.0).ok().flatten().map(network_of)
 }
 
 /// Keys counted in the store (seen by every node): accounts and networks.

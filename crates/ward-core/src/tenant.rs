@@ -33,6 +33,9 @@ pub struct TenantSettings {
     /// The organisation's look on its sign-in pages.
     #[serde(default)]
     pub branding: Branding,
+    /// After the username, tell whether the account exists and offer only its own methods (off by
+    /// default: every name then gets the same page, so none can be probed).
+    pub sign_in_reveals_accounts: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

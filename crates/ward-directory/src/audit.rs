@@ -92,6 +92,14 @@ pub fn record(ctx: &AuditContext, at: OffsetDateTime, targets: Vec<Value>, resul
 
 impl Directory {
     /// Records an activity that was refused (its change, if any, was not made).
+    /// Records an activity that happened outside the directory's own writes (a sign-in method
+    /// registered or removed), right after it did.
+    pub async fn audit_success(&self, tenant: TenantId, ctx: &AuditContext, targets: Vec<Value>) -> Result<()> {
+        let r = record(ctx, self.clock.now(), targets, "success", "");
+        self.store.commit(tenant, self.clock.now(), vec![WriteOp::Audit(r)]).await?;
+        Ok(())
+    }
+
     pub async fn audit_failure(&self, tenant: TenantId, ctx: &AuditContext, targets: Vec<Value>, reason: &str) -> Result<()> {
         let r = record(ctx, self.clock.now(), targets, "failure", reason);
         self.store.commit(tenant, self.clock.now(), vec![WriteOp::Audit(r)]).await?;

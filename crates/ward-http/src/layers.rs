@@ -67,7 +67,7 @@ async fn around(State(per): State<PerRequest>, mut request: Request, next: Next)
     };
     let mut response = match limited {
         Some((ip, wait)) => crate::rate_limit::too_many(ip, wait),
-        None => ward_auth::signin::from_source(client, handle(&per, request, next, id_text)).await,
+        None => ward_auth::signin::from_source(client, id_text, handle(&per, request, next, id_text)).await,
     };
 
     let status = response.status();

@@ -76,6 +76,9 @@ pub fn is_limited(method: &axum::http::Method, route: &str) -> bool {
         "/{tenant}/oauth2/v2.0/token"
             | "/{tenant}/login"
             | "/{tenant}/login/otp"
+            | "/{tenant}/login/passkey"
+            | "/{tenant}/login/passkey/options"
+            | "/{tenant}/mysecurityinfo/passkey/options"
             | "/{tenant}/changepassword"
             | "/{tenant}/oauth2/v2.0/introspect"
             | "/{tenant}/oauth2/v2.0/revoke"
@@ -100,6 +103,23 @@ pub fn too_many(ip: IpAddr, wait: u64) -> Response {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn every_endpoint_that_checks_a_credential_is_limited() {
+        use axum::http::Method;
+        for route in [
+            "/{tenant}/login",
+            "/{tenant}/login/otp",
+            "/{tenant}/login/passkey",
+            "/{tenant}/login/passkey/options",
+            "/{tenant}/oauth2/v2.0/token",
+        ] {
+            assert!(super::is_limited(&Method::POST, route), "{route}");
+        }
+        assert!(super::is_limited(&Method::POST, "/{tenant}/oauth2/deviceauth"));
+        assert!(!super::is_limited(&Method::GET, "/{tenant}/oauth2/deviceauth"));
+        assert!(!super::is_limited(&Method::GET, "/static/passkey.js"));
+    }
 
     #[test]
     fn buckets_refill_at_the_rate_and_stop_at_the_burst() {

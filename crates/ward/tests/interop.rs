@@ -50,8 +50,15 @@ struct Ward {
 
 impl Ward {
     fn start() -> Ward {
+        Self::start_with(|_| {})
+    }
+
+    /// As [`Ward::start`], with `prepare` run on the working directory first (a `ward.toml`, files
+    /// it names).
+    fn start_with(prepare: impl FnOnce(&Path)) -> Ward {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        prepare(d);
         // A CA of our own, and a server certificate it signed for localhost and 127.0.0.1.
         let mut ca_params = rcgen::CertificateParams::new(Vec::new()).unwrap();
         ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Ward interop test CA");
@@ -183,6 +190,77 @@ fn fido2_passkey_ceremonies() {
     std::fs::write(d.join("pia.pw"), "Passkeys-Are-Nicer-42\n").unwrap();
     ok(ward(d).args(["user", "create", "--upn", &upn, "--display-name", "Pia Passkey", "--password-file", "pia.pw", "--data-dir", "data"]));
     w.run(&python, "python", "fido2_ceremonies.py", &[("WARD_USERNAME", &upn), ("WARD_PASSWORD", "Passkeys-Are-Nicer-42")]);
+}
+
+/// Attestation enforced: an administrator's FIDO metadata file (JSON payload) names a test
+/// authenticator model and its attestation root; the tenant turns `isAttestationEnforced` on; then
+/// a key with a packed attestation from that root registers (and shows as attested in Graph),
+/// while "none" attestation, a self-signed attestation and a root's key of another model are refused.
+#[test]
+fn fido2_attestation_enforced_against_the_metadata_file() {
+    let Some(python) = python() else { return };
+    let aaguid = "5c7b7e9a-1f3d-4c2b-8a6e-0d9f8b7a6c5e";
+    let aaguid_bytes: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&aaguid.replace('-', "")[i * 2..i * 2 + 2], 16).unwrap()).collect();
+    // The model's root, and an attestation certificate it signed as FIDO's packed format asks:
+    // C, O, OU "Authenticator Attestation", CN; not a CA; the AAGUID extension (not critical).
+    let mut root_params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    root_params.distinguished_name.push(rcgen::DnType::CommonName, "Ward Test Authenticators Root");
+    root_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    root_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    let root = rcgen::CertifiedIssuer::self_signed(root_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    for (t, v) in [
+        (rcgen::DnType::CountryName, "SE"),
+        (rcgen::DnType::OrganizationName, "Ward Test Keys"),
+        (rcgen::DnType::OrganizationalUnitName, "Authenticator Attestation"),
+        (rcgen::DnType::CommonName, "Ward Test Key Attestation"),
+    ] {
+        leaf.distinguished_name.push(t, v);
+    }
+    leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
+    let octets = [vec![0x04, 0x10], aaguid_bytes].concat();
+    leaf.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4], octets)];
+    let leaf_cert = leaf.signed_by(&leaf_key, &root).unwrap();
+    use base64::Engine;
+    let der = |c: &[u8]| base64::engine::general_purpose::STANDARD.encode(c);
+    let metadata = serde_json::json!({ "entries": [{
+        "aaguid": aaguid,
+        "metadataStatement": { "description": "Ward Test Key", "attestationRootCertificates": [der(root.der())] },
+        "statusReports": [{ "status": "FIDO_CERTIFIED_L1", "effectiveDate": "2026-01-01" }],
+    }] });
+    let w = Ward::start_with(|d| {
+        std::fs::write(d.join("fido-metadata.json"), metadata.to_string()).unwrap();
+        std::fs::write(d.join("ward.toml"), "fido_metadata_file = \"fido-metadata.json\"\n").unwrap();
+    });
+    let d = w.dir.path();
+    let upn = format!("ada@{}", w.field("admin_upn").split('@').nth(1).unwrap());
+    std::fs::write(d.join("ada.pw"), "Attested-Keys-Only-42\n").unwrap();
+    ok(ward(d).args([
+        "user",
+        "create",
+        "--upn",
+        &upn,
+        "--display-name",
+        "Ada Attested",
+        "--password-file",
+        "ada.pw",
+        "--data-dir",
+        "data",
+    ]));
+    let (cert_pem, key_pem) = (leaf_cert.pem(), leaf_key.serialize_pem());
+    w.run(
+        &python,
+        "python",
+        "fido2_attestation.py",
+        &[
+            ("WARD_USERNAME", &upn),
+            ("WARD_PASSWORD", "Attested-Keys-Only-42"),
+            ("WARD_ATTESTATION_AAGUID", aaguid),
+            ("WARD_ATTESTATION_CERT", &cert_pem),
+            ("WARD_ATTESTATION_KEY", &key_pem),
+        ],
+    );
 }
 
 #[test]

@@ -188,7 +188,7 @@ impl Setup {
                 }
                 let next = if loc.starts_with('/') { format!("{}{loc}", self.base()) } else { loc };
                 page = b.get(&next).await;
-            } else if page.body.contains("name=\"password\"") {
+            } else if page.body.contains("name=\"username\"") {
                 page = b.submit(&self.base(), &page, &[("username", &self.upn), ("password", PASSWORD)]).await;
             } else if page.body.contains("name=\"consent\"") {
                 page = b.submit(&self.base(), &page, &[("consent", "accept")]).await;
@@ -282,7 +282,7 @@ async fn a_native_app_signs_a_person_in_with_pkce() {
     // The sign-in page: a real form, a CSRF token, a CSP that lets the form lead to the client.
     let page = b.get(&authorize).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<label for=\"password\">") && page.body.contains("Native Tool"));
+    assert!(page.body.contains("<label for=\"username\">") && page.body.contains("Native Tool"));
     assert!(page.csp.as_deref().unwrap().contains("form-action 'self' http://127.0.0.1"), "{:?}", page.csp);
     // Wrong password: the page again, with an error and no session.
     let wrong = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", "nope")]).await;
@@ -417,7 +417,7 @@ async fn a_web_app_authenticates_rotates_introspects_revokes_and_signs_out() {
     assert_eq!(e["error"], "invalid_grant", "signing out ends the session's grants");
     // After sign-out, the sign-in page comes back.
     let page = b.get(&authorize).await;
-    assert!(page.body.contains("name=\"password\""));
+    assert!(page.body.contains("name=\"username\""));
     // With a registered URI and a valid hint, the browser goes back to the app.
     let code = s.sign_in(&mut b, &authorize, WEB_REDIRECT).await;
     let (_, t5) = s
@@ -526,7 +526,7 @@ async fn a_device_signs_in_through_the_code_page() {
     // On the phone: the page asks for a sign-in first, then the code.
     let mut b = Browser::new();
     let page = b.get(&verification).await;
-    assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    assert!(page.body.contains("name=\"username\""), "{}", page.body);
     let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
     assert_eq!(page.status, 303);
     let entry = b.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
@@ -681,7 +681,7 @@ async fn delegated_graph_calls_need_the_scope_and_for_writes_an_application_admi
                         break q.into_iter().find(|(k, _)| k == "code").unwrap().1;
                     }
                     page = b.get(&format!("{}{loc}", s.base())).await;
-                } else if page.body.contains("name=\"password\"") {
+                } else if page.body.contains("name=\"username\"") {
                     page = b.submit(&s.base(), &page, &[("username", &who.0), ("password", &who.1)]).await;
                 } else if page.body.contains("name=\"consent\"") {
                     page = b.submit(&s.base(), &page, &[("consent", "accept")]).await;
@@ -839,7 +839,7 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     let mut b = Browser::new();
     // Not signed in: the page is the sign-in form, which leads back to it.
     let page = b.get(&portal).await;
-    assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    assert!(page.body.contains("name=\"username\""), "{}", page.body);
     let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
     assert_eq!((page.status, page.location.as_deref()), (303, Some(format!("/{}/mysecurityinfo", s.tid).as_str())));
     let page = b.get(&portal).await;
@@ -860,6 +860,22 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     assert_eq!(done.status, 303, "{}", done.body);
     let page = b.get(&portal).await;
     assert!(page.body.contains("Megan&#39;s phone") || page.body.contains("Megan's phone"), "{}", page.body);
+    // The registration is in the audit log, as the person's own doing.
+    ok(ward(s._dir.path()).args(["app", "grant", &s.web, "AuditLog.Read.All", "--data-dir", "data"]));
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    let filter = "activityDisplayName eq 'User registered security info'";
+    let audits: serde_json::Value = http()
+        .get(format!("{}/v1.0/auditLogs/directoryAudits?{}", s.base(), serde_urlencoded::to_string([("$filter", filter)]).unwrap()))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audits["value"][0]["initiatedBy"]["user"]["userPrincipalName"], s.upn.as_str(), "{audits}");
+    assert_eq!(audits["value"][0]["targetResources"][0]["modifiedProperties"][0]["newValue"], "totp", "{audits}");
 
     // Signing in to an application now takes a code after the password.
     let mut b2 = Browser::new();
@@ -1035,8 +1051,8 @@ async fn recent_sign_ins_and_sign_out_everywhere() {
     let done = a.submit(&s.base(), &only_that, &[]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     // Both browsers are signed out, and the application's refresh token is dead.
-    assert!(a.get(&portal).await.body.contains("name=\"password\""));
-    assert!(b.get(&portal).await.body.contains("name=\"password\""));
+    assert!(a.get(&portal).await.body.contains("name=\"username\""));
+    assert!(b.get(&portal).await.body.contains("name=\"username\""));
     let (status, e) = s.token(&[("grant_type", "refresh_token"), ("client_id", &s.native), ("refresh_token", &refresh)], None).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
 }
@@ -1092,4 +1108,50 @@ async fn temporary_access_pass_signs_in_a_passwordless_user_once() {
     assert_eq!(again.status, 401, "a one-time pass works once");
     let listed: serde_json::Value = http().get(&taps).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["value"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn username_first_then_the_password_and_no_name_can_be_probed_unless_the_tenant_allows() {
+    let s = setup();
+    let d = s._dir.path();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true);
+    let mut b = Browser::new();
+    let first = b.get(&authorize).await;
+    assert_eq!(first.status, 200);
+    assert!(first.body.contains(">Next</button>") && !first.body.contains("type=\"password\""), "{}", first.body);
+    // The name alone: the password page, for a real name and a made-up one alike (nothing looked up).
+    let second = b.submit(&s.base(), &first, &[("username", &s.upn)]).await;
+    assert_eq!(second.status, 200);
+    assert!(second.body.contains(&format!("<strong id=\"signing-in-as\">{}</strong>", s.upn)), "{}", second.body);
+    assert!(second.body.contains("type=\"password\""));
+    let nobody = b.submit(&s.base(), &first, &[("username", "nobody@defaultdirectory.ward.local")]).await;
+    assert_eq!(nobody.status, 200);
+    let strip = |body: &str, name: &str| body.replace(name, "NAME").split("csrf_token\" value=\"").next().unwrap().to_string();
+    assert_eq!(strip(&second.body, &s.upn), strip(&nobody.body, "nobody@defaultdirectory.ward.local"), "the same page for any name");
+    let empty = b.submit(&s.base(), &first, &[("username", " ")]).await;
+    assert_eq!(empty.status, 400);
+    // A wrong password keeps the name; the right one signs in.
+    let wrong = b.submit(&s.base(), &second, &[("password", "not-it")]).await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("signing-in-as") && wrong.body.contains("role=\"alert\""), "{}", wrong.body);
+    let signed = b.submit(&s.base(), &wrong, &[("password", PASSWORD)]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    // An app's login_hint skips the first page; "Use another account" drops the hint.
+    let hinted = format!("{authorize}&login_hint={}", s.upn.replace('@', "%40"));
+    let page = Browser::new().get(&hinted).await;
+    assert!(page.body.contains("signing-in-as"), "{}", page.body);
+    let other = between(&page.body, "<a href=\"", "\">Use another account");
+    assert!(other.contains("/oauth2/v2.0/authorize?") && !other.contains("login_hint"), "{other}");
+
+    // A tenant that prefers usability: an unknown name is said to be unknown, and a passwordless
+    // account is offered its passkey, not a password field.
+    ok(ward(d).args(["tenant", "set", "--sign-in-reveals-accounts", "true", "--data-dir", "data"]));
+    let mut b = Browser::new();
+    let first = b.get(&authorize).await;
+    let unknown = b.submit(&s.base(), &first, &[("username", "nobody@defaultdirectory.ward.local")]).await;
+    assert_eq!(unknown.status, 401);
+    assert!(unknown.body.contains("couldn&#39;t find an account"), "{}", unknown.body);
+    let known = b.submit(&s.base(), &first, &[("username", &s.upn)]).await;
+    assert_eq!(known.status, 200);
+    assert!(known.body.contains("type=\"password\"") && !known.body.contains("passkey-signin"), "password only: {}", known.body);
 }

@@ -24,6 +24,9 @@ pub fn routes() -> Router<crate::AppState> {
         .route("/v1.0/users/{id}/authentication/passwordMethods", get(passwords_for_user))
         .route("/v1.0/users/{id}/authentication/softwareOathMethods", get(oath_for_user))
         .route("/v1.0/users/{id}/authentication/softwareOathMethods/{method}", get(one_for_user).delete(remove_for_user))
+        .route("/v1.0/users/{id}/authentication/methods/{method}/resetPassword", axum::routing::post(reset_password))
+        .route("/v1.0/users/{id}/authentication/passwordMethods/{method}/resetPassword", axum::routing::post(reset_password))
+        .route("/v1.0/users/{id}/authentication/operations/{operation}", get(operation))
         .route("/v1.0/users/{id}/authentication/fido2Methods", get(fido_for_user))
         .route("/v1.0/users/{id}/authentication/fido2Methods/{method}", get(one_fido_for_user).delete(remove_fido_for_user))
         .route("/v1.0/users/{id}/authentication/temporaryAccessPassMethods", get(taps_for_user).post(issue_tap))
@@ -61,6 +64,8 @@ struct Kind {
 
 const OATH: Kind = Kind { store: ward_auth::mfa::TOTP, set: "softwareOathMethods", view: oath_view };
 const FIDO: Kind = Kind { store: ward_auth::passkeys::FIDO2, set: "fido2Methods", view: fido_view };
+const PASS: Kind =
+    Kind { store: ward_auth::mfa::TAP, set: "temporaryAccessPassMethods", view: |m| tap_view(m, time::OffsetDateTime::now_utc(), None) };
 
 /// A passkey or security key as Graph shows it (`fido2AuthenticationMethod`).
 fn fido_view(m: &StoredAuthMethod) -> Value {
@@ -176,6 +181,22 @@ async fn one(g: &Graph, user: &User, kind: Kind, method: &str) -> Response {
     }
 }
 
+/// The audit record of an administrator's (or app's) change to someone's sign-in methods.
+async fn audit(g: &Graph, user: &User, activity: &'static str, kind: &str) {
+    let ctx = ward_core::audit::AuditContext {
+        initiated_by: g.initiated_by(),
+        category: "UserManagement",
+        activity,
+        operation_type: if activity.contains("deleted") { "Delete" } else { "Add" },
+        correlation_id: g.rid.clone(),
+    };
+    let target = json!({ "id": user.id, "type": "User", "displayName": user.display_name, "userPrincipalName": user.user_principal_name.as_str(),
+        "modifiedProperties": [{ "displayName": "authenticationMethod", "oldValue": null, "newValue": kind }] });
+    if let Err(e) = g.state.directory.audit_success(g.tenant(), &ctx, vec![target]).await {
+        tracing::warn!(request_id = g.rid, error = %e, "could not record a security-info change in the audit log");
+    }
+}
+
 async fn remove(g: &Graph, user: &User, kind: Kind, method: &str) -> Response {
     let Ok(id) = method.parse::<uuid::Uuid>() else { return g.not_found(method) };
     let found = attempt!(methods_of(g, user, kind.store).await).iter().any(|m| m.id == id);
@@ -185,6 +206,7 @@ async fn remove(g: &Graph, user: &User, kind: Kind, method: &str) -> Response {
     match g.state.directory.store().remove_auth_method(g.tenant(), user.id, id).await {
         Ok(true) => {
             tracing::info!(tenant = %g.tenant(), user = %user.id, method = %id, kind = kind.store, "authentication method removed through Graph");
+            audit(g, user, "Admin deleted security info", kind.store).await;
             no_content()
         }
         Ok(false) => g.not_found(method),
@@ -256,6 +278,71 @@ async fn one_fido_mine(g: Graph, Path(method): Path<String>) -> Response {
 async fn remove_fido_mine(g: Graph, Path(method): Path<String>) -> Response {
     let user = attempt!(me(&g, Op::WriteMyMethods).await);
     remove(&g, &user, FIDO, &method).await
+}
+
+const RESET_ACTIVITY: &str = "Reset user password";
+
+/// `POST …/methods/{passwordMethodId}/resetPassword`: `{}` for a password Ward generates (returned
+/// once, in this answer) or `{"newPassword": "…"}` (judged by the tenant's password policy). Either
+/// way the person must choose their own at the next sign-in. 202, with the operation's `Location`.
+async fn reset_password(g: Graph, Path((id, method)): Path<(String, String)>, body: axum::body::Bytes) -> Response {
+    let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    if !method.eq_ignore_ascii_case(PASSWORD_METHOD_ID) {
+        return g.not_found(&method);
+    }
+    let body = if body.iter().all(u8::is_ascii_whitespace) { serde_json::Map::new() } else { attempt!(g.object(&body)) };
+    let mut given = None;
+    for (k, v) in &body {
+        match (k.as_str(), v) {
+            ("newPassword", Value::String(p)) => given = Some(p.clone()),
+            ("newPassword", Value::Null) => {}
+            ("newPassword", _) => return g.bad("newPassword must be a string."),
+            (k, _) if k.starts_with('@') => {}
+            (k, _) => return g.bad(&format!("Property '{}' is not valid for resetPassword.", ward_core::validate::clip(k))),
+        }
+    }
+    let generated = given.is_none();
+    let password = given.unwrap_or_else(|| ward_directory::secrets::generate_password(&ward_directory::SystemRng));
+    let uid = user.id.to_string();
+    let work = g.state.directory.set_password(g.tenant(), &uid, &password, true);
+    attempt!(g.write(super::Activity("UserManagement", RESET_ACTIVITY, "Update"), Some(uid.clone()), work).await);
+    let location = format!("{}/v1.0/users/{uid}/authentication/operations/{}", g.state.public_url, g.rid);
+    let answer = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.passwordResetResponse",
+        "newPassword": if generated { Value::String(password) } else { Value::Null },
+    });
+    let mut r = (StatusCode::ACCEPTED, Json(answer)).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
+        r.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `GET …/authentication/operations/{id}`: a password reset's operation, found by its correlation
+/// id in the audit log (so every node can answer it). Resets complete at once: `succeeded`.
+async fn operation(g: Graph, Path((id, operation)): Path<(String, String)>) -> Response {
+    let user = attempt!(target(&g, &id, Op::ReadMethods).await);
+    let query = ward_core::audit::AuditQuery {
+        activity: Some(RESET_ACTIVITY.into()),
+        target_id: Some(user.id.as_uuid()),
+        result: Some("success".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let records = attempt!(g.state.directory.audit_records(g.tenant(), &query).await.map_err(|e| g.fail(&e)));
+    match records.iter().find(|r| r.correlation_id == operation) {
+        Some(r) => {
+            let at = r.activity_date_time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            Json(json!({
+                "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{}')/authentication/operations/$entity", user.id),
+                "id": operation, "status": "succeeded", "statusDetail": Value::Null,
+                "createdDateTime": at, "lastActionDateTime": at, "resourceLocation": Value::Null,
+            }))
+            .into_response()
+        }
+        None => g.not_found(&operation),
+    }
 }
 
 /// `GET /policies/authenticationMethodsPolicy`: the tenant's policy, with every configuration.
@@ -337,7 +424,11 @@ async fn issue_tap(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) ->
         },
     };
     let once = body.get("isUsableOnce").and_then(Value::as_bool).unwrap_or(false);
-    match g.state.tokens.issue_tap(&g.caller.tenant, &user, start, minutes, once).await {
+    let issued = g.state.tokens.issue_tap(&g.caller.tenant, &user, start, minutes, once).await;
+    if issued.is_ok() {
+        audit(&g, &user, "Admin registered security info", ward_auth::mfa::TAP).await;
+    }
+    match issued {
         Ok(issued) => match tap_view(&issued.method, g.state.directory.now(), Some(&issued.pass)) {
             Value::Object(v) => {
                 g.entity(&format!("users('{}')/authentication/temporaryAccessPassMethods", user.id), v, StatusCode::CREATED)
@@ -353,13 +444,5 @@ async fn issue_tap(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) ->
 
 async fn remove_tap(g: Graph, Path((id, method)): Path<(String, String)>) -> Response {
     let user = attempt!(target(&g, &id, Op::WriteMethods).await);
-    let Ok(mid) = method.parse::<uuid::Uuid>() else { return g.not_found(&method) };
-    if !attempt!(methods_of(&g, &user, ward_auth::mfa::TAP).await).iter().any(|m| m.id == mid) {
-        return g.not_found(&method);
-    }
-    match g.state.directory.store().remove_auth_method(g.tenant(), user.id, mid).await {
-        Ok(true) => no_content(),
-        Ok(false) => g.not_found(&method),
-        Err(e) => g.fail(&e.into()),
-    }
+    remove(&g, &user, PASS, &method).await
 }

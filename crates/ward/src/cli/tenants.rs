@@ -37,6 +37,11 @@ pub enum TenantCommand {
         /// places; 4 to 16 characters each). Replaces the list; "" empties it.
         #[arg(long)]
         banned_password_words: Option<String>,
+        /// After the username, say whether the account exists and show only the methods it has
+        /// (usability), instead of the same password page for every name (the default: no name
+        /// can be probed).
+        #[arg(long)]
+        sign_in_reveals_accounts: Option<bool>,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -99,6 +104,7 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             users_can_register_apps,
             password_min_length,
             banned_password_words,
+            sign_in_reveals_accounts,
             tenant: key,
         } => {
             let t = tenant(&directory, key.as_deref()).await?;
@@ -108,6 +114,9 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             }
             if let Some(v) = users_can_register_apps {
                 settings.users_can_register_apps = v;
+            }
+            if let Some(v) = sign_in_reveals_accounts {
+                settings.sign_in_reveals_accounts = v;
             }
             if password_min_length.is_some() || banned_password_words.is_some() {
                 let min = password_min_length.unwrap_or(settings.password_policy.min_length);
