@@ -1155,3 +1155,49 @@ async fn username_first_then_the_password_and_no_name_can_be_probed_unless_the_t
     assert_eq!(known.status, 200);
     assert!(known.body.contains("type=\"password\"") && !known.body.contains("passkey-signin"), "password only: {}", known.body);
 }
+
+#[tokio::test]
+async fn a_device_sign_in_asks_for_the_authenticator_code_too() {
+    let s = setup();
+    // Megan adds an authenticator app (its code of this time step).
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    let mut b = Browser::new();
+    let page = b.get(&portal).await;
+    b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let page = b.get(&format!("{portal}/authenticator")).await;
+    let secret = between(&page.body, "<code id=\"secret\">", "</code>").to_string();
+    assert_eq!(b.submit(&s.base(), &page, &[("code", &app_code(&secret, 0))]).await.status, 303);
+
+    // A device asks for a sign-in; on the phone, the password is not enough: the code page follows.
+    let r = http()
+        .post(s.url("/oauth2/v2.0/devicecode"))
+        .form(&[("client_id", s.native.as_str()), ("scope", "openid profile")])
+        .send()
+        .await
+        .unwrap();
+    let start: Value = r.json().await.unwrap();
+    let verification = start["verification_uri"].as_str().unwrap().replace("localhost", "127.0.0.1");
+    let mut phone = Browser::new();
+    let page = phone.get(&verification).await;
+    let otp = phone.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(otp.status, 200);
+    assert!(otp.body.contains("autocomplete=\"one-time-code\""), "{}", otp.body);
+    let wrong = phone.submit(&s.base(), &otp, &[("code", "000000")]).await;
+    assert_eq!(wrong.status, 401);
+    let signed = phone.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let entry = phone.get(&format!("{}{}", s.base(), signed.location.unwrap())).await;
+    assert!(entry.body.contains("<label for=\"user_code\">"), "{}", entry.body);
+    let confirm = phone.submit(&s.base(), &entry, &[("user_code", start["user_code"].as_str().unwrap())]).await;
+    let done = phone.submit(&s.base(), &confirm, &[("decision", "approve")]).await;
+    assert!(done.body.contains("You have signed in on your device"), "{}", done.body);
+    let poll = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", s.native.as_str()),
+        ("device_code", start["device_code"].as_str().unwrap()),
+    ];
+    let (status, t) = s.token(&poll, None).await;
+    assert_eq!(status, 200, "{t}");
+    let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
+}
