@@ -105,6 +105,10 @@ pub(crate) fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// The most of an over-limit body read (and dropped) after answering 413, and for how long.
+const DRAIN_MAX: u64 = 16 * 1024 * 1024;
+const DRAIN_FOR: Duration = Duration::from_secs(5);
+
 /// The body limit, the timeout and panic catching around the handler.
 async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: &str) -> Response {
     let too_large = || {
@@ -113,7 +117,19 @@ async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: 
     match request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|s| s.parse::<u64>().ok())) {
         // The declared length is what hyper delivers, no more: nothing to wrap.
         Some(Some(len)) if len <= per.max_body_bytes as u64 => {}
-        Some(Some(_)) => return too_large(),
+        Some(Some(len)) => {
+            // Read and drop a body up to a few times the limit while the 413 goes out (a lingering
+            // close), so a client still writing it gets the answer rather than a broken pipe.
+            if len <= DRAIN_MAX {
+                let body = request.into_body();
+                tokio::spawn(async move {
+                    let mut body = body.into_data_stream();
+                    let drain = async { while let Some(Ok(_)) = futures_util::StreamExt::next(&mut body).await {} };
+                    let _ = tokio::time::timeout(DRAIN_FOR, drain).await;
+                });
+            }
+            return too_large();
+        }
         Some(None) => {
             return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "invalid_request", "Content-Length is not a number.", request_id);
         }

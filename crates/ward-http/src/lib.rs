@@ -4,6 +4,7 @@
 //! one service, map the result.
 
 pub mod client_ip;
+mod device_pages;
 pub mod error;
 pub(crate) mod graph;
 mod graph_apps;
@@ -16,6 +17,7 @@ mod ops;
 mod pages;
 mod passkey_pages;
 pub mod rate_limit;
+mod signin_pages;
 
 use axum::Router;
 use ipnet::IpNet;

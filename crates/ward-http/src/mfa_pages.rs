@@ -2,11 +2,12 @@
 //! a signed-in person adds and removes their authenticator apps.
 
 use crate::AppState;
+use crate::device_pages::device_continue;
 use crate::oidc::{
-    CSRF_COOKIE, SESSION_COOKIE, SignInForm, cookie, csrf_binding, device_continue, error_page, form_csp, form_fields, html,
-    parse_continue, self_only_csp, set_cookie, sign_in_form,
+    CSRF_COOKIE, SESSION_COOKIE, cookie, csrf_binding, error_page, form_csp, form_fields, html, parse_continue, self_only_csp, set_cookie,
 };
 use crate::pages::escape;
+use crate::signin_pages::{SignInForm, sign_in_form};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

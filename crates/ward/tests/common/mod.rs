@@ -2,6 +2,8 @@
 //! working directory, no inherited WARD_* settings) and a server on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
+pub mod signin;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
