@@ -176,17 +176,18 @@ def sign_in_page():
     return s, button["data-csrf"]
 
 
-def password_session():
-    """A browser signed in to the security-info portal with WARD_USERNAME's password: the username
-    and the password posted together with the first sign-in page's form (its username page; Ward
-    takes both at once, as a password manager would post them)."""
+def password_session(username=None, password=None):
+    """A browser signed in to the security-info portal with WARD_USERNAME's password (or the given
+    name and secret: a Temporary Access Pass goes where the password does): the username and the
+    password posted together with the first sign-in page's form (its username page; Ward takes both
+    at once, as a password manager would post them)."""
     s = browser()
     page = s.get(f"{BASE}{PORTAL}", allow_redirects=False)
     form = post_form(page.text) if page.status_code == 200 else None
     if not form or "username" not in form[1]:
         fail(f"no sign-in form with a username field on the sign-in page: {show(page)}")
     action, fields, _ = form
-    fields.update(username=USERNAME, password=PASSWORD)
+    fields.update(username=username or USERNAME, password=password or PASSWORD)
     done = s.post(urljoin(page.url, action), data=fields, allow_redirects=False)
     if done.status_code != 303 or urlsplit(urljoin(done.url, done.headers.get("Location", ""))).path != PORTAL:
         fail(f"password sign-in: {show(done)}")

@@ -51,7 +51,7 @@ from _fido2 import (
     sign_in_page,
     signs_in,
 )
-from _ward import BASE, b64url_encode, browser, check, fail, ok
+from _ward import BASE, b64url_encode, browser, check, env, fail, ok
 
 
 # ----- registration
@@ -195,3 +195,16 @@ check(
 )
 signs_in(key, 10, f"the key of AAGUID {MODEL_A} signs in again once the policy is restored (counter 10)")
 
+# ----- onboarding without a password: a Temporary Access Pass, then a passkey
+
+TAP_USER = env("WARD_TAP_USERNAME")
+issued = graph.post(f"{BASE}/v1.0/users/{TAP_USER}/authentication/temporaryAccessPassMethods", json={"lifetimeInMinutes": 60})
+check(issued.status_code == 201 and (answer_json(issued) or {}).get("temporaryAccessPass"), f"Graph issues {TAP_USER} a Temporary Access Pass", show(issued))
+newcomer = password_session(TAP_USER, issued.json()["temporaryAccessPass"])
+ok(f"{TAP_USER} (no password) signed in to the security-info portal with a Temporary Access Pass")
+first_key = Authenticator(MODEL_B)
+*_, r = register(newcomer, first_key, name="First passkey")
+check(r.status_code == 200, "the pass's session (tap mfa) registers the account's first passkey", show(r))
+s, *_ = signs_in(first_key, 1, "and that passkey signs the newcomer in without a username")
+page = s.get(f"{BASE}{PORTAL}", allow_redirects=False)
+check(TAP_USER in page.text and "<td>passkey</td>" in page.text, "the portal shows the newcomer signed in with the passkey", show(page))

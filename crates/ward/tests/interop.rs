@@ -189,7 +189,15 @@ fn fido2_passkey_ceremonies() {
     let upn = format!("pia@{}", w.field("admin_upn").split('@').nth(1).unwrap());
     std::fs::write(d.join("pia.pw"), "Passkeys-Are-Nicer-42\n").unwrap();
     ok(ward(d).args(["user", "create", "--upn", &upn, "--display-name", "Pia Passkey", "--password-file", "pia.pw", "--data-dir", "data"]));
-    w.run(&python, "python", "fido2_ceremonies.py", &[("WARD_USERNAME", &upn), ("WARD_PASSWORD", "Passkeys-Are-Nicer-42")]);
+    // A newcomer without a password, onboarded with a Temporary Access Pass issued through Graph.
+    let newcomer = upn.replace("pia@", "nell@");
+    ok(ward(d).args(["user", "create", "--upn", &newcomer, "--display-name", "Nell Newcomer", "--data-dir", "data"]));
+    w.run(
+        &python,
+        "python",
+        "fido2_ceremonies.py",
+        &[("WARD_USERNAME", &upn), ("WARD_PASSWORD", "Passkeys-Are-Nicer-42"), ("WARD_TAP_USERNAME", &newcomer)],
+    );
 }
 
 /// Attestation enforced: an administrator's FIDO metadata file (JSON payload) names a test
