@@ -380,3 +380,61 @@ async fn a_device_sign_in_asks_for_the_authenticator_code_too() {
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
 }
+
+/// The passkey endpoints refuse malformed, oversized, forged and replayed input with a JSON error,
+/// and never start a session for it.
+#[tokio::test]
+async fn passkey_endpoints_refuse_bad_input() {
+    let s = setup();
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    let mut b = Browser::new();
+    let page = b.get(&portal).await;
+    let csrf = between(&page.body, "data-csrf=\"", "\"").to_string();
+    let cont = format!("/{}/mysecurityinfo", s.tid);
+    let url = |p: &str| format!("{}/{}{p}", s.base(), s.tid);
+    let call = async |b: &mut Browser, path: &str, fields: &[(&str, &str)]| {
+        let page = b.send(b.client.post(url(path)).form(fields)).await;
+        (page.status, serde_json::from_str::<Value>(&page.body).unwrap_or(Value::Null))
+    };
+    // No CSRF token, or another continuation: refused before any ceremony.
+    let (status, e) = call(&mut b, "/login/passkey/options", &[("csrf_token", "x"), ("continue", &cont)]).await;
+    assert_eq!(status, 403, "{e}");
+    let (status, _) = call(&mut b, "/login/passkey/options", &[("csrf_token", &csrf), ("continue", "https://evil.example/")]).await;
+    assert_eq!(status, 400);
+    // A real ceremony's state, answered with garbage: refused, and the state is then spent.
+    let (status, begun) = call(&mut b, "/login/passkey/options", &[("csrf_token", &csrf), ("continue", &cont)]).await;
+    assert_eq!(status, 200, "{begun}");
+    let state = begun["state"].as_str().unwrap().to_string();
+    let (status, e) =
+        call(&mut b, "/login/passkey", &[("csrf_token", &csrf), ("continue", &cont), ("state", &state), ("credential", "{not json")]).await;
+    assert_eq!(status, 401, "{e}");
+    assert!(e["error"].is_string());
+    let (status, e) =
+        call(&mut b, "/login/passkey", &[("csrf_token", &csrf), ("continue", &cont), ("state", &state), ("credential", "{}")]).await;
+    assert_eq!(status, 400, "a ceremony is answered once: {e}");
+    // Oversized, and a forged state.
+    let (_, begun) = call(&mut b, "/login/passkey/options", &[("csrf_token", &csrf), ("continue", &cont)]).await;
+    let big = format!("{{\"id\":\"{}\"}}", "A".repeat(70 * 1024));
+    let state = begun["state"].as_str().unwrap().to_string();
+    let (status, e) =
+        call(&mut b, "/login/passkey", &[("csrf_token", &csrf), ("continue", &cont), ("state", &state), ("credential", &big)]).await;
+    assert_eq!(status, 401, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("too large"), "{e}");
+    let (status, _) =
+        call(&mut b, "/login/passkey", &[("csrf_token", &csrf), ("continue", &cont), ("state", "v1.forged"), ("credential", "{}")]).await;
+    assert_eq!(status, 400);
+    // A state from another browser is not this browser's.
+    let (_, begun) = call(&mut b, "/login/passkey/options", &[("csrf_token", &csrf), ("continue", &cont)]).await;
+    let mut other = Browser::new();
+    let other_page = other.get(&portal).await;
+    let other_csrf = between(&other_page.body, "data-csrf=\"", "\"").to_string();
+    let stolen = begun["state"].as_str().unwrap();
+    let (status, _) =
+        call(&mut other, "/login/passkey", &[("csrf_token", &other_csrf), ("continue", &cont), ("state", stolen), ("credential", "{}")])
+            .await;
+    assert_eq!(status, 400);
+    assert!(!b.cookies.keys().chain(other.cookies.keys()).any(|k| k.contains("ward_session")), "no session from any of it");
+    // Registration needs a signed-in person.
+    let (status, _) = call(&mut other, "/mysecurityinfo/passkey/options", &[("csrf_token", &other_csrf)]).await;
+    assert_eq!(status, 401);
+}
