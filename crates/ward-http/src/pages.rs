@@ -56,11 +56,13 @@ async fn start_page(State(state): State<AppState>) -> Response {
     for t in &tenants {
         let issuer = format!("{}/{}/v2.0", state.public_url, t.id);
         body.push_str(&format!(
-            "<li><strong>{}</strong><dl><dt>Tenant id</dt><dd><code>{}</code></dd><dt>Domain</dt><dd><code>{}</code></dd><dt>Issuer</dt><dd><code>{}</code></dd></dl></li>",
+            "<li><strong>{}</strong><dl><dt>Tenant id</dt><dd><code>{}</code></dd><dt>Domain</dt><dd><code>{}</code></dd><dt>Issuer</dt><dd><code>{}</code></dd>\
+<dt>People</dt><dd><a href=\"/{id}/mysecurityinfo\">My security info</a>: sign in, passkeys, authenticator apps, password</dd></dl></li>",
             escape(&t.display_name),
             t.id,
             escape(t.initial_domain().as_str()),
             escape(&issuer),
+            id = t.id,
         ));
     }
     body.push_str("</ul>");

@@ -18,6 +18,11 @@ async fn an_empty_store_is_initialized_once_and_served() {
     assert_eq!(ready["status"], "ready");
     let page = c.get(server.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Default Directory"));
+    // The start page leads a person to their tenant's sign-in, which works.
+    let portal = page.split("<a href=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    assert!(portal.ends_with("/mysecurityinfo"), "{portal}");
+    let sign_in = c.get(server.url(&portal)).send().await.unwrap().text().await.unwrap();
+    assert!(sign_in.contains("<h1>Sign in</h1>") && sign_in.contains("name=\"username\""), "{sign_in}");
     let metrics = c.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"ward_http_requests_total{method="GET",route="/healthz",status="200"}"#), "{metrics}");
     assert!(metrics.contains("ward_build_info"));
