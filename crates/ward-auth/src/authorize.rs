@@ -144,13 +144,37 @@ fn bad_scope(token: &str) -> OAuthError {
 impl TokenService {
     /// Resolves a `scope` parameter against the tenant's resources. One resource per request, as
     /// Entra has it.
-    pub async fn resolve_scopes(&self, tenant: &Tenant, scope: &str) -> Result<RequestedScopes, OAuthError> {
+    pub(crate) async fn resolve_scopes(&self, resolved: &crate::token::ResolvedTenant, scope: &str) -> Result<RequestedScopes, OAuthError> {
+        let tenant = &*resolved.tenant;
         let unavailable = |e: ward_core::DirectoryError| {
             tracing::error!(error = %e, "resolving a resource failed");
             OAuthError::temporarily_unavailable()
         };
-        let (graph, _) =
-            self.directory.resource(tenant.id, GRAPH_APP_ID).await.map_err(unavailable)?.ok_or_else(OAuthError::temporarily_unavailable)?;
+        let cached = self
+            .at_head
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .graph
+            .get(&tenant.id)
+            .filter(|(h, _)| *h == resolved.head)
+            .map(|(_, r)| r.clone());
+        let graph = match cached {
+            Some(r) => r,
+            None => {
+                let (graph, _) = self
+                    .directory
+                    .resource(tenant.id, GRAPH_APP_ID)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(OAuthError::temporarily_unavailable)?;
+                let mut cache = self.at_head.lock().unwrap_or_else(|e| e.into_inner());
+                if cache.graph.len() >= crate::token::HeadCache::MAX {
+                    cache.graph.clear();
+                }
+                cache.graph.insert(tenant.id, (resolved.head, graph.clone()));
+                graph
+            }
+        };
         let mut oidc: Vec<Scope> = Vec::new();
         let mut named: Option<Resource> = None;
         let mut wanted: Vec<(String, String)> = Vec::new();
@@ -297,8 +321,7 @@ impl TokenService {
         }
         let scope =
             get("scope").ok_or_else(|| back(OAuthError::invalid_request(900144, "The request must contain the parameter 'scope'.")))?;
-        let RequestedScopes { oidc, resource, api, default: api_default } =
-            self.resolve_scopes(&resolved.tenant, scope).await.map_err(back)?;
+        let RequestedScopes { oidc, resource, api, default: api_default } = self.resolve_scopes(&resolved, scope).await.map_err(back)?;
         let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
             (None, None) => None,
             (Some(c), Some("S256")) if valid_pkce_value(c) => Some(c.to_string()),
@@ -422,13 +445,10 @@ impl TokenService {
         if req.prompt == Prompt::Login || req.prompt == Prompt::SelectAccount {
             return Ok(AuthorizeOutcome::SignIn);
         }
-        let consented =
-            self.directory.delegated_grants(req.tenant.id, req.service_principal.id, user.id, &self.consent_resources(req)).await.map_err(
-                |e| {
-                    tracing::error!(error = %e, "reading consent failed");
-                    page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly.")
-                },
-            )?;
+        let consented = self.consents_at_head(req, user).await.map_err(|e| {
+            tracing::error!(error = %e, "reading consent failed");
+            page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly.")
+        })?;
         let requested = self.requested(req, &consented);
         let subject = Subject::User {
             user,
@@ -484,6 +504,30 @@ impl TokenService {
 
     /// The resources whose consent a request depends on: Ward's API (for the OpenID Connect
     /// scopes) and the one it names.
+    /// The client's delegated grants for `user` on the request's resources, read once per feed
+    /// position (a consent given or withdrawn moves it). The position is the tenant's now, not
+    /// when the request was validated: usually no query at all (nothing committed since).
+    async fn consents_at_head(&self, req: &ValidAuthorize, user: &User) -> Result<Vec<OAuth2PermissionGrant>, ward_core::DirectoryError> {
+        let now_at = self
+            .tenant(&req.tenant.id.to_string())
+            .await
+            .map_err(|e| ward_core::DirectoryError::StorageUnavailable(e.description.to_string()))?
+            .head;
+        let key = (req.tenant.id, req.service_principal.id, user.id, self.consent_resources(req));
+        if let Some((head, grants)) = self.at_head.lock().unwrap_or_else(|e| e.into_inner()).consents.get(&key)
+            && *head == now_at
+        {
+            return Ok(grants.clone());
+        }
+        let grants = self.directory.delegated_grants(key.0, key.1, key.2, &key.3).await?;
+        let mut cache = self.at_head.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.consents.len() >= crate::token::HeadCache::MAX {
+            cache.consents.clear();
+        }
+        cache.consents.insert(key, (now_at, grants.clone()));
+        Ok(grants)
+    }
+
     fn consent_resources(&self, req: &ValidAuthorize) -> Vec<ward_core::ObjectId> {
         let mut out: Vec<ward_core::ObjectId> = req.oidc.iter().map(|s| s.resource).collect();
         out.push(req.resource.service_principal);

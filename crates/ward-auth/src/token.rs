@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::Duration;
 use uuid::Uuid;
-use ward_core::TenantId;
 use ward_core::app::ServicePrincipal;
 use ward_core::permissions::AppRoleAssignment;
 use ward_core::tenant::Tenant;
+use ward_core::{ObjectId, TenantId};
 use ward_directory::ClientRecord;
 use ward_directory::Directory;
 
@@ -73,6 +73,25 @@ pub struct TokenService {
     pub(crate) device_failures: Mutex<HashMap<Uuid, u32>>,
     /// FIDO metadata from the administrator's file, if any.
     pub(crate) fido_metadata: crate::passkeys::SharedMetadata,
+    /// Directory reads every sign-in repeats, each as of the feed position it was read at: a
+    /// request that has just read the same position may use it (every directory change moves
+    /// the position, so nothing stale is served).
+    pub(crate) at_head: Mutex<HeadCache>,
+}
+
+/// See [`TokenService::at_head`].
+#[derive(Default)]
+pub(crate) struct HeadCache {
+    /// Ward's own API as a resource, per tenant.
+    pub(crate) graph: HashMap<TenantId, (i64, ward_core::permissions::Resource)>,
+    /// Delegated grants of a client for a user on a set of resources.
+    #[allow(clippy::type_complexity)]
+    pub(crate) consents: HashMap<(TenantId, ObjectId, ObjectId, Vec<ObjectId>), (i64, Vec<ward_core::permissions::OAuth2PermissionGrant>)>,
+}
+
+impl HeadCache {
+    /// Entries kept at most; past this the cache starts again empty.
+    pub(crate) const MAX: usize = 10_000;
 }
 
 /// A tenant as this node last read it: at feed position `head`, when the store's change token
@@ -112,6 +131,7 @@ impl TokenService {
             csrf: keys.mac_key("csrf"),
             device_failures: Mutex::new(HashMap::new()),
             fido_metadata: None,
+            at_head: Mutex::new(HeadCache::default()),
             keys,
         }
     }

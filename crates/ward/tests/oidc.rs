@@ -565,3 +565,33 @@ async fn delegated_graph_calls_need_the_scope_and_the_users_role() {
     assert_eq!(update["initiatedBy"]["app"]["appId"], s.native.as_str());
     assert_eq!(update["targetResources"][0]["id"], other_id.as_str());
 }
+
+/// Consent is read once per directory position: withdrawing it (a directory change) takes effect
+/// on the very next request.
+#[tokio::test]
+async fn withdrawn_consent_is_asked_for_again_at_once() {
+    let s = setup();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid User.Read", true);
+    let mut b = Browser::new();
+    s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
+    // Signed in and consented: straight to the app, twice (the second from what was read before).
+    for _ in 0..2 {
+        let page = b.get(&authorize).await;
+        assert!(page.location.as_deref().unwrap_or_default().starts_with(NATIVE_REDIRECT), "{}", page.body);
+    }
+    ok(ward(s._dir.path()).args(["app", "grant", &s.web, "Application.ReadWrite.All", "--data-dir", "data"]));
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    let token = t["access_token"].as_str().unwrap().to_string();
+    let grants: Value =
+        http().get(format!("{}/v1.0/oauth2PermissionGrants", s.base())).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let mine: Vec<&Value> = grants["value"].as_array().unwrap().iter().filter(|g| g["consentType"] == "Principal").collect();
+    assert!(!mine.is_empty(), "{grants}");
+    for g in mine {
+        let url = format!("{}/v1.0/oauth2PermissionGrants/{}", s.base(), g["id"].as_str().unwrap());
+        assert_eq!(http().delete(url).bearer_auth(&token).send().await.unwrap().status(), 204);
+    }
+    let page = b.get(&authorize).await;
+    assert_eq!(page.status, 200, "asked again, not sent to the app: {:?}", page.location);
+    assert!(page.body.contains("Permissions requested"), "{}", page.body);
+}

@@ -110,7 +110,7 @@ impl TokenService {
         }
         let scope =
             scope.ok_or_else(|| OAuthError::invalid_request(900144, "The request body must contain the following parameter: 'scope'."))?;
-        let wanted = self.resolve_scopes(&resolved.tenant, scope).await?;
+        let wanted = self.resolve_scopes(&resolved, scope).await?;
         let mut scopes: Vec<&str> = wanted.oidc.iter().chain(wanted.api.iter()).map(|p| p.value.as_str()).collect();
         if wanted.default && wanted.resource.is_graph() && !scopes.contains(&"User.Read") {
             scopes.push("User.Read");

@@ -54,7 +54,7 @@ impl TokenService {
         let amr: Vec<&str> =
             claims.get("amr").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
 
-        let wanted = self.resolve_scopes(&resolved.tenant, scope).await?;
+        let wanted = self.resolve_scopes(&resolved, scope).await?;
         if wanted.resource.app_id == client_id {
             return Err(OAuthError::invalid_scope(70011, "On-behalf-of asks for another resource than the caller itself."));
         }

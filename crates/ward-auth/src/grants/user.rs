@@ -245,7 +245,7 @@ impl TokenService {
         // A narrower scope may be asked for (RFC 6749 §6); never a wider one.
         let mut scopes = doc.scopes.clone();
         if let Some(asked) = scope {
-            let wanted = self.resolve_scopes(&resolved.tenant, asked).await?;
+            let wanted = self.resolve_scopes(&resolved, asked).await?;
             let same_resource = doc.resource.is_none_or(|r| r == wanted.resource.app_id) || (wanted.api.is_empty() && !wanted.default);
             if !same_resource {
                 return Err(OAuthError::invalid_scope(70011, "A refresh token is for the resource it was issued for."));
