@@ -197,10 +197,14 @@ impl TokenService {
         if let Some((plain, familiar)) = &account_keys {
             shared.extend([plain.as_str(), familiar.as_str()]);
         }
-        let counters = if shared.is_empty() {
-            Vec::new()
+        let familiar_query = match (&user, &network) {
+            (Some(u), Some(n)) => Some((u.id, n.as_str(), now - FAMILIAR_FOR)),
+            _ => None,
+        };
+        let (counters, last_seen_here) = if shared.is_empty() {
+            (Vec::new(), None)
         } else {
-            self.directory.store().lockouts(tenant.id, &shared, now).await.map_err(|e| unavailable(&e))?
+            self.directory.store().lockouts(tenant.id, &shared, familiar_query, now).await.map_err(|e| unavailable(&e))?
         };
         let counter = |key: &str| counters.iter().find(|(k, _)| k == key);
         // A network that has failed too often, across accounts, is refused whatever it sends.
@@ -212,10 +216,6 @@ impl TokenService {
         }
         // One lockout counter per account, however it was named (UPN in any case, or object id),
         // and a separate one for the networks the person usually signs in from.
-        let last_seen_here = match (&user, &network) {
-            (Some(u), Some(n)) => self.directory.store().familiar_source(tenant.id, u.id, n, now - FAMILIAR_FOR).await.unwrap_or(None),
-            _ => None,
-        };
         let familiar = last_seen_here.is_some();
         let key = (
             tenant.id,

@@ -372,9 +372,16 @@ pub trait Store: Send + Sync + 'static {
     async fn query_objects(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>>;
     /// Until when `key` is locked out, if it is.
     async fn locked_until(&self, tenant: TenantId, key: &str, now: OffsetDateTime) -> StoreResult<Option<OffsetDateTime>>;
-    /// The counters among `keys` (at most three) that exist, each with its lock if still in force:
-    /// one read for everything a password sign-in checks.
-    async fn lockouts(&self, tenant: TenantId, keys: &[&str], now: OffsetDateTime) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>>;
+    /// The counters among `keys` (at most three) that exist, each with its lock if still in force,
+    /// and, for `familiar` = (user, network, since), when that user last signed in from that
+    /// network: one read for everything a password sign-in checks.
+    async fn lockouts(
+        &self,
+        tenant: TenantId,
+        keys: &[&str],
+        familiar: Option<(ObjectId, &str, OffsetDateTime)>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<(String, Option<OffsetDateTime>)>, Option<OffsetDateTime>)>;
     /// Counts one more failure for `key` (one transaction, so nodes count together): from the
     /// `threshold`-th on, a lock of `first` that doubles with each further failure, up to `max`.
     /// Failures older than `forget` no longer count. Returns the lock, if any.
@@ -390,14 +397,6 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_lockouts(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// Remembers that `user` signed in from network `source` at `at`.
     async fn remember_source(&self, tenant: TenantId, user: ObjectId, source: &str, at: OffsetDateTime) -> StoreResult<()>;
-    /// When `user` last signed in from network `source`, if that was at or after `since`.
-    async fn familiar_source(
-        &self,
-        tenant: TenantId,
-        user: ObjectId,
-        source: &str,
-        since: OffsetDateTime,
-    ) -> StoreResult<Option<OffsetDateTime>>;
     /// Forgets networks not seen since `cutoff`.
     async fn purge_sources(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// A user's most recent sign-in sessions, newest first.

@@ -34,26 +34,38 @@ pub(crate) async fn lockouts(
     db: &dyn Db,
     tenant: TenantId,
     keys: &[&str],
+    familiar: Option<(ObjectId, &str, OffsetDateTime)>,
     now: OffsetDateTime,
-) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>> {
+) -> StoreResult<(Vec<(String, Option<OffsetDateTime>)>, Option<OffsetDateTime>)> {
     if keys.is_empty() || keys.len() > 3 {
         return Err(StoreError::Corrupt(format!("lockouts: {} keys asked for (1 to 3)", keys.len())));
     }
-    // Unused slots repeat the first key: the same three-placeholder statement serves every call.
+    // Unused slots repeat the first key, and no familiar network matches an empty user id: the
+    // same statement serves every call. The second part's rows say `familiar` in the key column.
     let k = |i: usize| keys.get(i).copied().unwrap_or(keys[0]);
+    let (user, network, since) = match familiar {
+        Some((u, n, s)) => (u.to_string(), n, micros(s)),
+        None => (String::new(), "", i64::MAX),
+    };
     let rows = db
         .rows(
-            "SELECT key, locked_until FROM lockouts WHERE tenant_id = $1 AND key IN ($2, $3, $4)",
-            args![tenant.to_string(), k(0), k(1), k(2)],
+            "SELECT key, locked_until FROM lockouts WHERE tenant_id = $1 AND key IN ($2, $3, $4) \
+             UNION ALL \
+             SELECT 'familiar', last_seen FROM familiar_sources WHERE tenant_id = $1 AND user_id = $5 AND source = $6 AND last_seen >= $7",
+            args![tenant.to_string(), k(0), k(1), k(2), user, network, since],
         )
         .await?;
     let at = micros(now);
-    rows.iter()
-        .map(|r| {
-            let lock = r.opt_int(1)?.filter(|l| *l > at).map(from_micros).transpose()?;
-            Ok((r.text(0)?, lock))
-        })
-        .collect()
+    let (mut counters, mut seen) = (Vec::new(), None);
+    for r in &rows {
+        let key = r.text(0)?;
+        if key == "familiar" {
+            seen = r.opt_int(1)?.map(from_micros).transpose()?;
+        } else {
+            counters.push((key, r.opt_int(1)?.filter(|l| *l > at).map(from_micros).transpose()?));
+        }
+    }
+    Ok((counters, seen))
 }
 
 pub(crate) async fn record_lockout_failure(
@@ -107,22 +119,6 @@ pub(crate) async fn remember_source(db: &dyn Db, tenant: TenantId, user: ObjectI
     )
     .await?;
     tx.commit().await
-}
-
-pub(crate) async fn familiar_source(
-    db: &dyn Db,
-    tenant: TenantId,
-    user: ObjectId,
-    source: &str,
-    since: OffsetDateTime,
-) -> StoreResult<Option<OffsetDateTime>> {
-    let rows = db
-        .rows(
-            "SELECT last_seen FROM familiar_sources WHERE tenant_id = $1 AND user_id = $2 AND source = $3 AND last_seen >= $4",
-            args![tenant.to_string(), user.to_string(), source, micros(since)],
-        )
-        .await?;
-    rows.first().map(|r| r.int(0).and_then(from_micros)).transpose()
 }
 
 pub(crate) async fn purge_sources(db: &dyn Db, cutoff: OffsetDateTime) -> StoreResult<u64> {

@@ -549,8 +549,14 @@ impl Store for SqlStore {
     async fn locked_until(&self, tenant: TenantId, key: &str, now: OffsetDateTime) -> StoreResult<Option<OffsetDateTime>> {
         crate::accounts::locked_until(self.db.as_ref(), tenant, key, now).await
     }
-    async fn lockouts(&self, tenant: TenantId, keys: &[&str], now: OffsetDateTime) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>> {
-        crate::accounts::lockouts(self.db.as_ref(), tenant, keys, now).await
+    async fn lockouts(
+        &self,
+        tenant: TenantId,
+        keys: &[&str],
+        familiar: Option<(ObjectId, &str, OffsetDateTime)>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<(String, Option<OffsetDateTime>)>, Option<OffsetDateTime>)> {
+        crate::accounts::lockouts(self.db.as_ref(), tenant, keys, familiar, now).await
     }
     async fn record_lockout_failure(
         &self,
@@ -569,15 +575,6 @@ impl Store for SqlStore {
     }
     async fn remember_source(&self, tenant: TenantId, user: ObjectId, source: &str, at: OffsetDateTime) -> StoreResult<()> {
         crate::accounts::remember_source(self.db.as_ref(), tenant, user, source, at).await
-    }
-    async fn familiar_source(
-        &self,
-        tenant: TenantId,
-        user: ObjectId,
-        source: &str,
-        since: OffsetDateTime,
-    ) -> StoreResult<Option<OffsetDateTime>> {
-        crate::accounts::familiar_source(self.db.as_ref(), tenant, user, source, since).await
     }
     async fn purge_sources(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         crate::accounts::purge_sources(self.db.as_ref(), cutoff).await

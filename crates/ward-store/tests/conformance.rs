@@ -533,11 +533,12 @@ async fn lockout_counters(store: S) {
     assert_eq!(store.locked_until(t, "user:b", at(10)).await.unwrap(), None);
     // All of a sign-in's counters in one read: those that exist, with their locks in force.
     store.record_lockout_failure(t, "source:x", at(71), &policy).await.unwrap();
-    let mut got = store.lockouts(t, &["user:a", "user:b", "source:x"], at(80)).await.unwrap();
+    let (mut got, seen) = store.lockouts(t, &["user:a", "user:b", "source:x"], None, at(80)).await.unwrap();
     got.sort();
     assert_eq!(got, vec![("source:x".to_string(), None), ("user:a".to_string(), Some(at(271)))]);
-    assert_eq!(store.lockouts(t, &["user:b"], at(80)).await.unwrap(), vec![]);
-    assert!(store.lockouts(t, &[], at(80)).await.is_err());
+    assert_eq!(seen, None);
+    assert_eq!(store.lockouts(t, &["user:b"], None, at(80)).await.unwrap(), (vec![], None));
+    assert!(store.lockouts(t, &[], None, at(80)).await.is_err());
     // Old failures are forgotten; a success clears.
     assert_eq!(store.record_lockout_failure(t, "user:a", at(71 + 3601), &policy).await.unwrap(), None);
     store.clear_lockout(t, "user:a").await.unwrap();
@@ -550,13 +551,17 @@ async fn familiar_sources(store: S) {
     let t = tenant(&store, "Familiar").await;
     let (alice, bob) = (oid(), oid());
     let at = |d: i64| now() + time::Duration::days(d);
-    assert_eq!(store.familiar_source(t, alice, "198.51.100.0/24", at(-90)).await.unwrap(), None);
+    let seen = |user, network: &'static str, since| {
+        let store = store.clone();
+        async move { store.lockouts(t, &["user:x"], Some((user, network, since)), since).await.unwrap().1 }
+    };
+    assert_eq!(seen(alice, "198.51.100.0/24", at(-90)).await, None);
     store.remember_source(t, alice, "198.51.100.0/24", at(0)).await.unwrap();
     store.remember_source(t, alice, "198.51.100.0/24", at(10)).await.unwrap();
-    assert_eq!(store.familiar_source(t, alice, "198.51.100.0/24", at(5)).await.unwrap(), Some(at(10)), "the later sighting counts");
-    assert_eq!(store.familiar_source(t, alice, "198.51.100.0/24", at(11)).await.unwrap(), None);
-    assert_eq!(store.familiar_source(t, bob, "198.51.100.0/24", at(0)).await.unwrap(), None, "per user");
-    assert_eq!(store.familiar_source(t, alice, "203.0.113.0/24", at(0)).await.unwrap(), None, "per network");
+    assert_eq!(seen(alice, "198.51.100.0/24", at(5)).await, Some(at(10)), "the later sighting counts");
+    assert_eq!(seen(alice, "198.51.100.0/24", at(11)).await, None);
+    assert_eq!(seen(bob, "198.51.100.0/24", at(0)).await, None, "per user");
+    assert_eq!(seen(alice, "203.0.113.0/24", at(0)).await, None, "per network");
     assert_eq!(store.purge_sources(at(5)).await.unwrap(), 0);
     assert_eq!(store.purge_sources(at(11)).await.unwrap(), 1);
 }
