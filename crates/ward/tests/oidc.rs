@@ -277,14 +277,7 @@ async fn an_app_can_choose_es256_or_eddsa_for_its_tokens() {
 #[tokio::test]
 async fn a_device_signs_in_through_the_code_page() {
     let s = setup();
-    let r = http()
-        .post(s.url("/oauth2/v2.0/devicecode"))
-        .form(&[("client_id", s.native.as_str()), ("scope", "openid profile offline_access User.Read")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let start: Value = r.json().await.unwrap();
+    let start = s.device_start("openid profile offline_access User.Read").await;
     let user_code = start["user_code"].as_str().unwrap();
     assert!(start["message"].as_str().unwrap().contains(user_code));
     let verification = start["verification_uri"].as_str().unwrap().replace("localhost", "127.0.0.1");
@@ -310,16 +303,11 @@ async fn a_device_signs_in_through_the_code_page() {
     assert!(done.body.contains("You have signed in on your device"), "{}", done.body);
 
     // The device polls and gets its tokens, once.
-    let poll = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("client_id", s.native.as_str()),
-        ("device_code", start["device_code"].as_str().unwrap()),
-    ];
-    let (status, t) = s.token(&poll, None).await;
+    let (status, t) = s.device_poll(&start).await;
     assert_eq!(status, 200, "{t}");
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["preferred_username"], s.upn);
-    let (_, e) = s.token(&poll, None).await;
+    let (_, e) = s.device_poll(&start).await;
     assert!(matches!(e["error"].as_str(), Some("invalid_grant" | "slow_down")), "{e}");
 }
 

@@ -348,13 +348,7 @@ async fn a_device_sign_in_asks_for_the_authenticator_code_too() {
     assert_eq!(b.submit(&s.base(), &page, &[("code", &app_code(&secret, 0))]).await.status, 303);
 
     // A device asks for a sign-in; on the phone, the password is not enough: the code page follows.
-    let r = http()
-        .post(s.url("/oauth2/v2.0/devicecode"))
-        .form(&[("client_id", s.native.as_str()), ("scope", "openid profile")])
-        .send()
-        .await
-        .unwrap();
-    let start: Value = r.json().await.unwrap();
+    let start = s.device_start("openid profile").await;
     let verification = start["verification_uri"].as_str().unwrap().replace("localhost", "127.0.0.1");
     let mut phone = Browser::new();
     let page = phone.get(&verification).await;
@@ -370,12 +364,7 @@ async fn a_device_sign_in_asks_for_the_authenticator_code_too() {
     let confirm = phone.submit(&s.base(), &entry, &[("user_code", start["user_code"].as_str().unwrap())]).await;
     let done = phone.submit(&s.base(), &confirm, &[("decision", "approve")]).await;
     assert!(done.body.contains("You have signed in on your device"), "{}", done.body);
-    let poll = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("client_id", s.native.as_str()),
-        ("device_code", start["device_code"].as_str().unwrap()),
-    ];
-    let (status, t) = s.token(&poll, None).await;
+    let (status, t) = s.device_poll(&start).await;
     assert_eq!(status, 200, "{t}");
     let id = s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await;
     assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");

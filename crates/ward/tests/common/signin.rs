@@ -195,6 +195,28 @@ impl Setup {
         }
     }
 
+    /// A device asks the native app's sign-in with `scope`: the device authorization answer.
+    pub async fn device_start(&self, scope: &str) -> Value {
+        let r = http()
+            .post(self.url("/oauth2/v2.0/devicecode"))
+            .form(&[("client_id", self.native.as_str()), ("scope", scope)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// The device's poll of the token endpoint with the code from [`Setup::device_start`].
+    pub async fn device_poll(&self, start: &Value) -> (u16, Value) {
+        let poll = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", self.native.as_str()),
+            ("device_code", start["device_code"].as_str().unwrap()),
+        ];
+        self.token(&poll, None).await
+    }
+
     /// Follows a signed-in browser from `page` (a redirect) through any consent to the native
     /// client's redirect URI; returns that URI with its query.
     pub async fn follow_to_client(&self, b: &mut Browser, mut page: Page) -> String {
