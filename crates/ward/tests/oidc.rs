@@ -533,19 +533,8 @@ async fn delegated_graph_calls_need_the_scope_and_the_users_role() {
     let (status, log) = graph("GET", "/v1.0/auditLogs/directoryAudits", None).await;
     assert_eq!(status, 403, "reading the audit log needs AuditLog.Read.All: {log}");
     // An app granted AuditLog.Read.All sees who did it: Megan, through the native tool, from here.
-    ok(ward(d).args(["app", "grant", &s.web, "AuditLog.Read.All", "--data-dir", "data"]));
-    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
-    let (status, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
-    assert_eq!(status, 200, "{t}");
-    let log: Value = http()
-        .get(format!("{}/v1.0/auditLogs/directoryAudits", s.base()))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    s.grant_web("AuditLog.Read.All");
+    let log = s.get_json("/v1.0/auditLogs/directoryAudits", &s.web_app_token().await).await;
     let update = &log["value"][0];
     assert_eq!(update["activityDisplayName"], "Update user", "{log}");
     assert_eq!(update["initiatedBy"]["user"]["userPrincipalName"], s.upn.as_str());
@@ -567,12 +556,9 @@ async fn withdrawn_consent_is_asked_for_again_at_once() {
         let page = b.get(&authorize).await;
         assert!(page.location.as_deref().unwrap_or_default().starts_with(NATIVE_REDIRECT), "{}", page.body);
     }
-    ok(ward(s._dir.path()).args(["app", "grant", &s.web, "Application.ReadWrite.All", "--data-dir", "data"]));
-    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
-    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
-    let token = t["access_token"].as_str().unwrap().to_string();
-    let grants: Value =
-        http().get(format!("{}/v1.0/oauth2PermissionGrants", s.base())).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    s.grant_web("Application.ReadWrite.All");
+    let token = s.web_app_token().await;
+    let grants = s.get_json("/v1.0/oauth2PermissionGrants", &token).await;
     let mine: Vec<&Value> = grants["value"].as_array().unwrap().iter().filter(|g| g["consentType"] == "Principal").collect();
     assert!(!mine.is_empty(), "{grants}");
     for g in mine {

@@ -40,19 +40,9 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     let page = b.get(&portal).await;
     assert!(page.body.contains("Megan&#39;s phone") || page.body.contains("Megan's phone"), "{}", page.body);
     // The registration is in the audit log, as the person's own doing.
-    ok(ward(s._dir.path()).args(["app", "grant", &s.web, "AuditLog.Read.All", "--data-dir", "data"]));
-    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
-    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
-    let filter = "activityDisplayName eq 'User registered security info'";
-    let audits: serde_json::Value = http()
-        .get(format!("{}/v1.0/auditLogs/directoryAudits?{}", s.base(), serde_urlencoded::to_string([("$filter", filter)]).unwrap()))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    s.grant_web("AuditLog.Read.All");
+    let filter = serde_urlencoded::to_string([("$filter", "activityDisplayName eq 'User registered security info'")]).unwrap();
+    let audits = s.get_json(&format!("/v1.0/auditLogs/directoryAudits?{filter}"), &s.web_app_token().await).await;
     assert_eq!(audits["value"][0]["initiatedBy"]["user"]["userPrincipalName"], s.upn.as_str(), "{audits}");
     assert_eq!(audits["value"][0]["targetResources"][0]["modifiedProperties"][0]["newValue"], "totp", "{audits}");
 
@@ -82,15 +72,11 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
 
     // Graph's authentication-methods API shows both methods (never a secret) to an app allowed to.
-    let d = s._dir.path();
     let methods_url = format!("{}/v1.0/users/{}/authentication/methods", s.base(), s.upn);
-    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
-    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
-    let r = http().get(&methods_url).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
+    let r = http().get(&methods_url).bearer_auth(s.web_app_token().await).send().await.unwrap();
     assert_eq!(r.status(), 403, "no permission yet");
-    ok(ward(d).args(["app", "grant", &s.web, "UserAuthenticationMethod.Read.All", "--data-dir", "data"]));
-    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
-    let reader = t["access_token"].as_str().unwrap().to_string();
+    s.grant_web("UserAuthenticationMethod.Read.All");
+    let reader = s.web_app_token().await;
     let methods: serde_json::Value = http().get(&methods_url).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
     let types: Vec<&str> = methods["value"].as_array().unwrap().iter().map(|m| m["@odata.type"].as_str().unwrap()).collect();
     assert_eq!(types, vec!["#microsoft.graph.passwordAuthenticationMethod", "#microsoft.graph.softwareOathAuthenticationMethod"]);
@@ -244,10 +230,8 @@ async fn temporary_access_pass_signs_in_a_passwordless_user_once() {
     let d = s._dir.path();
     let upn = "pat@defaultdirectory.ward.local";
     ok(ward(d).args(["user", "create", "--upn", upn, "--display-name", "Pat Passwordless", "--data-dir", "data"]));
-    ok(ward(d).args(["app", "grant", &s.web, "UserAuthenticationMethod.ReadWrite.All", "--data-dir", "data"]));
-    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
-    let (_, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
-    let admin = t["access_token"].as_str().unwrap().to_string();
+    s.grant_web("UserAuthenticationMethod.ReadWrite.All");
+    let admin = s.web_app_token().await;
     let taps = format!("{}/v1.0/users/{upn}/authentication/temporaryAccessPassMethods", s.base());
     let bad = http().post(&taps).bearer_auth(&admin).json(&serde_json::json!({ "lifetimeInMinutes": 5 })).send().await.unwrap();
     assert_eq!(bad.status(), 400, "under Entra's ten minutes");

@@ -195,6 +195,24 @@ impl Setup {
         }
     }
 
+    /// Grants the web app one of Graph's application permissions (the CLI, beside the server).
+    pub fn grant_web(&self, permission: &str) {
+        ok(ward(self._dir.path()).args(["app", "grant", &self.web, permission, "--data-dir", "data"]));
+    }
+
+    /// The web app's app-only Graph token, with whatever it was granted so far.
+    pub async fn web_app_token(&self) -> String {
+        let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+        let (status, t) = self.token(&form, Some((&self.web, &self.web_secret))).await;
+        assert_eq!(status, 200, "{t}");
+        t["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// GETs `path_and_query` from the server with a bearer token, as JSON.
+    pub async fn get_json(&self, path_and_query: &str, token: &str) -> Value {
+        http().get(format!("{}{path_and_query}", self.base())).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+    }
+
     /// A device asks the native app's sign-in with `scope`: the device authorization answer.
     pub async fn device_start(&self, scope: &str) -> Value {
         let r = http()
