@@ -72,6 +72,9 @@ pub enum Prompt {
 #[derive(Debug)]
 pub struct ValidAuthorize {
     pub tenant: Arc<Tenant>,
+    /// The tenant's change-feed position when this request resolved it: what was read from the
+    /// directory at this position may be reused while the position holds.
+    pub head: i64,
     pub app: Application,
     pub service_principal: ServicePrincipal,
     pub redirect_uri: String,
@@ -369,6 +372,7 @@ impl TokenService {
         };
         Ok(ValidAuthorize {
             tenant: resolved.tenant.clone(),
+            head: resolved.head,
             app: record.app.clone(),
             service_principal: sp,
             redirect_uri: redirect_uri.to_string(),
@@ -502,8 +506,6 @@ impl TokenService {
         Ok(ConsentPolicy { admin, users_may: tenant.settings.users_can_consent_to_apps })
     }
 
-    /// The resources whose consent a request depends on: Ward's API (for the OpenID Connect
-    /// scopes) and the one it names.
     /// The client's delegated grants for `user` on the request's resources, read once per feed
     /// position (a consent given or withdrawn moves it). The position is the tenant's now, not
     /// when the request was validated: usually no query at all (nothing committed since).
@@ -528,6 +530,8 @@ impl TokenService {
         Ok(grants)
     }
 
+    /// The resources whose consent a request depends on: Ward's API (for the OpenID Connect
+    /// scopes) and the one it names.
     fn consent_resources(&self, req: &ValidAuthorize) -> Vec<ward_core::ObjectId> {
         let mut out: Vec<ward_core::ObjectId> = req.oidc.iter().map(|s| s.resource).collect();
         out.push(req.resource.service_principal);

@@ -273,6 +273,12 @@ impl TokenService {
 
     /// The live session a cookie names in this tenant, with its user as the directory has them now.
     pub async fn session(&self, tenant: &Tenant, cookie: &str) -> Result<Option<(StoredSession, User)>, OAuthError> {
+        self.session_at(tenant, None, cookie).await
+    }
+
+    /// [`Self::session`], for a request that resolved its tenant at feed position `head`: the
+    /// user comes from [`Self::remember_user`]'s cache when remembered at that very position.
+    pub async fn session_at(&self, tenant: &Tenant, head: Option<i64>, cookie: &str) -> Result<Option<(StoredSession, User)>, OAuthError> {
         if cookie.len() != 43 {
             return Ok(None);
         }
@@ -298,10 +304,19 @@ impl TokenService {
                 tracing::warn!(error = %e, "could not extend a session's idle expiry");
             }
         }
-        let user = match self.directory.user(tenant.id, &session.user_id.to_string()).await {
-            Ok(u) => u,
-            Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(None),
-            Err(e) => return Err(unavailable(&e)),
+        let cached = head.and_then(|h| self.user_at(tenant.id, session.user_id, h));
+        let user = match cached {
+            Some(u) => u,
+            None => match self.directory.user(tenant.id, &session.user_id.to_string()).await {
+                Ok(u) => {
+                    if let Some(h) = head {
+                        self.remember_user(tenant.id, h, &u);
+                    }
+                    u
+                }
+                Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(None),
+                Err(e) => return Err(unavailable(&e)),
+            },
         };
         // To the microsecond (what the store keeps): a session begun earlier in the same second as
         // "sign out everywhere" must end too.

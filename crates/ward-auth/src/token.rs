@@ -87,11 +87,33 @@ pub(crate) struct HeadCache {
     /// Delegated grants of a client for a user on a set of resources.
     #[allow(clippy::type_complexity)]
     pub(crate) consents: HashMap<(TenantId, ObjectId, ObjectId, Vec<ObjectId>), (i64, Vec<ward_core::permissions::OAuth2PermissionGrant>)>,
+    /// Users as read after the sign-in that checked their password, for the session check of the
+    /// authorize request that follows it. Any change to a user (disabled, "sign out everywhere")
+    /// moves the feed, so an entry is never used past one.
+    pub(crate) users: HashMap<(TenantId, ObjectId), (i64, ward_core::user::User)>,
 }
 
 impl HeadCache {
     /// Entries kept at most; past this the cache starts again empty.
     pub(crate) const MAX: usize = 10_000;
+}
+
+impl TokenService {
+    /// Remembers `user` as read at feed position `head` of its tenant (read after the position
+    /// was, so never older than it).
+    pub fn remember_user(&self, tenant: TenantId, head: i64, user: &ward_core::user::User) {
+        let mut cache = self.at_head.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.users.len() >= HeadCache::MAX {
+            cache.users.clear();
+        }
+        cache.users.insert((tenant, user.id), (head, user.clone()));
+    }
+
+    /// A user remembered at exactly `head`, if any.
+    pub(crate) fn user_at(&self, tenant: TenantId, id: ObjectId, head: i64) -> Option<ward_core::user::User> {
+        let cache = self.at_head.lock().unwrap_or_else(|e| e.into_inner());
+        cache.users.get(&(tenant, id)).filter(|(at, _)| *at == head).map(|(_, u)| u.clone())
+    }
 }
 
 /// A tenant as this node last read it: at feed position `head`, when the store's change token

@@ -2,7 +2,7 @@
 //! parameters); client secrets are high-entropy, so SHA-256 suffices and keeps token issuance fast.
 //! Hashes only ever leave this module; comparisons are constant-time.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use argon2::password_hash::{PasswordHasher, phc::PasswordHash};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use ward_core::DirectoryError;
@@ -56,11 +56,45 @@ pub fn is_current_hash(stored: &str) -> bool {
     }
 }
 
+/// Checks `password` against a stored PHC string, with the algorithm, version and parameters the
+/// string names (so hashes made before a parameter change still verify, and are then rehashed).
+/// The 19 MiB of Argon2 memory is taken from [`with_argon2_memory`] instead of being allocated and
+/// zeroed for every check. The comparison of the outputs is constant-time.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(stored) else { return false };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else { return false };
+    let Ok(version) = parsed.version.map_or(Ok(Version::default()), Version::try_from) else { return false };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let blocks = params.block_count();
+    let hasher = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let salt: &[u8] = salt;
+    let computed = with_argon2_memory(blocks, |memory| hasher.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory));
+    computed.is_ok() && aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok()
+}
+
+/// Runs `f` over `blocks` Argon2 blocks of memory kept between checks: at most one buffer per
+/// core (as many as [`argon2_slots`] lets run at once), each reused rather than allocated and
+/// zeroed again. Every block is written before it is read in Argon2's first pass, so leftovers of
+/// an earlier check never enter a result; they stay in this process's memory, as freed memory
+/// would. Buffers for unusually large parameters (over 64 MiB) are not kept.
+fn with_argon2_memory<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
+    static POOL: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+    const KEEP_AT_MOST: usize = 64 * 1024; // blocks of 1 KiB
+    let taken = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut memory = taken.unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
     }
+    let result = f(&mut memory[..blocks]);
+    if memory.len() <= KEEP_AT_MOST {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) {
+            pool.push(memory);
+        }
+    }
+    result
 }
 
 /// `verify_password` on a blocking thread: an Argon2id check takes ~20 ms of CPU, which must not
@@ -194,6 +228,37 @@ mod tests {
         assert!(!verify_password("correct-horse-1", &hash));
         assert!(!verify_password("Correct-Horse-1", "not a hash"));
         assert_ne!(hash, hash_password("Correct-Horse-1", &rng).unwrap(), "salted");
+    }
+
+    /// The pooled-memory check agrees with the argon2 crate's own, for hashes of other parameters,
+    /// versions and variants too, and leftovers of a previous check in the reused memory (from a
+    /// larger one and from the same size) change nothing.
+    #[test]
+    fn pooled_check_agrees_with_the_library() {
+        use argon2::password_hash::PasswordVerifier;
+        let salt = b"sixteen byte slt";
+        let make = |algorithm, version, m, t, p| {
+            let hasher = Argon2::new(algorithm, version, Params::new(m, t, p, None).unwrap());
+            hasher.hash_password_with_salt(b"Pooled-Memory-7", salt).unwrap().to_string()
+        };
+        let hashes = [
+            make(Algorithm::Argon2id, Version::V0x13, 19_456, 2, 1),
+            make(Algorithm::Argon2id, Version::V0x13, 8_192, 1, 2),
+            make(Algorithm::Argon2i, Version::V0x13, 4_096, 3, 1),
+            make(Algorithm::Argon2d, Version::V0x10, 4_096, 2, 1),
+            make(Algorithm::Argon2id, Version::V0x13, 19_456, 2, 1).replace("19456", "19455"),
+        ];
+        for _round in 0..2 {
+            for hash in &hashes {
+                for attempt in ["Pooled-Memory-7", "pooled-memory-7", ""] {
+                    let library = PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(attempt.as_bytes(), &h).is_ok());
+                    assert_eq!(verify_password(attempt, hash), library, "{hash} with {attempt:?}");
+                    assert_eq!(library, attempt == "Pooled-Memory-7" && !hash.contains("19455"), "{hash}");
+                }
+            }
+        }
+        let truncated = &hashes[0][..hashes[0].len() - 4];
+        assert!(!verify_password("Pooled-Memory-7", truncated));
     }
 
     #[test]

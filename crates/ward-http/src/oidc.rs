@@ -211,7 +211,11 @@ pub(crate) fn parse_continue(tenant: &str, value: &str) -> Option<Vec<(String, S
 
 async fn current_session(state: &AppState, req: &ValidAuthorize, headers: &HeaderMap) -> Result<Option<(StoredSession, User)>, Response> {
     match cookie(state, headers, SESSION_COOKIE) {
-        Some(c) => state.tokens.session(&req.tenant, c).await.map_err(|e| error_page(e.status, "We can't sign you in", &e.description)),
+        Some(c) => state
+            .tokens
+            .session_at(&req.tenant, Some(req.head), c)
+            .await
+            .map_err(|e| error_page(e.status, "We can't sign you in", &e.description)),
         None => Ok(None),
     }
 }

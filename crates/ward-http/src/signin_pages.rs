@@ -226,6 +226,9 @@ pub(crate) async fn login(State(state): State<AppState>, Path(tenant): Path<Stri
     req.login_hint = Some(get("username").to_string());
     match result {
         Ok(checked) => {
+            // The authorize request this sign-in continues with checks the session's user: as
+            // read here, while nothing in the tenant has changed.
+            state.tokens.remember_user(req.tenant.id, req.head, &checked.0);
             let csp = form_csp(&req.redirect_uri);
             crate::mfa_pages::after_password(&state, &tenant, &req.tenant, checked, &headers, (get("continue"), stay), csp).await
         }

@@ -319,6 +319,32 @@ async fn username_first_then_the_password_and_no_name_can_be_probed_unless_the_t
     assert!(known.body.contains("type=\"password\"") && !known.body.contains("passkey-signin"), "password only: {}", known.body);
 }
 
+/// The authorize request after a password sign-in reuses the user the sign-in read only while
+/// nothing in the tenant has changed: disabled in between (by another process), no code.
+#[tokio::test]
+async fn a_user_disabled_between_the_password_and_the_authorize_request_gets_no_code() {
+    let s = setup();
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true);
+    async fn password_then_continue(s: &Setup, b: &mut Browser, authorize: &str) -> String {
+        let first = b.get(authorize).await;
+        let signed = b.submit(&s.base(), &first, &[("username", &s.upn), ("password", PASSWORD)]).await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        format!("{}{}", s.base(), signed.location.unwrap())
+    }
+    let signed_in = |p: &Page| p.location.as_deref().is_some_and(|l| l.starts_with(NATIVE_REDIRECT)) || p.body.contains("name=\"consent\"");
+    let mut b = Browser::new();
+    let next = password_then_continue(&s, &mut b, &authorize).await;
+    let page = b.get(&next).await;
+    assert!(signed_in(&page), "{:?} {}", page.location, page.body);
+
+    let mut b = Browser::new();
+    let next = password_then_continue(&s, &mut b, &authorize).await;
+    ok(ward(s._dir.path()).args(["user", "update", &s.upn, "--account-enabled", "false", "--data-dir", "data"]));
+    let page = b.get(&next).await;
+    assert!(!signed_in(&page), "{:?} {}", page.location, page.body);
+    assert!(page.body.contains("name=\"username\""), "the sign-in page again: {}", page.body);
+}
+
 #[tokio::test]
 async fn a_device_sign_in_asks_for_the_authenticator_code_too() {
     let s = setup();
