@@ -64,10 +64,14 @@ pub enum ObjectKind {
     AppRoleAssignment,
     /// A delegated-permission grant (user or admin consent): Graph's `oAuth2PermissionGrant`.
     OAuth2PermissionGrant,
+    /// Graph's `conditionalAccessPolicy`.
+    ConditionalAccessPolicy,
+    /// Graph's `namedLocation` (IP ranges or countries).
+    NamedLocation,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 7] = [
+    pub const ALL: [ObjectKind; 9] = [
         ObjectKind::User,
         ObjectKind::Group,
         ObjectKind::Application,
@@ -75,6 +79,8 @@ impl ObjectKind {
         ObjectKind::RoleAssignment,
         ObjectKind::AppRoleAssignment,
         ObjectKind::OAuth2PermissionGrant,
+        ObjectKind::ConditionalAccessPolicy,
+        ObjectKind::NamedLocation,
     ];
 
     /// The name stored in the database and written in the change feed.
@@ -87,6 +93,8 @@ impl ObjectKind {
             ObjectKind::RoleAssignment => "roleAssignment",
             ObjectKind::AppRoleAssignment => "appRoleAssignment",
             ObjectKind::OAuth2PermissionGrant => "oAuth2PermissionGrant",
+            ObjectKind::ConditionalAccessPolicy => "conditionalAccessPolicy",
+            ObjectKind::NamedLocation => "namedLocation",
         }
     }
 
@@ -141,10 +149,12 @@ mod tests {
             ObjectKind::RoleAssignment => 4,
             ObjectKind::AppRoleAssignment => 5,
             ObjectKind::OAuth2PermissionGrant => 6,
+            ObjectKind::ConditionalAccessPolicy => 7,
+            ObjectKind::NamedLocation => 8,
         };
         for (i, kind) in ObjectKind::ALL.iter().enumerate() {
             assert_eq!(position(*kind), i);
         }
-        assert_eq!(ObjectKind::ALL.len(), 7);
+        assert_eq!(ObjectKind::ALL.len(), 9);
     }
 }

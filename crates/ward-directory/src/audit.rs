@@ -18,6 +18,8 @@ fn type_name(kind: ObjectKind) -> &'static str {
         ObjectKind::RoleAssignment => "RoleAssignment",
         ObjectKind::AppRoleAssignment => "AppRoleAssignment",
         ObjectKind::OAuth2PermissionGrant => "OAuth2PermissionGrant",
+        ObjectKind::ConditionalAccessPolicy => "Policy",
+        ObjectKind::NamedLocation => "NamedLocation",
     }
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 mod bootstrap;
 mod groups;
 mod membership_cache;
+mod policies;
 mod registrations;
 mod roles;
 pub mod secrets;

@@ -165,7 +165,7 @@ impl Directory {
         Ok(ops)
     }
 
-    async fn all_of<T: serde::de::DeserializeOwned>(&self, tenant: TenantId, kind: ObjectKind) -> Result<Vec<T>> {
+    pub(crate) async fn all_of<T: serde::de::DeserializeOwned>(&self, tenant: TenantId, kind: ObjectKind) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut after = None;
         loop {

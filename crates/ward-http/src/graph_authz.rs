@@ -15,6 +15,7 @@ const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f81
 const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
 const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+const CONDITIONAL_ACCESS_ADMINISTRATOR: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
 
 /// A directory operation of the Graph surface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,10 @@ pub enum Op {
     ReadBranding,
     /// `PATCH` of the branding, `PUT` of its logo.
     WriteBranding,
+    /// `GET /identity/conditionalAccess/policies|namedLocations`.
+    ReadConditionalAccess,
+    /// Conditional access policies and named locations: create, update, delete.
+    WriteConditionalAccess,
 }
 
 pub struct Rule {
@@ -153,6 +158,22 @@ pub fn rule(op: Op) -> Rule {
             delegated: &["Organization.ReadWrite.All"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR]),
         },
+        Op::ReadConditionalAccess => Rule {
+            app: &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"],
+            delegated: &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"],
+            user_roles: Some(&[
+                GLOBAL_ADMINISTRATOR,
+                CONDITIONAL_ACCESS_ADMINISTRATOR,
+                SECURITY_ADMINISTRATOR,
+                SECURITY_READER,
+                GLOBAL_READER,
+            ]),
+        },
+        Op::WriteConditionalAccess => Rule {
+            app: &["Policy.ReadWrite.ConditionalAccess"],
+            delegated: &["Policy.ReadWrite.ConditionalAccess"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, CONDITIONAL_ACCESS_ADMINISTRATOR, SECURITY_ADMINISTRATOR]),
+        },
     }
 }
 
@@ -246,7 +267,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 17] = [
+    const OPS: [Op; 19] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -264,6 +285,8 @@ mod docs {
         Op::WriteMethodsPolicy,
         Op::ReadBranding,
         Op::WriteBranding,
+        Op::ReadConditionalAccess,
+        Op::WriteConditionalAccess,
     ];
 
     fn cell(list: &[&str]) -> String {

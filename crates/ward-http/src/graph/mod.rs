@@ -8,6 +8,7 @@
 
 mod audit;
 mod branding;
+mod conditional_access;
 mod delta;
 mod groups;
 mod list;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .merge(delta::routes())
         .merge(methods::routes())
         .merge(branding::routes())
+        .merge(conditional_access::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.

@@ -1,0 +1,172 @@
+//! Conditional access policies and named locations, stored as directory objects in Graph's JSON:
+//! every change is in the change feed (so caches keyed by the feed position see it at once) and,
+//! inside an audited call, in the audit log, in the same transaction.
+
+use crate::{Directory, Result};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use ward_core::store::WriteOp;
+use ward_core::{DirectoryError, ObjectId, ObjectKind, TenantId};
+use ward_policy::{NamedLocation, Policy, PolicyError, location_json, merge, parse_location, parse_policy, policy_json, stored_policy};
+
+/// Most policies and named locations per tenant. Entra stops at 195 policies; Ward evaluates a
+/// thousand in well under a millisecond (docs/benchmarks.md), so the cap is only against abuse.
+pub const MAX_POLICIES: usize = 5_000;
+pub const MAX_LOCATIONS: usize = 1_000;
+
+fn refused(e: PolicyError) -> DirectoryError {
+    DirectoryError::invalid("body", e.0)
+}
+
+impl Directory {
+    fn stamp(&self) -> String {
+        self.clock.now().format(&Rfc3339).unwrap_or_default()
+    }
+
+    /// Every policy of the tenant, in id order.
+    pub async fn ca_policies(&self, tenant: TenantId) -> Result<Vec<Policy>> {
+        let docs: Vec<Value> = self.all_of(tenant, ObjectKind::ConditionalAccessPolicy).await?;
+        docs.iter().map(|d| stored_policy(d).map_err(|e| DirectoryError::Internal(e.0))).collect()
+    }
+
+    pub async fn ca_policy(&self, tenant: TenantId, id: ObjectId) -> Result<Policy> {
+        let (doc, _) = self.load::<Value>(tenant, ObjectKind::ConditionalAccessPolicy, id).await?;
+        stored_policy(&doc).map_err(|e| DirectoryError::Internal(e.0))
+    }
+
+    /// Every named location of the tenant, in id order.
+    pub async fn named_locations(&self, tenant: TenantId) -> Result<Vec<NamedLocation>> {
+        let docs: Vec<Value> = self.all_of(tenant, ObjectKind::NamedLocation).await?;
+        docs.iter().map(stored_location).collect()
+    }
+
+    pub async fn named_location(&self, tenant: TenantId, id: ObjectId) -> Result<NamedLocation> {
+        let (doc, _) = self.load::<Value>(tenant, ObjectKind::NamedLocation, id).await?;
+        stored_location(&doc)
+    }
+
+    /// Checks a policy sent to Graph (`body`, or `patch` merged into the stored one when `id` is
+    /// given) against the tenant's named locations. Nothing is written.
+    pub async fn check_ca_policy(&self, tenant: TenantId, id: Option<ObjectId>, body: &Value) -> Result<Policy> {
+        let locations = self.named_locations(tenant).await?;
+        let exists = |l: &str| locations.iter().any(|n| n.id.eq_ignore_ascii_case(l));
+        let mut doc = match id {
+            Some(id) => policy_json(&self.ca_policy(tenant, id).await?),
+            None => Value::Object(Default::default()),
+        };
+        merge(&mut doc, body);
+        let mut policy = parse_policy(doc, &exists).map_err(refused)?;
+        if let Some(id) = id {
+            // Read-only properties keep their stored values whatever the request said.
+            let stored = self.ca_policy(tenant, id).await?;
+            policy.id = stored.id;
+            policy.created_date_time = stored.created_date_time;
+            policy.template_id = stored.template_id;
+        }
+        Ok(policy)
+    }
+
+    /// Stores a new policy (checked by [`Self::check_ca_policy`]).
+    pub async fn create_ca_policy(&self, tenant: TenantId, mut policy: Policy) -> Result<Policy> {
+        if self.store.count_objects(tenant, ObjectKind::ConditionalAccessPolicy, false).await? >= MAX_POLICIES as i64 {
+            return Err(DirectoryError::invalid("body", format!("A tenant has at most {MAX_POLICIES} conditional access policies.")));
+        }
+        let id = self.new_id();
+        policy.id = id.to_string();
+        policy.created_date_time = Some(self.stamp());
+        policy.modified_date_time = None;
+        policy.template_id = None;
+        let op = WriteOp::Insert { kind: ObjectKind::ConditionalAccessPolicy, id, unique_key: None, doc: policy_json(&policy) };
+        self.commit(tenant, vec![op]).await?;
+        Ok(policy)
+    }
+
+    /// Replaces a stored policy with `policy` (the stored one with a PATCH merged in and checked).
+    pub async fn update_ca_policy(&self, tenant: TenantId, id: ObjectId, mut policy: Policy) -> Result<()> {
+        let (_, stored) = self.load::<Value>(tenant, ObjectKind::ConditionalAccessPolicy, id).await?;
+        policy.modified_date_time = Some(self.stamp());
+        let op = WriteOp::Update {
+            kind: ObjectKind::ConditionalAccessPolicy,
+            id,
+            unique_key: None,
+            doc: policy_json(&policy),
+            expected_version: stored.version,
+        };
+        self.commit(tenant, vec![op]).await?;
+        Ok(())
+    }
+
+    pub async fn delete_ca_policy(&self, tenant: TenantId, id: ObjectId) -> Result<()> {
+        self.load::<Value>(tenant, ObjectKind::ConditionalAccessPolicy, id).await?;
+        self.commit(tenant, vec![WriteOp::Purge { kind: ObjectKind::ConditionalAccessPolicy, id }]).await?;
+        Ok(())
+    }
+
+    /// Graph's `POST /identity/conditionalAccess/namedLocations`.
+    pub async fn create_named_location(&self, tenant: TenantId, body: &Value) -> Result<NamedLocation> {
+        let mut location = parse_location(body).map_err(refused)?;
+        if self.store.count_objects(tenant, ObjectKind::NamedLocation, false).await? >= MAX_LOCATIONS as i64 {
+            return Err(DirectoryError::invalid("body", format!("A tenant has at most {MAX_LOCATIONS} named locations.")));
+        }
+        let id = self.new_id();
+        location.id = id.to_string();
+        location.created_date_time = Some(self.stamp());
+        let op = WriteOp::Insert { kind: ObjectKind::NamedLocation, id, unique_key: None, doc: location_json(&location) };
+        self.commit(tenant, vec![op]).await?;
+        Ok(location)
+    }
+
+    /// Graph's `PATCH …/namedLocations/{id}`: `@odata.type` is required and must not change kind.
+    pub async fn update_named_location(&self, tenant: TenantId, id: ObjectId, patch: &Value) -> Result<()> {
+        let (mut doc, stored) = self.load::<Value>(tenant, ObjectKind::NamedLocation, id).await?;
+        let kind = doc.get("@odata.type").cloned();
+        if patch.get("@odata.type") != kind.as_ref() {
+            return Err(DirectoryError::invalid("@odata.type", "must be given and name the location's own kind"));
+        }
+        merge(&mut doc, patch);
+        let mut location = parse_location(&doc).map_err(refused)?;
+        let before = stored_location(&stored.doc)?;
+        location.id = before.id;
+        location.created_date_time = before.created_date_time;
+        location.modified_date_time = Some(self.stamp());
+        let op = WriteOp::Update {
+            kind: ObjectKind::NamedLocation,
+            id,
+            unique_key: None,
+            doc: location_json(&location),
+            expected_version: stored.version,
+        };
+        self.commit(tenant, vec![op]).await?;
+        Ok(())
+    }
+
+    /// Graph's `DELETE …/namedLocations/{id}`: refused while trusted (un-trust it first, as Entra
+    /// asks) or while a policy names it.
+    pub async fn delete_named_location(&self, tenant: TenantId, id: ObjectId) -> Result<()> {
+        let location = self.named_location(tenant, id).await?;
+        if location.is_trusted() {
+            return Err(DirectoryError::invalid("isTrusted", "a trusted location must be marked untrusted before it is deleted"));
+        }
+        let key = id.to_string();
+        let used = self.ca_policies(tenant).await?.into_iter().find(|p| {
+            p.conditions
+                .locations
+                .as_ref()
+                .is_some_and(|l| l.include_locations.iter().chain(&l.exclude_locations).any(|x| x.eq_ignore_ascii_case(&key)))
+        });
+        if let Some(p) = used {
+            return Err(DirectoryError::invalid("id", format!("the location is used by the policy '{}' ({})", p.display_name, p.id)));
+        }
+        self.commit(tenant, vec![WriteOp::Purge { kind: ObjectKind::NamedLocation, id }]).await?;
+        Ok(())
+    }
+}
+
+fn stored_location(doc: &Value) -> Result<NamedLocation> {
+    let mut l = parse_location(doc).map_err(|e| DirectoryError::Internal(format!("a stored named location does not decode: {}", e.0)))?;
+    let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    l.id = text("id").unwrap_or_default();
+    l.created_date_time = text("createdDateTime");
+    l.modified_date_time = text("modifiedDateTime");
+    Ok(l)
+}
