@@ -107,6 +107,15 @@ pub enum AuthorizeOutcome {
         for_organization: bool,
     },
     Redirect(String),
+    /// Conditional access asks for more of the signed-in person first: a stronger sign-in or a
+    /// new password (the first of the steps), then the request again.
+    StepUp(ward_policy::Need),
+    /// Conditional access does not allow this sign-in (a block, or a device the person does not
+    /// sign in from): the page to show and its `AADSTS` code.
+    Denied {
+        code: u32,
+        message: &'static str,
+    },
 }
 
 /// Global Administrator, Application Administrator, Cloud Application Administrator.
@@ -448,6 +457,45 @@ impl TokenService {
         };
         if req.prompt == Prompt::Login || req.prompt == Prompt::SelectAccount {
             return Ok(AuthorizeOutcome::SignIn);
+        }
+        // Conditional access first: nobody is asked to consent to what they may not use.
+        let access = self
+            .access_for_user(
+                &req.tenant,
+                req.head,
+                user,
+                &req.service_principal,
+                req.public,
+                Some(req.resource.app_id),
+                &session.amr,
+                crate::access::Flow::Interactive,
+            )
+            .await
+            .map_err(|e| page(e.status, "We can't sign you in", e.description))?;
+        match &access.decision {
+            ward_policy::Decision::Allow => {}
+            ward_policy::Decision::Interrupt(needs) if req.prompt == Prompt::None || needs.is_empty() => {
+                return Err(back(access.token_error(&req.resource.display_name).unwrap_or_else(OAuthError::temporarily_unavailable)));
+            }
+            ward_policy::Decision::Interrupt(needs) => return Ok(AuthorizeOutcome::StepUp(needs[0])),
+            ward_policy::Decision::Block => {
+                return Ok(AuthorizeOutcome::Denied {
+                    code: 53003,
+                    message: "Your organization's conditional access policies block this sign-in.",
+                });
+            }
+            ward_policy::Decision::DeviceRequired(ward_policy::BuiltInControl::DomainJoinedDevice) => {
+                return Ok(AuthorizeOutcome::Denied {
+                    code: 53001,
+                    message: "This application can only be used from a device joined to your organization's domain.",
+                });
+            }
+            ward_policy::Decision::DeviceRequired(_) => {
+                return Ok(AuthorizeOutcome::Denied {
+                    code: 53000,
+                    message: "This application can only be used from a device your organization manages and finds compliant.",
+                });
+            }
         }
         let consented = self.consents_at_head(req, user).await.map_err(|e| {
             tracing::error!(error = %e, "reading consent failed");

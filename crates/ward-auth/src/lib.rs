@@ -2,6 +2,7 @@
 //! key-encryption key, published as JWKS, rotated — and the compact JWS they sign. The client credentials grant issues app-only
 //! access tokens through the one issuance decision (`decision`); the user grants build on both.
 
+pub mod access;
 pub mod authorize;
 pub mod client_assertion;
 pub mod crypto;

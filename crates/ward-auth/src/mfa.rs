@@ -85,7 +85,9 @@ impl TokenService {
         binding: &str,
         persistent: bool,
     ) -> Result<Result<SignedIn, Pending>, SignInError> {
-        if amr != "pwd" || self.totp_methods(tenant, user.id).await?.is_empty() {
+        // With security defaults off, the second factor is asked for only when conditional
+        // access requires it (`step_up`).
+        if amr != "pwd" || !tenant.settings.security_defaults || self.totp_methods(tenant, user.id).await?.is_empty() {
             return self.start_session(tenant, user, amr, persistent).await.map(Ok);
         }
         let now = self.directory.now();
@@ -95,6 +97,29 @@ impl TokenService {
         let token =
             self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
         Ok(Err(Pending { token, user }))
+    }
+
+    /// Conditional access asks a signed-in person for a second factor: the code form's state when
+    /// they have an authenticator app (the session it upgrades is replaced once the code is
+    /// right), `None` when they have none.
+    pub async fn step_up(
+        &self,
+        tenant: &Tenant,
+        session: &StoredSession,
+        user: &User,
+        binding: &str,
+    ) -> Result<Option<Pending>, SignInError> {
+        if self.totp_methods(tenant, user.id).await?.is_empty() {
+            return Ok(None);
+        }
+        let now = self.directory.now();
+        let claims = json!({
+            "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp(),
+            "kmsi": session.persistent, "sid": session.id,
+        });
+        let token =
+            self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
+        Ok(Some(Pending { token, user: user.clone() }))
     }
 
     /// The second step: a code from one of the user's authenticator apps.
@@ -131,7 +156,14 @@ impl TokenService {
                 let fresh = self.directory.store().use_otp_step(tenant.id, m.id, step).await.map_err(|_| SignInError::Unavailable)?;
                 if fresh {
                     self.clear_failures(&key).await;
-                    return self.start_session(tenant, user, "pwd otp mfa", claims["kmsi"].as_bool() == Some(true)).await;
+                    let signed_in = self.start_session(tenant, user, "pwd otp mfa", claims["kmsi"].as_bool() == Some(true)).await?;
+                    // A step-up replaces the session it upgraded.
+                    if let Some(sid) = claims["sid"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok())
+                        && let Err(e) = self.directory.store().end_session(sid, now).await
+                    {
+                        tracing::warn!(error = %e, "could not end the session a step-up replaced");
+                    }
+                    return Ok(signed_in);
                 }
             }
         }

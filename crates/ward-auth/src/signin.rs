@@ -39,19 +39,34 @@ const SOURCE_FIRST: Duration = Duration::minutes(5);
 pub const FAMILIAR_FOR: Duration = Duration::days(90);
 
 tokio::task_local! {
-    /// The client address and id of the request being handled, when the HTTP layer knows them.
-    static SOURCE: (Option<std::net::IpAddr>, String);
+    /// The client address, id and user agent of the request being handled, when the HTTP layer
+    /// knows them.
+    static SOURCE: (Option<std::net::IpAddr>, String, Option<String>);
 }
 
-/// Runs `work` with `ip` as the client address sign-ins see and `request_id` as the correlation id
-/// of what it records (set by the HTTP layer per request).
-pub async fn from_source<F: std::future::Future>(ip: Option<std::net::IpAddr>, request_id: &str, work: F) -> F::Output {
-    SOURCE.scope((ip, request_id.to_string()), work).await
+/// Longest user agent kept for a request (conditional access reads the platform from it).
+const MAX_USER_AGENT: usize = 512;
+
+/// Runs `work` with `ip` as the client address sign-ins see, `request_id` as the correlation id
+/// of what it records, and the request's `User-Agent` (set by the HTTP layer per request).
+pub async fn from_source<F: std::future::Future>(
+    ip: Option<std::net::IpAddr>,
+    request_id: &str,
+    user_agent: Option<&str>,
+    work: F,
+) -> F::Output {
+    let agent = user_agent.map(|a| a.chars().take(MAX_USER_AGENT).collect());
+    SOURCE.scope((ip, request_id.to_string(), agent), work).await
 }
 
 /// The client address and request id of the request being handled, if known.
 pub(crate) fn current_request() -> (Option<std::net::IpAddr>, String) {
-    SOURCE.try_with(|s| s.clone()).unwrap_or_default()
+    SOURCE.try_with(|s| (s.0, s.1.clone())).unwrap_or_default()
+}
+
+/// The device platform the request's user agent names, if any.
+pub(crate) fn current_platform() -> Option<ward_policy::Platform> {
+    SOURCE.try_with(|s| s.2.as_deref().and_then(ward_policy::platform_of)).ok().flatten()
 }
 
 /// The network an address belongs to, as smart lockout counts it: IPv4 /24, IPv6 /64.

@@ -91,6 +91,8 @@ pub(crate) struct HeadCache {
     /// authorize request that follows it. Any change to a user (disabled, "sign out everywhere")
     /// moves the feed, so an entry is never used past one.
     pub(crate) users: HashMap<(TenantId, ObjectId), (i64, ward_core::user::User)>,
+    /// Each tenant's conditional access policies and named locations, compiled.
+    pub(crate) policies: HashMap<TenantId, (i64, Arc<ward_policy::PolicySet>)>,
 }
 
 impl HeadCache {

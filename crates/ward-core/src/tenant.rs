@@ -17,7 +17,7 @@ pub struct VerifiedDomain {
 }
 
 /// Tenant-wide settings. Defaults are the safe choice.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TenantSettings {
     /// May ordinary users consent to applications on their own behalf? Off by default.
@@ -36,6 +36,27 @@ pub struct TenantSettings {
     /// After the username, tell whether the account exists and offer only its own methods (off by
     /// default: every name then gets the same page, so none can be probed).
     pub sign_in_reveals_accounts: bool,
+    /// Entra's security defaults: every sign-in of someone with a second factor asks for it (on
+    /// by default). Off, a second factor is asked for when a conditional access policy requires it.
+    pub security_defaults: bool,
+    /// Emergency-access ("break glass") accounts: conditional access is evaluated and recorded for
+    /// them but never enforced, and every sign-in of theirs is logged as a warning.
+    pub emergency_access_accounts: Vec<crate::ObjectId>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            users_can_consent_to_apps: false,
+            users_can_register_apps: false,
+            password_policy: Default::default(),
+            auth_methods: Default::default(),
+            branding: Default::default(),
+            sign_in_reveals_accounts: false,
+            security_defaults: true,
+            emergency_access_accounts: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

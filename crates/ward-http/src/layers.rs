@@ -67,7 +67,10 @@ async fn around(State(per): State<PerRequest>, mut request: Request, next: Next)
     };
     let mut response = match limited {
         Some((ip, wait)) => crate::rate_limit::too_many(ip, wait),
-        None => ward_auth::signin::from_source(client, id_text, handle(&per, request, next, id_text)).await,
+        None => {
+            let agent = request.headers().get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+            ward_auth::signin::from_source(client, id_text, agent.as_deref(), handle(&per, request, next, id_text)).await
+        }
     };
 
     let status = response.status();

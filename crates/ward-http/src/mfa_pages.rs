@@ -79,6 +79,48 @@ pub(crate) async fn after_password(
     }
 }
 
+/// Conditional access asks the signed-in person for more before the app gets its code: their
+/// authenticator app's code (the session is upgraded), a sign-in with a passkey, or a new
+/// password; then the same authorize request again (`here`).
+pub(crate) async fn step_up(
+    state: &AppState,
+    tenant_key: &str,
+    req: &ward_auth::authorize::ValidAuthorize,
+    here: &str,
+    headers: &HeaderMap,
+    (session, user): &(StoredSession, User),
+    need: ward_policy::Need,
+) -> Response {
+    use ward_policy::{Need, StrengthLevel};
+    let again = format!("{here}&prompt=login");
+    let passkey = |why: &str| {
+        let body = format!(
+            "<p>{why}</p><p><a href=\"{again}\">Sign in again with a passkey or security key</a></p>\
+<p>No passkey yet? <a href=\"{portal}\">Add one in My security info</a>, then come back.</p>",
+            why = escape(why),
+            again = escape(&again),
+            portal = escape(&portal_url(tenant_key)),
+        );
+        html(StatusCode::FORBIDDEN, "More verification needed", &body)
+    };
+    match need {
+        Need::Strength(StrengthLevel::Multifactor) => {
+            let (binding, fresh) = csrf_binding(state, headers);
+            match state.tokens.step_up(&req.tenant, session, user, &binding).await {
+                Ok(Some(pending)) => {
+                    otp_page(state, tenant_key, here, &pending.token, (&binding, fresh), None, StatusCode::OK, form_csp(&req.redirect_uri))
+                }
+                Ok(None) => {
+                    passkey("Your organization requires a second verification for this app, and your account has no authenticator app.")
+                }
+                Err(_) => unavailable(),
+            }
+        }
+        Need::Strength(_) => passkey("Your organization requires a passkey or security key for this app."),
+        Need::PasswordChange => (StatusCode::SEE_OTHER, [(header::LOCATION, change_password_url(tenant_key, here))]).into_response(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn otp_page(
     state: &AppState,

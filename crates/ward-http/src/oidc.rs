@@ -203,6 +203,15 @@ pub(crate) fn continue_url(tenant: &str, params: &[(String, String)], drop_promp
     format!("/{tenant}/oauth2/v2.0/authorize?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
 }
 
+/// Conditional access said no: what the person reads, with Entra's code for their administrator.
+fn access_denied_page(code: u32, message: &str) -> Response {
+    error_page(
+        403,
+        "You cannot access this right now",
+        &format!("{message} If you think this is wrong, give your administrator this code: AADSTS{code}."),
+    )
+}
+
 /// Accepts only this tenant's authorize URL as a place to go back to: never an open redirect.
 pub(crate) fn parse_continue(tenant: &str, value: &str) -> Option<Vec<(String, String)>> {
     let query = value.strip_prefix(&format!("/{tenant}/oauth2/v2.0/authorize?"))?;
@@ -241,6 +250,11 @@ async fn authorize(State(state): State<AppState>, Path(tenant): Path<String>, Ra
     match state.tokens.authorize(&req, session.as_ref()).await {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
         Ok(AuthorizeOutcome::SignIn) => crate::signin_pages::sign_in_page(&state, &tenant, &req, &params, &headers, None, StatusCode::OK),
+        Ok(AuthorizeOutcome::StepUp(need)) => match &session {
+            Some(s) => crate::mfa_pages::step_up(&state, &tenant, &req, &continue_url(&tenant, &params, true), &headers, s, need).await,
+            None => error_page(503, "We can't sign you in", "Ward cannot sign you in right now. Try again shortly."),
+        },
+        Ok(AuthorizeOutcome::Denied { code, message }) => access_denied_page(code, message),
         Ok(AuthorizeOutcome::Consent { ask, admin, for_organization }) => {
             let session_id = session.as_ref().map(|(s, _)| s.id).unwrap_or_default();
             consent_page(&state, &tenant, &req, &params, &headers, &ask, &admin, for_organization, session_id)
@@ -357,7 +371,8 @@ async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, head
             error_page(403, "Need admin approval", "Only an administrator can grant what this app asks.")
         }
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
-        Ok(AuthorizeOutcome::SignIn) => redirect(get("continue")),
+        Ok(AuthorizeOutcome::SignIn | AuthorizeOutcome::StepUp(_)) => redirect(get("continue")),
+        Ok(AuthorizeOutcome::Denied { code, message }) => access_denied_page(code, message),
         Err(f) => failure(f),
     }
 }

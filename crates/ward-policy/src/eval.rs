@@ -379,6 +379,21 @@ impl PolicySet {
         self.policies.len()
     }
 
+    /// Does any policy name groups (so a user's transitive groups must be read to evaluate)?
+    pub fn needs_groups(&self) -> bool {
+        self.policies.iter().any(|p| p.users.as_ref().is_some_and(|u| !u.groups.is_empty() || !u.exclude_groups.is_empty()))
+    }
+
+    /// Does any policy name directory roles?
+    pub fn needs_roles(&self) -> bool {
+        self.policies.iter().any(|p| p.users.as_ref().is_some_and(|u| !u.roles.is_empty() || !u.exclude_roles.is_empty()))
+    }
+
+    /// Is any policy enabled or report-only (else evaluating can only say "allow")?
+    pub fn is_active(&self) -> bool {
+        self.policies.iter().any(|p| p.state != PolicyState::Disabled)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
     }

@@ -252,3 +252,139 @@ async fn a_thousand_policies_in_one_tenant() {
     assert_eq!(names.len(), 1000);
     assert_eq!((names[0], names[999]), ("policy 0000", "policy 0999"));
 }
+
+fn settings(s: &Setup, args: &[&str]) {
+    ok(ward(s._dir.path()).args(["tenant", "set"]).args(args).args(["--data-dir", "data"]));
+}
+
+async fn id_claims(s: &Setup, code: &str) -> Value {
+    let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", WEB_REDIRECT)];
+    let (status, t) = s.token(&exchange, Some((&s.web, &s.web_secret))).await;
+    assert_eq!(status, 200, "{t}");
+    s.verify(t["id_token"].as_str().unwrap(), &s.web, "JWT").await
+}
+
+/// A policy requiring MFA for one app: with security defaults off, the password alone signs in to
+/// another app; the same browser going to that app is asked for the authenticator code first, and
+/// its tokens say so. A silent request cannot step up: `interaction_required`.
+#[tokio::test]
+async fn a_policy_requiring_mfa_for_one_app_steps_the_sign_in_up_to_the_authenticator_code() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    settings(s, &["--security-defaults", "false"]);
+    let secret = s.enroll_authenticator(&mut Browser::new()).await;
+    let policy = json!({"displayName": "MFA for the web portal", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": [s.web]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}});
+    assert_eq!(a.call("POST", POLICIES, Some(policy)).await.0, 201);
+
+    let mut b = Browser::new();
+    let native = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true);
+    let code = s.sign_in(&mut b, &native, NATIVE_REDIRECT).await;
+    let (status, t) = s.redeem_native(&code).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await["amr"], json!(["pwd"]), "no code asked for the other app");
+
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid", false);
+    let page = b.get(&web).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("autocomplete=\"one-time-code\""), "the code form: {}", page.body);
+    let wrong = b.submit(&s.base(), &page, &[("code", "000000")]).await;
+    assert_eq!(wrong.status, 401);
+    let stepped = b.submit(&s.base(), &wrong, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(stepped.status, 303, "{}", stepped.body);
+    let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
+    assert_eq!(id_claims(s, &code).await["amr"], json!(["pwd", "otp", "mfa"]));
+
+    // Another browser's password-only session is asked again; silently (prompt=none, consent
+    // given above) no page can be shown, so the app gets an error.
+    let mut fresh = Browser::new();
+    s.sign_in(&mut fresh, &native, NATIVE_REDIRECT).await;
+    let silent = fresh.get(&format!("{web}&prompt=none")).await;
+    let loc = silent.location.unwrap_or_default();
+    assert!(loc.starts_with(WEB_REDIRECT) && loc.contains("error=interaction_required") && loc.contains("AADSTS50076"), "{loc}");
+    let page = fresh.get(&web).await;
+    assert!(page.body.contains("one-time-code"), "a new password-only session is asked again");
+}
+
+/// A named location blocks client credentials for one service principal; another app from the
+/// same place, and the same app while the policy is report-only, get their tokens.
+#[tokio::test]
+async fn a_named_location_blocks_client_credentials_for_one_service_principal() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    let d = s._dir.path();
+    let other = json(&ok(ward(d).args(["app", "create", "--json", "--name", "Other Daemon", "--data-dir", "data"])));
+    let other_id = other["appId"].as_str().unwrap().to_string();
+    let other_secret = json(&ok(ward(d).args(["app", "add-secret", &other_id, "--json", "--data-dir", "data"])))["secretText"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sp = &s.web_sp;
+    let loopback = json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Loopback", "ipRanges": [{"cidrAddress": "127.0.0.0/24"}]});
+    let (status, location) = a.call("POST", LOCATIONS, Some(loopback)).await;
+    assert_eq!(status, 201, "{location}");
+    let policy = json!({"displayName": "Daemon only from elsewhere", "state": "enabled",
+        "conditions": {"clientApplications": {"includeServicePrincipals": [sp]}, "applications": {"includeApplications": ["All"]},
+                       "locations": {"includeLocations": [location["id"]]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    let (status, created) = a.call("POST", POLICIES, Some(policy)).await;
+    assert_eq!(status, 201, "{created}");
+    let form = [("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")];
+    let (status, e) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().starts_with("AADSTS53003"), "{e}");
+    let (status, t) = s.token(&form, Some((&other_id, &other_secret))).await;
+    assert_eq!(status, 200, "another service principal: {t}");
+    // Report-only: evaluated, not enforced.
+    let pid = created["id"].as_str().unwrap();
+    let (status, _) = a.call("PATCH", &format!("{POLICIES}/{pid}"), Some(json!({"state": "enabledForReportingButNotEnforced"}))).await;
+    assert_eq!(status, 204);
+    let (status, t) = s.token(&form, Some((&s.web, &s.web_secret))).await;
+    assert_eq!(status, 200, "report-only blocks nothing: {t}");
+}
+
+/// A block for everyone: the browser gets Entra's page and code, a refresh token stops working,
+/// report-only changes nothing, and the emergency-access account still signs in.
+#[tokio::test]
+async fn block_policies_stop_sign_ins_and_refreshes_but_not_the_emergency_account() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    let mut b = Browser::new();
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid offline_access", false);
+    let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
+    let exchange = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", WEB_REDIRECT)];
+    let (_, t) = s.token(&exchange, Some((&s.web, &s.web_secret))).await;
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+
+    let block = |state: &str| {
+        json!({"displayName": "Block everyone", "state": state,
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": [s.web]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}})
+    };
+    let (status, report_only) = a.call("POST", POLICIES, Some(block("enabledForReportingButNotEnforced"))).await;
+    assert_eq!(status, 201);
+    s.sign_in(&mut Browser::new(), &web, WEB_REDIRECT).await;
+    let (status, t) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!(status, 200, "report-only: {t}");
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+
+    let rid = report_only["id"].as_str().unwrap();
+    assert_eq!(a.call("PATCH", &format!("{POLICIES}/{rid}"), Some(json!({"state": "enabled"}))).await.0, 204);
+    let page = b.get(&web).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("AADSTS53003"), "{}", page.body);
+    let (status, e) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().starts_with("AADSTS53003"), "{e}");
+
+    // The administrator made an emergency-access account: evaluated, never enforced.
+    settings(s, &["--emergency-access-accounts", &s.admin.0]);
+    let mut admin = Browser::new();
+    let page = admin.get(&web).await;
+    let page = admin.submit(&s.base(), &page, &[("username", &s.admin.0), ("password", &s.admin.1)]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let next = admin.get(&format!("{}{}", s.base(), page.location.unwrap())).await;
+    assert_ne!(next.status, 403, "{}", next.body);
+    assert!(s.server.wait_for_log("emergency-access account signing in").contains("conditional access not enforced"));
+}

@@ -148,10 +148,11 @@ impl TokenService {
                 format!("The client application {client_id} is missing service principal in the tenant."),
             ));
         };
-        let (grant, audience) = match named {
+        let (grant, audience, resource_app) = match named {
             None => (
                 decide(Subject::App { service_principal: sp, granted: &facts.granted, defined: graph_app_roles() })?,
                 GRAPH_RESOURCE_URI.to_string(),
+                None,
             ),
             Some(reference) => {
                 let unavailable = |e: ward_core::DirectoryError| {
@@ -166,9 +167,18 @@ impl TokenService {
                         )
                     })?;
                 let granted = self.directory.app_roles_of(resolved.tenant.id, sp.id, resource.app_id).await.map_err(unavailable)?;
-                (decide(Subject::App { service_principal: sp, granted: &granted, defined: &resource.app_roles })?, resource.audience)
+                (
+                    decide(Subject::App { service_principal: sp, granted: &granted, defined: &resource.app_roles })?,
+                    resource.audience,
+                    Some(resource.app_id),
+                )
             }
         };
+        let resource_app = resource_app.map(|a| a.to_string()).unwrap_or_else(|| ward_core::permissions::GRAPH_APP_ID.to_string());
+        let access = self.access_for_app(&resolved.tenant, resolved.head, sp, &resource_app).await?;
+        if let Some(e) = access.token_error(&audience) {
+            return Err(e);
+        }
         let alg = record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256);
         self.issue_app_token(&resolved.tenant, sp, &audience, grant, client.method, alg).await
     }

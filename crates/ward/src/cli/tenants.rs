@@ -42,6 +42,14 @@ pub enum TenantCommand {
         /// can be probed).
         #[arg(long)]
         sign_in_reveals_accounts: Option<bool>,
+        /// Security defaults: ask every sign-in for the second factor the person has (on by
+        /// default). Off, conditional access policies decide when to ask.
+        #[arg(long)]
+        security_defaults: Option<bool>,
+        /// Emergency-access accounts (ids or UPNs, comma-separated): conditional access is never
+        /// enforced for them, and each of their sign-ins is logged. Replaces the list; "" empties it.
+        #[arg(long)]
+        emergency_access_accounts: Option<String>,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -105,6 +113,8 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             password_min_length,
             banned_password_words,
             sign_in_reveals_accounts,
+            security_defaults,
+            emergency_access_accounts,
             tenant: key,
         } => {
             let t = tenant(&directory, key.as_deref()).await?;
@@ -117,6 +127,18 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             }
             if let Some(v) = sign_in_reveals_accounts {
                 settings.sign_in_reveals_accounts = v;
+            }
+            if let Some(v) = security_defaults {
+                settings.security_defaults = v;
+            }
+            if let Some(list) = emergency_access_accounts {
+                let mut ids = Vec::new();
+                for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    ids.push(directory.user(t, name).await?.id);
+                }
+                ids.sort();
+                ids.dedup();
+                settings.emergency_access_accounts = ids;
             }
             if password_min_length.is_some() || banned_password_words.is_some() {
                 let min = password_min_length.unwrap_or(settings.password_policy.min_length);

@@ -19,6 +19,8 @@ pub struct Setup {
     pub upn: String,
     pub native: String,
     pub web: String,
+    /// The web app's service principal (object id).
+    pub web_sp: String,
     pub web_secret: String,
     pub admin: (String, String),
 }
@@ -63,6 +65,7 @@ pub fn setup() -> Setup {
         upn,
         native: native["appId"].as_str().unwrap().to_string(),
         web: web_id,
+        web_sp: web["servicePrincipalId"].as_str().unwrap().to_string(),
         web_secret: secret["secretText"].as_str().unwrap().to_string(),
         admin: (init["admin_upn"].as_str().unwrap().to_string(), init["admin_password"].as_str().unwrap().to_string()),
     }
@@ -193,6 +196,20 @@ impl Setup {
                 panic!("unexpected page {}: {}", page.status, page.body);
             }
         }
+    }
+
+    /// Signs `b` in to "My security info" and adds an authenticator app (its code of time step 0
+    /// proves it); returns the app's secret, for [`app_code`] with later steps.
+    pub async fn enroll_authenticator(&self, b: &mut Browser) -> String {
+        let portal = format!("{}/{}/mysecurityinfo", self.base(), self.tid);
+        let page = b.get(&portal).await;
+        let page = b.submit(&self.base(), &page, &[("username", &self.upn), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let page = b.get(&format!("{portal}/authenticator")).await;
+        let secret = between(&page.body, "<code id=\"secret\">", "</code>").to_string();
+        let done = b.submit(&self.base(), &page, &[("code", &app_code(&secret, 0)), ("name", "phone")]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        secret
     }
 
     /// Grants the web app one of Graph's application permissions (the CLI, beside the server).
