@@ -18,6 +18,7 @@ pub use apps::{ClientRecord, SecretCheck};
 pub use bootstrap::{InitOutcome, InitRequest};
 pub use groups::DirectoryObject;
 pub use membership_cache::MembershipCache;
+pub use policies::{WhatIf, WhatIfSubject};
 pub use users::NewUserRequest;
 
 use std::sync::Arc;

@@ -170,3 +170,88 @@ fn stored_location(doc: &Value) -> Result<NamedLocation> {
     l.modified_date_time = text("modifiedDateTime");
     Ok(l)
 }
+
+/// Who a what-if sign-in is for.
+#[derive(Clone, Debug)]
+pub enum WhatIfSubject {
+    /// A user by object id or userPrincipalName.
+    User(String),
+    ServicePrincipal(ObjectId),
+}
+
+/// A sign-in to explain (Graph's `evaluate` input, or `ward policy what-if`): what is not given
+/// is unknown, and a policy that depends on it is `notEnoughInformation`.
+#[derive(Clone, Debug)]
+pub struct WhatIf {
+    pub subject: WhatIfSubject,
+    /// appIds the sign-in is for.
+    pub applications: Vec<String>,
+    /// `urn:user:registersecurityinfo` or `urn:user:registerdevice`.
+    pub user_action: Option<String>,
+    pub client_app_type: Option<ward_policy::ClientAppType>,
+    pub platform: Option<ward_policy::Platform>,
+    pub ip: Option<std::net::IpAddr>,
+    pub country: Option<String>,
+    pub sign_in_risk: Option<ward_policy::RiskLevel>,
+    pub user_risk: Option<ward_policy::RiskLevel>,
+    pub service_principal_risk: Option<ward_policy::RiskLevel>,
+    /// `None`: unknown; `Some(None)`: an unregistered device.
+    pub device: Option<Option<ward_policy::device_filter::DeviceAttributes>>,
+    pub device_code_flow: Option<bool>,
+    /// Methods already used (`amr`): empty asks what would be required of a fresh sign-in.
+    pub amr: Vec<String>,
+}
+
+impl Directory {
+    /// Evaluates the tenant's policies for a sign-in that has not happened, with the same
+    /// evaluator enforcement uses: every policy, why it applies or not, and the outcome.
+    pub async fn what_if(&self, tenant: TenantId, input: &WhatIf) -> Result<(Vec<Policy>, ward_policy::Evaluation)> {
+        use ward_policy::{DeviceFact, Facts, PolicySet, Subject};
+        let policies = self.ca_policies(tenant).await?;
+        let set = PolicySet::new(&policies, self.named_locations(tenant).await?);
+        let (id, groups, roles, guest) = match &input.subject {
+            WhatIfSubject::User(key) => {
+                let user = self.user(tenant, key).await?;
+                let mut groups: Vec<String> =
+                    self.get_member_groups(tenant, user.id, false).await?.iter().map(ObjectId::to_string).collect();
+                groups.sort();
+                let mut roles: Vec<String> = self.roles_of(tenant, user.id).await?.into_iter().map(|r| r.to_ascii_lowercase()).collect();
+                roles.sort();
+                (user.id.to_string(), groups, roles, user.user_type == ward_core::user::UserType::Guest)
+            }
+            WhatIfSubject::ServicePrincipal(id) => {
+                self.service_principal(tenant, *id).await?;
+                (id.to_string(), Vec::new(), Vec::new(), false)
+            }
+        };
+        let subject = match input.subject {
+            WhatIfSubject::User(_) => Subject::User { id: &id, groups: &groups, roles: &roles, guest },
+            WhatIfSubject::ServicePrincipal(_) => Subject::ServicePrincipal { id: &id, risk: input.service_principal_risk },
+        };
+        let apps: Vec<String> = input.applications.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let apps: Vec<&str> = apps.iter().map(String::as_str).collect();
+        let amr: Vec<&str> = input.amr.iter().map(String::as_str).collect();
+        let facts = Facts {
+            subject,
+            applications: &apps,
+            user_action: input.user_action.as_deref(),
+            client_app_type: input.client_app_type,
+            platform: input.platform,
+            ip: input.ip,
+            country: input.country.as_deref(),
+            sign_in_risk: input.sign_in_risk,
+            user_risk: input.user_risk,
+            device: match &input.device {
+                None => DeviceFact::Unknown,
+                Some(None) => DeviceFact::Unregistered,
+                Some(Some(d)) => DeviceFact::Registered(d),
+            },
+            device_code_flow: input.device_code_flow,
+            amr: &amr,
+            password_changed: false,
+            complete: false,
+        };
+        let evaluation = set.evaluate(&facts);
+        Ok((policies, evaluation))
+    }
+}

@@ -64,6 +64,9 @@ enum Command {
     /// Client applications: register, secrets, permissions of Ward's API.
     #[command(subcommand)]
     App(cli::AppCommand),
+    /// Conditional access: explain what the policies would do to a sign-in (what-if).
+    #[command(subcommand)]
+    Policy(cli::PolicyCommand),
     /// Token-signing keys: list, rotate.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -130,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(cmd) => cli::tenants(&config, cmd).await,
         Command::Role(cmd) => cli::roles(&config, cmd).await,
         Command::App(cmd) => cli::apps(&config, cmd).await,
+        Command::Policy(cmd) => cli::policies(&config, cmd).await,
         Command::Keys(cmd) => cli::keys(&config, cmd).await,
         Command::Config { json } => cli::show_config(&config, &loaded.warnings, json),
     }

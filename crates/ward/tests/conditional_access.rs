@@ -388,3 +388,101 @@ async fn block_policies_stop_sign_ins_and_refreshes_but_not_the_emergency_accoun
     assert_ne!(next.status, 403, "{}", next.body);
     assert!(s.server.wait_for_log("emergency-access account signing in").contains("conditional access not enforced"));
 }
+
+/// What-if through Graph's `evaluate` and `ward policy what-if`: per policy, whether it applies
+/// and why not; what is not given is `notEnoughInformation`; bad input is a 400.
+#[tokio::test]
+async fn what_if_explains_each_policy_through_graph_and_the_cli() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    let (_, hq) = a.call("POST", LOCATIONS, Some(hq())).await;
+    let outside = json!({"displayName": "Block outside HQ", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]},
+                       "locations": {"includeLocations": ["All"], "excludeLocations": [hq["id"]]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    let admins = json!({"displayName": "MFA for administrators", "state": "enabledForReportingButNotEnforced",
+        "conditions": {"users": {"includeRoles": ["62e90394-69f5-4237-9190-012177145e10"]}, "applications": {"includeApplications": ["All"]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}});
+    let off = json!({"displayName": "Switched off", "state": "disabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    for p in [outside, admins, off] {
+        assert_eq!(a.call("POST", POLICIES, Some(p)).await.0, 201);
+    }
+    let ask = |user: &str, ip: Option<&str>, applied_only: bool| {
+        let mut conditions = json!({"devicePlatform": "windows", "clientAppType": "browser"});
+        if let Some(ip) = ip {
+            conditions["ipAddress"] = json!(ip);
+        }
+        json!({"signInIdentity": {"@odata.type": "#microsoft.graph.userSignIn", "userId": user},
+               "signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": [s.native]},
+               "signInConditions": conditions, "appliedPoliciesOnly": applied_only})
+    };
+    let by_name = |v: &Value| -> std::collections::HashMap<String, (bool, String)> {
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["displayName"].as_str().unwrap().to_string(),
+                    (p["policyApplies"].as_bool().unwrap(), p["analysisReasons"].as_str().unwrap().to_string()),
+                )
+            })
+            .collect()
+    };
+    const EVALUATE: &str = "/v1.0/identity/conditionalAccess/evaluate";
+    let (status, inside) = a.call("POST", EVALUATE, Some(ask(&s.upn, Some("203.0.113.5"), false))).await;
+    assert_eq!(status, 200, "{inside}");
+    assert!(inside["@odata.context"].as_str().unwrap().ends_with("Collection(microsoft.graph.whatIfAnalysisResult)"));
+    let r = by_name(&inside);
+    assert_eq!(r["Block outside HQ"], (false, "location".to_string()));
+    assert_eq!(r["MFA for administrators"], (false, "users".to_string()));
+    assert_eq!(r["Switched off"], (false, "policyNotEnabled".to_string()));
+    let (_, elsewhere) = a.call("POST", EVALUATE, Some(ask(&s.upn, Some("198.51.100.5"), false))).await;
+    assert_eq!(by_name(&elsewhere)["Block outside HQ"], (true, "notSet".to_string()));
+    assert!(elsewhere["value"][0].get("conditions").is_some(), "each result is the whole policy");
+    let (_, unknown) = a.call("POST", EVALUATE, Some(ask(&s.upn, None, false))).await;
+    assert_eq!(by_name(&unknown)["Block outside HQ"], (false, "notEnoughInformation".to_string()));
+    let (_, applied) = a.call("POST", EVALUATE, Some(ask(&s.admin.0, Some("198.51.100.5"), true))).await;
+    let mut names: Vec<String> = by_name(&applied).into_keys().collect();
+    names.sort();
+    assert_eq!(names, ["Block outside HQ", "MFA for administrators"], "only what applies, the administrator's role included");
+
+    let mut bad = ask(&s.upn, None, false);
+    bad["signInConditions"]["devicePlatform"] = json!("amiga");
+    assert_eq!(a.call("POST", EVALUATE, Some(bad)).await.0, 400);
+    let mut bad = ask(&s.upn, None, false);
+    bad.as_object_mut().unwrap().remove("signInIdentity");
+    assert_eq!(a.call("POST", EVALUATE, Some(bad)).await.0, 400);
+    let mut bad = ask(&s.upn, None, false);
+    bad["signInConditions"]["ipAddress"] = json!("300.1.1.1");
+    assert_eq!(a.call("POST", EVALUATE, Some(bad)).await.0, 400);
+    assert_eq!(a.call("POST", EVALUATE, Some(ask("nobody@defaultdirectory.ward.local", None, false))).await.0, 404);
+    let reader = api("User.Read.All").await;
+    assert_eq!(reader.call("POST", EVALUATE, Some(ask(&reader.s.upn, None, false))).await.0, 403);
+
+    // The same from the command line, beside the running server.
+    let d = s._dir.path();
+    let out =
+        ok(ward(d).args(["policy", "what-if", "--user", &s.admin.0, "--app", &s.native, "--ip", "198.51.100.5", "--data-dir", "data"]));
+    assert!(out.contains("failure") && out.contains("Block outside HQ") && out.contains("applies; not met: [\"block\"]"), "{out}");
+    assert!(out.contains("reportOnlyInterrupted") && out.contains("MFA for administrators"), "{out}");
+    assert!(out.trim_end().ends_with("outcome: block"), "{out}");
+    let out = json(&ok(ward(d).args([
+        "policy",
+        "what-if",
+        "--user",
+        &s.upn,
+        "--app",
+        &s.native,
+        "--ip",
+        "203.0.113.9",
+        "--json",
+        "--data-dir",
+        "data",
+    ])));
+    assert_eq!(out["outcome"], "allow");
+    let bad = run(ward(d).args(["policy", "what-if", "--user", &s.upn, "--app", &s.native, "--platform", "amiga", "--data-dir", "data"]));
+    assert!(!bad.status.success() && stderr(&bad).contains("--platform: 'amiga'"), "{}", stderr(&bad));
+}

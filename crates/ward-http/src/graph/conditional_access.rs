@@ -18,6 +18,7 @@ pub fn routes() -> Router<crate::AppState> {
         .route("/v1.0/identity/conditionalAccess/policies/{id}", get(get_policy).patch(patch_policy).delete(delete_policy))
         .route("/v1.0/identity/conditionalAccess/namedLocations", get(list_locations).post(create_location))
         .route("/v1.0/identity/conditionalAccess/namedLocations/{id}", get(get_location).patch(patch_location).delete(delete_location))
+        .route("/v1.0/identity/conditionalAccess/evaluate", axum::routing::post(evaluate))
 }
 
 const POLICIES: &str = "identity/conditionalAccess/policies";
@@ -120,4 +121,165 @@ async fn delete_location(g: Graph, Path(id): Path<String>) -> Response {
     let work = g.state.directory.delete_named_location(g.tenant(), oid);
     attempt!(g.write(Activity("Policy", "Delete named location", "Delete"), Some(oid.to_string()), work).await);
     no_content()
+}
+
+/// Reads Graph's `evaluate` body (entra-apis.md §2.8) into a what-if sign-in.
+fn what_if(body: &serde_json::Map<String, Value>) -> Result<(ward_directory::WhatIf, bool), String> {
+    use ward_directory::{WhatIf, WhatIfSubject};
+    let known = ["signInIdentity", "signInContext", "signInConditions", "appliedPoliciesOnly"];
+    if let Some(k) = body.keys().find(|k| !known.contains(&k.as_str()) && !k.starts_with('@')) {
+        return Err(format!("Property '{}' is not part of an evaluate request.", ward_core::validate::clip(k)));
+    }
+    let kind = |v: &Value| v.get("@odata.type").and_then(Value::as_str).map(|t| t.trim_start_matches("#microsoft.graph.").to_string());
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let identity = body.get("signInIdentity").ok_or("signInIdentity is required.")?;
+    let subject = match kind(identity).as_deref() {
+        Some("userSignIn") => WhatIfSubject::User(text(identity, "userId").ok_or("signInIdentity.userId is required.")?),
+        Some("servicePrincipalSignIn") => WhatIfSubject::ServicePrincipal(
+            text(identity, "servicePrincipalId")
+                .and_then(|s| s.parse().ok())
+                .ok_or("signInIdentity.servicePrincipalId must be an object id.")?,
+        ),
+        _ => return Err("signInIdentity must be a #microsoft.graph.userSignIn or #microsoft.graph.servicePrincipalSignIn.".into()),
+    };
+    let context = body.get("signInContext").ok_or("signInContext is required.")?;
+    let (applications, user_action) = match kind(context).as_deref() {
+        Some("applicationContext") => {
+            let apps =
+                context.get("includeApplications").and_then(Value::as_array).ok_or("signInContext.includeApplications is required.")?;
+            let apps: Option<Vec<String>> = apps.iter().map(|a| a.as_str().map(str::to_string)).collect();
+            (apps.ok_or("includeApplications must be a list of appIds.")?, None)
+        }
+        Some("userActionContext") => {
+            let action = match text(context, "userAction").as_deref() {
+                Some("registerSecurityInformation") => "urn:user:registersecurityinfo",
+                Some("registerOrJoinDevices") => "urn:user:registerdevice",
+                _ => return Err("userAction must be registerSecurityInformation or registerOrJoinDevices.".into()),
+            };
+            (Vec::new(), Some(action.to_string()))
+        }
+        _ => return Err("signInContext must be a #microsoft.graph.applicationContext or #microsoft.graph.userActionContext.".into()),
+    };
+    let conditions = body.get("signInConditions").cloned().unwrap_or(Value::Null);
+    let enumerated = |k: &str| -> Result<Option<Value>, String> {
+        match conditions.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::String(_)) => Ok(Some(v.clone())),
+            Some(_) => Err(format!("signInConditions.{k} must be a string.")),
+        }
+    };
+    let parse = |k: &str, what: &str| -> Result<Option<Value>, String> { enumerated(k).map_err(|e| format!("{e} ({what})")) };
+    macro_rules! level {
+        ($k:expr) => {
+            match parse($k, "a risk level")? {
+                None => None,
+                Some(v) => Some(
+                    serde_json::from_value::<ward_policy::RiskLevel>(v)
+                        .map_err(|_| format!("signInConditions.{} is not a risk level.", $k))?,
+                ),
+            }
+        };
+    }
+    let platform = match parse("devicePlatform", "a platform")? {
+        None => None,
+        Some(v) => {
+            Some(serde_json::from_value::<ward_policy::Platform>(v).map_err(|_| "signInConditions.devicePlatform is not a platform.")?)
+        }
+    };
+    let client_app_type = match parse("clientAppType", "a client app type")? {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value::<ward_policy::ClientAppType>(v)
+                .map_err(|_| "signInConditions.clientAppType is not a client app type.")?,
+        ),
+    };
+    let ip = match text(&conditions, "ipAddress") {
+        None => None,
+        Some(s) => Some(s.parse().map_err(|_| "signInConditions.ipAddress is not an IP address.")?),
+    };
+    let country = text(&conditions, "country").map(|c| c.to_ascii_uppercase());
+    let device = match conditions.get("deviceInfo") {
+        None | Some(Value::Null) => None,
+        Some(d) => Some(Some(device_info(d)?)),
+    };
+    let device_code_flow = conditions
+        .get("authenticationFlow")
+        .and_then(|f| f.get("transferMethod"))
+        .and_then(Value::as_str)
+        .map(|t| t.contains("deviceCodeFlow"));
+    let input = WhatIf {
+        subject,
+        applications,
+        user_action,
+        client_app_type,
+        platform,
+        ip,
+        country,
+        sign_in_risk: level!("signInRiskLevel"),
+        user_risk: level!("userRiskLevel"),
+        service_principal_risk: level!("servicePrincipalRiskLevel"),
+        device,
+        device_code_flow,
+        amr: Vec::new(),
+    };
+    let applied_only = body.get("appliedPoliciesOnly").and_then(Value::as_bool).unwrap_or(false);
+    Ok((input, applied_only))
+}
+
+/// Graph's `deviceInfo` (what a device filter reads) as the evaluator's device attributes.
+fn device_info(d: &Value) -> Result<ward_policy::device_filter::DeviceAttributes, String> {
+    let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut extension_attributes: [Option<String>; 15] = Default::default();
+    for (i, slot) in extension_attributes.iter_mut().enumerate() {
+        *slot = text(&format!("extensionAttribute{}", i + 1));
+    }
+    let list = |k: &str| {
+        d.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    };
+    Ok(ward_policy::device_filter::DeviceAttributes {
+        device_id: text("deviceId"),
+        display_name: text("displayName"),
+        manufacturer: text("manufacturer"),
+        model: text("model"),
+        operating_system: text("operatingSystem"),
+        operating_system_version: text("operatingSystemVersion"),
+        enrollment_profile_name: text("enrollmentProfileName"),
+        extension_attributes,
+        device_ownership: text("deviceOwnership"),
+        is_compliant: d.get("isCompliant").and_then(Value::as_bool),
+        is_managed: d.get("isManaged").and_then(Value::as_bool),
+        mdm_app_id: text("mdmAppId"),
+        physical_ids: list("physicalIds"),
+        system_labels: list("systemLabels"),
+        profile_type: text("profileType"),
+        trust_type: text("trustType"),
+    })
+}
+
+/// `POST /identity/conditionalAccess/evaluate` (What If): every policy (or only those that would
+/// apply) with `policyApplies` and `analysisReasons`.
+async fn evaluate(g: Graph, body: axum::body::Bytes) -> Response {
+    attempt!(g.require(Op::ReadConditionalAccess).await);
+    let body = attempt!(g.object(&body));
+    let (input, applied_only) = match what_if(&body) {
+        Ok(v) => v,
+        Err(e) => return g.bad(&e),
+    };
+    let (policies, evaluation) = attempt!(g.state.directory.what_if(g.tenant(), &input).await.map_err(|e| g.fail(&e)));
+    let value: Vec<Value> = evaluation
+        .policies
+        .iter()
+        .filter(|o| !applied_only || o.applies)
+        .map(|o| {
+            let mut v = ward_policy::policy_json(&policies[o.index]);
+            v["policyApplies"] = json!(o.applies);
+            v["analysisReasons"] = json!(o.reasons.graph());
+            v
+        })
+        .collect();
+    Json(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(microsoft.graph.whatIfAnalysisResult)",
+        "value": value,
+    }))
+    .into_response()
 }

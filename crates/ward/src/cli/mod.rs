@@ -5,12 +5,14 @@
 mod apps;
 mod groups;
 mod keys;
+mod policies;
 mod tenants;
 mod users;
 
 pub use apps::{AppCommand, apps};
 pub use groups::{GroupCommand, group};
 pub use keys::{KeysCommand, keys, open_keyring};
+pub use policies::{PolicyCommand, policies};
 pub use tenants::{RoleCommand, TenantCommand, roles, tenants};
 pub use users::{UserCommand, user};
 

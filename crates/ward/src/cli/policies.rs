@@ -1,0 +1,150 @@
+//! `ward policy …`: conditional access from the command line. `what-if` explains, policy by
+//! policy, what the tenant's policies would do to a sign-in, with the evaluator enforcement uses.
+
+use super::{open_directory, tenant};
+use crate::config::Config;
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use serde_json::json;
+use ward_directory::{WhatIf, WhatIfSubject};
+use ward_policy::{Decision, PolicyResult};
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// What the conditional access policies would do to a sign-in, and why, policy by policy.
+    /// What is not given is unknown: a policy that depends on it says so.
+    WhatIf {
+        /// The user (id or userPrincipalName); or --service-principal.
+        #[arg(long, conflicts_with = "service_principal", required_unless_present = "service_principal")]
+        user: Option<String>,
+        /// A workload identity (service principal object id) signing in with client credentials.
+        #[arg(long)]
+        service_principal: Option<ward_core::ObjectId>,
+        /// The application (appId) signed in to; repeat for the client and its resource.
+        #[arg(long = "app", required = true)]
+        apps: Vec<String>,
+        /// The client's IP address.
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// The country of the IP address (ISO 3166-1 alpha-2).
+        #[arg(long)]
+        country: Option<String>,
+        /// android, iOS, windows, windowsPhone, macOS, linux.
+        #[arg(long)]
+        platform: Option<String>,
+        /// browser, mobileAppsAndDesktopClients, exchangeActiveSync, other.
+        #[arg(long)]
+        client_app_type: Option<String>,
+        /// none, low, medium, high.
+        #[arg(long)]
+        sign_in_risk: Option<String>,
+        #[arg(long)]
+        user_risk: Option<String>,
+        /// The device is registered and compliant (true) or not (false); unset: unknown.
+        #[arg(long)]
+        device_compliant: Option<bool>,
+        /// Registered device's trust type: AzureAD, ServerAD or Workplace.
+        #[arg(long)]
+        device_trust_type: Option<String>,
+        /// Methods already used, e.g. "pwd otp mfa" (default: none yet).
+        #[arg(long, default_value = "")]
+        amr: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn enumerated<T: serde::de::DeserializeOwned>(name: &str, value: Option<String>) -> Result<Option<T>> {
+    value.map(|v| serde_json::from_value(json!(v)).map_err(|_| anyhow!("--{name}: '{v}' is not a value Graph knows"))).transpose()
+}
+
+pub async fn policies(config: &Config, command: PolicyCommand) -> Result<()> {
+    let directory = open_directory(config).await?;
+    match command {
+        PolicyCommand::WhatIf {
+            user,
+            service_principal,
+            apps,
+            ip,
+            country,
+            platform,
+            client_app_type,
+            sign_in_risk,
+            user_risk,
+            device_compliant,
+            device_trust_type,
+            amr,
+            tenant: key,
+            json,
+        } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let subject = match (user, service_principal) {
+                (Some(u), _) => WhatIfSubject::User(u),
+                (None, Some(sp)) => WhatIfSubject::ServicePrincipal(sp),
+                (None, None) => return Err(anyhow!("--user or --service-principal is required")),
+            };
+            let device = match (device_compliant, device_trust_type) {
+                (None, None) => None,
+                (compliant, trust) => Some(Some(ward_policy::device_filter::DeviceAttributes {
+                    is_compliant: compliant,
+                    is_managed: compliant,
+                    trust_type: trust,
+                    ..Default::default()
+                })),
+            };
+            let input = WhatIf {
+                subject,
+                applications: apps,
+                user_action: None,
+                client_app_type: enumerated("client-app-type", client_app_type)?,
+                platform: enumerated("platform", platform)?,
+                ip,
+                country: country.map(|c| c.to_ascii_uppercase()),
+                sign_in_risk: enumerated("sign-in-risk", sign_in_risk)?,
+                user_risk: enumerated("user-risk", user_risk)?,
+                service_principal_risk: None,
+                device,
+                device_code_flow: None,
+                amr: amr.split_whitespace().map(str::to_string).collect(),
+            };
+            let (all, evaluation) = directory.what_if(t, &input).await?;
+            let outcome = match &evaluation.decision {
+                Decision::Allow => "allow".to_string(),
+                Decision::Block => "block".to_string(),
+                Decision::DeviceRequired(c) => format!("denied: requires {}", json!(c).as_str().unwrap_or("a device")),
+                Decision::Interrupt(needs) => format!("the person must first: {needs:?}"),
+            };
+            if json {
+                let value: Vec<_> = evaluation
+                    .policies
+                    .iter()
+                    .map(|o| {
+                        let mut v = ward_policy::policy_json(&all[o.index]);
+                        v["policyApplies"] = json!(o.applies);
+                        v["analysisReasons"] = json!(o.reasons.graph());
+                        v["result"] = json!(o.result.graph());
+                        v
+                    })
+                    .collect();
+                println!("{}", json!({ "outcome": outcome, "value": value }));
+            } else {
+                for o in &evaluation.policies {
+                    let p = &all[o.index];
+                    let why = if o.applies {
+                        match o.result {
+                            PolicyResult::Success | PolicyResult::ReportOnlySuccess => "applies; its controls are met".to_string(),
+                            _ => format!("applies; not met: {}", json!(o.unmet)),
+                        }
+                    } else {
+                        format!("does not apply ({})", o.reasons.graph())
+                    };
+                    println!("{:<24} {:<40} {why}", o.result.graph(), p.display_name);
+                }
+                println!("outcome: {outcome}");
+            }
+        }
+    }
+    Ok(())
+}
