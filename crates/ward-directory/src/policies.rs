@@ -255,3 +255,91 @@ impl Directory {
         Ok((policies, evaluation))
     }
 }
+
+impl Directory {
+    /// Would the tenant's policies, with `candidate` in place of the policy `replacing` (or added),
+    /// lock out the caller (`caller`, for a delegated call) or every Global Administrator, signing
+    /// in to Ward's own API from `ip`? A block, or a device nobody has, is a lockout; asking for
+    /// MFA is not. Emergency-access accounts are never enforced, so they are never locked out.
+    /// Returns what would be locked out.
+    pub async fn lockout(
+        &self,
+        tenant: TenantId,
+        candidate: &Policy,
+        replacing: Option<ObjectId>,
+        caller: Option<ObjectId>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<Option<String>> {
+        use ward_policy::{Decision, PolicySet, PolicyState};
+        if candidate.state != PolicyState::Enabled {
+            return Ok(None);
+        }
+        let key = replacing.map(|r| r.to_string());
+        let mut policies: Vec<Policy> = self.ca_policies(tenant).await?.into_iter().filter(|p| Some(&p.id) != key.as_ref()).collect();
+        policies.push(candidate.clone());
+        let set = PolicySet::new(&policies, self.named_locations(tenant).await?);
+        let emergency = self.resolve_tenant(&tenant.to_string()).await?.settings.emergency_access_accounts;
+        let assignments = self.role_assignments(tenant).await?;
+        let admins: Vec<ObjectId> = assignments
+            .iter()
+            .filter(|a| a.role_definition_id == ward_core::roles::GLOBAL_ADMINISTRATOR && a.principal_kind == ObjectKind::User)
+            .map(|a| a.principal_id)
+            .collect();
+        let locked = |who: ObjectId| {
+            let set = &set;
+            let assignments = &assignments;
+            let emergency = &emergency;
+            async move {
+                if emergency.contains(&who) {
+                    return Ok::<bool, DirectoryError>(false);
+                }
+                let user = self.user(tenant, &who.to_string()).await?;
+                if !user.account_enabled {
+                    return Ok(true);
+                }
+                let mut groups: Vec<String> = self.get_member_groups(tenant, who, false).await?.iter().map(ObjectId::to_string).collect();
+                groups.sort();
+                let mut roles: Vec<String> =
+                    assignments.iter().filter(|a| a.principal_id == who).map(|a| a.role_definition_id.to_ascii_lowercase()).collect();
+                roles.sort();
+                let id = who.to_string();
+                let apps = [ward_core::permissions::GRAPH_APP_ID];
+                let facts = ward_policy::Facts {
+                    subject: ward_policy::Subject::User {
+                        id: &id,
+                        groups: &groups,
+                        roles: &roles,
+                        guest: user.user_type == ward_core::user::UserType::Guest,
+                    },
+                    applications: &apps,
+                    user_action: None,
+                    client_app_type: Some(ward_policy::ClientAppType::Browser),
+                    platform: None,
+                    ip,
+                    country: None,
+                    sign_in_risk: None,
+                    user_risk: None,
+                    device: ward_policy::DeviceFact::Unregistered,
+                    device_code_flow: Some(false),
+                    amr: &[],
+                    password_changed: false,
+                    complete: true,
+                };
+                Ok(matches!(set.evaluate(&facts).decision, Decision::Block | Decision::DeviceRequired(_)))
+            }
+        };
+        if let Some(me) = caller
+            && locked(me).await?
+        {
+            return Ok(Some("you".into()));
+        }
+        let mut all_locked = !admins.is_empty();
+        for a in &admins {
+            if !locked(*a).await? {
+                all_locked = false;
+                break;
+            }
+        }
+        Ok(all_locked.then(|| "every Global Administrator".into()))
+    }
+}

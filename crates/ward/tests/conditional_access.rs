@@ -395,6 +395,8 @@ async fn block_policies_stop_sign_ins_and_refreshes_but_not_the_emergency_accoun
 async fn what_if_explains_each_policy_through_graph_and_the_cli() {
     let a = api("Policy.ReadWrite.ConditionalAccess").await;
     let s = &a.s;
+    // The one administrator keeps access as an emergency account, so a block for everyone may be enabled.
+    settings(s, &["--emergency-access-accounts", &s.admin.0]);
     let (_, hq) = a.call("POST", LOCATIONS, Some(hq())).await;
     let outside = json!({"displayName": "Block outside HQ", "state": "enabled",
         "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]},
@@ -485,4 +487,65 @@ async fn what_if_explains_each_policy_through_graph_and_the_cli() {
     assert_eq!(out["outcome"], "allow");
     let bad = run(ward(d).args(["policy", "what-if", "--user", &s.upn, "--app", &s.native, "--platform", "amiga", "--data-dir", "data"]));
     assert!(!bad.status.success() && stderr(&bad).contains("--platform: 'amiga'"), "{}", stderr(&bad));
+}
+
+/// A policy that would lock out every Global Administrator, or the administrator creating it, is
+/// refused unless forced; an emergency-access account keeps the door open.
+#[tokio::test]
+async fn policies_that_would_lock_administrators_out_are_refused_unless_forced() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    let d = s._dir.path();
+    let block_all = |state: &str| {
+        json!({"displayName": "Block everything", "state": state,
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}})
+    };
+    let (status, e) = a.call("POST", POLICIES, Some(block_all("enabled"))).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("every Global Administrator"), "{e}");
+    // Report-only and disabled policies lock nobody out; enabling one later is checked too.
+    let (status, report) = a.call("POST", POLICIES, Some(block_all("enabledForReportingButNotEnforced"))).await;
+    assert_eq!(status, 201, "{report}");
+    let rid = report["id"].as_str().unwrap().to_string();
+    let (status, _) = a.call("PATCH", &format!("{POLICIES}/{rid}"), Some(json!({"state": "enabled"}))).await;
+    assert_eq!(status, 400);
+    // Forced, it goes through.
+    let forced = http()
+        .patch(format!("{}{POLICIES}/{rid}", s.base()))
+        .bearer_auth(&a.token)
+        .header("Prefer", "return=minimal, ward.allow-lockout")
+        .json(&json!({"state": "enabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status(), 204);
+    assert_eq!(a.call("DELETE", &format!("{POLICIES}/{rid}"), None).await.0, 204);
+    // An emergency-access account that is a Global Administrator keeps the tenant reachable.
+    settings(s, &["--emergency-access-accounts", &s.admin.0]);
+    let (status, kept) = a.call("POST", POLICIES, Some(block_all("enabled"))).await;
+    assert_eq!(status, 201, "{kept}");
+    assert_eq!(a.call("DELETE", &format!("{POLICIES}/{}", kept["id"].as_str().unwrap()), None).await.0, 204);
+
+    // A Conditional Access Administrator (delegated) may not lock themselves out, even when
+    // other administrators keep access.
+    ok(ward(d).args(["app", "consent", &s.native, "--scope", "openid Policy.ReadWrite.ConditionalAccess", "--data-dir", "data"]));
+    ok(ward(d).args(["role", "assign", "Conditional Access Administrator", &s.upn, "--data-dir", "data"]));
+    let mut b = Browser::new();
+    let authorize =
+        s.authorize_url(&s.native, NATIVE_REDIRECT, "openid https://graph.microsoft.com/Policy.ReadWrite.ConditionalAccess", true);
+    let code = s.sign_in(&mut b, &authorize, NATIVE_REDIRECT).await;
+    let (status, t) = s.redeem_native(&code).await;
+    assert_eq!(status, 200, "{t}");
+    let megan = t["access_token"].as_str().unwrap().to_string();
+    let mut me_only = block_all("enabled");
+    me_only["conditions"]["users"] = json!({"includeUsers": ["All"], "excludeUsers": [json(&ok(ward(d).args(["user", "show", &s.admin.0, "--json", "--data-dir", "data"])))["id"]]});
+    let (status, e) = call(s, &megan, "POST", POLICIES, Some(me_only.clone())).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("block you"), "{e}");
+    let mut exempt = block_all("enabled");
+    let megan_id = json(&ok(ward(d).args(["user", "show", &s.upn, "--json", "--data-dir", "data"])))["id"].clone();
+    exempt["conditions"]["users"] = json!({"includeUsers": ["All"], "excludeUsers": [megan_id]});
+    let (status, e) = call(s, &megan, "POST", POLICIES, Some(exempt)).await;
+    assert_eq!(status, 201, "excluding themselves, and the emergency account keeps the others' door open: {e}");
 }

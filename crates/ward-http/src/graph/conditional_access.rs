@@ -7,7 +7,7 @@ use crate::graph_authz::Op;
 use axum::Json;
 use axum::Router;
 use axum::extract::Path;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -45,27 +45,64 @@ async fn get_policy(g: Graph, Path(id): Path<String>) -> Response {
     g.entity(POLICIES, object(ward_policy::policy_json(&policy)), StatusCode::OK)
 }
 
-async fn create_policy(g: Graph, body: axum::body::Bytes) -> Response {
+/// `Prefer: ward.allow-lockout`: create or enable a policy even though it would lock out the
+/// caller or every Global Administrator.
+fn forced(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("ward.allow-lockout"))
+}
+
+/// Refuses a policy that would lock out the caller or every Global Administrator (unless forced).
+async fn no_lockout(
+    directory: &ward_directory::Directory,
+    tenant: ward_core::TenantId,
+    policy: &ward_policy::Policy,
+    replacing: Option<ward_core::ObjectId>,
+    (caller, ip, force): (Option<ward_core::ObjectId>, Option<std::net::IpAddr>, bool),
+) -> Result<(), ward_core::DirectoryError> {
+    if force {
+        return Ok(());
+    }
+    match directory.lockout(tenant, policy, replacing, caller, ip).await? {
+        None => Ok(()),
+        Some(who) => Err(ward_core::DirectoryError::invalid(
+            "state",
+            format!(
+                "enabled, this policy would block {who} from Ward's API from this address: exclude an administrator or an emergency-access account, or send 'Prefer: ward.allow-lockout' to go ahead"
+            ),
+        )),
+    }
+}
+
+async fn create_policy(g: Graph, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     attempt!(g.require(Op::WriteConditionalAccess).await);
     let body = Value::Object(attempt!(g.object(&body)));
     let directory = g.state.directory.clone();
     let tenant = g.tenant();
+    let who = (g.caller.user.as_ref().map(|u| u.id), g.ip, forced(&headers));
     let work = async move {
         let policy = directory.check_ca_policy(tenant, None, &body).await?;
+        no_lockout(&directory, tenant, &policy, None, who).await?;
         directory.create_ca_policy(tenant, policy).await
     };
     let created = attempt!(g.write(Activity("Policy", "Add conditional access policy", "Add"), None, work).await);
     g.entity(POLICIES, object(ward_policy::policy_json(&created)), StatusCode::CREATED)
 }
 
-async fn patch_policy(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+async fn patch_policy(g: Graph, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     attempt!(g.require(Op::WriteConditionalAccess).await);
     let oid = attempt!(g.parse_id(&id));
     let body = Value::Object(attempt!(g.object(&body)));
     let directory = g.state.directory.clone();
     let tenant = g.tenant();
+    let who = (g.caller.user.as_ref().map(|u| u.id), g.ip, forced(&headers));
     let work = async move {
         let policy = directory.check_ca_policy(tenant, Some(oid), &body).await?;
+        no_lockout(&directory, tenant, &policy, Some(oid), who).await?;
         directory.update_ca_policy(tenant, oid, policy).await
     };
     attempt!(g.write(Activity("Policy", "Update conditional access policy", "Update"), Some(oid.to_string()), work).await);
