@@ -23,10 +23,11 @@ pub enum Flow {
 }
 
 /// A conditional access evaluation and what it decides for this request.
-#[derive(Debug)]
 pub struct Access {
     /// `None` when the tenant has no active policy (nothing was evaluated).
     pub evaluation: Option<Evaluation>,
+    /// The policies evaluated (to name them in the sign-in log).
+    pub set: Option<Arc<PolicySet>>,
     pub decision: Decision,
     /// The user is an emergency-access account: the decision above is `Allow` whatever the
     /// policies said (`evaluation` has what they said).
@@ -35,7 +36,7 @@ pub struct Access {
 
 impl Access {
     fn allow() -> Access {
-        Access { evaluation: None, decision: Decision::Allow, emergency: false }
+        Access { evaluation: None, set: None, decision: Decision::Allow, emergency: false }
     }
 
     /// The non-interactive answer for a decision other than `Allow` (token endpoint): Entra's
@@ -178,7 +179,7 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, user = %user.id, client = %client.app_id, ?flow, ?decision, "conditional access did not allow");
         }
-        Ok(Access { evaluation: Some(evaluation), decision, emergency })
+        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency })
     }
 
     /// Conditional access for a user's token at the token endpoint: `Err` with Entra's error when
@@ -195,7 +196,22 @@ impl TokenService {
         flow: Flow,
     ) -> Result<(), OAuthError> {
         let access = self.access_for_user(&resolved.tenant, resolved.head, user, client, public, Some(resource.app_id), amr, flow).await?;
-        access.token_error(&resource.display_name).map_or(Ok(()), Err)
+        let refused = access.token_error(&resource.display_name);
+        let code = refused.as_ref().and_then(|e| e.description.strip_prefix("AADSTS")?.split(':').next()?.parse::<u32>().ok());
+        self.log_sign_in(SignInEvent {
+            tenant: resolved.tenant.id,
+            user: Some(user),
+            attempted_name: None,
+            service_principal: None,
+            app: Some((client.app_id, client.display_name.as_str())),
+            resource: Some((resource.app_id.to_string(), resource.display_name.as_str())),
+            interactive: false,
+            public,
+            error: refused.as_ref().map(|e| (code.unwrap_or(0), e.description.as_str())),
+            interrupted: false,
+            access: Some(&access),
+        });
+        refused.map_or(Ok(()), Err)
     }
 
     /// Conditional access for a workload identity's token (client credentials).
@@ -234,6 +250,141 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, service_principal = %sp.id, ?decision, "conditional access did not allow a workload identity");
         }
-        Ok(Access { evaluation: Some(evaluation), decision, emergency: false })
+        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency: false })
+    }
+}
+
+/// One decided sign-in or token request, for the sign-in log.
+pub struct SignInEvent<'a> {
+    pub tenant: TenantId,
+    pub user: Option<&'a User>,
+    /// The name typed, when no such user exists.
+    pub attempted_name: Option<&'a str>,
+    /// A workload identity's own sign-in (client credentials).
+    pub service_principal: Option<&'a ServicePrincipal>,
+    /// The client application: appId and name.
+    pub app: Option<(Uuid, &'a str)>,
+    /// The resource the token is for: appId and name.
+    pub resource: Option<(String, &'a str)>,
+    pub interactive: bool,
+    /// A public client (native or single-page app).
+    pub public: bool,
+    /// 0 and `None` on success; else the `AADSTS` code and why.
+    pub error: Option<(u32, &'a str)>,
+    /// The person was asked for more (MFA, a new password): not yet success or failure.
+    pub interrupted: bool,
+    pub access: Option<&'a Access>,
+}
+
+fn stamp(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl TokenService {
+    /// Records a decided sign-in (queued: see [`crate::sign_in_log`]).
+    pub fn log_sign_in(&self, e: SignInEvent) {
+        use serde_json::{Value, json};
+        use ward_policy::PolicyResult;
+        let now = self.directory.now();
+        let (ip, request_id) = crate::signin::current_request();
+        let platform = crate::signin::current_platform().map(|p| json!(p)).unwrap_or(json!(""));
+        let mut applied = Vec::new();
+        let (mut enforced_any, mut all_met, mut multifactor) = (false, true, false);
+        let emergency = e.access.is_some_and(|a| a.emergency);
+        if let Some(access) = e.access
+            && let (Some(ev), Some(set)) = (&access.evaluation, &access.set)
+        {
+            for o in &ev.policies {
+                let Some(s) = set.summary(o.index) else { continue };
+                let enforced = matches!(o.result, PolicyResult::Success | PolicyResult::Failure | PolicyResult::Interrupted);
+                if enforced && !emergency {
+                    enforced_any = true;
+                    all_met &= o.result == PolicyResult::Success;
+                    multifactor |= s.grant_controls.iter().any(|c| c == "Mfa" || c == "RequireAuthenticationStrength");
+                }
+                applied.push(json!({
+                    "id": s.id,
+                    "displayName": s.display_name,
+                    "enforcedGrantControls": if o.applies { json!(s.grant_controls) } else { json!([]) },
+                    "enforcedSessionControls": if o.applies { json!(s.session_controls) } else { json!([]) },
+                    "result": o.result.graph(),
+                }));
+            }
+        }
+        let ca_status = match (enforced_any, all_met) {
+            (false, _) => "notApplied",
+            (true, true) => "success",
+            (true, false) => "failure",
+        };
+        let (code, reason) = e.error.unwrap_or((0, ""));
+        let status = json!({
+            "errorCode": code,
+            "failureReason": if code == 0 { "Other." } else { reason },
+            "additionalDetails": if e.interrupted {
+                json!("The person was asked to complete more verification.")
+            } else if emergency {
+                json!("Emergency-access account: conditional access was evaluated, not enforced.")
+            } else {
+                Value::Null
+            },
+        });
+        let user_id = e.user.map(|u| u.id);
+        let id = Uuid::new_v4();
+        let client_app_used = match (e.service_principal.is_some(), e.public) {
+            (true, _) => Value::Null,
+            (false, true) => json!("Mobile Apps and Desktop clients"),
+            (false, false) => json!("Browser"),
+        };
+        let doc = json!({
+            "id": id.to_string(),
+            "createdDateTime": stamp(now),
+            "userDisplayName": e.user.map(|u| u.display_name.clone()),
+            "userPrincipalName": e.user.map(|u| u.user_principal_name.as_str().to_string()).or(e.attempted_name.map(str::to_string)),
+            "userId": user_id.map(|u| u.to_string()).unwrap_or_default(),
+            "appId": e.app.map(|a| a.0.to_string()),
+            "appDisplayName": e.app.map(|a| a.1.to_string()),
+            "servicePrincipalId": e.service_principal.map(|s| s.id.to_string()),
+            "servicePrincipalName": e.service_principal.map(|s| s.display_name.clone()),
+            "ipAddress": ip.map(|i| i.to_string()),
+            "clientAppUsed": client_app_used,
+            "correlationId": request_id,
+            "conditionalAccessStatus": ca_status,
+            "isInteractive": e.interactive,
+            "authenticationRequirement": if multifactor { "multiFactorAuthentication" } else { "singleFactorAuthentication" },
+            "riskDetail": "none",
+            "riskLevelAggregated": "none",
+            "riskLevelDuringSignIn": "none",
+            "riskState": "none",
+            "riskEventTypes_v2": [],
+            "resourceId": e.resource.as_ref().map(|r| r.0.clone()),
+            "resourceDisplayName": e.resource.as_ref().map(|r| r.1.to_string()),
+            "status": status,
+            "deviceDetail": {
+                "deviceId": "", "displayName": "", "operatingSystem": platform, "browser": "",
+                "isCompliant": false, "isManaged": false, "trustType": "",
+            },
+            "location": { "city": null, "state": null, "countryOrRegion": null, "geoCoordinates": null },
+            "appliedConditionalAccessPolicies": applied,
+        });
+        self.sign_in_log.record(ward_core::sign_in_log::SignInRecord {
+            tenant_id: e.tenant,
+            id,
+            created: now,
+            user_id,
+            app_id: e.app.map(|a| a.0).or(e.service_principal.map(|s| s.app_id)),
+            error_code: i64::from(code),
+            conditional_access_status: ca_status.into(),
+            doc,
+        });
+    }
+
+    /// Sign-in records, newest first; this node's queued records are stored first.
+    pub async fn sign_ins(
+        &self,
+        tenant: TenantId,
+        query: &ward_core::sign_in_log::SignInQuery,
+    ) -> Result<Vec<serde_json::Value>, ward_core::store::StoreError> {
+        self.sign_in_log.flush().await;
+        self.directory.store().sign_ins(tenant, query).await
     }
 }

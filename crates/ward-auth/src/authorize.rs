@@ -472,6 +472,27 @@ impl TokenService {
             )
             .await
             .map_err(|e| page(e.status, "We can't sign you in", e.description))?;
+        let log = |error: Option<(u32, &str)>, interrupted: bool| {
+            self.log_sign_in(crate::access::SignInEvent {
+                tenant: req.tenant.id,
+                user: Some(user),
+                attempted_name: None,
+                service_principal: None,
+                app: Some((req.app.app_id, req.app.display_name.as_str())),
+                resource: Some((req.resource.app_id.to_string(), req.resource.display_name.as_str())),
+                interactive: true,
+                public: req.public,
+                error,
+                interrupted,
+                access: Some(&access),
+            })
+        };
+        match &access.decision {
+            ward_policy::Decision::Allow => {}
+            ward_policy::Decision::Interrupt(_) => log(Some((50076, "Conditional access requires more verification.")), true),
+            ward_policy::Decision::Block => log(Some((53003, "Access has been blocked by Conditional Access policies.")), false),
+            ward_policy::Decision::DeviceRequired(_) => log(Some((53000, "Device is not in required device state.")), false),
+        }
         match &access.decision {
             ward_policy::Decision::Allow => {}
             ward_policy::Decision::Interrupt(needs) if req.prompt == Prompt::None || needs.is_empty() => {
@@ -517,6 +538,7 @@ impl TokenService {
             }
             Ok(grant) => {
                 let code = self.issue_code(req, session, user, &grant.scopes).await.map_err(back)?;
+                log(None, false);
                 let mut params = vec![("code", code)];
                 if let Some(s) = &req.state {
                     params.push(("state", s.clone()));

@@ -15,6 +15,7 @@ pub mod keyring;
 pub mod keys;
 pub mod mfa;
 pub mod passkeys;
+pub mod sign_in_log;
 pub mod signin;
 pub mod token;
 pub mod totp;

@@ -186,6 +186,38 @@ impl TokenService {
     /// A Temporary Access Pass is accepted in the password's place; the second value is the `amr`
     /// the step earns: `pwd`, or `tap mfa`.
     pub async fn check_password(&self, tenant: &Tenant, username: &str, password: &str) -> Result<(User, &'static str), SignInError> {
+        let result = self.check_password_unlogged(tenant, username, password).await;
+        let failure = match &result {
+            Err(SignInError::BadCredentials) => Some((50126, "Error validating credentials due to invalid username or password.")),
+            Err(SignInError::Locked { .. }) => Some((50053, "The account is locked after too many failed sign-in attempts.")),
+            Err(SignInError::Disabled) => Some((50057, "The user account is disabled.")),
+            _ => None,
+        };
+        if let Some(error) = failure {
+            // The account, when the name is one (never said to the person; recorded for administrators).
+            let user = match self.directory.user(tenant.id, username.trim()).await {
+                Ok(u) if username.len() <= 113 => Some(u),
+                _ => None,
+            };
+            let typed = ward_core::validate::clip(username.trim());
+            self.log_sign_in(crate::access::SignInEvent {
+                tenant: tenant.id,
+                user: user.as_ref(),
+                attempted_name: user.is_none().then_some(typed.as_str()),
+                service_principal: None,
+                app: None,
+                resource: None,
+                interactive: true,
+                public: false,
+                error: Some(error),
+                interrupted: false,
+                access: None,
+            });
+        }
+        result
+    }
+
+    async fn check_password_unlogged(&self, tenant: &Tenant, username: &str, password: &str) -> Result<(User, &'static str), SignInError> {
         let now = self.directory.now();
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "sign-in: directory unavailable");

@@ -77,6 +77,8 @@ pub struct TokenService {
     /// request that has just read the same position may use it (every directory change moves
     /// the position, so nothing stale is served).
     pub(crate) at_head: Mutex<HeadCache>,
+    /// Where every decided sign-in is recorded.
+    pub(crate) sign_in_log: crate::sign_in_log::SignInLog,
 }
 
 /// See [`TokenService::at_head`].
@@ -147,6 +149,7 @@ const MAX_CACHED_CLIENTS: usize = 10_000;
 impl TokenService {
     pub fn new(directory: Arc<Directory>, keys: Arc<KeyRing>, public_url: &str) -> Self {
         TokenService {
+            sign_in_log: crate::sign_in_log::SignInLog::new(directory.store().clone()),
             directory,
             public_url: public_url.trim_end_matches('/').to_string(),
             clients: Mutex::new(HashMap::new()),

@@ -19,6 +19,7 @@ pub mod net;
 pub mod password_policy;
 pub mod permissions;
 pub mod roles;
+pub mod sign_in_log;
 pub mod store;
 pub mod tenant;
 pub mod user;

@@ -412,6 +412,12 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_records(&self, tenant: TenantId, query: &crate::audit::AuditQuery) -> StoreResult<Vec<crate::audit::AuditRecord>>;
     /// Removes audit records older than `cutoff`; returns how many.
     async fn purge_audit(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+    /// Writes sign-in records, all in one transaction.
+    async fn record_sign_ins(&self, records: &[crate::sign_in_log::SignInRecord]) -> StoreResult<()>;
+    /// Sign-in records (their documents), newest first, with the query's filters.
+    async fn sign_ins(&self, tenant: TenantId, query: &crate::sign_in_log::SignInQuery) -> StoreResult<Vec<serde_json::Value>>;
+    /// Removes sign-in records older than `cutoff`; returns how many.
+    async fn purge_sign_ins(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// How many objects match the query's condition (its order, keyset and limit aside).
     async fn count_matching(&self, tenant: TenantId, query: &crate::index::ObjectQuery) -> StoreResult<i64>;
 

@@ -215,6 +215,7 @@ impl Directory {
     pub async fn purge_expired(&self) -> Result<usize> {
         let cutoff = self.clock.now() - RESTORE_WINDOW;
         self.store.purge_audit(self.clock.now() - ward_core::audit::RETENTION).await?;
+        self.store.purge_sign_ins(self.clock.now() - ward_core::sign_in_log::RETENTION).await?;
         self.store.purge_lockouts(self.clock.now() - time::Duration::days(1)).await?;
         self.store.purge_sources(self.clock.now() - time::Duration::days(90)).await?;
         let mut purged = 0;

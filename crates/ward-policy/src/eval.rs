@@ -215,8 +215,50 @@ pub struct Evaluation {
 /// device rules parsed, the IP index built) and evaluated many times.
 pub struct PolicySet {
     policies: Vec<Compiled>,
+    summaries: Vec<PolicySummary>,
     locations: Vec<NamedLocation>,
     index: IpIndex,
+}
+
+/// What a sign-in log says of a policy: its id and name, and its controls as Entra names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicySummary {
+    pub id: String,
+    pub display_name: String,
+    pub grant_controls: Vec<String>,
+    pub session_controls: Vec<String>,
+}
+
+fn summary(p: &Policy) -> PolicySummary {
+    let mut grant_controls: Vec<String> = p
+        .grant_controls
+        .iter()
+        .flat_map(|g| g.built_in_controls.iter())
+        .map(|c| {
+            match c {
+                BuiltInControl::Block => "Block",
+                BuiltInControl::Mfa => "Mfa",
+                BuiltInControl::CompliantDevice => "RequireCompliantDevice",
+                BuiltInControl::DomainJoinedDevice => "RequireDomainJoinedDevice",
+                BuiltInControl::ApprovedApplication => "RequireApprovedApp",
+                BuiltInControl::CompliantApplication => "RequireCompliantApp",
+                BuiltInControl::PasswordChange => "PasswordChange",
+            }
+            .to_string()
+        })
+        .collect();
+    if p.grant_controls.as_ref().is_some_and(|g| g.authentication_strength.is_some()) {
+        grant_controls.push("RequireAuthenticationStrength".into());
+    }
+    let s = p.session_controls.as_ref();
+    let mut session_controls = Vec::new();
+    if s.and_then(|s| s.sign_in_frequency.as_ref()).is_some_and(|f| f.is_enabled) {
+        session_controls.push("SignInFrequency".to_string());
+    }
+    if s.and_then(|s| s.persistent_browser.as_ref()).is_some_and(|b| b.is_enabled) {
+        session_controls.push("PersistentBrowserSessionMode".to_string());
+    }
+    PolicySummary { id: p.id.clone(), display_name: p.display_name.clone(), grant_controls, session_controls }
 }
 
 struct Compiled {
@@ -372,11 +414,16 @@ impl PolicySet {
             })
             .collect();
         let index = IpIndex::new(&locations);
-        PolicySet { policies: compiled, locations, index }
+        PolicySet { policies: compiled, summaries: policies.iter().map(summary).collect(), locations, index }
     }
 
     pub fn len(&self) -> usize {
         self.policies.len()
+    }
+
+    /// The policy an outcome's `index` names, as a sign-in log shows it.
+    pub fn summary(&self, index: usize) -> Option<&PolicySummary> {
+        self.summaries.get(index)
     }
 
     /// Does any policy name groups (so a user's transitive groups must be read to evaluate)?

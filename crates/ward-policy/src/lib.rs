@@ -9,7 +9,8 @@ mod model;
 mod parse;
 
 pub use eval::{
-    Decision, DeviceFact, Evaluation, Facts, Need, PolicyOutcome, PolicyResult, PolicySet, Reasons, SessionEffect, StrengthLevel, Subject,
+    Decision, DeviceFact, Evaluation, Facts, Need, PolicyOutcome, PolicyResult, PolicySet, PolicySummary, Reasons, SessionEffect,
+    StrengthLevel, Subject,
 };
 pub use locations::{IpIndex, LocationKind, MAX_RANGES, NamedLocation, location_json, parse_location};
 pub use model::*;

@@ -225,6 +225,74 @@ pub(crate) async fn audit_records(db: &dyn Db, tenant: TenantId, q: &AuditQuery)
     rows.iter().map(|r| serde_json::from_str(&r.text(0)?).map_err(corrupt)).collect()
 }
 
+pub(crate) async fn record_sign_ins(db: &dyn Db, records: &[ward_core::sign_in_log::SignInRecord]) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    for r in records {
+        tx.exec(
+            "INSERT INTO sign_in_log (tenant_id, id, at, user_id, app_id, error_code, ca_status, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                r.tenant_id.to_string(),
+                r.id.to_string(),
+                micros(r.created),
+                r.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                r.app_id.map(|a| a.to_string()).unwrap_or_default(),
+                r.error_code,
+                r.conditional_access_status.clone(),
+                r.doc.to_string()
+            ],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+pub(crate) async fn sign_ins(
+    db: &dyn Db,
+    tenant: TenantId,
+    q: &ward_core::sign_in_log::SignInQuery,
+) -> StoreResult<Vec<serde_json::Value>> {
+    let (before_at, before_id) = match q.before {
+        Some((at, id)) => (Some(at), Some(id.to_string())),
+        None => (None, None),
+    };
+    let rows = db
+        .rows(
+            "SELECT doc FROM sign_in_log WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR at < $2 OR (at = $2 AND id < $3)) \
+             AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at <= $5) \
+             AND ($6 IS NULL OR user_id = $6) AND ($7 IS NULL OR app_id = $7) \
+             AND ($8 IS NULL OR ($8 = 1 AND error_code = 0) OR ($8 = 0 AND error_code <> 0)) \
+             AND ($9 IS NULL OR error_code = $9) AND ($10 IS NULL OR ca_status = $10) AND ($12 IS NULL OR id = $12) \
+             ORDER BY at DESC, id DESC LIMIT $11",
+            args![
+                tenant.to_string(),
+                before_at,
+                before_id,
+                q.since.map(micros),
+                q.until.map(micros),
+                q.user_id.map(|u| u.to_string()),
+                q.app_id.map(|a| a.to_string()),
+                q.succeeded.map(i64::from),
+                q.error_code,
+                q.conditional_access_status.clone(),
+                i64::from(q.limit.clamp(1, 1000)),
+                q.id.map(|i| i.to_string())
+            ],
+        )
+        .await?;
+    rows.iter().map(|r| serde_json::from_str(&r.text(0)?).map_err(corrupt)).collect()
+}
+
+pub(crate) async fn purge_sign_ins(db: &dyn Db, cutoff: OffsetDateTime) -> StoreResult<u64> {
+    let mut tx = db.begin_write().await?;
+    let n = tx.exec("DELETE FROM sign_in_log WHERE at < $1", args![micros(cutoff)]).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 pub(crate) async fn purge_audit(db: &dyn Db, cutoff: OffsetDateTime) -> StoreResult<u64> {
     let mut tx = db.begin_write().await?;
     let n = tx.exec("DELETE FROM audit_log WHERE at < $1", args![micros(cutoff)]).await?;

@@ -597,6 +597,15 @@ impl Store for SqlStore {
     async fn purge_audit(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         crate::accounts::purge_audit(self.db.as_ref(), cutoff).await
     }
+    async fn record_sign_ins(&self, records: &[ward_core::sign_in_log::SignInRecord]) -> StoreResult<()> {
+        crate::accounts::record_sign_ins(self.db.as_ref(), records).await
+    }
+    async fn sign_ins(&self, tenant: TenantId, q: &ward_core::sign_in_log::SignInQuery) -> StoreResult<Vec<serde_json::Value>> {
+        crate::accounts::sign_ins(self.db.as_ref(), tenant, q).await
+    }
+    async fn purge_sign_ins(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        crate::accounts::purge_sign_ins(self.db.as_ref(), cutoff).await
+    }
 
     async fn query_objects(&self, tenant: TenantId, query: &ObjectQuery) -> StoreResult<Vec<(StoredObject, Option<String>)>> {
         let (sql, args) = crate::query::select(tenant, query, false)?;

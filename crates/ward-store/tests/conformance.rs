@@ -486,6 +486,56 @@ async fn audit_records_filter_page_and_expire(store: S) {
     assert_eq!(store.audit_records(t, &q(&|_| {})).await.unwrap().len(), 1);
 }
 
+async fn sign_in_records_filter_page_and_expire(store: S) {
+    use ward_core::sign_in_log::{SignInQuery, SignInRecord};
+    let t = tenant(&store, "Sign-ins").await;
+    let other = tenant(&store, "Elsewhere").await;
+    let (alice, bob) = (oid(), oid());
+    let app = uuid::Uuid::new_v4();
+    let base = now().unix_timestamp();
+    let record = |tenant: TenantId, secs: i64, user: ObjectId, code: i64, ca: &str| SignInRecord {
+        tenant_id: tenant,
+        id: uuid::Uuid::new_v4(),
+        created: OffsetDateTime::from_unix_timestamp(base + secs).unwrap(),
+        user_id: Some(user),
+        app_id: Some(app),
+        error_code: code,
+        conditional_access_status: ca.into(),
+        doc: serde_json::json!({ "n": secs }),
+    };
+    store
+        .record_sign_ins(&[
+            record(t, -30, alice, 0, "notApplied"),
+            record(t, -20, alice, 53003, "failure"),
+            record(t, -10, bob, 0, "success"),
+            record(other, 0, alice, 0, "success"),
+        ])
+        .await
+        .unwrap();
+    let q = |f: &dyn Fn(&mut SignInQuery)| {
+        let mut q = SignInQuery { limit: 10, ..Default::default() };
+        f(&mut q);
+        q
+    };
+    let ns = |v: Vec<serde_json::Value>| v.iter().map(|d| d["n"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ns(store.sign_ins(t, &q(&|_| {})).await.unwrap()), vec![-10, -20, -30], "newest first, this tenant only");
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.user_id = Some(alice))).await.unwrap()), vec![-20, -30]);
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.succeeded = Some(false))).await.unwrap()), vec![-20]);
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.succeeded = Some(true))).await.unwrap()), vec![-10, -30]);
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.error_code = Some(53003))).await.unwrap()), vec![-20]);
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.conditional_access_status = Some("success".into()))).await.unwrap()), vec![-10]);
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.app_id = Some(uuid::Uuid::new_v4()))).await.unwrap()), Vec::<i64>::new());
+    let since = OffsetDateTime::from_unix_timestamp(base - 25).unwrap();
+    assert_eq!(ns(store.sign_ins(t, &q(&|q| q.since = Some(since))).await.unwrap()), vec![-10, -20]);
+    // Keyset paging: the position of the second record leaves the third.
+    let first_two = store.sign_ins(t, &q(&|q| q.limit = 2)).await.unwrap();
+    assert_eq!(ns(first_two), vec![-10, -20]);
+    let page = store.sign_ins(t, &q(&|q| q.before = Some(((base - 20) * 1_000_000, uuid::Uuid::nil())))).await.unwrap();
+    assert_eq!(ns(page), vec![-30]);
+    assert_eq!(store.purge_sign_ins(OffsetDateTime::from_unix_timestamp(base - 15).unwrap()).await.unwrap(), 2);
+    assert_eq!(ns(store.sign_ins(t, &q(&|_| {})).await.unwrap()), vec![-10]);
+}
+
 async fn auth_methods_and_one_time_steps(store: S) {
     let t = tenant(&store, "Methods").await;
     let other = tenant(&store, "Other methods").await;
@@ -795,6 +845,7 @@ conformance!(
     keyset_paging,
     property_index_queries,
     audit_records_filter_page_and_expire,
+    sign_in_records_filter_page_and_expire,
     auth_methods_and_one_time_steps,
     lockout_counters,
     familiar_sources,

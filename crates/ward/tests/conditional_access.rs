@@ -549,3 +549,77 @@ async fn policies_that_would_lock_administrators_out_are_refused_unless_forced()
     let (status, e) = call(s, &megan, "POST", POLICIES, Some(exempt)).await;
     assert_eq!(status, 201, "excluding themselves, and the emergency account keeps the others' door open: {e}");
 }
+
+/// Every attempt is in the sign-in log: a wrong password, a success with a report-only policy's
+/// result beside it, a block; with Graph's filters and paging.
+#[tokio::test]
+async fn the_sign_in_log_records_every_attempt_with_the_policies_applied() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    s.grant_web("AuditLog.Read.All");
+    let reader = s.web_app_token().await;
+    let report_only = json!({"displayName": "Would block the portal", "state": "enabledForReportingButNotEnforced",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": [s.web]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    let (_, policy) = a.call("POST", POLICIES, Some(report_only)).await;
+    let pid = policy["id"].as_str().unwrap().to_string();
+
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid", false);
+    let mut b = Browser::new();
+    let page = b.get(&web).await;
+    let wrong = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", "not-the-password")]).await;
+    assert_eq!(wrong.status, 401);
+    s.sign_in(&mut b, &web, WEB_REDIRECT).await;
+    let (status, log) = call(s, &reader, "GET", "/v1.0/auditLogs/signIns", None).await;
+    assert_eq!(status, 200, "{log}");
+    let records = log["value"].as_array().unwrap();
+    let ok = records.iter().find(|r| r["status"]["errorCode"] == 0 && r["appId"] == s.web.as_str()).unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(ok["userPrincipalName"], s.upn.as_str());
+    assert_eq!(
+        (ok["isInteractive"].clone(), ok["clientAppUsed"].clone(), ok["ipAddress"].clone()),
+        (json!(true), json!("Browser"), json!("127.0.0.1"))
+    );
+    assert_eq!(ok["conditionalAccessStatus"], "notApplied", "report-only is never enforced");
+    let applied = ok["appliedConditionalAccessPolicies"].as_array().unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!((applied[0]["id"].as_str(), applied[0]["result"].as_str()), (Some(pid.as_str()), Some("reportOnlyFailure")));
+    assert_eq!(applied[0]["enforcedGrantControls"], json!(["Block"]));
+    let failed = records.iter().find(|r| r["status"]["errorCode"] == 50126).unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(failed["userPrincipalName"], s.upn.as_str());
+    assert!(failed["correlationId"].as_str().is_some_and(|c| c.len() == 36));
+
+    // Enforced, the same policy blocks, and the log says which policy did.
+    assert_eq!(a.call("PATCH", &format!("{POLICIES}/{pid}"), Some(json!({"state": "enabled"}))).await.0, 204);
+    assert_eq!(b.get(&web).await.status, 403);
+    let failures = "/v1.0/auditLogs/signIns?$filter=status/errorCode%20ne%200";
+    let (_, log) = call(s, &reader, "GET", failures, None).await;
+    let codes: Vec<i64> = log["value"].as_array().unwrap().iter().map(|r| r["status"]["errorCode"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [53003, 50126], "newest first, failures only");
+    let blocked = &log["value"][0];
+    assert_eq!(blocked["conditionalAccessStatus"], "failure");
+    assert_eq!(blocked["appliedConditionalAccessPolicies"][0]["result"], "failure");
+
+    // Filters and paging.
+    let user_id = blocked["userId"].as_str().unwrap();
+    let (_, mine) = call(
+        s,
+        &reader,
+        "GET",
+        &format!("/v1.0/auditLogs/signIns?$filter=userId%20eq%20'{user_id}'%20and%20conditionalAccessStatus%20eq%20'failure'"),
+        None,
+    )
+    .await;
+    assert_eq!(mine["value"].as_array().unwrap().len(), 1, "{mine}");
+    let (_, first) = call(s, &reader, "GET", "/v1.0/auditLogs/signIns?$top=1", None).await;
+    let next = first["@odata.nextLink"].as_str().unwrap().replace(&s.server.url(""), "").replace("http://localhost", "");
+    let next = &next[next.find("/v1.0").unwrap()..];
+    let (status, second) = call(s, &reader, "GET", next, None).await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(second["value"][0]["id"], first["value"][0]["id"]);
+    let id = first["value"][0]["id"].as_str().unwrap();
+    let (status, one) = call(s, &reader, "GET", &format!("/v1.0/auditLogs/signIns/{id}"), None).await;
+    assert_eq!((status, one["id"].as_str()), (200, Some(id)));
+    assert_eq!(call(s, &reader, "GET", "/v1.0/auditLogs/signIns?$filter=riskState%20eq%20'none'", None).await.0, 400);
+    assert_eq!(call(s, &reader, "GET", &next.replace("skiptoken=", "skiptoken=x"), None).await.0, 400);
+    assert_eq!(a.call("GET", "/v1.0/auditLogs/signIns", None).await.0, 403, "reading the log needs AuditLog.Read.All");
+}

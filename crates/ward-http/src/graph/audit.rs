@@ -25,18 +25,22 @@ pub fn routes() -> Router<crate::AppState> {
 const SUPPORTED: &str = "Ward filters directory audits with clauses joined by 'and': activityDateTime ge|gt|le|lt <date>, \
                          category eq '…', activityDisplayName eq '…', result eq '…', targetResources/any(t:t/id eq '<id>').";
 
+pub(super) fn unsupported_with(g: &Graph, supported: &str) -> Response {
+    graph_error(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "invalid_query", supported, &g.rid)
+}
+
 fn unsupported(g: &Graph) -> Response {
     graph_error(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "invalid_query", SUPPORTED, &g.rid)
 }
 
 /// A quoted OData string literal (`'it''s'`), whole.
-fn literal(s: &str) -> Option<String> {
+pub(super) fn literal(s: &str) -> Option<String> {
     let inner = s.trim().strip_prefix('\'')?.strip_suffix('\'')?;
     let unescaped = inner.replace("''", "'");
     (!unescaped.contains('\'') || inner.matches('\'').count() % 2 == 0).then_some(unescaped)
 }
 
-fn instant(s: &str) -> Option<OffsetDateTime> {
+pub(super) fn instant(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s.trim(), &Rfc3339).ok()
 }
 
@@ -80,7 +84,7 @@ fn filter(g: &Graph, text: &str, q: &mut AuditQuery) -> Result<(), Response> {
 }
 
 /// Splits at top-level ` and ` (outside quotes and parentheses).
-fn split_and(text: &str) -> Vec<String> {
+pub(super) fn split_and(text: &str) -> Vec<String> {
     let (mut out, mut current, mut depth, mut quoted) = (Vec::new(), String::new(), 0i32, false);
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;

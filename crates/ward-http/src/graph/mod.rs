@@ -14,6 +14,7 @@ mod groups;
 mod list;
 mod methods;
 mod objects;
+mod sign_ins;
 mod users;
 mod views;
 
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .merge(methods::routes())
         .merge(branding::routes())
         .merge(conditional_access::routes())
+        .merge(sign_ins::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.

@@ -1,0 +1,80 @@
+//! The sign-in log: every sign-in attempt and token request Ward decided, in Graph's `signIn`
+//! shape, with the conditional access policies applied to it (report-only results included).
+//!
+//! Records go to a background writer that stores whatever has queued in one transaction, so a
+//! sign-in never waits for its log record. A crash can lose records still queued (those of the
+//! last moments), never a directory write; [`SignInLog::flush`] waits until everything queued
+//! so far is stored (the Graph read calls it, so a node's own sign-ins are visible at once).
+
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+use ward_core::sign_in_log::SignInRecord;
+use ward_core::store::Store;
+
+/// Records queued at most; past it new records are dropped (and counted in the log) rather than
+/// slowing sign-ins down.
+const QUEUE: usize = 20_000;
+/// Records stored in one transaction at most.
+const BATCH: usize = 1_000;
+
+enum Msg {
+    Record(Box<SignInRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct SignInLog {
+    store: Arc<dyn Store>,
+    queue: OnceLock<mpsc::Sender<Msg>>,
+}
+
+impl SignInLog {
+    pub fn new(store: Arc<dyn Store>) -> SignInLog {
+        SignInLog { store, queue: OnceLock::new() }
+    }
+
+    /// The writer, started on first use (on the runtime of the caller).
+    fn queue(&self) -> &mpsc::Sender<Msg> {
+        self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(write(self.store.clone(), rx));
+            tx
+        })
+    }
+
+    pub fn record(&self, record: SignInRecord) {
+        if self.queue().try_send(Msg::Record(Box::new(record))).is_err() {
+            tracing::warn!("sign-in log queue full: a record was dropped");
+        }
+    }
+
+    /// Waits until every record queued before this call is stored (or failed to be).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.queue().send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = Vec::new();
+        let mut waiting = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Record(r) => batch.push(*r),
+                Msg::Flush(done) => waiting.push(done),
+            }
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if let Err(e) = store.record_sign_ins(&batch).await {
+            tracing::error!(error = %e, records = batch.len(), "could not store sign-in records");
+        }
+        for done in waiting {
+            let _ = done.send(());
+        }
+    }
+}
