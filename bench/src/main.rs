@@ -7,10 +7,12 @@
 //! cargo build --release -p ward -p ward-bench && taskset -c 1 target/release/ward-bench tokens
 //! taskset -c 1 target/release/ward-bench directory [--users 1000000]
 //! taskset -c 1 target/release/ward-bench signin
+//! taskset -c 1 target/release/ward-bench policy [--policies 200] [--ranges 2000]
 //! ```
 
 mod directory;
 mod membership;
+mod policy;
 mod signin;
 mod tokens;
 
@@ -26,6 +28,10 @@ fn main() {
         // Internal: run by `signin` under `taskset -c 0`.
         return signin::raw_argon2_main(rest);
     }
+    if which == "policy" {
+        // Pure computation on this thread: no runtime.
+        return policy::run(rest);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     match which.as_str() {
         "membership" => runtime.block_on(membership::run()),
@@ -33,7 +39,7 @@ fn main() {
         "directory" => runtime.block_on(directory::run(rest)),
         "signin" => runtime.block_on(signin::run(rest)),
         other => {
-            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin");
+            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin, policy");
             std::process::exit(2);
         }
     }

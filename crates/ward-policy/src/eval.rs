@@ -215,6 +215,9 @@ pub struct Evaluation {
 /// device rules parsed, the IP index built) and evaluated many times.
 pub struct PolicySet {
     policies: Vec<Compiled>,
+    /// Every user, group and role id the policies name → (policy, how it names it): a sign-in's
+    /// ids are looked up once each, not compared with every policy's lists.
+    named: std::collections::HashMap<u128, Vec<(u32, u8)>>,
     summaries: Vec<PolicySummary>,
     locations: Vec<NamedLocation>,
     index: IpIndex,
@@ -281,25 +284,25 @@ struct Compiled {
 struct UserCond {
     all: bool,
     guests: bool,
-    users: Vec<String>,
-    groups: Vec<String>,
-    roles: Vec<String>,
+    users: Vec<u128>,
+    groups: Vec<u128>,
+    roles: Vec<u128>,
     exclude_guests: bool,
-    exclude_users: Vec<String>,
-    exclude_groups: Vec<String>,
-    exclude_roles: Vec<String>,
+    exclude_users: Vec<u128>,
+    exclude_groups: Vec<u128>,
+    exclude_roles: Vec<u128>,
 }
 
 struct WorkloadCond {
     all: bool,
-    include: Vec<String>,
-    exclude: Vec<String>,
+    include: Vec<u128>,
+    exclude: Vec<u128>,
 }
 
 struct AppCond {
     all: bool,
-    include: Vec<String>,
-    exclude: Vec<String>,
+    include: Vec<u128>,
+    exclude: Vec<u128>,
     actions: Vec<String>,
     contexts: bool,
 }
@@ -312,28 +315,59 @@ struct LocationCond {
     exclude: Vec<u32>,
 }
 
-fn sorted_lower(v: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = v.iter().filter(|s| s.contains('-')).map(|s| s.to_ascii_lowercase()).collect();
-    out.sort();
+/// A GUID in its 36-character form (either case) as a number: ids are compared as integers,
+/// not as text.
+fn guid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if *c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let d = (*c as char).to_digit(16)?;
+        v = (v << 4) | u128::from(d);
+    }
+    Some(v)
+}
+
+/// The GUIDs of a list (keywords such as `All` left out), sorted.
+fn sorted_ids(v: &[String]) -> Vec<u128> {
+    let mut out: Vec<u128> = v.iter().filter_map(|s| guid(s)).collect();
+    out.sort_unstable();
     out.dedup();
     out
 }
 
-fn has(sorted: &[String], id: &str) -> bool {
-    sorted.binary_search_by(|s| s.as_str().cmp(id)).is_ok()
+fn has(sorted: &[u128], id: Option<u128>) -> bool {
+    id.is_some_and(|i| sorted.binary_search(&i).is_ok())
 }
 
-fn any_common(a: &[String], b: &[String]) -> bool {
-    // Both sorted: a merge walk.
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return true,
-        }
+/// How a policy names an id (bits of a per-policy mark).
+const INCLUDED: u8 = 1;
+const EXCLUDED: u8 = 2;
+
+/// A sign-in's ids, as numbers, once per evaluation.
+struct Ids {
+    id: Option<u128>,
+    groups: Vec<u128>,
+    roles: Vec<u128>,
+    apps: Vec<Option<u128>>,
+}
+
+impl Ids {
+    fn of(f: &Facts) -> Ids {
+        let (id, groups, roles) = match &f.subject {
+            Subject::User { id, groups, roles, .. } => (guid(id), sorted_ids(groups), sorted_ids(roles)),
+            Subject::ServicePrincipal { id, .. } => (guid(id), Vec::new(), Vec::new()),
+        };
+        Ids { id, groups, roles, apps: f.applications.iter().map(|a| guid(a)).collect() }
     }
-    false
 }
 
 fn guests_selected(g: &Option<GuestsOrExternalUsers>) -> bool {
@@ -347,7 +381,7 @@ impl PolicySet {
     /// Prepares `policies` (already checked by [`crate::parse_policy`]) over `locations`.
     pub fn new(policies: &[Policy], locations: Vec<NamedLocation>) -> PolicySet {
         let location_index = |id: &String| locations.iter().position(|l| l.id.eq_ignore_ascii_case(id)).map(|i| i as u32);
-        let compiled = policies
+        let compiled: Vec<Compiled> = policies
             .iter()
             .map(|p| {
                 let c = &p.conditions;
@@ -355,25 +389,25 @@ impl PolicySet {
                     all: u.include_users.iter().any(|v| v == "All"),
                     guests: u.include_users.iter().any(|v| v == "GuestsOrExternalUsers")
                         || guests_selected(&u.include_guests_or_external_users),
-                    users: sorted_lower(&u.include_users),
-                    groups: sorted_lower(&u.include_groups),
-                    roles: sorted_lower(&u.include_roles),
+                    users: sorted_ids(&u.include_users),
+                    groups: sorted_ids(&u.include_groups),
+                    roles: sorted_ids(&u.include_roles),
                     exclude_guests: u.exclude_users.iter().any(|v| v == "GuestsOrExternalUsers")
                         || guests_selected(&u.exclude_guests_or_external_users),
-                    exclude_users: sorted_lower(&u.exclude_users),
-                    exclude_groups: sorted_lower(&u.exclude_groups),
-                    exclude_roles: sorted_lower(&u.exclude_roles),
+                    exclude_users: sorted_ids(&u.exclude_users),
+                    exclude_groups: sorted_ids(&u.exclude_groups),
+                    exclude_roles: sorted_ids(&u.exclude_roles),
                 });
                 let workload = c.client_applications.as_ref().map(|w| WorkloadCond {
                     all: w.include_service_principals.iter().any(|v| v == "ServicePrincipalsInMyTenant"),
-                    include: sorted_lower(&w.include_service_principals),
-                    exclude: sorted_lower(&w.exclude_service_principals),
+                    include: sorted_ids(&w.include_service_principals),
+                    exclude: sorted_ids(&w.exclude_service_principals),
                 });
                 let a = c.applications.clone().unwrap_or_default();
                 let apps = AppCond {
                     all: a.include_applications.iter().any(|v| v == "All"),
-                    include: sorted_lower(&a.include_applications),
-                    exclude: sorted_lower(&a.exclude_applications),
+                    include: sorted_ids(&a.include_applications),
+                    exclude: sorted_ids(&a.exclude_applications),
                     actions: a.include_user_actions.clone(),
                     contexts: !a.include_authentication_context_class_references.is_empty(),
                 };
@@ -414,7 +448,23 @@ impl PolicySet {
             })
             .collect();
         let index = IpIndex::new(&locations);
-        PolicySet { policies: compiled, summaries: policies.iter().map(summary).collect(), locations, index }
+        let mut named: std::collections::HashMap<u128, Vec<(u32, u8)>> = std::collections::HashMap::new();
+        for (i, p) in compiled.iter().enumerate() {
+            let Some(u) = &p.users else { continue };
+            for (list, how) in [
+                (&u.users, INCLUDED),
+                (&u.groups, INCLUDED),
+                (&u.roles, INCLUDED),
+                (&u.exclude_users, EXCLUDED),
+                (&u.exclude_groups, EXCLUDED),
+                (&u.exclude_roles, EXCLUDED),
+            ] {
+                for id in list {
+                    named.entry(*id).or_default().push((i as u32, how));
+                }
+            }
+        }
+        PolicySet { policies: compiled, named, summaries: policies.iter().map(summary).collect(), locations, index }
     }
 
     pub fn len(&self) -> usize {
@@ -448,6 +498,16 @@ impl PolicySet {
     /// Evaluates every policy against `facts`.
     pub fn evaluate(&self, facts: &Facts) -> Evaluation {
         let here = self.locations_of(facts);
+        let ids = Ids::of(facts);
+        // Which policies name this user, one of their groups or roles, and how.
+        let mut marks = vec![0u8; self.policies.len()];
+        if matches!(facts.subject, Subject::User { .. }) {
+            for id in ids.id.iter().chain(&ids.groups).chain(&ids.roles) {
+                for (p, how) in self.named.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+                    marks[*p as usize] |= how;
+                }
+            }
+        }
         let met = auth_strength::met(facts.amr);
         let mut outcomes = Vec::with_capacity(self.policies.len());
         let mut blocked = false;
@@ -455,7 +515,7 @@ impl PolicySet {
         let mut needs: Vec<Need> = Vec::new();
         let mut session = SessionEffect::default();
         for (index, p) in self.policies.iter().enumerate() {
-            let mut reasons = self.assignments(p, facts, here.as_deref());
+            let mut reasons = self.assignments(p, facts, &ids, marks[index], here.as_deref());
             if p.state == PolicyState::Disabled {
                 reasons.add(Reasons::POLICY_NOT_ENABLED);
             }
@@ -528,24 +588,21 @@ impl PolicySet {
     }
 
     /// The assignment conditions that keep `p` from applying (empty: it applies).
-    fn assignments(&self, p: &Compiled, f: &Facts, here: Option<&[u32]>) -> Reasons {
+    fn assignments(&self, p: &Compiled, f: &Facts, ids: &Ids, mark: u8, here: Option<&[u32]>) -> Reasons {
         let mut r = Reasons::default();
         let mut unknown = false;
         // Who.
         match (&f.subject, &p.users, &p.workload) {
-            (Subject::User { id, groups, roles, guest }, Some(u), _) => {
-                let included =
-                    u.all || (u.guests && *guest) || has(&u.users, id) || any_common(&u.groups, groups) || any_common(&u.roles, roles);
-                let excluded = (u.exclude_guests && *guest)
-                    || has(&u.exclude_users, id)
-                    || any_common(&u.exclude_groups, groups)
-                    || any_common(&u.exclude_roles, roles);
+            (Subject::User { guest, .. }, Some(u), _) => {
+                // `mark`: whether the user, a group or a role of theirs is in the lists.
+                let included = u.all || (u.guests && *guest) || mark & INCLUDED != 0;
+                let excluded = (u.exclude_guests && *guest) || mark & EXCLUDED != 0;
                 if !included || excluded {
                     r.add(Reasons::USERS);
                 }
             }
-            (Subject::ServicePrincipal { id, risk }, _, Some(w)) => {
-                if !(w.all || has(&w.include, id)) || has(&w.exclude, id) {
+            (Subject::ServicePrincipal { risk, .. }, _, Some(w)) => {
+                if !(w.all || has(&w.include, ids.id)) || has(&w.exclude, ids.id) {
                     r.add(Reasons::WORKLOAD_IDENTITIES);
                 }
                 if !p.sp_risk.is_empty() {
@@ -568,8 +625,8 @@ impl PolicySet {
             // Ward's authorize requests name no authentication context yet.
             r.add(Reasons::AUTHENTICATION_CONTEXT);
         } else {
-            let counts = |app: &&str| (p.apps.all || has(&p.apps.include, app)) && !has(&p.apps.exclude, app);
-            if f.user_action.is_some() || !f.applications.iter().any(counts) {
+            let counts = |app: &Option<u128>| (p.apps.all || has(&p.apps.include, *app)) && !has(&p.apps.exclude, *app);
+            if f.user_action.is_some() || !ids.apps.iter().any(counts) {
                 r.add(Reasons::APPLICATION);
             }
         }

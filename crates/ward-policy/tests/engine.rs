@@ -660,3 +660,15 @@ fn a_patch_merges_into_the_stored_policy() {
     assert_eq!(p.conditions.sign_in_risk_levels, [RiskLevel::High]);
     assert_eq!(p.conditions.users.unwrap().include_users, ["All"], "the rest of conditions is kept");
 }
+
+#[test]
+fn ids_match_whatever_their_letter_case() {
+    let mut s = sign(ALICE);
+    let mixed = "aBcDeF01-2345-6789-abcd-EF0123456789";
+    let p = one(base("enabled", json!({"includeUsers": ["All"], "excludeGroups": [mixed]}), grant("OR", &["block"])));
+    assert_eq!(run(&p, &s).decision, Decision::Block);
+    s.groups = vec![mixed.to_ascii_lowercase()];
+    assert_eq!(run(&p, &s).decision, Decision::Allow, "the group matches in either case");
+    s.groups = vec!["not-a-guid".into()];
+    assert_eq!(run(&p, &s).decision, Decision::Block, "something that is not an id matches nothing");
+}
