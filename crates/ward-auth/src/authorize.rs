@@ -487,6 +487,17 @@ impl TokenService {
                 access: Some(&access),
             })
         };
+        // Session controls: a sign-in older than the policies' sign-in frequency is asked again.
+        if access.decision == ward_policy::Decision::Allow
+            && !access.emergency
+            && let Some(limit) = access.evaluation.as_ref().and_then(|e| e.session.sign_in_frequency_secs)
+            && (now - session.auth_time).whole_seconds() > i64::try_from(limit).unwrap_or(i64::MAX)
+        {
+            if req.prompt == Prompt::None {
+                return Err(back(OAuthError::login_required(50078, "The sign-in is older than the sign-in frequency a policy sets.")));
+            }
+            return Ok(AuthorizeOutcome::SignIn);
+        }
         match &access.decision {
             ward_policy::Decision::Allow => {}
             ward_policy::Decision::Interrupt(_) => log(Some((50076, "Conditional access requires more verification.")), true),

@@ -643,3 +643,38 @@ async fn smart_lockout_spares_familiar_networks_and_stops_a_spraying_network() {
     assert!(matches!(sign_in(same_net, bob.clone(), PASSWORD).await, Err(SignInError::Locked { .. })));
     assert!(sign_in(Some("2001:db8:9:9::1".parse().unwrap()), bob, PASSWORD).await.is_ok());
 }
+
+/// A policy's sign-in frequency: a session older than it signs in again (silently: login_required);
+/// a younger one goes straight through. Emergency-access accounts are not asked.
+#[tokio::test]
+async fn a_policys_sign_in_frequency_asks_an_older_session_to_sign_in_again() {
+    let f = fixture().await;
+    f.code("openid").await;
+    let policy = serde_json::json!({"displayName": "Every four hours", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+        "sessionControls": {"signInFrequency": {"isEnabled": true, "type": "hours", "value": 4}}});
+    let policy = f.dir.check_ca_policy(f.tenant.id, None, &policy).await.unwrap();
+    f.dir.create_ca_policy(f.tenant.id, policy).await.unwrap();
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid")).await.unwrap();
+    let s = f.tokens.password_sign_in(&req.tenant, &f.upn(), PASSWORD).await.unwrap();
+    let session = (s.session, s.user);
+    f.clock.advance(Duration::hours(3));
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid")).await.unwrap();
+    assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Redirect(_)), "3 hours: still fine");
+    f.clock.advance(Duration::hours(1) + Duration::seconds(1));
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid")).await.unwrap();
+    assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::SignIn), "past 4 hours: sign in again");
+    let mut silent = f.request("openid");
+    silent.push(("prompt".into(), "none".into()));
+    let req = f.tokens.validate_authorize(&f.tid(), &silent).await.unwrap();
+    match f.tokens.authorize(&req, Some(&session)).await.unwrap_err() {
+        AuthorizeFailure::Redirect(r) => assert_eq!(r.error.error, "login_required"),
+        other => panic!("{other:?}"),
+    }
+    // The same session of an emergency-access account is not asked.
+    let mut settings = f.dir.resolve_tenant(&f.tid()).await.unwrap().settings;
+    settings.emergency_access_accounts = vec![session.1.id];
+    f.dir.set_tenant_settings(f.tenant.id, settings).await.unwrap();
+    let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid")).await.unwrap();
+    assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Redirect(_)));
+}
