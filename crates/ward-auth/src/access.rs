@@ -28,6 +28,8 @@ pub struct Access {
     pub evaluation: Option<Evaluation>,
     /// The policies evaluated (to name them in the sign-in log).
     pub set: Option<Arc<PolicySet>>,
+    /// The registered device the request proved it comes from (its Graph document).
+    pub device: Option<serde_json::Value>,
     pub decision: Decision,
     /// The user is an emergency-access account: the decision above is `Allow` whatever the
     /// policies said (`evaluation` has what they said).
@@ -36,7 +38,7 @@ pub struct Access {
 
 impl Access {
     fn allow() -> Access {
-        Access { evaluation: None, set: None, decision: Decision::Allow, emergency: false }
+        Access { evaluation: None, set: None, decision: Decision::Allow, emergency: false, device: None }
     }
 
     /// The non-interactive answer for a decision other than `Allow` (token endpoint): Entra's
@@ -73,12 +75,99 @@ impl Access {
     }
 }
 
+/// Longest a device token may live: it is a bearer proof while it lives.
+const MAX_DEVICE_TOKEN_LIFETIME: i64 = 600;
+const DEVICE_CLOCK_SKEW: i64 = 60;
+
+/// A registered device's properties, as device filters and controls read them.
+fn device_attributes(d: &serde_json::Value) -> ward_policy::device_filter::DeviceAttributes {
+    use serde_json::Value;
+    let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
+    let list = |k: &str| {
+        d.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    };
+    let mut extension_attributes: [Option<String>; 15] = Default::default();
+    for (i, slot) in extension_attributes.iter_mut().enumerate() {
+        *slot = d["extensionAttributes"].get(format!("extensionAttribute{}", i + 1)).and_then(Value::as_str).map(str::to_string);
+    }
+    ward_policy::device_filter::DeviceAttributes {
+        device_id: text("deviceId"),
+        display_name: text("displayName"),
+        manufacturer: text("manufacturer"),
+        model: text("model"),
+        operating_system: text("operatingSystem"),
+        operating_system_version: text("operatingSystemVersion"),
+        enrollment_profile_name: text("enrollmentProfileName"),
+        extension_attributes,
+        device_ownership: text("deviceOwnership"),
+        is_compliant: d.get("isCompliant").and_then(Value::as_bool),
+        is_managed: d.get("isManaged").and_then(Value::as_bool),
+        mdm_app_id: text("mdmAppId"),
+        physical_ids: list("physicalIds"),
+        system_labels: list("systemLabels"),
+        profile_type: text("profileType"),
+        // Graph's device says AzureAd / ServerAd; filters and controls say AzureAD / ServerAD.
+        trust_type: text("trustType").map(|t| match t.as_str() {
+            "AzureAd" => "AzureAD".to_string(),
+            "ServerAd" => "ServerAD".to_string(),
+            _ => t,
+        }),
+    }
+}
+
 fn unavailable(e: ward_core::DirectoryError) -> OAuthError {
     tracing::error!(error = %e, "reading conditional access policies failed");
     OAuthError::temporarily_unavailable()
 }
 
 impl TokenService {
+    /// The registered device the request proves it comes from: a JWS (`ES256`, `RS256` or
+    /// `EdDSA`) signed with the key the device was registered with, `iss` = `sub` = its deviceId,
+    /// `aud` = `{public url}/{tenant id}`, at most ten minutes long and not expired. Anything else
+    /// (no token, a bad one, a disabled or unknown device) is an unregistered device.
+    pub(crate) async fn proven_device(&self, tenant: &Tenant) -> Option<(serde_json::Value, ward_policy::device_filter::DeviceAttributes)> {
+        let token = crate::signin::current_device_token()?;
+        let refused = |why: &str| {
+            tracing::info!(tenant = %tenant.id, reason = why, "device token refused: treated as an unregistered device");
+            None
+        };
+        let Some(jwt) = crate::keys::parse_jwt(&token) else { return refused("not a JWS") };
+        let alg = jwt.header.get("alg").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let claim = |k: &str| jwt.claims.get(k);
+        let Some(device_id) = claim("iss").and_then(|v| v.as_str()).and_then(|s| s.parse::<Uuid>().ok()) else { return refused("iss") };
+        if claim("sub").and_then(|v| v.as_str()) != Some(device_id.to_string().as_str()) {
+            return refused("sub");
+        }
+        if claim("aud").and_then(|v| v.as_str()) != Some(format!("{}/{}", self.public_url(), tenant.id).as_str()) {
+            return refused("aud");
+        }
+        let now = self.directory.now().unix_timestamp();
+        let (Some(iat), Some(exp)) = (claim("iat").and_then(|v| v.as_i64()), claim("exp").and_then(|v| v.as_i64())) else {
+            return refused("iat/exp");
+        };
+        if exp <= now || iat > now + DEVICE_CLOCK_SKEW || exp - iat > MAX_DEVICE_TOKEN_LIFETIME {
+            return refused("lifetime");
+        }
+        let doc = match self.directory.device_by_device_id(tenant.id, device_id).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return refused("no such device"),
+            Err(e) => {
+                tracing::error!(error = %e, "reading a device failed");
+                return None;
+            }
+        };
+        if doc.get("accountEnabled").and_then(serde_json::Value::as_bool) != Some(true) {
+            return refused("device disabled");
+        }
+        let key = ward_directory::devices::registered_key(&doc).and_then(|jwk| ward_core::client_key::parse_jwk(&jwk).ok());
+        let Some(key) = key else { return refused("no key") };
+        if !crate::client_assertion::verifies(&key, alg, jwt.signing_input.as_bytes(), &jwt.signature) {
+            return refused("signature");
+        }
+        let attributes = device_attributes(&doc);
+        Some((doc, attributes))
+    }
+
     /// The tenant's policies and named locations as of feed position `head`, compiled.
     pub(crate) async fn policy_set(&self, tenant: TenantId, head: i64) -> Result<Arc<PolicySet>, OAuthError> {
         if let Some((at, set)) = self.at_head.lock().unwrap_or_else(|e| e.into_inner()).policies.get(&tenant)
@@ -149,6 +238,7 @@ impl TokenService {
         let apps = [client_app.as_str(), resource.as_str()];
         let amr: Vec<&str> = amr.split_whitespace().collect();
         let (ip, _) = crate::signin::current_request();
+        let device = self.proven_device(tenant).await;
         let facts = Facts {
             subject: Subject::User { id: &id, groups: &groups, roles: &roles, guest: user.user_type == UserType::Guest },
             applications: &apps,
@@ -161,8 +251,10 @@ impl TokenService {
             // No risk detections yet: every sign-in and user is at risk "none".
             sign_in_risk: None,
             user_risk: None,
-            // No device registry yet: every device is unregistered.
-            device: DeviceFact::Unregistered,
+            device: match &device {
+                Some((_, attributes)) => DeviceFact::Registered(attributes),
+                None => DeviceFact::Unregistered,
+            },
             device_code_flow: Some(flow == Flow::DeviceCode),
             amr: &amr,
             password_changed: false,
@@ -179,7 +271,7 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, user = %user.id, client = %client.app_id, ?flow, ?decision, "conditional access did not allow");
         }
-        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency })
+        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency, device: device.map(|d| d.0) })
     }
 
     /// Conditional access for a user's token at the token endpoint: `Err` with Entra's error when
@@ -250,7 +342,7 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, service_principal = %sp.id, ?decision, "conditional access did not allow a workload identity");
         }
-        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency: false })
+        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency: false, device: None })
     }
 }
 
@@ -359,9 +451,16 @@ impl TokenService {
             "resourceId": e.resource.as_ref().map(|r| r.0.clone()),
             "resourceDisplayName": e.resource.as_ref().map(|r| r.1.to_string()),
             "status": status,
-            "deviceDetail": {
-                "deviceId": "", "displayName": "", "operatingSystem": platform, "browser": "",
-                "isCompliant": false, "isManaged": false, "trustType": "",
+            "deviceDetail": match e.access.and_then(|a| a.device.as_ref()) {
+                Some(d) => json!({
+                    "deviceId": d["deviceId"], "displayName": d["displayName"], "operatingSystem": d["operatingSystem"], "browser": "",
+                    "isCompliant": d["isCompliant"].as_bool().unwrap_or(false), "isManaged": d["isManaged"].as_bool().unwrap_or(false),
+                    "trustType": d["trustType"],
+                }),
+                None => json!({
+                    "deviceId": "", "displayName": "", "operatingSystem": platform, "browser": "",
+                    "isCompliant": false, "isManaged": false, "trustType": "",
+                }),
             },
             "location": { "city": null, "state": null, "countryOrRegion": null, "geoCoordinates": null },
             "appliedConditionalAccessPolicies": applied,

@@ -49,7 +49,7 @@ fn material(c: &KeyCredential) -> Option<(PublicKey, Vec<String>)> {
     Some((cert.key, names))
 }
 
-fn verifies(key: &PublicKey, alg: &str, input: &[u8], sig: &[u8]) -> bool {
+pub(crate) fn verifies(key: &PublicKey, alg: &str, input: &[u8], sig: &[u8]) -> bool {
     match (key, alg) {
         (PublicKey::Rsa(der), "RS256") => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der).verify(input, sig).is_ok(),
         (PublicKey::P256(point), "ES256") => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(input, sig).is_ok(),

@@ -38,11 +38,22 @@ const SOURCE_FIRST: Duration = Duration::minutes(5);
 /// counted apart from failures elsewhere, so an attacker elsewhere cannot lock them out there.
 pub const FAMILIAR_FOR: Duration = Duration::days(90);
 
-tokio::task_local! {
-    /// The client address, id and user agent of the request being handled, when the HTTP layer
-    /// knows them.
-    static SOURCE: (Option<std::net::IpAddr>, String, Option<String>);
+/// What the HTTP layer knows of the request being handled.
+#[derive(Clone, Default)]
+struct Source {
+    ip: Option<std::net::IpAddr>,
+    request_id: String,
+    user_agent: Option<String>,
+    /// A device's signed proof of itself (cookie `ward_device` or header `X-Ward-Device`).
+    device_token: Option<String>,
 }
+
+tokio::task_local! {
+    static SOURCE: Source;
+}
+
+/// Longest device token kept for a request.
+const MAX_DEVICE_TOKEN: usize = 4096;
 
 /// Longest user agent kept for a request (conditional access reads the platform from it).
 const MAX_USER_AGENT: usize = 512;
@@ -53,20 +64,31 @@ pub async fn from_source<F: std::future::Future>(
     ip: Option<std::net::IpAddr>,
     request_id: &str,
     user_agent: Option<&str>,
+    device_token: Option<&str>,
     work: F,
 ) -> F::Output {
-    let agent = user_agent.map(|a| a.chars().take(MAX_USER_AGENT).collect());
-    SOURCE.scope((ip, request_id.to_string(), agent), work).await
+    let source = Source {
+        ip,
+        request_id: request_id.to_string(),
+        user_agent: user_agent.map(|a| a.chars().take(MAX_USER_AGENT).collect()),
+        device_token: device_token.filter(|t| t.len() <= MAX_DEVICE_TOKEN).map(str::to_string),
+    };
+    SOURCE.scope(source, work).await
 }
 
 /// The client address and request id of the request being handled, if known.
 pub(crate) fn current_request() -> (Option<std::net::IpAddr>, String) {
-    SOURCE.try_with(|s| (s.0, s.1.clone())).unwrap_or_default()
+    SOURCE.try_with(|s| (s.ip, s.request_id.clone())).unwrap_or_default()
 }
 
 /// The device platform the request's user agent names, if any.
 pub(crate) fn current_platform() -> Option<ward_policy::Platform> {
-    SOURCE.try_with(|s| s.2.as_deref().and_then(ward_policy::platform_of)).ok().flatten()
+    SOURCE.try_with(|s| s.user_agent.as_deref().and_then(ward_policy::platform_of)).ok().flatten()
+}
+
+/// The device token the request carries, if any (not yet verified).
+pub(crate) fn current_device_token() -> Option<String> {
+    SOURCE.try_with(|s| s.device_token.clone()).ok().flatten()
 }
 
 /// The network an address belongs to, as smart lockout counts it: IPv4 /24, IPv6 /64.
@@ -87,7 +109,7 @@ pub fn network_of(ip: std::net::IpAddr) -> String {
 }
 
 fn current_network() -> Option<String> {
-    SOURCE.try_with(|s| s.0).ok().flatten().map(network_of)
+    SOURCE.try_with(|s| s.ip).ok().flatten().map(network_of)
 }
 
 /// Keys counted in the store (seen by every node): accounts and networks.

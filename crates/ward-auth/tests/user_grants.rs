@@ -610,7 +610,7 @@ async fn smart_lockout_spares_familiar_networks_and_stops_a_spraying_network() {
     let attacker: Option<std::net::IpAddr> = Some("203.0.113.9".parse().unwrap());
     let sign_in = |ip, user: String, pw: &'static str| {
         let f = &f;
-        async move { from_source(ip, "test", None, f.tokens.password_sign_in(&f.tenant, &user, pw)).await }
+        async move { from_source(ip, "test", None, None, f.tokens.password_sign_in(&f.tenant, &user, pw)).await }
     };
     // Alice signs in from home once: home is now familiar to her.
     assert!(sign_in(home, f.upn(), PASSWORD).await.is_ok());

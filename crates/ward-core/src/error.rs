@@ -23,10 +23,11 @@ pub enum ErrorCode {
     Conflict,
     StorageUnavailable,
     Internal,
+    Forbidden,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidValue,
         ErrorCode::UnverifiedDomain,
         ErrorCode::DuplicateUserPrincipalName,
@@ -42,6 +43,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::StorageUnavailable,
         ErrorCode::Internal,
+        ErrorCode::Forbidden,
     ];
 
     /// Ward's own code, used by the CLI, logs and the admin portal.
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 
@@ -74,6 +77,7 @@ impl ErrorCode {
             ErrorCode::StorageUnavailable => "serviceNotAvailable",
             ErrorCode::Internal => "generalException",
             ErrorCode::Conflict => "resourceModified",
+            ErrorCode::Forbidden => "Authorization_RequestDenied",
             _ => "Request_BadRequest",
         }
     }
@@ -85,6 +89,7 @@ impl ErrorCode {
             ErrorCode::Conflict | ErrorCode::AlreadyInitialized => 409,
             ErrorCode::StorageUnavailable => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::Forbidden => 403,
             // Graph answers duplicates, existing members and cycles with 400 Request_BadRequest.
             _ => 400,
         }
@@ -124,6 +129,9 @@ pub enum DirectoryError {
     StorageUnavailable(String),
     #[error("Internal error: {0}")]
     Internal(String),
+    /// The caller may do this kind of operation, but not to this object.
+    #[error("Insufficient privileges to complete the operation: {0}.")]
+    Forbidden(String),
 }
 
 impl DirectoryError {
@@ -152,6 +160,7 @@ impl DirectoryError {
             DirectoryError::Conflict => ErrorCode::Conflict,
             DirectoryError::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
             DirectoryError::Internal(_) => ErrorCode::Internal,
+            DirectoryError::Forbidden(_) => ErrorCode::Forbidden,
         }
     }
 }

@@ -68,10 +68,12 @@ pub enum ObjectKind {
     ConditionalAccessPolicy,
     /// Graph's `namedLocation` (IP ranges or countries).
     NamedLocation,
+    /// Graph's `device`: a registered device, its compliance, and the key it proves itself with.
+    Device,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 9] = [
+    pub const ALL: [ObjectKind; 10] = [
         ObjectKind::User,
         ObjectKind::Group,
         ObjectKind::Application,
@@ -81,6 +83,7 @@ impl ObjectKind {
         ObjectKind::OAuth2PermissionGrant,
         ObjectKind::ConditionalAccessPolicy,
         ObjectKind::NamedLocation,
+        ObjectKind::Device,
     ];
 
     /// The name stored in the database and written in the change feed.
@@ -95,6 +98,7 @@ impl ObjectKind {
             ObjectKind::OAuth2PermissionGrant => "oAuth2PermissionGrant",
             ObjectKind::ConditionalAccessPolicy => "conditionalAccessPolicy",
             ObjectKind::NamedLocation => "namedLocation",
+            ObjectKind::Device => "device",
         }
     }
 
@@ -138,7 +142,7 @@ mod tests {
         for kind in ObjectKind::ALL {
             assert_eq!(ObjectKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(ObjectKind::parse("device"), None);
+        assert_eq!(ObjectKind::parse("printer"), None);
         // ALL must name every variant: this match stops compiling when one is added, and the
         // position check fails until ALL lists it.
         let position = |k: ObjectKind| match k {
@@ -151,10 +155,11 @@ mod tests {
             ObjectKind::OAuth2PermissionGrant => 6,
             ObjectKind::ConditionalAccessPolicy => 7,
             ObjectKind::NamedLocation => 8,
+            ObjectKind::Device => 9,
         };
         for (i, kind) in ObjectKind::ALL.iter().enumerate() {
             assert_eq!(position(*kind), i);
         }
-        assert_eq!(ObjectKind::ALL.len(), 9);
+        assert_eq!(ObjectKind::ALL.len(), 10);
     }
 }

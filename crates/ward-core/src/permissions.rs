@@ -145,6 +145,18 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read and write organization information.",
     },
     Permission {
+        value: "Device.Read.All",
+        app_role_id: Some("7438b122-aefc-4978-80ed-43db9fcc7715"),
+        scope_id: Some("11d4cd79-5ba5-460f-803f-e22c8ab85ccd"),
+        description: "Read all devices.",
+    },
+    Permission {
+        value: "Device.ReadWrite.All",
+        app_role_id: Some("1138cb37-bd11-4084-a2b7-9f71582aeddb"),
+        scope_id: None,
+        description: "Read and write devices, their compliance included (device management apps).",
+    },
+    Permission {
         value: "Policy.Read.All",
         app_role_id: Some("246dd0d5-5bd0-4def-940b-0421030a5b68"),
         scope_id: Some("572fea84-0151-49b2-9301-11cb16974376"),

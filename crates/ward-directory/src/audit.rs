@@ -20,6 +20,7 @@ fn type_name(kind: ObjectKind) -> &'static str {
         ObjectKind::OAuth2PermissionGrant => "OAuth2PermissionGrant",
         ObjectKind::ConditionalAccessPolicy => "Policy",
         ObjectKind::NamedLocation => "NamedLocation",
+        ObjectKind::Device => "Device",
     }
 }
 

@@ -6,6 +6,7 @@
 mod apps;
 pub mod audit;
 mod bootstrap;
+pub mod devices;
 mod groups;
 mod membership_cache;
 mod policies;

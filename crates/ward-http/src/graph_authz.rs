@@ -58,6 +58,10 @@ pub enum Op {
     ReadConditionalAccess,
     /// Conditional access policies and named locations: create, update, delete.
     WriteConditionalAccess,
+    /// `GET /devices`.
+    ReadDevices,
+    /// Devices: register, update (compliance only by their management app), delete.
+    WriteDevices,
 }
 
 pub struct Rule {
@@ -174,6 +178,12 @@ pub fn rule(op: Op) -> Rule {
             delegated: &["Policy.ReadWrite.ConditionalAccess"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR, CONDITIONAL_ACCESS_ADMINISTRATOR, SECURITY_ADMINISTRATOR]),
         },
+        Op::ReadDevices => Rule {
+            app: &["Device.Read.All", "Device.ReadWrite.All", "Directory.Read.All"],
+            delegated: &["Device.Read.All", "Directory.Read.All"],
+            user_roles: None,
+        },
+        Op::WriteDevices => Rule { app: &["Device.ReadWrite.All"], delegated: &[], user_roles: None },
     }
 }
 
@@ -267,7 +277,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 19] = [
+    const OPS: [Op; 21] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -287,6 +297,8 @@ mod docs {
         Op::WriteBranding,
         Op::ReadConditionalAccess,
         Op::WriteConditionalAccess,
+        Op::ReadDevices,
+        Op::WriteDevices,
     ];
 
     fn cell(list: &[&str]) -> String {

@@ -68,8 +68,10 @@ async fn around(State(per): State<PerRequest>, mut request: Request, next: Next)
     let mut response = match limited {
         Some((ip, wait)) => crate::rate_limit::too_many(ip, wait),
         None => {
-            let agent = request.headers().get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-            ward_auth::signin::from_source(client, id_text, agent.as_deref(), handle(&per, request, next, id_text)).await
+            let headers = request.headers();
+            let agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let device = device_token(headers);
+            ward_auth::signin::from_source(client, id_text, agent.as_deref(), device.as_deref(), handle(&per, request, next, id_text)).await
         }
     };
 
@@ -200,4 +202,20 @@ fn security_headers(response: &mut Response) {
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+}
+
+/// A device's proof of itself: header `X-Ward-Device` (apps), else cookie `ward_device` (browsers,
+/// set by the device's agent). Verified, if at all, where conditional access reads it.
+fn device_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get("x-ward-device").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string());
+    }
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == "ward_device")
+        .map(|(_, value)| value.to_string())
 }

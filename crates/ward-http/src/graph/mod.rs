@@ -10,6 +10,7 @@ mod audit;
 mod branding;
 mod conditional_access;
 mod delta;
+mod devices;
 mod groups;
 mod list;
 mod methods;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .merge(branding::routes())
         .merge(conditional_access::routes())
         .merge(sign_ins::routes())
+        .merge(devices::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.
