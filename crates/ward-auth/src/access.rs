@@ -168,6 +168,75 @@ impl TokenService {
         Some((doc, attributes))
     }
 
+    /// May the signed-in person register security information now (Entra's user action
+    /// `urn:user:registersecurityinfo`), with the methods of their session? `Err` with Entra's
+    /// code and a sentence for the person when a policy blocks it or asks for more first (a
+    /// second factor: a Temporary Access Pass counts).
+    pub async fn may_register_security_info(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        session: &ward_core::store::StoredSession,
+    ) -> Result<(), (u32, &'static str)> {
+        let unavailable = (90033, "Ward cannot check your organization's policies right now. Try again shortly.");
+        let head = self.tenant(&tenant.id.to_string()).await.map_err(|_| unavailable)?.head;
+        let set = self.policy_set(tenant.id, head).await.map_err(|_| unavailable)?;
+        if !set.is_active() {
+            return Ok(());
+        }
+        let groups: Vec<String> = if set.needs_groups() {
+            self.directory
+                .get_member_groups(tenant.id, user.id, false)
+                .await
+                .map_err(|_| unavailable)?
+                .iter()
+                .map(ObjectId::to_string)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let roles: Vec<String> =
+            if set.needs_roles() { self.directory.roles_of(tenant.id, user.id).await.map_err(|_| unavailable)? } else { Vec::new() };
+        let id = user.id.to_string();
+        let amr: Vec<&str> = session.amr.split_whitespace().collect();
+        let (ip, _) = crate::signin::current_request();
+        let device = self.proven_device(tenant).await;
+        let facts = Facts {
+            subject: Subject::User { id: &id, groups: &groups, roles: &roles, guest: user.user_type == UserType::Guest },
+            applications: &[],
+            user_action: Some("urn:user:registersecurityinfo"),
+            client_app_type: Some(ClientAppType::Browser),
+            platform: crate::signin::current_platform(),
+            ip,
+            country: None,
+            sign_in_risk: None,
+            user_risk: None,
+            device: match &device {
+                Some((_, a)) => DeviceFact::Registered(a),
+                None => DeviceFact::Unregistered,
+            },
+            device_code_flow: Some(false),
+            amr: &amr,
+            password_changed: false,
+            complete: true,
+        };
+        let decision = set.evaluate(&facts).decision;
+        if tenant.settings.emergency_access_accounts.contains(&user.id) {
+            return Ok(());
+        }
+        match decision {
+            Decision::Allow => Ok(()),
+            Decision::Block | Decision::DeviceRequired(_) => {
+                tracing::info!(tenant = %tenant.id, user = %user.id, "registering security info refused by conditional access");
+                Err((53003, "Your organization's policies do not let you add sign-in methods from here."))
+            }
+            Decision::Interrupt(_) => Err((
+                50076,
+                "Your organization asks for a second verification before you add a sign-in method: sign in again with a method you already have, or with a Temporary Access Pass from your administrator.",
+            )),
+        }
+    }
+
     /// The tenant's policies and named locations as of feed position `head`, compiled.
     pub(crate) async fn policy_set(&self, tenant: TenantId, head: i64) -> Result<Arc<PolicySet>, OAuthError> {
         if let Some((at, set)) = self.at_head.lock().unwrap_or_else(|e| e.into_inner()).policies.get(&tenant)

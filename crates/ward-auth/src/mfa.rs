@@ -46,6 +46,8 @@ pub enum EnrollError {
     Unavailable,
     /// The tenant's authentication methods policy does not enable the method for this user.
     NotEnabled,
+    /// Conditional access does not let this person register security information now.
+    Conditional(u32, &'static str),
 }
 
 impl TokenService {
@@ -248,6 +250,9 @@ impl TokenService {
         let secret = self.enrollment_secret(tenant, user, session, token)?;
         if !self.method_enabled(tenant, user.id, &tenant.settings.auth_methods.software_oath).await.map_err(|_| EnrollError::Unavailable)? {
             return Err(EnrollError::NotEnabled);
+        }
+        if let Err((code, message)) = self.may_register_security_info(tenant, user, session).await {
+            return Err(EnrollError::Conditional(code, message));
         }
         let step = totp::verify(&secret, code, now.unix_timestamp(), None).ok_or(EnrollError::WrongCode)?;
         let existing = self.directory.store().auth_methods(tenant.id, user.id).await.map_err(|_| EnrollError::Unavailable)?;

@@ -45,6 +45,8 @@ pub enum PasskeyError {
     Refused(&'static str),
     /// The tenant's policy does not let this person use or add passkeys.
     NotEnabled,
+    /// Conditional access does not let this person register security information now.
+    Conditional(u32, &'static str),
     /// The authenticator's model (AAGUID) is not permitted by the tenant's key restrictions.
     KeyNotPermitted,
     /// The tenant enforces attestation, and the authenticator's did not chain to a known root.
@@ -293,6 +295,9 @@ impl TokenService {
         }
         if credential.len() > MAX_CREDENTIAL_JSON {
             return Err(PasskeyError::Refused("The answer from your security key is too large."));
+        }
+        if let Err((code, message)) = self.may_register_security_info(tenant, user, session).await {
+            return Err(PasskeyError::Conditional(code, message));
         }
         let reg: RegisterPublicKeyCredential =
             serde_json::from_str(credential).map_err(|_| PasskeyError::Refused("The answer from your security key is not valid."))?;

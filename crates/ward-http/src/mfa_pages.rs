@@ -444,6 +444,10 @@ async fn add_authenticator(State(state): State<AppState>, Path(tenant): Path<Str
     if !state.tokens.method_enabled(&t, user.id, &t.settings.auth_methods.software_oath).await.unwrap_or(false) {
         return error_page(403, "Add an authenticator app", "Your organisation does not allow authenticator apps for your account.");
     }
+    // Said before the app is set up, not only when it is saved.
+    if let Err((code, message)) = state.tokens.may_register_security_info(&t, &user, &session).await {
+        return error_page(403, "Add an authenticator app", &format!("{message} (AADSTS{code})"));
+    }
     match state.tokens.begin_totp_enrollment(&t, &user, &session) {
         Some(e) => enrollment_page(&state, &tenant, &headers, &session, &e, None, StatusCode::OK),
         None => unavailable(),
@@ -472,6 +476,7 @@ async fn confirm_authenticator(State(state): State<AppState>, Path(tenant): Path
         Err(EnrollError::NotEnabled) => {
             error_page(403, "Not saved", "Your organisation does not allow authenticator apps for your account.")
         }
+        Err(EnrollError::Conditional(code, message)) => error_page(403, "Not saved", &format!("{message} (AADSTS{code})")),
     }
 }
 

@@ -47,6 +47,7 @@ fn answer(e: PasskeyError) -> Response {
         PasskeyError::Disabled => json_error(StatusCode::FORBIDDEN, "Your account is disabled. Contact your administrator."),
         PasskeyError::TooMany => json_error(StatusCode::CONFLICT, "You have as many passkeys as allowed. Remove one first."),
         PasskeyError::Unavailable => json_error(StatusCode::SERVICE_UNAVAILABLE, "Ward cannot do this right now. Try again shortly."),
+        PasskeyError::Conditional(code, message) => json_error(StatusCode::FORBIDDEN, &format!("{message} (AADSTS{code})")),
     }
 }
 

@@ -623,3 +623,45 @@ async fn the_sign_in_log_records_every_attempt_with_the_policies_applied() {
     assert_eq!(call(s, &reader, "GET", &next.replace("skiptoken=", "skiptoken=x"), None).await.0, 400);
     assert_eq!(a.call("GET", "/v1.0/auditLogs/signIns", None).await.0, 403, "reading the log needs AuditLog.Read.All");
 }
+
+/// The user action "register security information": a policy that allows it only from a trusted
+/// location stops adding an authenticator app elsewhere, at the page and when it would be saved.
+#[tokio::test]
+async fn registering_security_info_follows_its_user_action_policy() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    let mut b = Browser::new();
+    let page = b.get(&portal).await;
+    let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, 303);
+    // An enrollment started before the policy...
+    let started = b.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(started.status, 200);
+    let secret = between(&started.body, "<code id=\"secret\">", "</code>").to_string();
+
+    let (_, hq) = a.call("POST", LOCATIONS, Some(hq())).await;
+    let only_hq = json!({"displayName": "Register security info at HQ only", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeUserActions": ["urn:user:registersecurityinfo"]},
+                       "locations": {"includeLocations": ["All"], "excludeLocations": [hq["id"]]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    let (status, policy) = a.call("POST", POLICIES, Some(only_hq)).await;
+    assert_eq!(status, 201, "{policy}");
+    // ...is not saved, and a new one is not started, from here (not HQ).
+    let done = b.submit(&s.base(), &started, &[("code", &app_code(&secret, 0)), ("name", "phone")]).await;
+    assert_eq!(done.status, 403, "{}", done.body);
+    assert!(done.body.contains("AADSTS53003"), "{}", done.body);
+    let page = b.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(page.status, 403);
+    assert!(b.get(&portal).await.body.contains("You sign in with your password only."), "nothing was added");
+    // Signing in to apps is not the user action: still fine.
+    s.sign_in(&mut Browser::new(), &s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true), NATIVE_REDIRECT).await;
+    // From HQ (here, once HQ includes this address) it works.
+    let here = json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "ipRanges": [{"cidrAddress": "127.0.0.0/24"}]});
+    assert_eq!(a.call("PATCH", &format!("{LOCATIONS}/{}", hq["id"].as_str().unwrap()), Some(here)).await.0, 204);
+    let page = b.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(page.status, 200);
+    let secret = between(&page.body, "<code id=\"secret\">", "</code>").to_string();
+    let done = b.submit(&s.base(), &page, &[("code", &app_code(&secret, 0)), ("name", "phone")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
