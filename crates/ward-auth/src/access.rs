@@ -546,6 +546,11 @@ impl TokenService {
         });
     }
 
+    /// Stores every sign-in record queued so far (at shutdown).
+    pub async fn flush_sign_in_log(&self) {
+        self.sign_in_log.flush().await;
+    }
+
     /// Sign-in records, newest first; this node's queued records are stored first.
     pub async fn sign_ins(
         &self,

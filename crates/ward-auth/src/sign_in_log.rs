@@ -16,6 +16,9 @@ use ward_core::store::Store;
 const QUEUE: usize = 20_000;
 /// Records stored in one transaction at most.
 const BATCH: usize = 1_000;
+/// How long the writer waits for more records before storing what it has (unless someone is
+/// waiting for them): fewer, larger transactions, so sign-ins do not queue behind log commits.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
 
 enum Msg {
     Record(Box<SignInRecord>),
@@ -60,15 +63,22 @@ async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
         let mut waiting = Vec::new();
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Record(r) => batch.push(*r),
                 Msg::Flush(done) => waiting.push(done),
             }
-            if batch.len() < BATCH {
-                next = rx.try_recv().ok();
+            if batch.len() >= BATCH {
+                break;
             }
+            next = match rx.try_recv() {
+                Ok(m) => Some(m),
+                // Nothing queued: wait for more until the deadline, unless a reader is waiting.
+                Err(_) if waiting.is_empty() => tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten(),
+                Err(_) => None,
+            };
         }
         if let Err(e) = store.record_sign_ins(&batch).await {
             tracing::error!(error = %e, records = batch.len(), "could not store sign-in records");

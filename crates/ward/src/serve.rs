@@ -94,10 +94,11 @@ pub async fn run(config: Config) -> Result<()> {
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
     metrics::gauge!("ward_build_info", "version" => env!("CARGO_PKG_VERSION"), "store" => directory.store().backend()).set(1.0);
+    let tokens = Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url).with_fido_metadata(fido_metadata));
     let state = AppState {
         directory: directory.clone(),
         keys: keys.clone(),
-        tokens: Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url).with_fido_metadata(fido_metadata)),
+        tokens: tokens.clone(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url: public_url.clone().into(),
         metrics: Some(metrics),
@@ -132,6 +133,8 @@ pub async fn run(config: Config) -> Result<()> {
         }
     }
     jobs.abort();
+    // Sign-in records still queued are stored before the process ends.
+    tokens.flush_sign_in_log().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -665,3 +665,18 @@ async fn registering_security_info_follows_its_user_action_policy() {
     let done = b.submit(&s.base(), &page, &[("code", &app_code(&secret, 0)), ("name", "phone")]).await;
     assert_eq!(done.status, 303, "{}", done.body);
 }
+
+/// Records still queued when the server is stopped are stored before it exits.
+#[tokio::test]
+async fn a_stopped_server_keeps_the_sign_ins_it_had_queued() {
+    let mut s = setup();
+    let mut b = Browser::new();
+    let page = b.get(&s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true)).await;
+    let wrong = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", "not-it")]).await;
+    assert_eq!(wrong.status, 401);
+    assert!(s.server.terminate().success());
+    s.server = Server::start(s._dir.path(), &["--data-dir", "data"]);
+    s.grant_web("AuditLog.Read.All");
+    let log = s.get_json("/v1.0/auditLogs/signIns?$filter=status/errorCode%20eq%2050126", &s.web_app_token().await).await;
+    assert_eq!(log["value"].as_array().map(Vec::len), Some(1), "{log}");
+}

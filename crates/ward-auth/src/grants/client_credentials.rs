@@ -177,19 +177,24 @@ impl TokenService {
         let resource_app = resource_app.map(|a| a.to_string()).unwrap_or_else(|| ward_core::permissions::GRAPH_APP_ID.to_string());
         let access = self.access_for_app(&resolved.tenant, resolved.head, sp, &resource_app).await?;
         let refused = access.token_error(&audience);
-        self.log_sign_in(crate::access::SignInEvent {
-            tenant: resolved.tenant.id,
-            user: None,
-            attempted_name: None,
-            service_principal: Some(sp),
-            app: Some((sp.app_id, sp.display_name.as_str())),
-            resource: Some((resource_app.clone(), audience.as_str())),
-            interactive: false,
-            public: false,
-            error: refused.as_ref().map(|_| (53003, "Access has been blocked by Conditional Access policies.")),
-            interrupted: false,
-            access: Some(&access),
-        });
+        // A workload identity's token that no policy (enforced or report-only) applied to is not
+        // recorded one by one: daemons ask for thousands. Refusals and policy decisions are.
+        let applied = access.evaluation.as_ref().is_some_and(|e| e.policies.iter().any(|o| o.applies));
+        if refused.is_some() || applied {
+            self.log_sign_in(crate::access::SignInEvent {
+                tenant: resolved.tenant.id,
+                user: None,
+                attempted_name: None,
+                service_principal: Some(sp),
+                app: Some((sp.app_id, sp.display_name.as_str())),
+                resource: Some((resource_app.clone(), audience.as_str())),
+                interactive: false,
+                public: false,
+                error: refused.as_ref().map(|_| (53003, "Access has been blocked by Conditional Access policies.")),
+                interrupted: false,
+                access: Some(&access),
+            });
+        }
         if let Some(e) = refused {
             return Err(e);
         }
