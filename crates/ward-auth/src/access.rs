@@ -145,7 +145,12 @@ impl TokenService {
         let (Some(iat), Some(exp)) = (claim("iat").and_then(|v| v.as_i64()), claim("exp").and_then(|v| v.as_i64())) else {
             return refused("iat/exp");
         };
-        if exp <= now || iat > now + DEVICE_CLOCK_SKEW || exp - iat > MAX_DEVICE_TOKEN_LIFETIME {
+        let lifetime = exp.checked_sub(iat);
+        if exp <= now
+            || iat > now + DEVICE_CLOCK_SKEW
+            || exp > now + MAX_DEVICE_TOKEN_LIFETIME + DEVICE_CLOCK_SKEW
+            || lifetime.is_none_or(|l| !(1..=MAX_DEVICE_TOKEN_LIFETIME).contains(&l))
+        {
             return refused("lifetime");
         }
         let doc = match self.directory.device_by_device_id(tenant.id, device_id).await {
@@ -344,7 +349,8 @@ impl TokenService {
     }
 
     /// Conditional access for a user's token at the token endpoint: `Err` with Entra's error when
-    /// the policies do not allow it.
+    /// the policies do not allow it, or when the sign-in (`auth_time`, when known) is older than
+    /// their sign-in frequency.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn enforce_for_user(
         &self,
@@ -353,11 +359,25 @@ impl TokenService {
         client: &ServicePrincipal,
         public: bool,
         resource: &ward_core::permissions::Resource,
-        amr: &str,
+        (amr, auth_time): (&str, Option<i64>),
         flow: Flow,
     ) -> Result<(), OAuthError> {
         let access = self.access_for_user(&resolved.tenant, resolved.head, user, client, public, Some(resource.app_id), amr, flow).await?;
-        let refused = access.token_error(&resource.display_name);
+        let now = self.directory.now().unix_timestamp();
+        let too_old = access.decision == Decision::Allow
+            && !access.emergency
+            && matches!(
+                (access.evaluation.as_ref().and_then(|e| e.session.sign_in_frequency_secs), auth_time),
+                (Some(limit), Some(at)) if now.saturating_sub(at) > i64::try_from(limit).unwrap_or(i64::MAX)
+            );
+        let refused = if too_old {
+            Some(OAuthError::invalid_grant(
+                70044,
+                "The session has expired or is invalid due to sign-in frequency checks by conditional access.",
+            ))
+        } else {
+            access.token_error(&resource.display_name)
+        };
         let code = refused.as_ref().and_then(|e| e.description.strip_prefix("AADSTS")?.split(':').next()?.parse::<u32>().ok());
         self.log_sign_in(SignInEvent {
             tenant: resolved.tenant.id,

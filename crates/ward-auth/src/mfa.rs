@@ -150,6 +150,23 @@ impl TokenService {
         if !user.account_enabled {
             return Err(SignInError::Disabled);
         }
+        // A step-up upgrades a session that must still be live: not ended, not expired, not
+        // from before "sign out everywhere".
+        let upgraded = match claims["sid"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()) {
+            None => None,
+            Some(sid) => {
+                let recent = self.directory.store().sessions_of(tenant.id, user.id, 100).await.map_err(|_| SignInError::Unavailable)?;
+                let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+                let live = recent.into_iter().find(|s| {
+                    s.id == sid
+                        && s.ended_at.is_none()
+                        && s.expires_at > now
+                        && s.idle_until.is_none_or(|i| i > now)
+                        && micros(s.auth_time) >= micros(user.sign_in_sessions_valid_from_date_time)
+                });
+                Some(live.ok_or(SignInError::Expired)?)
+            }
+        };
         for m in self.totp_methods(tenant, user.id).await? {
             let Some(secret) = m.secret_sealed.as_deref().and_then(|s| self.keys.open_secret(&format!("totp:{}", m.id), s)) else {
                 continue;
@@ -158,10 +175,13 @@ impl TokenService {
                 let fresh = self.directory.store().use_otp_step(tenant.id, m.id, step).await.map_err(|_| SignInError::Unavailable)?;
                 if fresh {
                     self.clear_failures(&key).await;
-                    let signed_in = self.start_session(tenant, user, "pwd otp mfa", claims["kmsi"].as_bool() == Some(true)).await?;
-                    // A step-up replaces the session it upgraded.
-                    if let Some(sid) = claims["sid"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok())
-                        && let Err(e) = self.directory.store().end_session(sid, now).await
+                    let persistent = claims["kmsi"].as_bool() == Some(true);
+                    // A step-up replaces the session it upgraded, keeping when the person signed in
+                    // and when that sign-in ends: the second factor does not make the first fresh.
+                    let kept = upgraded.as_ref().map(|s| (s.auth_time, s.expires_at));
+                    let signed_in = self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept).await?;
+                    if let Some(old) = &upgraded
+                        && let Err(e) = self.directory.store().end_session(old.id, now).await
                     {
                         tracing::warn!(error = %e, "could not end the session a step-up replaced");
                     }
@@ -176,6 +196,18 @@ impl TokenService {
 
     /// Starts a browser session; `persistent` when the person chose to stay signed in.
     pub(crate) async fn start_session(&self, tenant: &Tenant, user: User, amr: &str, persistent: bool) -> Result<SignedIn, SignInError> {
+        self.start_session_from(tenant, user, amr, persistent, None).await
+    }
+
+    /// [`Self::start_session`], keeping an earlier sign-in's time and end when given.
+    async fn start_session_from(
+        &self,
+        tenant: &Tenant,
+        user: User,
+        amr: &str,
+        persistent: bool,
+        kept: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+    ) -> Result<SignedIn, SignInError> {
         let now = self.directory.now();
         let cookie = crate::crypto::random_handle().map_err(|_| SignInError::Unavailable)?;
         let session = StoredSession {
@@ -183,9 +215,9 @@ impl TokenService {
             tenant_id: tenant.id,
             user_id: user.id,
             secret_hash: crate::crypto::handle_hash(&cookie),
-            auth_time: now,
+            auth_time: kept.map_or(now, |k| k.0),
             amr: amr.into(),
-            expires_at: now + if persistent { PERSISTENT_LIFETIME } else { SESSION_LIFETIME },
+            expires_at: kept.map_or(now + if persistent { PERSISTENT_LIFETIME } else { SESSION_LIFETIME }, |k| k.1),
             ended_at: None,
             idle_until: Some(now + if persistent { PERSISTENT_IDLE } else { SESSION_IDLE }),
             persistent,

@@ -678,3 +678,22 @@ async fn a_policys_sign_in_frequency_asks_an_older_session_to_sign_in_again() {
     let req = f.tokens.validate_authorize(&f.tid(), &f.request("openid")).await.unwrap();
     assert!(matches!(f.tokens.authorize(&req, Some(&session)).await.unwrap(), AuthorizeOutcome::Redirect(_)));
 }
+
+/// A policy's sign-in frequency holds for refresh tokens too: past it, the refresh is refused.
+#[tokio::test]
+async fn a_policys_sign_in_frequency_stops_refreshes_of_an_older_sign_in() {
+    let f = fixture().await;
+    let policy = serde_json::json!({"displayName": "Every four hours", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+        "sessionControls": {"signInFrequency": {"isEnabled": true, "type": "hours", "value": 4}}});
+    let policy = f.dir.check_ca_policy(f.tenant.id, None, &policy).await.unwrap();
+    f.dir.create_ca_policy(f.tenant.id, policy).await.unwrap();
+    let code = f.code("openid offline_access").await;
+    let t = f.redeem(&code, VERIFIER).await.unwrap();
+    f.clock.advance(Duration::hours(3));
+    let t = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap();
+    f.clock.advance(Duration::hours(1) + Duration::seconds(1));
+    let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!(e.error, "invalid_grant");
+    assert!(e.description.starts_with("AADSTS70044"), "{e:?}");
+}

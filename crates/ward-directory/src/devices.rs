@@ -196,23 +196,17 @@ impl Directory {
         self.all_of(tenant, ObjectKind::Device).await
     }
 
-    /// Graph's `PATCH /devices/{id}`. Compliance (`isCompliant`, `isManaged`) only by `manager`,
-    /// the device's management app: the first to set it becomes its `mdmAppId`; another app is
-    /// refused.
+    /// Graph's `PATCH /devices/{id}`: only by `manager`, the device's management app (its
+    /// `mdmAppId`); `trustType` does not change after registration.
     pub async fn update_device(&self, tenant: TenantId, id: ObjectId, patch: &Map<String, Value>, manager: Option<Uuid>) -> Result<()> {
         let (doc, stored) = self.load::<Value>(tenant, ObjectKind::Device, id).await?;
         let Value::Object(mut doc) = doc else { return Err(DirectoryError::Internal("a stored device is not an object".into())) };
-        if COMPLIANCE.iter().any(|c| patch.contains_key(*c)) {
-            let current: Option<Uuid> = doc.get("mdmAppId").and_then(Value::as_str).and_then(|s| s.parse().ok());
-            match (manager, current) {
-                (None, _) => return Err(DirectoryError::Forbidden("only a device management app may set isCompliant or isManaged".into())),
-                (Some(m), Some(c)) if m != c => {
-                    return Err(DirectoryError::Forbidden("the device is managed by another management app".into()));
-                }
-                (Some(m), _) => {
-                    doc.insert("mdmAppId".into(), json!(m));
-                }
-            }
+        managed_by(&Value::Object(doc.clone()), manager)?;
+        if manager.is_some() && doc.get("mdmAppId").is_none_or(Value::is_null) {
+            doc.insert("mdmAppId".into(), json!(manager));
+        }
+        if patch.get("trustType").is_some_and(|t| Some(t) != doc.get("trustType")) {
+            return Err(invalid("trustType", "is set when the device is registered and does not change"));
         }
         apply(&mut doc, patch)?;
         // The deviceId never changes, and its key stays the device's.
@@ -222,10 +216,23 @@ impl Directory {
         Ok(())
     }
 
-    pub async fn delete_device(&self, tenant: TenantId, id: ObjectId) -> Result<()> {
-        self.load::<Value>(tenant, ObjectKind::Device, id).await?;
+    pub async fn delete_device(&self, tenant: TenantId, id: ObjectId, manager: Option<Uuid>) -> Result<()> {
+        let (doc, _) = self.load::<Value>(tenant, ObjectKind::Device, id).await?;
+        managed_by(&doc, manager)?;
         self.commit(tenant, vec![WriteOp::Purge { kind: ObjectKind::Device, id }]).await?;
         Ok(())
+    }
+}
+
+/// Is `manager` the app managing the device (its `mdmAppId`)? Every property a policy reads
+/// (compliance, trust type, extension attributes, operating system, enabled) is its to change, and
+/// removing the device too; a device no app manages yet may be taken by a management app.
+fn managed_by(doc: &Value, manager: Option<Uuid>) -> Result<()> {
+    let current: Option<Uuid> = doc.get("mdmAppId").and_then(Value::as_str).and_then(|s| s.parse().ok());
+    match (manager, current) {
+        (None, _) => Err(DirectoryError::Forbidden("only a device management app may change a device".into())),
+        (Some(m), Some(c)) if m != c => Err(DirectoryError::Forbidden("the device is managed by another management app".into())),
+        _ => Ok(()),
     }
 }
 

@@ -215,9 +215,10 @@ pub struct Evaluation {
 /// device rules parsed, the IP index built) and evaluated many times.
 pub struct PolicySet {
     policies: Vec<Compiled>,
-    /// Every user, group and role id the policies name → (policy, how it names it): a sign-in's
-    /// ids are looked up once each, not compared with every policy's lists.
-    named: std::collections::HashMap<u128, Vec<(u32, u8)>>,
+    /// Every user, group and role id the policies name, with the kind of list it is in →
+    /// (policy, included or excluded): a sign-in's ids are looked up once each, each only among
+    /// lists of its own kind, not compared with every policy's lists.
+    named: std::collections::HashMap<(u8, u128), Vec<(u32, u8)>>,
     summaries: Vec<PolicySummary>,
     locations: Vec<NamedLocation>,
     index: IpIndex,
@@ -351,6 +352,10 @@ fn has(sorted: &[u128], id: Option<u128>) -> bool {
 /// How a policy names an id (bits of a per-policy mark).
 const INCLUDED: u8 = 1;
 const EXCLUDED: u8 = 2;
+/// The kinds of list an id can be in.
+const USER: u8 = 0;
+const GROUP: u8 = 1;
+const ROLE: u8 = 2;
 
 /// A sign-in's ids, as numbers, once per evaluation.
 struct Ids {
@@ -380,7 +385,9 @@ fn guests_selected(g: &Option<GuestsOrExternalUsers>) -> bool {
 impl PolicySet {
     /// Prepares `policies` (already checked by [`crate::parse_policy`]) over `locations`.
     pub fn new(policies: &[Policy], locations: Vec<NamedLocation>) -> PolicySet {
-        let location_index = |id: &String| locations.iter().position(|l| l.id.eq_ignore_ascii_case(id)).map(|i| i as u32);
+        let by_id: std::collections::HashMap<String, u32> =
+            locations.iter().enumerate().map(|(i, l)| (l.id.to_ascii_lowercase(), i as u32)).collect();
+        let location_index = |id: &String| by_id.get(&id.to_ascii_lowercase()).copied();
         let compiled: Vec<Compiled> = policies
             .iter()
             .map(|p| {
@@ -448,19 +455,19 @@ impl PolicySet {
             })
             .collect();
         let index = IpIndex::new(&locations);
-        let mut named: std::collections::HashMap<u128, Vec<(u32, u8)>> = std::collections::HashMap::new();
+        let mut named: std::collections::HashMap<(u8, u128), Vec<(u32, u8)>> = std::collections::HashMap::new();
         for (i, p) in compiled.iter().enumerate() {
             let Some(u) = &p.users else { continue };
-            for (list, how) in [
-                (&u.users, INCLUDED),
-                (&u.groups, INCLUDED),
-                (&u.roles, INCLUDED),
-                (&u.exclude_users, EXCLUDED),
-                (&u.exclude_groups, EXCLUDED),
-                (&u.exclude_roles, EXCLUDED),
+            for (list, kind, how) in [
+                (&u.users, USER, INCLUDED),
+                (&u.groups, GROUP, INCLUDED),
+                (&u.roles, ROLE, INCLUDED),
+                (&u.exclude_users, USER, EXCLUDED),
+                (&u.exclude_groups, GROUP, EXCLUDED),
+                (&u.exclude_roles, ROLE, EXCLUDED),
             ] {
                 for id in list {
-                    named.entry(*id).or_default().push((i as u32, how));
+                    named.entry((kind, *id)).or_default().push((i as u32, how));
                 }
             }
         }
@@ -502,8 +509,10 @@ impl PolicySet {
         // Which policies name this user, one of their groups or roles, and how.
         let mut marks = vec![0u8; self.policies.len()];
         if matches!(facts.subject, Subject::User { .. }) {
-            for id in ids.id.iter().chain(&ids.groups).chain(&ids.roles) {
-                for (p, how) in self.named.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+            let keys =
+                ids.id.iter().map(|i| (USER, *i)).chain(ids.groups.iter().map(|g| (GROUP, *g))).chain(ids.roles.iter().map(|r| (ROLE, *r)));
+            for key in keys {
+                for (p, how) in self.named.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
                     marks[*p as usize] |= how;
                 }
             }
@@ -572,7 +581,7 @@ impl PolicySet {
     /// Indices of the named locations the request comes from; `None` when its address is unknown.
     fn locations_of(&self, facts: &Facts) -> Option<Vec<u32>> {
         let ip = facts.ip?;
-        let mut here: Vec<u32> = self.index.locations_of(ip).to_vec();
+        let mut here: Vec<u32> = self.index.locations_of(ip);
         for (i, l) in self.locations.iter().enumerate() {
             if let LocationKind::Country { countries, include_unknown } = &l.kind {
                 let inside = match facts.country {
@@ -584,6 +593,7 @@ impl PolicySet {
                 }
             }
         }
+        here.sort_unstable();
         Some(here)
     }
 
@@ -658,8 +668,10 @@ impl PolicySet {
             match here {
                 Some(here) => {
                     let trusted = here.iter().any(|i| self.locations[*i as usize].is_trusted());
-                    let included = l.all || (l.trusted && trusted) || l.include.iter().any(|i| here.contains(i));
-                    let excluded = (l.exclude_trusted && trusted) || l.exclude.iter().any(|i| here.contains(i));
+                    // `here` is ascending: one binary search per location the policy names.
+                    let at = |i: &u32| here.binary_search(i).is_ok();
+                    let included = l.all || (l.trusted && trusted) || l.include.iter().any(at);
+                    let excluded = (l.exclude_trusted && trusted) || l.exclude.iter().any(at);
                     if !included || excluded {
                         r.add(Reasons::LOCATION);
                     }

@@ -81,6 +81,12 @@ pub fn parse_location(body: &Value) -> Result<NamedLocation, PolicyError> {
             if net.prefix_len() <= 8 {
                 return Err(bad(format!("'{cidr}': a range must be longer than /8.")));
             }
+            if let IpNet::V6(v6) = net {
+                let mapped: ipnet::Ipv6Net = "::ffff:0:0/96".parse().map_err(|_| bad("internal"))?;
+                if v6.contains(&mapped) || mapped.contains(&v6) {
+                    return Err(bad(format!("'{cidr}' covers IPv4-mapped addresses: name IPv4 ranges as IPv4.")));
+                }
+            }
             if net.trunc() != net {
                 return Err(bad(format!("'{cidr}' has host bits set; the range is {}.", net.trunc())));
             }
@@ -149,15 +155,14 @@ pub fn location_json(l: &NamedLocation) -> Value {
     }
 }
 
-/// Every IP range of a set of named locations, cut into disjoint segments of the address line,
-/// each with the locations covering it: an address's locations are one binary search away.
+/// Every IP range of a set of named locations, per location merged into sorted disjoint
+/// intervals of one address line (IPv4 mapped into IPv6 as `::ffff:a.b.c.d`): an address's
+/// locations are one binary search per IP location, and memory stays linear in the ranges
+/// whatever they overlap.
 #[derive(Clone, Debug, Default)]
 pub struct IpIndex {
-    /// Segment starts, ascending; segment `i` runs to `starts[i + 1] - 1` (IPv4 mapped into the
-    /// IPv6 space as `::ffff:a.b.c.d`, so one line holds both).
-    starts: Vec<u128>,
-    /// The locations (indices into the set) covering each segment.
-    covers: Vec<Vec<u32>>,
+    /// (location index, its intervals `(first, last)` ascending and disjoint).
+    per_location: Vec<(u32, Vec<(u128, u128)>)>,
 }
 
 fn line(addr: IpAddr) -> u128 {
@@ -173,41 +178,34 @@ fn bounds(net: &IpNet) -> (u128, u128) {
 
 impl IpIndex {
     pub fn new(locations: &[NamedLocation]) -> IpIndex {
-        let mut ranges: Vec<(u128, u128, u32)> = Vec::new();
+        let mut per_location = Vec::new();
         for (i, l) in locations.iter().enumerate() {
-            if let LocationKind::Ip { ranges: r, .. } = &l.kind {
-                ranges.extend(r.iter().map(|n| {
-                    let (lo, hi) = bounds(n);
-                    (lo, hi, i as u32)
-                }));
-            }
-        }
-        // Every range start and every end + 1 is a segment boundary.
-        let mut cuts: Vec<u128> = ranges.iter().flat_map(|(lo, hi, _)| [*lo, hi.saturating_add(1)]).collect();
-        cuts.sort_unstable();
-        cuts.dedup();
-        let mut covers = vec![Vec::new(); cuts.len()];
-        for (lo, hi, loc) in &ranges {
-            let first = cuts.partition_point(|c| c < lo);
-            for (i, c) in cuts.iter().enumerate().skip(first) {
-                if c > hi {
-                    break;
-                }
-                if covers[i].last() != Some(loc) {
-                    covers[i].push(*loc);
+            let LocationKind::Ip { ranges, .. } = &l.kind else { continue };
+            let mut spans: Vec<(u128, u128)> = ranges.iter().map(bounds).collect();
+            spans.sort_unstable();
+            let mut merged: Vec<(u128, u128)> = Vec::with_capacity(spans.len());
+            for (lo, hi) in spans {
+                match merged.last_mut() {
+                    Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                    _ => merged.push((lo, hi)),
                 }
             }
+            per_location.push((i as u32, merged));
         }
-        IpIndex { starts: cuts, covers }
+        IpIndex { per_location }
     }
 
-    /// The locations `addr` falls in (indices into the set the index was built from).
-    pub fn locations_of(&self, addr: IpAddr) -> &[u32] {
+    /// The locations `addr` falls in (indices into the set the index was built from), ascending.
+    pub fn locations_of(&self, addr: IpAddr) -> Vec<u32> {
         let x = line(addr);
-        match self.starts.partition_point(|s| *s <= x) {
-            0 => &[],
-            i => &self.covers[i - 1],
-        }
+        self.per_location
+            .iter()
+            .filter(|(_, spans)| {
+                let k = spans.partition_point(|(lo, _)| *lo <= x);
+                k > 0 && spans[k - 1].1 >= x
+            })
+            .map(|(i, _)| *i)
+            .collect()
     }
 }
 
@@ -276,8 +274,7 @@ mod tests {
         let index = IpIndex::new(&set);
         for _ in 0..2000 {
             let addr: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 | (next() as u32 & 0x00ff_ffff)).into();
-            let mut found: Vec<u32> = index.locations_of(addr).to_vec();
-            found.sort();
+            let found: Vec<u32> = index.locations_of(addr);
             let expected: Vec<u32> = set
                 .iter()
                 .enumerate()
@@ -309,6 +306,8 @@ mod tests {
         let refused = [
             json!({"displayName": "no type", "ipRanges": [{"cidrAddress": "203.0.113.0/24"}]}),
             json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "wide", "ipRanges": [{"cidrAddress": "10.0.0.0/8"}]}),
+            json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "all v4", "ipRanges": [{"cidrAddress": "::ffff:0:0/96"}]}),
+            json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "v6 over v4", "ipRanges": [{"cidrAddress": "::/9"}]}),
             json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "host bits", "ipRanges": [{"cidrAddress": "203.0.113.7/24"}]}),
             json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "bad", "ipRanges": [{"cidrAddress": "203.0.113.0/33"}]}),
             json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "mislabelled",

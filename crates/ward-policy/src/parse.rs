@@ -128,8 +128,12 @@ fn check_policy(p: &Policy, location_exists: &dyn Fn(&str) -> bool) -> Result<()
     if c.insider_risk_levels.is_some() {
         return Err(bad("insiderRiskLevels is not supported: Ward has no insider-risk signal."));
     }
-    if c.sign_in_risk_levels.contains(&RiskLevel::Hidden) || c.user_risk_levels.contains(&RiskLevel::Hidden) {
+    let levels = c.sign_in_risk_levels.iter().chain(&c.user_risk_levels).chain(&c.service_principal_risk_levels);
+    if levels.clone().any(|l| *l == RiskLevel::Hidden) {
         return Err(bad("'hidden' is a risk level Graph reports, not one a policy can name."));
+    }
+    if levels.clone().any(|l| *l == RiskLevel::None) {
+        return Err(bad("A policy names risk levels to act on: low, medium or high ('none' would take in everyone not at risk)."));
     }
     let apps = c.applications.as_ref().ok_or_else(|| bad("conditions.applications is required."))?;
     match (&c.users, &c.client_applications) {
@@ -170,11 +174,16 @@ fn check_policy(p: &Policy, location_exists: &dyn Fn(&str) -> bool) -> Result<()
             }
         }
     }
-    ids("includeApplications", &apps.include_applications, &["All", "None", "Office365", "MicrosoftAdminPortals"])?;
-    ids("excludeApplications", &apps.exclude_applications, &["Office365", "MicrosoftAdminPortals"])?;
+    // Office365 and MicrosoftAdminPortals name Microsoft's own apps, which Ward does not have:
+    // accepted, such a policy would silently match nothing.
+    ids("includeApplications", &apps.include_applications, &["All", "None"])?;
+    ids("excludeApplications", &apps.exclude_applications, &[])?;
     for a in &apps.include_user_actions {
-        if a != "urn:user:registersecurityinfo" && a != "urn:user:registerdevice" {
-            return Err(bad(format!("includeUserActions: '{}' is not urn:user:registersecurityinfo or urn:user:registerdevice.", clip(a))));
+        if a != "urn:user:registersecurityinfo" {
+            return Err(bad(format!(
+                "includeUserActions: '{}' is not supported; Ward has the user action urn:user:registersecurityinfo.",
+                clip(a)
+            )));
         }
     }
     for r in &apps.include_authentication_context_class_references {
@@ -220,7 +229,8 @@ fn check_policy(p: &Policy, location_exists: &dyn Fn(&str) -> bool) -> Result<()
         device_filter::parse(&f.rule).map_err(|e| bad(format!("deviceFilter.rule: {e}.")))?;
     }
     if let Some(f) = &c.authentication_flows {
-        flags("authenticationFlows.transferMethods", &f.transfer_methods, &["deviceCodeFlow", "authenticationTransfer"])?;
+        // Ward has no authentication transfer: a policy on it would otherwise match every sign-in.
+        flags("authenticationFlows.transferMethods", &f.transfer_methods, &["deviceCodeFlow"])?;
     }
     check_controls(p, apps)
 }

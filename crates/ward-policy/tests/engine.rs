@@ -632,7 +632,14 @@ fn bad_policies_are_refused_with_a_reason() {
                 p["conditions"]["applications"] = json!({"includeUserActions": ["urn:user:registersecurityinfo"]});
             }),
         ),
-        ("two targets", Box::new(|p| p["conditions"]["applications"]["includeUserActions"] = json!(["urn:user:registerdevice"]))),
+        ("two targets", Box::new(|p| p["conditions"]["applications"]["includeUserActions"] = json!(["urn:user:registersecurityinfo"]))),
+        ("no such user action", Box::new(|p| p["conditions"]["applications"] = json!({"includeUserActions": ["urn:user:registerdevice"]}))),
+        ("Microsoft's apps", Box::new(|p| p["conditions"]["applications"]["includeApplications"] = json!(["Office365"]))),
+        (
+            "authentication transfer",
+            Box::new(|p| p["conditions"]["authenticationFlows"] = json!({"transferMethods": "authenticationTransfer"})),
+        ),
+        ("risk none", Box::new(|p| p["conditions"]["userRiskLevels"] = json!(["none", "high"]))),
         ("context c0", Box::new(|p| p["conditions"]["applications"] = json!({"includeAuthenticationContextClassReferences": ["c0"]}))),
         ("insider risk", Box::new(|p| p["conditions"]["insiderRiskLevels"] = json!("elevated"))),
         ("empty name", Box::new(|p| p["displayName"] = json!(" "))),
@@ -671,4 +678,16 @@ fn ids_match_whatever_their_letter_case() {
     assert_eq!(run(&p, &s).decision, Decision::Allow, "the group matches in either case");
     s.groups = vec!["not-a-guid".into()];
     assert_eq!(run(&p, &s).decision, Decision::Block, "something that is not an id matches nothing");
+}
+
+#[test]
+fn an_id_counts_only_in_a_list_of_its_own_kind() {
+    // A group's id written among excluded users is not an exclusion of the group's members.
+    let p = one(base("enabled", json!({"includeUsers": ["All"], "excludeUsers": [SALES]}), grant("OR", &["block"])));
+    let mut s = sign(BOB);
+    s.groups = vec![SALES.into()];
+    assert_eq!(run(&p, &s).decision, Decision::Block);
+    // Nor is a user's id among included roles an inclusion of that user.
+    let p = one(base("enabled", json!({"includeRoles": [BOB]}), grant("OR", &["block"])));
+    assert_eq!(run(&p, &sign(BOB)).decision, Decision::Allow);
 }

@@ -305,6 +305,14 @@ async fn a_policy_requiring_mfa_for_one_app_steps_the_sign_in_up_to_the_authenti
     assert!(loc.starts_with(WEB_REDIRECT) && loc.contains("error=interaction_required") && loc.contains("AADSTS50076"), "{loc}");
     let page = fresh.get(&web).await;
     assert!(page.body.contains("one-time-code"), "a new password-only session is asked again");
+    // Signed out everywhere meanwhile: the step-up does not bring the session back.
+    s.grant_web("User.ReadWrite.All");
+    let writer = s.web_app_token().await;
+    let (status, _) = call(s, &writer, "POST", &format!("/v1.0/users/{}/revokeSignInSessions", s.upn), None).await;
+    assert_eq!(status, 200);
+    let late = fresh.submit(&s.base(), &page, &[("code", &app_code(&secret, 2))]).await;
+    assert_eq!(late.status, 400, "{}", late.body);
+    assert!(!late.location.is_some_and(|l| l.contains("authorize")));
 }
 
 /// A named location blocks client credentials for one service principal; another app from the

@@ -115,6 +115,14 @@ async fn a_compliant_registered_device_proves_itself_and_only_its_manager_sets_c
     assert_eq!(call(&s, &mdm, "PATCH", &format!("/v1.0/devices/{id}"), Some(json!({"isCompliant": true, "isManaged": true}))).await.0, 204);
     let (status, _) = call(&s, &other_mdm, "PATCH", &format!("/v1.0/devices/{id}"), Some(json!({"isCompliant": false}))).await;
     assert_eq!(status, 403, "another management app cannot change it");
+    for (method, body) in [("PATCH", Some(json!({"extensionAttributes": {"extensionAttribute1": "x"}}))), ("DELETE", None)] {
+        assert_eq!(call(&s, &other_mdm, method, &format!("/v1.0/devices/{id}"), body).await.0, 403, "{method} by another app");
+    }
+    assert_eq!(
+        call(&s, &mdm, "PATCH", &format!("/v1.0/devices/{id}"), Some(json!({"trustType": "ServerAd"}))).await.0,
+        400,
+        "trust type is fixed"
+    );
     let (_, read) = call(&s, &reader, "GET", &format!("/v1.0/devices/{id}"), None).await;
     assert_eq!((read["isCompliant"].clone(), read["mdmAppId"].is_string()), (json!(true), true));
 
@@ -132,6 +140,10 @@ async fn a_compliant_registered_device_proves_itself_and_only_its_manager_sets_c
             proof(&key, device_id, &format!("{}/00000000-0000-0000-0000-000000000001", audience.rsplit_once('/').unwrap().0), 300, now()),
         ),
         ("not a token", "garbage".to_string()),
+        ("a lifetime that overflows", {
+            let claims = json!({"iss": device_id, "sub": device_id, "aud": audience, "iat": -1, "exp": i64::MAX});
+            encode(&Header::new(Algorithm::ES256), &claims, &key.signer).unwrap()
+        }),
     ] {
         b.cookies.insert("ward_device".into(), token);
         assert_eq!(b.get(&web).await.status, 403, "{what}");

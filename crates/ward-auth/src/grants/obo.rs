@@ -78,7 +78,8 @@ impl TokenService {
         let (user, granted, resource) =
             self.decide_for_user(&resolved, &sp, user.id, Some(wanted.resource.app_id), &scopes, issued_at).await?;
         // The downstream API's policies apply to the user, with the methods of their sign-in.
-        self.enforce_for_user(&resolved, &user, &sp, false, &resource, &amr.join(" "), crate::access::Flow::OnBehalfOf).await?;
+        // The incoming access token does not say when the person signed in: no frequency check.
+        self.enforce_for_user(&resolved, &user, &sp, false, &resource, (&amr.join(" "), None), crate::access::Flow::OnBehalfOf).await?;
         let alg = record.app.token_signing_algorithm.as_deref().and_then(Alg::parse).unwrap_or(Alg::RS256);
         self.issue_for(
             &resolved,

@@ -264,7 +264,8 @@ impl TokenService {
         })?;
         let (user, granted, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &scopes, doc.auth_time).await?;
         // Policies are evaluated again at every refresh, from where the refresh comes from.
-        self.enforce_for_user(&resolved, &user, &sp, doc.public, &resource, &doc.amr, crate::access::Flow::Refresh).await?;
+        self.enforce_for_user(&resolved, &user, &sp, doc.public, &resource, (&doc.amr, Some(doc.auth_time)), crate::access::Flow::Refresh)
+            .await?;
         let spa = handle.doc.get("spa").and_then(|v| v.as_bool()).unwrap_or(false);
         let redemption = Redemption { resolved: &resolved, sp: &sp, user: &user, handle: &handle, doc: &doc, hash: &hash, spa };
         self.redeem_and_issue(redemption, &granted, &resource, None, &client, record, "refresh token", bad_refresh).await

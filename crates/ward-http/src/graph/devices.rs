@@ -68,7 +68,7 @@ async fn patch(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) -> Res
 async fn remove(g: Graph, Path(id): Path<String>) -> Response {
     attempt!(g.require(Op::WriteDevices).await);
     let oid = attempt!(g.parse_id(&id));
-    let work = g.state.directory.delete_device(g.tenant(), oid);
+    let work = g.state.directory.delete_device(g.tenant(), oid, manager(&g));
     attempt!(g.write(Activity("Device", "Delete device", "Delete"), Some(oid.to_string()), work).await);
     no_content()
 }
