@@ -124,6 +124,18 @@ impl TokenService {
         Ok(Some(Pending { token, user: user.clone() }))
     }
 
+    /// Must the signed-in person verify with a second factor before changing their security info?
+    /// Yes when they have one (an authenticator app or a passkey) and their session did not use
+    /// it: someone holding only the password must not add their own method, or remove the
+    /// person's, on an account protected by more.
+    pub async fn needs_stronger_sign_in(&self, tenant: &Tenant, user: &User, session: &StoredSession) -> Result<bool, SignInError> {
+        if session.amr.split_whitespace().any(|a| a == "mfa") {
+            return Ok(false);
+        }
+        let methods = self.directory.store().auth_methods(tenant.id, user.id).await.map_err(|_| SignInError::Unavailable)?;
+        Ok(methods.iter().any(|m| m.kind == TOTP || m.kind == crate::passkeys::FIDO2))
+    }
+
     /// The second step: a code from one of the user's authenticator apps.
     pub async fn second_factor(&self, tenant: &Tenant, pending: &str, binding: &str, code: &str) -> Result<SignedIn, SignInError> {
         let now = self.directory.now();
@@ -282,6 +294,9 @@ impl TokenService {
         let secret = self.enrollment_secret(tenant, user, session, token)?;
         if !self.method_enabled(tenant, user.id, &tenant.settings.auth_methods.software_oath).await.map_err(|_| EnrollError::Unavailable)? {
             return Err(EnrollError::NotEnabled);
+        }
+        if self.needs_stronger_sign_in(tenant, user, session).await.map_err(|_| EnrollError::Unavailable)? {
+            return Err(EnrollError::Conditional(50076, "Verify with your authenticator app or passkey before adding another method."));
         }
         if let Err((code, message)) = self.may_register_security_info(tenant, user, session).await {
             return Err(EnrollError::Conditional(code, message));

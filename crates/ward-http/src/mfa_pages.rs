@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{tenant}/mysecurityinfo", get(security_info))
         .route("/{tenant}/mysecurityinfo/authenticator", get(add_authenticator).post(confirm_authenticator))
         .route("/{tenant}/mysecurityinfo/remove", post(remove_method))
+        .route("/{tenant}/mysecurityinfo/verify", get(verify))
         .route("/{tenant}/mysecurityinfo/signouteverywhere", post(sign_out_everywhere))
 }
 
@@ -42,6 +43,31 @@ pub fn limited_routes() -> Router<AppState> {
 
 pub fn portal_url(tenant: &str) -> String {
     format!("/{tenant}/mysecurityinfo")
+}
+
+/// Where a person verifies with their second factor before changing their security info.
+fn verify_url(tenant: &str) -> String {
+    format!("/{tenant}/mysecurityinfo/verify")
+}
+
+/// The second factor asked for before a change of security info: the authenticator app's code
+/// (the session is upgraded and the browser sent back to the page), or, for someone whose only
+/// second factor is a passkey, signing in again with it.
+async fn verify(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+    let (t, session, user) = match signed_in(&state, &tenant, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let back = portal_url(&tenant);
+    if !state.tokens.needs_stronger_sign_in(&t, &user, &session).await.unwrap_or(true) {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
+    }
+    let (binding, fresh) = csrf_binding(&state, &headers);
+    match state.tokens.step_up(&t, &session, &user, &binding).await {
+        Ok(Some(pending)) => otp_page(&state, &tenant, &back, &pending.token, (&binding, fresh), None, StatusCode::OK, self_only_csp()),
+        Ok(None) => error_page(403, "Verify it's you", "To change your security info, sign out, then sign in again with your passkey."),
+        Err(_) => unavailable(),
+    }
 }
 
 /// A session cookie for `signed_in`, and the browser sent on to `cont`.
@@ -444,6 +470,9 @@ async fn add_authenticator(State(state): State<AppState>, Path(tenant): Path<Str
     if !state.tokens.method_enabled(&t, user.id, &t.settings.auth_methods.software_oath).await.unwrap_or(false) {
         return error_page(403, "Add an authenticator app", "Your organisation does not allow authenticator apps for your account.");
     }
+    if state.tokens.needs_stronger_sign_in(&t, &user, &session).await.unwrap_or(true) {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, verify_url(&tenant))]).into_response();
+    }
     // Said before the app is set up, not only when it is saved.
     if let Err((code, message)) = state.tokens.may_register_security_info(&t, &user, &session).await {
         return error_page(403, "Add an authenticator app", &format!("{message} (AADSTS{code})"));
@@ -481,10 +510,17 @@ async fn confirm_authenticator(State(state): State<AppState>, Path(tenant): Path
 }
 
 async fn remove_method(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let (t, _, user, fields) = match portal_post(&state, &tenant, &headers, &body, "Not removed").await {
+    let (t, session, user, fields) = match portal_post(&state, &tenant, &headers, &body, "Not removed").await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    // Removing a method is changing security info: the same second factor and policies as adding.
+    if state.tokens.needs_stronger_sign_in(&t, &user, &session).await.unwrap_or(true) {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, verify_url(&tenant))]).into_response();
+    }
+    if let Err((code, message)) = state.tokens.may_register_security_info(&t, &user, &session).await {
+        return error_page(403, "Not removed", &format!("{message} (AADSTS{code})"));
+    }
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let Ok(id) = get("id").parse::<uuid::Uuid>() else { return error_page(400, "Not removed", "No such sign-in method.") };
     match state.tokens.remove_method(&t, &user, id).await {

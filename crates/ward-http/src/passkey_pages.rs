@@ -78,12 +78,10 @@ async fn portal_call(
     }
     // Adding a way to sign in needs the strongest sign-in the person has: someone holding only a
     // password must not be able to add their own passkey to an account protected by more.
-    let methods = state.directory.store().auth_methods(t.id, user.id).await.map_err(|_| answer(PasskeyError::Unavailable))?;
-    let protected = methods.iter().any(|m| m.kind == ward_auth::mfa::TOTP || m.kind == ward_auth::passkeys::FIDO2);
-    if protected && !session.amr.split_whitespace().any(|a| a == "mfa") {
+    if state.tokens.needs_stronger_sign_in(&t, &user, &session).await.map_err(|_| answer(PasskeyError::Unavailable))? {
         return Err(json_error(
             StatusCode::FORBIDDEN,
-            "Sign out, then sign in again with your authenticator app or passkey before adding another.",
+            "Verify with your authenticator app (on My security info) or sign in again with your passkey before adding another.",
         ));
     }
     Ok((t, session, user, fields))

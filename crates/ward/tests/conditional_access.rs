@@ -688,3 +688,32 @@ async fn a_stopped_server_keeps_the_sign_ins_it_had_queued() {
     let log = s.get_json("/v1.0/auditLogs/signIns?$filter=status/errorCode%20eq%2050126", &s.web_app_token().await).await;
     assert_eq!(log["value"].as_array().map(Vec::len), Some(1), "{log}");
 }
+
+/// With security defaults off a password alone signs in to "My security info", but changing the
+/// security info of someone who has a second factor asks for it first: a password thief can
+/// neither add their own method nor remove the person's.
+#[tokio::test]
+async fn changing_security_info_needs_the_second_factor_the_person_has() {
+    let s = setup();
+    settings(&s, &["--security-defaults", "false"]);
+    let secret = s.enroll_authenticator(&mut Browser::new()).await;
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    let mut thief = Browser::new();
+    let page = thief.get(&portal).await;
+    let page = thief.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, 303, "the password alone signs in (security defaults off)");
+    let add = thief.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(add.location.as_deref(), Some(format!("/{}/mysecurityinfo/verify", s.tid).as_str()));
+    let listing = thief.get(&portal).await;
+    let removal = thief.submit(&s.base(), &listing, &[]).await;
+    assert_eq!(removal.location.as_deref(), Some(format!("/{}/mysecurityinfo/verify", s.tid).as_str()), "{}", removal.body);
+    assert!(!thief.get(&portal).await.body.contains("You sign in with your password only."), "the app is still there");
+    // The person, with their code, goes on.
+    let verify = thief.get(&format!("{portal}/verify")).await;
+    assert!(verify.body.contains("one-time-code"), "{}", verify.body);
+    let wrong = thief.submit(&s.base(), &verify, &[("code", "000000")]).await;
+    assert_eq!(wrong.status, 401);
+    let done = thief.submit(&s.base(), &wrong, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(done.location.as_deref(), Some(format!("/{}/mysecurityinfo", s.tid).as_str()), "{}", done.body);
+    assert_eq!(thief.get(&format!("{portal}/authenticator")).await.status, 200);
+}
