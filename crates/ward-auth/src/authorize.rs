@@ -510,6 +510,14 @@ impl TokenService {
                 return Err(back(access.token_error(&req.resource.display_name).unwrap_or_else(OAuthError::temporarily_unavailable)));
             }
             ward_policy::Decision::Interrupt(needs) => return Ok(AuthorizeOutcome::StepUp(needs[0])),
+            // Silently, no page can be shown: the app hears why.
+            ward_policy::Decision::Block | ward_policy::Decision::DeviceRequired(_) if req.prompt == Prompt::None => {
+                let (code, message) = match access.decision {
+                    ward_policy::Decision::Block => (53003, "Access has been blocked by Conditional Access policies."),
+                    _ => (53000, "Device is not in required device state."),
+                };
+                return Err(back(OAuthError::access_denied(code, message)));
+            }
             ward_policy::Decision::Block => {
                 return Ok(AuthorizeOutcome::Denied {
                     code: 53003,

@@ -221,7 +221,15 @@ impl TokenService {
                 Ok(u) if username.len() <= 113 => Some(u),
                 _ => None,
             };
-            let typed = ward_core::validate::clip(username.trim());
+            // What was typed is kept only when it is a name of this tenant's domains: a password
+            // typed into the name field must not end up in the log.
+            let typed = username.trim();
+            let plausible = typed.rsplit_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && typed.len() <= 113
+                    && tenant.verified_domains.iter().any(|d| d.name.as_str().eq_ignore_ascii_case(domain))
+            });
+            let typed = if plausible { typed.to_string() } else { "(not a user name of this organization)".to_string() };
             self.log_sign_in(crate::access::SignInEvent {
                 tenant: tenant.id,
                 user: user.as_ref(),

@@ -192,8 +192,10 @@ impl Directory {
         Ok(self.store.object_by_key(tenant, ObjectKind::Device, &format!("deviceid:{device_id}")).await?.map(|o| o.doc))
     }
 
-    pub async fn devices(&self, tenant: TenantId) -> Result<Vec<Value>> {
-        self.all_of(tenant, ObjectKind::Device).await
+    /// A page of devices in id order, after `after`.
+    pub async fn devices(&self, tenant: TenantId, after: Option<ObjectId>, limit: u32) -> Result<Vec<Value>> {
+        let page = self.store.objects(tenant, ObjectKind::Device, &ward_core::store::ListQuery { deleted: false, after, limit }).await?;
+        Ok(page.into_iter().map(|o| o.doc).collect())
     }
 
     /// Graph's `PATCH /devices/{id}`: only by `manager`, the device's management app (its

@@ -9,7 +9,7 @@ mod bootstrap;
 pub mod devices;
 mod groups;
 mod membership_cache;
-mod policies;
+pub mod policies;
 mod registrations;
 mod roles;
 pub mod secrets;

@@ -13,6 +13,8 @@ use ward_policy::{NamedLocation, Policy, PolicyError, location_json, merge, pars
 /// thousand in well under a millisecond (docs/benchmarks.md), so the cap is only against abuse.
 pub const MAX_POLICIES: usize = 5_000;
 pub const MAX_LOCATIONS: usize = 1_000;
+/// Most IP ranges over all of a tenant's named locations (each holds at most 2,000).
+pub const MAX_TENANT_RANGES: usize = 50_000;
 
 fn refused(e: PolicyError) -> DirectoryError {
     DirectoryError::invalid("body", e.0)
@@ -102,9 +104,27 @@ impl Directory {
         Ok(())
     }
 
+    /// Refuses a location whose ranges would take the tenant past [`MAX_TENANT_RANGES`].
+    async fn ranges_fit(&self, tenant: TenantId, location: &NamedLocation) -> Result<()> {
+        let count = |l: &NamedLocation| match &l.kind {
+            ward_policy::LocationKind::Ip { ranges, .. } => ranges.len(),
+            ward_policy::LocationKind::Country { .. } => 0,
+        };
+        let others: usize =
+            self.named_locations(tenant).await?.iter().filter(|l| !l.id.eq_ignore_ascii_case(&location.id)).map(count).sum();
+        if others + count(location) > MAX_TENANT_RANGES {
+            return Err(DirectoryError::invalid(
+                "ipRanges",
+                format!("a tenant's named locations hold at most {MAX_TENANT_RANGES} IP ranges"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Graph's `POST /identity/conditionalAccess/namedLocations`.
     pub async fn create_named_location(&self, tenant: TenantId, body: &Value) -> Result<NamedLocation> {
         let mut location = parse_location(body).map_err(refused)?;
+        self.ranges_fit(tenant, &location).await?;
         if self.store.count_objects(tenant, ObjectKind::NamedLocation, false).await? >= MAX_LOCATIONS as i64 {
             return Err(DirectoryError::invalid("body", format!("A tenant has at most {MAX_LOCATIONS} named locations.")));
         }
@@ -116,8 +136,10 @@ impl Directory {
         Ok(location)
     }
 
-    /// Graph's `PATCH …/namedLocations/{id}`: `@odata.type` is required and must not change kind.
-    pub async fn update_named_location(&self, tenant: TenantId, id: ObjectId, patch: &Value) -> Result<()> {
+    /// A `PATCH …/namedLocations/{id}` merged into the stored location and checked
+    /// (`@odata.type` is required and must not change kind), with the version it was read at.
+    /// Nothing is written.
+    pub async fn check_named_location(&self, tenant: TenantId, id: ObjectId, patch: &Value) -> Result<(NamedLocation, i64)> {
         let (mut doc, stored) = self.load::<Value>(tenant, ObjectKind::NamedLocation, id).await?;
         let kind = doc.get("@odata.type").cloned();
         if patch.get("@odata.type") != kind.as_ref() {
@@ -128,13 +150,20 @@ impl Directory {
         let before = stored_location(&stored.doc)?;
         location.id = before.id;
         location.created_date_time = before.created_date_time;
+        self.ranges_fit(tenant, &location).await?;
+        Ok((location, stored.version))
+    }
+
+    /// Stores a location checked by [`Self::check_named_location`], unless it changed since.
+    pub async fn update_named_location(&self, tenant: TenantId, (mut location, version): (NamedLocation, i64)) -> Result<()> {
+        let id: ObjectId = location.id.parse().map_err(|_| DirectoryError::Internal("a named location without an id".into()))?;
         location.modified_date_time = Some(self.stamp());
         let op = WriteOp::Update {
             kind: ObjectKind::NamedLocation,
             id,
             unique_key: None,
             doc: location_json(&location),
-            expected_version: stored.version,
+            expected_version: version,
         };
         self.commit(tenant, vec![op]).await?;
         Ok(())
@@ -169,6 +198,12 @@ fn stored_location(doc: &Value) -> Result<NamedLocation> {
     l.created_date_time = text("createdDateTime");
     l.modified_date_time = text("modifiedDateTime");
     Ok(l)
+}
+
+/// A change the lockout guard weighs: a policy created or replaced, or a named location changed.
+pub enum Change<'a> {
+    Policy { policy: &'a Policy, replacing: Option<ObjectId> },
+    Location(&'a NamedLocation),
 }
 
 /// Who a what-if sign-in is for.
@@ -265,19 +300,28 @@ impl Directory {
     pub async fn lockout(
         &self,
         tenant: TenantId,
-        candidate: &Policy,
-        replacing: Option<ObjectId>,
+        change: Change<'_>,
         caller: Option<ObjectId>,
         ip: Option<std::net::IpAddr>,
     ) -> Result<Option<String>> {
         use ward_policy::{Decision, PolicySet, PolicyState};
-        if candidate.state != PolicyState::Enabled {
-            return Ok(None);
+        let mut policies = self.ca_policies(tenant).await?;
+        let mut locations = self.named_locations(tenant).await?;
+        match change {
+            Change::Policy { policy, replacing } => {
+                if policy.state != PolicyState::Enabled {
+                    return Ok(None);
+                }
+                let key = replacing.map(|r| r.to_string());
+                policies.retain(|p| Some(&p.id) != key.as_ref());
+                policies.push(policy.clone());
+            }
+            Change::Location(l) => {
+                locations.retain(|x| !x.id.eq_ignore_ascii_case(&l.id));
+                locations.push(l.clone());
+            }
         }
-        let key = replacing.map(|r| r.to_string());
-        let mut policies: Vec<Policy> = self.ca_policies(tenant).await?.into_iter().filter(|p| Some(&p.id) != key.as_ref()).collect();
-        policies.push(candidate.clone());
-        let set = PolicySet::new(&policies, self.named_locations(tenant).await?);
+        let set = PolicySet::new(&policies, locations);
         let emergency = self.resolve_tenant(&tenant.to_string()).await?.settings.emergency_access_accounts;
         let assignments = self.role_assignments(tenant).await?;
         let admins: Vec<ObjectId> = assignments
@@ -290,12 +334,18 @@ impl Directory {
             let assignments = &assignments;
             let emergency = &emergency;
             async move {
-                if emergency.contains(&who) {
-                    return Ok::<bool, DirectoryError>(false);
-                }
-                let user = self.user(tenant, &who.to_string()).await?;
+                // Someone deleted or disabled cannot sign in at all; an emergency account that
+                // can is never enforced.
+                let user = match self.user(tenant, &who.to_string()).await {
+                    Ok(u) => u,
+                    Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok::<bool, DirectoryError>(true),
+                    Err(e) => return Err(e),
+                };
                 if !user.account_enabled {
                     return Ok(true);
+                }
+                if emergency.contains(&who) {
+                    return Ok(false);
                 }
                 let mut groups: Vec<String> = self.get_member_groups(tenant, who, false).await?.iter().map(ObjectId::to_string).collect();
                 groups.sort();
@@ -304,28 +354,35 @@ impl Directory {
                 roles.sort();
                 let id = who.to_string();
                 let apps = [ward_core::permissions::GRAPH_APP_ID];
-                let facts = ward_policy::Facts {
-                    subject: ward_policy::Subject::User {
-                        id: &id,
-                        groups: &groups,
-                        roles: &roles,
-                        guest: user.user_type == ward_core::user::UserType::Guest,
-                    },
-                    applications: &apps,
-                    user_action: None,
-                    client_app_type: Some(ward_policy::ClientAppType::Browser),
-                    platform: None,
-                    ip,
-                    country: None,
-                    sign_in_risk: None,
-                    user_risk: None,
-                    device: ward_policy::DeviceFact::Unregistered,
-                    device_code_flow: Some(false),
-                    amr: &[],
-                    password_changed: false,
-                    complete: true,
-                };
-                Ok(matches!(set.evaluate(&facts).decision, Decision::Block | Decision::DeviceRequired(_)))
+                // Locked out when no way in is left: neither from a browser nor from an app.
+                let mut blocked_everywhere = true;
+                for client_app_type in [ward_policy::ClientAppType::Browser, ward_policy::ClientAppType::MobileAppsAndDesktopClients] {
+                    let facts = ward_policy::Facts {
+                        subject: ward_policy::Subject::User {
+                            id: &id,
+                            groups: &groups,
+                            roles: &roles,
+                            guest: user.user_type == ward_core::user::UserType::Guest,
+                        },
+                        applications: &apps,
+                        user_action: None,
+                        client_app_type: Some(client_app_type),
+                        platform: None,
+                        ip,
+                        country: None,
+                        sign_in_risk: None,
+                        user_risk: None,
+                        device: ward_policy::DeviceFact::Unregistered,
+                        device_code_flow: Some(false),
+                        amr: &[],
+                        password_changed: false,
+                        complete: true,
+                    };
+                    if !matches!(set.evaluate(&facts).decision, Decision::Block | Decision::DeviceRequired(_)) {
+                        blocked_everywhere = false;
+                    }
+                }
+                Ok(blocked_everywhere)
             }
         };
         if let Some(me) = caller

@@ -382,6 +382,12 @@ async fn block_policies_stop_sign_ins_and_refreshes_but_not_the_emergency_accoun
     let page = b.get(&web).await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("AADSTS53003"), "{}", page.body);
+    let silent = b.get(&format!("{web}&prompt=none")).await;
+    let loc = silent.location.unwrap_or_default();
+    assert!(
+        loc.starts_with(WEB_REDIRECT) && loc.contains("error=access_denied") && loc.contains("AADSTS53003"),
+        "silently, the app hears it: {loc}"
+    );
     let (status, e) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&s.web, &s.web_secret))).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
     assert!(e["error_description"].as_str().unwrap().starts_with("AADSTS53003"), "{e}");
@@ -529,6 +535,19 @@ async fn policies_that_would_lock_administrators_out_are_refused_unless_forced()
         .unwrap();
     assert_eq!(forced.status(), 204);
     assert_eq!(a.call("DELETE", &format!("{POLICIES}/{rid}"), None).await.0, 204);
+    // Changing a named location changes the policies naming it: guarded the same way.
+    let here =
+        json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Here", "ipRanges": [{"cidrAddress": "127.0.0.0/24"}]});
+    let (_, here) = a.call("POST", LOCATIONS, Some(here)).await;
+    let lid = here["id"].as_str().unwrap().to_string();
+    let mut outside = block_all("enabled");
+    outside["conditions"]["locations"] = json!({"includeLocations": ["All"], "excludeLocations": [lid]});
+    let (status, kept_here) = a.call("POST", POLICIES, Some(outside)).await;
+    assert_eq!(status, 201, "from here nobody is blocked: {kept_here}");
+    let elsewhere = json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "ipRanges": [{"cidrAddress": "203.0.113.0/24"}]});
+    let (status, e) = a.call("PATCH", &format!("{LOCATIONS}/{lid}"), Some(elsewhere)).await;
+    assert_eq!(status, 400, "moving the exception away would lock everyone out: {e}");
+    assert_eq!(a.call("DELETE", &format!("{POLICIES}/{}", kept_here["id"].as_str().unwrap()), None).await.0, 204);
     // An emergency-access account that is a Global Administrator keeps the tenant reachable.
     settings(s, &["--emergency-access-accounts", &s.admin.0]);
     let (status, kept) = a.call("POST", POLICIES, Some(block_all("enabled"))).await;
@@ -594,6 +613,13 @@ async fn the_sign_in_log_records_every_attempt_with_the_policies_applied() {
     assert_eq!(applied[0]["enforcedGrantControls"], json!(["Block"]));
     let failed = records.iter().find(|r| r["status"]["errorCode"] == 50126).unwrap_or_else(|| panic!("{log}"));
     assert_eq!(failed["userPrincipalName"], s.upn.as_str());
+    // A password typed into the name field is not kept.
+    let mut other = Browser::new();
+    let page = other.get(&web).await;
+    let oops = other.submit(&s.base(), &page, &[("username", "Sup3r-Secret!"), ("password", "x")]).await;
+    assert_eq!(oops.status, 401);
+    let (_, log) = call(s, &reader, "GET", "/v1.0/auditLogs/signIns?$filter=status/errorCode%20eq%2050126", None).await;
+    assert!(!log.to_string().contains("Sup3r-Secret"), "{log}");
     assert!(failed["correlationId"].as_str().is_some_and(|c| c.len() == 36));
 
     // Enforced, the same policy blocks, and the log says which policy did.
@@ -602,7 +628,7 @@ async fn the_sign_in_log_records_every_attempt_with_the_policies_applied() {
     let failures = "/v1.0/auditLogs/signIns?$filter=status/errorCode%20ne%200";
     let (_, log) = call(s, &reader, "GET", failures, None).await;
     let codes: Vec<i64> = log["value"].as_array().unwrap().iter().map(|r| r["status"]["errorCode"].as_i64().unwrap()).collect();
-    assert_eq!(codes, [53003, 50126], "newest first, failures only");
+    assert_eq!(codes, [53003, 50126, 50126], "newest first, failures only");
     let blocked = &log["value"][0];
     assert_eq!(blocked["conditionalAccessStatus"], "failure");
     assert_eq!(blocked["appliedConditionalAccessPolicies"][0]["result"], "failure");

@@ -84,6 +84,16 @@ async fn a_compliant_registered_device_proves_itself_and_only_its_manager_sets_c
     assert_eq!(call(&s, &mdm, "POST", "/v1.0/devices", Some(register.clone())).await.0, 400, "one registration per deviceId");
     let (status, listed) = call(&s, &reader, "GET", "/v1.0/devices", None).await;
     assert_eq!((status, listed["value"][0]["displayName"].as_str()), (200, Some("MEGAN-LAPTOP")));
+    let mut second = register.clone();
+    second["deviceId"] = json!("8f1e1c0a-2b3c-4d5e-8f90-a1b2c3d4e5f6");
+    assert_eq!(call(&s, &mdm, "POST", "/v1.0/devices", Some(second)).await.0, 201);
+    let (_, first) = call(&s, &reader, "GET", "/v1.0/devices?$top=1", None).await;
+    let next = first["@odata.nextLink"].as_str().unwrap();
+    let (_, rest) = call(&s, &reader, "GET", &next[next.find("/v1.0").unwrap()..], None).await;
+    assert_eq!((first["value"].as_array().unwrap().len(), rest["value"].as_array().unwrap().len()), (1, 1));
+    assert_ne!(first["value"][0]["id"], rest["value"][0]["id"]);
+    assert!(rest.get("@odata.nextLink").is_none());
+    assert_eq!(call(&s, &reader, "GET", "/v1.0/devices?$top=0", None).await.0, 400);
     assert_eq!(call(&s, &reader, "PATCH", &format!("/v1.0/devices/{id}"), Some(json!({"displayName": "x"}))).await.0, 403);
     let mut private = register.clone();
     private["deviceId"] = json!("7f1e1c0a-2b3c-4d5e-8f90-a1b2c3d4e5f6");

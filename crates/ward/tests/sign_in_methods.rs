@@ -87,10 +87,15 @@ async fn authenticator_app_enrollment_and_sign_in_with_a_code() {
     assert_eq!(http().get(&one).bearer_auth(&reader).send().await.unwrap().status(), 200);
     assert_eq!(http().delete(&one).bearer_auth(&reader).send().await.unwrap().status(), 403, "reading is not removing");
 
-    // Removed, the app is no longer asked for.
+    // Removing it is a change of security info: the password-only session that added the first
+    // method is sent to verify with it; the session that signed in with its code removes it.
     let page = b.get(&portal).await;
-    let removed = b.submit(&s.base(), &page, &[]).await;
+    let refused = b.submit(&s.base(), &page, &[]).await;
+    assert_eq!(refused.location.as_deref(), Some(format!("/{}/mysecurityinfo/verify", s.tid).as_str()), "{}", refused.body);
+    let page = b2.get(&portal).await;
+    let removed = b2.submit(&s.base(), &page, &[]).await;
     assert_eq!(removed.status, 303, "{}", removed.body);
+    assert_eq!(removed.location.as_deref(), Some(format!("/{}/mysecurityinfo", s.tid).as_str()));
     assert!(b.get(&portal).await.body.contains("You sign in with your password only."));
     let mut b3 = Browser::new();
     let page = b3.get(&authorize).await;

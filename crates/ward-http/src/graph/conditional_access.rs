@@ -67,7 +67,7 @@ async fn no_lockout(
     if force {
         return Ok(());
     }
-    match directory.lockout(tenant, policy, replacing, caller, ip).await? {
+    match directory.lockout(tenant, ward_directory::policies::Change::Policy { policy, replacing }, caller, ip).await? {
         None => Ok(()),
         Some(who) => Err(ward_core::DirectoryError::invalid(
             "state",
@@ -141,13 +141,26 @@ async fn create_location(g: Graph, body: axum::body::Bytes) -> Response {
     g.entity(LOCATIONS, object(ward_policy::location_json(&created)), StatusCode::CREATED)
 }
 
-async fn patch_location(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+async fn patch_location(g: Graph, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     attempt!(g.require(Op::WriteConditionalAccess).await);
     let oid = attempt!(g.parse_id(&id));
     let body = Value::Object(attempt!(g.object(&body)));
     let directory = g.state.directory.clone();
     let tenant = g.tenant();
-    let work = async move { directory.update_named_location(tenant, oid, &body).await };
+    let (caller, ip, force) = (g.caller.user.as_ref().map(|u| u.id), g.ip, forced(&headers));
+    let work = async move {
+        let checked = directory.check_named_location(tenant, oid, &body).await?;
+        // Changing a location changes every policy that names it: the same lockout guard.
+        if !force && let Some(who) = directory.lockout(tenant, ward_directory::policies::Change::Location(&checked.0), caller, ip).await? {
+            return Err(ward_core::DirectoryError::invalid(
+                "ipRanges",
+                format!(
+                    "changed so, this location would let the policies block {who} from Ward's API from this address; send 'Prefer: ward.allow-lockout' to go ahead"
+                ),
+            ));
+        }
+        directory.update_named_location(tenant, checked).await
+    };
     attempt!(g.write(Activity("Policy", "Update named location", "Update"), Some(oid.to_string()), work).await);
     no_content()
 }

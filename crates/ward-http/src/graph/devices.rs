@@ -34,11 +34,32 @@ fn manager(g: &Graph) -> Option<uuid::Uuid> {
     g.caller.user.is_none().then_some(g.caller.app_id)
 }
 
-async fn list(g: Graph) -> Response {
+/// `GET /devices`: pages of `$top` (1 to 999, 100 by default) in id order; `@odata.nextLink`
+/// carries the last id as its `$skiptoken`.
+async fn list(g: Graph, axum::extract::RawQuery(raw): axum::extract::RawQuery) -> Response {
     attempt!(g.require(Op::ReadDevices).await);
-    let all = attempt!(g.state.directory.devices(g.tenant()).await.map_err(|e| g.fail(&e)));
-    let value: Vec<Value> = all.into_iter().map(|d| Value::Object(view(d))).collect();
-    Json(json!({ "@odata.context": g.context("devices"), "value": value })).into_response()
+    let mut top: u32 = 100;
+    let mut after = None;
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or("")).unwrap_or_default() {
+        match k.as_str() {
+            "$top" => match v.parse::<u32>() {
+                Ok(n) if (1..=999).contains(&n) => top = n,
+                _ => return g.bad("Invalid page size specified: must be between 1 and 999 inclusive."),
+            },
+            "$skiptoken" => after = Some(attempt!(g.parse_id(&v))),
+            _ => return g.bad("Ward pages devices with $top and $skiptoken only."),
+        }
+    }
+    let mut page = attempt!(g.state.directory.devices(g.tenant(), after, top + 1).await.map_err(|e| g.fail(&e)));
+    let more = page.len() > top as usize;
+    page.truncate(top as usize);
+    let last = page.last().and_then(|d| d["id"].as_str()).map(str::to_string);
+    let value: Vec<Value> = page.into_iter().map(|d| Value::Object(view(d))).collect();
+    let mut body = json!({ "@odata.context": g.context("devices"), "value": value });
+    if more && let Some(last) = last {
+        body["@odata.nextLink"] = json!(format!("{}/v1.0/devices?$top={top}&$skiptoken={last}", g.state.public_url));
+    }
+    Json(body).into_response()
 }
 
 async fn one(g: Graph, Path(id): Path<String>) -> Response {
