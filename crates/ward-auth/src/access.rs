@@ -115,6 +115,12 @@ fn device_attributes(d: &serde_json::Value) -> ward_policy::device_filter::Devic
     }
 }
 
+/// The country an address was delegated to (ISO 3166-1 alpha-2), from the Regional Internet
+/// Registries' data embedded in the binary; none for private, loopback and unallocated addresses.
+pub fn country_of(ip: std::net::IpAddr) -> Option<&'static str> {
+    iptocc::country_code(ip)
+}
+
 fn unavailable(e: ward_core::DirectoryError) -> OAuthError {
     tracing::error!(error = %e, "reading conditional access policies failed");
     OAuthError::temporarily_unavailable()
@@ -213,7 +219,7 @@ impl TokenService {
             client_app_type: Some(ClientAppType::Browser),
             platform: crate::signin::current_platform(),
             ip,
-            country: None,
+            country: ip.and_then(country_of),
             sign_in_risk: None,
             user_risk: None,
             device: match &device {
@@ -320,8 +326,7 @@ impl TokenService {
             client_app_type: Some(if public { ClientAppType::MobileAppsAndDesktopClients } else { ClientAppType::Browser }),
             platform: crate::signin::current_platform(),
             ip,
-            // No geolocation yet: every address is of an unknown country.
-            country: None,
+            country: ip.and_then(country_of),
             // No risk detections yet: every sign-in and user is at risk "none".
             sign_in_risk: None,
             user_risk: None,
@@ -417,7 +422,7 @@ impl TokenService {
             client_app_type: None,
             platform: None,
             ip,
-            country: None,
+            country: ip.and_then(country_of),
             sign_in_risk: None,
             user_risk: None,
             device: DeviceFact::Unregistered,
@@ -551,7 +556,7 @@ impl TokenService {
                     "isCompliant": false, "isManaged": false, "trustType": "",
                 }),
             },
-            "location": { "city": null, "state": null, "countryOrRegion": null, "geoCoordinates": null },
+            "location": { "city": null, "state": null, "countryOrRegion": ip.and_then(country_of), "geoCoordinates": null },
             "appliedConditionalAccessPolicies": applied,
         });
         self.sign_in_log.record(ward_core::sign_in_log::SignInRecord {

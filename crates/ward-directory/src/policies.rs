@@ -302,8 +302,9 @@ impl Directory {
         tenant: TenantId,
         change: Change<'_>,
         caller: Option<ObjectId>,
-        ip: Option<std::net::IpAddr>,
+        from: Option<(std::net::IpAddr, Option<&str>)>,
     ) -> Result<Option<String>> {
+        let (ip, country) = (from.map(|f| f.0), from.and_then(|f| f.1));
         use ward_policy::{Decision, PolicySet, PolicyState};
         let mut policies = self.ca_policies(tenant).await?;
         let mut locations = self.named_locations(tenant).await?;
@@ -369,7 +370,7 @@ impl Directory {
                         client_app_type: Some(client_app_type),
                         platform: None,
                         ip,
-                        country: None,
+                        country,
                         sign_in_risk: None,
                         user_risk: None,
                         device: ward_policy::DeviceFact::Unregistered,

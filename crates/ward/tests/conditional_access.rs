@@ -743,3 +743,56 @@ async fn changing_security_info_needs_the_second_factor_the_person_has() {
     assert_eq!(done.location.as_deref(), Some(format!("/{}/mysecurityinfo", s.tid).as_str()), "{}", done.body);
     assert_eq!(thief.get(&format!("{portal}/authenticator")).await.status, 200);
 }
+
+/// Countries come from the client's address (data embedded in Ward, through a trusted proxy
+/// here): a country location blocks a service principal from one country and not another, and
+/// the sign-in log and what-if say which country.
+#[tokio::test]
+async fn a_country_location_blocks_by_the_clients_address() {
+    let mut s = setup();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(s._dir.path(), &["--data-dir", "data", "--trusted-proxy", "127.0.0.1/32"]);
+    s.grant_web("Policy.ReadWrite.ConditionalAccess");
+    s.grant_web("AuditLog.Read.All");
+    let admin = s.web_app_token().await;
+    let us = json!({"@odata.type": "#microsoft.graph.countryNamedLocation", "displayName": "United States", "countriesAndRegions": ["US"]});
+    let (status, location) = call(&s, &admin, "POST", LOCATIONS, Some(us)).await;
+    assert_eq!(status, 201, "{location}");
+    let policy = json!({"displayName": "Daemon not from the US", "state": "enabled",
+        "conditions": {"clientApplications": {"includeServicePrincipals": [s.web_sp]}, "applications": {"includeApplications": ["All"]},
+                       "locations": {"includeLocations": [location["id"]]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    assert_eq!(call(&s, &admin, "POST", POLICIES, Some(policy)).await.0, 201);
+    let token_from = |address: &'static str| {
+        let request = http()
+            .post(s.url("/oauth2/v2.0/token"))
+            .basic_auth(&s.web, Some(&s.web_secret))
+            .header("X-Forwarded-For", address)
+            .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")]);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, e) = token_from("8.8.8.8").await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().starts_with("AADSTS53003"));
+    let (status, t) = token_from("1.0.16.1").await;
+    assert_eq!(status, 200, "an address of Japan: {t}");
+    let (_, log) = call(&s, &admin, "GET", "/v1.0/auditLogs/signIns?$filter=status/errorCode%20eq%2053003", None).await;
+    assert_eq!(log["value"][0]["location"]["countryOrRegion"], "US", "{log}");
+    assert_eq!(log["value"][0]["ipAddress"], "8.8.8.8");
+    let out = ok(ward(s._dir.path()).args([
+        "policy",
+        "what-if",
+        "--service-principal",
+        &s.web_sp,
+        "--app",
+        "00000003-0000-0000-c000-000000000000",
+        "--ip",
+        "8.8.8.8",
+        "--data-dir",
+        "data",
+    ]));
+    assert!(out.trim_end().ends_with("outcome: block"), "{out}");
+}

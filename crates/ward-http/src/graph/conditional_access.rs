@@ -67,7 +67,15 @@ async fn no_lockout(
     if force {
         return Ok(());
     }
-    match directory.lockout(tenant, ward_directory::policies::Change::Policy { policy, replacing }, caller, ip).await? {
+    match directory
+        .lockout(
+            tenant,
+            ward_directory::policies::Change::Policy { policy, replacing },
+            caller,
+            ip.map(|i| (i, ward_auth::access::country_of(i))),
+        )
+        .await?
+    {
         None => Ok(()),
         Some(who) => Err(ward_core::DirectoryError::invalid(
             "state",
@@ -151,7 +159,9 @@ async fn patch_location(g: Graph, Path(id): Path<String>, headers: HeaderMap, bo
     let work = async move {
         let checked = directory.check_named_location(tenant, oid, &body).await?;
         // Changing a location changes every policy that names it: the same lockout guard.
-        if !force && let Some(who) = directory.lockout(tenant, ward_directory::policies::Change::Location(&checked.0), caller, ip).await? {
+        let from = ip.map(|i| (i, ward_auth::access::country_of(i)));
+        if !force && let Some(who) = directory.lockout(tenant, ward_directory::policies::Change::Location(&checked.0), caller, from).await?
+        {
             return Err(ward_core::DirectoryError::invalid(
                 "ipRanges",
                 format!(
@@ -247,7 +257,10 @@ fn what_if(body: &serde_json::Map<String, Value>) -> Result<(ward_directory::Wha
         None => None,
         Some(s) => Some(s.parse().map_err(|_| "signInConditions.ipAddress is not an IP address.")?),
     };
-    let country = text(&conditions, "country").map(|c| c.to_ascii_uppercase());
+    // The country given, else the one the address was delegated to.
+    let country = text(&conditions, "country")
+        .map(|c| c.to_ascii_uppercase())
+        .or_else(|| ip.and_then(ward_auth::access::country_of).map(str::to_string));
     let device = match conditions.get("deviceInfo") {
         None | Some(Value::Null) => None,
         Some(d) => Some(Some(device_info(d)?)),

@@ -101,7 +101,7 @@ pub async fn policies(config: &Config, command: PolicyCommand) -> Result<()> {
                 client_app_type: enumerated("client-app-type", client_app_type)?,
                 platform: enumerated("platform", platform)?,
                 ip,
-                country: country.map(|c| c.to_ascii_uppercase()),
+                country: country.map(|c| c.to_ascii_uppercase()).or_else(|| ip.and_then(ward_auth::access::country_of).map(str::to_string)),
                 sign_in_risk: enumerated("sign-in-risk", sign_in_risk)?,
                 user_risk: enumerated("user-risk", user_risk)?,
                 service_principal_risk: None,
