@@ -107,6 +107,13 @@ pub enum AuthorizeOutcome {
         for_organization: bool,
     },
     Redirect(String),
+    /// As `Redirect`, and a policy's persistent-browser control changed whether the browser keeps
+    /// the session: the session cookie is to be set again, kept across restarts or not.
+    RedirectPersisting {
+        location: String,
+        persistent: bool,
+        max_age: i64,
+    },
     /// Conditional access asks for more of the signed-in person first: a stronger sign-in or a
     /// new password (the first of the steps), then the request again.
     StepUp(ward_policy::Need),
@@ -562,7 +569,24 @@ impl TokenService {
                 if let Some(s) = &req.state {
                     params.push(("state", s.clone()));
                 }
-                Ok(AuthorizeOutcome::Redirect(with_query(&req.redirect_uri, &params)))
+                let location = with_query(&req.redirect_uri, &params);
+                // Persistent browser session: "never" or "always", whatever the person chose.
+                let wanted = if access.emergency { None } else { access.evaluation.as_ref().and_then(|e| e.session.persistent_browser) };
+                match wanted {
+                    Some(persistent) if persistent != session.persistent => {
+                        let idle = if persistent { crate::signin::PERSISTENT_IDLE } else { crate::signin::SESSION_IDLE };
+                        self.directory.store().set_session_persistence(session.id, persistent, now + idle).await.map_err(|e| {
+                            tracing::error!(error = %e, "changing a session's persistence failed");
+                            back(OAuthError::temporarily_unavailable())
+                        })?;
+                        Ok(AuthorizeOutcome::RedirectPersisting {
+                            location,
+                            persistent,
+                            max_age: (session.expires_at - now).whole_seconds(),
+                        })
+                    }
+                    _ => Ok(AuthorizeOutcome::Redirect(location)),
+                }
             }
             Err(e) if e.error == "consent_required" => {
                 if req.prompt == Prompt::None {

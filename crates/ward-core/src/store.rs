@@ -449,6 +449,9 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id: uuid::Uuid, idle_until: OffsetDateTime) -> StoreResult<()>;
     /// Ends a session and revokes every grant that came from it, in one transaction.
     async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    /// Makes a live session persistent or not (a policy's persistent-browser control), with the
+    /// idle limit that goes with it (never past its absolute end).
+    async fn set_session_persistence(&self, id: uuid::Uuid, persistent: bool, idle_until: OffsetDateTime) -> StoreResult<()>;
 
     /// Stores a new grant with its first handle (the authorization code), in one transaction.
     async fn create_grant(&self, grant: &StoredGrant, first: &StoredHandle) -> StoreResult<()>;

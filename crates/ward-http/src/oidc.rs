@@ -203,6 +203,16 @@ pub(crate) fn continue_url(tenant: &str, params: &[(String, String)], drop_promp
     format!("/{tenant}/oauth2/v2.0/authorize?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
 }
 
+/// A redirect that also sets the session cookie again: kept across browser restarts (`Max-Age`)
+/// or only for this browser session, as a policy's persistent-browser control says.
+fn redirect_persisting(state: &AppState, headers: &HeaderMap, location: &str, persistent: bool, max_age: i64) -> Response {
+    let mut response = redirect(location);
+    if let Some(c) = cookie(state, headers, SESSION_COOKIE) {
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, c, persistent.then_some(max_age)));
+    }
+    response
+}
+
 /// Conditional access said no: what the person reads, with Entra's code for their administrator.
 fn access_denied_page(code: u32, message: &str) -> Response {
     error_page(
@@ -249,6 +259,9 @@ async fn authorize(State(state): State<AppState>, Path(tenant): Path<String>, Ra
     }
     match state.tokens.authorize(&req, session.as_ref()).await {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
+        Ok(AuthorizeOutcome::RedirectPersisting { location, persistent, max_age }) => {
+            redirect_persisting(&state, &headers, &location, persistent, max_age)
+        }
         Ok(AuthorizeOutcome::SignIn) => crate::signin_pages::sign_in_page(&state, &tenant, &req, &params, &headers, None, StatusCode::OK),
         Ok(AuthorizeOutcome::StepUp(need)) => match &session {
             Some(s) => crate::mfa_pages::step_up(&state, &tenant, &req, &continue_url(&tenant, &params, true), &headers, s, need).await,
@@ -371,6 +384,9 @@ async fn consent(State(state): State<AppState>, Path(tenant): Path<String>, head
             error_page(403, "Need admin approval", "Only an administrator can grant what this app asks.")
         }
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(&location),
+        Ok(AuthorizeOutcome::RedirectPersisting { location, persistent, max_age }) => {
+            redirect_persisting(&state, &headers, &location, persistent, max_age)
+        }
         Ok(AuthorizeOutcome::SignIn | AuthorizeOutcome::StepUp(_)) => redirect(get("continue")),
         Ok(AuthorizeOutcome::Denied { code, message }) => access_denied_page(code, message),
         Err(f) => failure(f),

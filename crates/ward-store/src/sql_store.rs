@@ -839,6 +839,17 @@ impl Store for SqlStore {
         tx.commit().await
     }
 
+    async fn set_session_persistence(&self, id: uuid::Uuid, persistent: bool, idle_until: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.exec(
+            "UPDATE sign_in_sessions SET persistent = $2, idle_until = CASE WHEN $3 < expires_at THEN $3 ELSE expires_at END \
+             WHERE id = $1 AND ended_at IS NULL",
+            args![id.to_string(), i64::from(persistent), micros(idle_until)],
+        )
+        .await?;
+        tx.commit().await
+    }
+
     async fn end_session(&self, id: uuid::Uuid, at: OffsetDateTime) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         tx.exec("UPDATE sign_in_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", args![id.to_string(), micros(at)]).await?;

@@ -796,3 +796,41 @@ async fn a_country_location_blocks_by_the_clients_address() {
     ]));
     assert!(out.trim_end().ends_with("outcome: block"), "{out}");
 }
+
+/// The persistent-browser session control: "never" turns a stay-signed-in session into one the
+/// browser forgets when it closes; "always" keeps one the person did not ask to keep.
+#[tokio::test]
+async fn the_persistent_browser_control_sets_the_session_cookie_again() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    let control = |mode: &str| {
+        json!({"displayName": format!("Browser {mode}"), "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+        "sessionControls": {"persistentBrowser": {"isEnabled": true, "mode": mode}}})
+    };
+    let (_, never) = a.call("POST", POLICIES, Some(control("never"))).await;
+    let web = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid", true);
+    // The session cookie an authorize request with this browser's cookies sets, if any.
+    let session_cookie = |b: &Browser| {
+        let cookies: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let request = b.client.get(&web).header("cookie", cookies.join("; "));
+        async move {
+            let r = request.send().await.unwrap();
+            assert!(r.headers().get("location").is_some_and(|l| l.to_str().unwrap().starts_with(NATIVE_REDIRECT)));
+            r.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_string()).find(|c| c.starts_with("ward_session="))
+        }
+    };
+    let mut b = Browser::new();
+    let page = b.get(&web).await;
+    let signed = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD), ("stay_signed_in", "on")]).await;
+    assert_eq!(signed.status, 303);
+    s.sign_in(&mut b, &web, NATIVE_REDIRECT).await;
+    let again = session_cookie(&b).await;
+    assert!(again.is_none(), "already made non-persistent by the sign-in's own authorize request: {again:?}");
+    // Switched to "always": a session the person did not keep is kept.
+    assert_eq!(a.call("DELETE", &format!("{POLICIES}/{}", never["id"].as_str().unwrap()), None).await.0, 204);
+    assert_eq!(a.call("POST", POLICIES, Some(control("always"))).await.0, 201);
+    let kept = session_cookie(&b).await.expect("the cookie is set again");
+    assert!(kept.contains("Max-Age="), "{kept}");
+    assert!(session_cookie(&b).await.is_none(), "once persistent, nothing more to do");
+}
