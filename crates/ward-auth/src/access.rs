@@ -118,7 +118,8 @@ fn device_attributes(d: &serde_json::Value) -> ward_policy::device_filter::Devic
 /// The country an address was delegated to (ISO 3166-1 alpha-2), from the Regional Internet
 /// Registries' data embedded in the binary; none for private, loopback and unallocated addresses.
 pub fn country_of(ip: std::net::IpAddr) -> Option<&'static str> {
-    iptocc::country_code(ip)
+    // An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 address.
+    iptocc::country_code(ip.to_canonical())
 }
 
 fn unavailable(e: ward_core::DirectoryError) -> OAuthError {
@@ -584,5 +585,20 @@ impl TokenService {
     ) -> Result<Vec<serde_json::Value>, ward_core::store::StoreError> {
         self.sign_in_log.flush().await;
         self.directory.store().sign_ins(tenant, query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countries_come_from_the_address_ipv4_mapped_included() {
+        let at = |s: &str| country_of(s.parse().unwrap());
+        assert_eq!(at("8.8.8.8"), Some("US"));
+        assert_eq!(at("::ffff:8.8.8.8"), Some("US"), "an IPv4 client on an IPv6 socket");
+        assert_eq!(at("1.0.16.1"), Some("JP"));
+        assert_eq!(at("127.0.0.1"), None);
+        assert_eq!(at("10.1.2.3"), None);
     }
 }

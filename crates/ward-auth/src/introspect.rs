@@ -266,6 +266,8 @@ pub struct Caller {
     pub roles: Vec<String>,
     /// Delegated permissions (user tokens).
     pub scopes: Vec<String>,
+    /// How the user signed in (`amr`), for delegated tokens.
+    pub amr: Vec<String>,
 }
 
 impl TokenService {
@@ -281,6 +283,13 @@ impl TokenService {
             }
         };
         let Some(app_id) = live.claims.get("azp").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) else { return Ok(None) };
-        Ok(Some(Caller { tenant: resolved.tenant.clone(), app_id, roles: list("roles"), scopes: list("scp"), user: live.user }))
+        Ok(Some(Caller {
+            tenant: resolved.tenant.clone(),
+            app_id,
+            roles: list("roles"),
+            scopes: list("scp"),
+            amr: list("amr"),
+            user: live.user,
+        }))
     }
 }

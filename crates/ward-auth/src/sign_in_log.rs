@@ -6,7 +6,7 @@
 //! last moments), never a directory write; [`SignInLog::flush`] waits until everything queued
 //! so far is stored (the Graph read calls it, so a node's own sign-ins are visible at once).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use ward_core::sign_in_log::SignInRecord;
 use ward_core::store::Store;
@@ -27,21 +27,27 @@ enum Msg {
 
 pub struct SignInLog {
     store: Arc<dyn Store>,
-    queue: OnceLock<mpsc::Sender<Msg>>,
+    queue: Mutex<Option<mpsc::Sender<Msg>>>,
 }
 
 impl SignInLog {
     pub fn new(store: Arc<dyn Store>) -> SignInLog {
-        SignInLog { store, queue: OnceLock::new() }
+        SignInLog { store, queue: Mutex::new(None) }
     }
 
-    /// The writer, started on first use (on the runtime of the caller).
-    fn queue(&self) -> &mpsc::Sender<Msg> {
-        self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(write(self.store.clone(), rx));
-            tx
-        })
+    /// The writer, started on first use (on the runtime of the caller), and again should it have
+    /// stopped.
+    fn queue(&self) -> mpsc::Sender<Msg> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        match queue.as_ref() {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(write(self.store.clone(), rx));
+                *queue = Some(tx.clone());
+                tx
+            }
+        }
     }
 
     pub fn record(&self, record: SignInRecord) {
@@ -80,8 +86,13 @@ async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
                 Err(_) => None,
             };
         }
-        if let Err(e) = store.record_sign_ins(&batch).await {
-            tracing::error!(error = %e, records = batch.len(), "could not store sign-in records");
+        // One more try after a moment (a busy or restarting database), then the batch is given up.
+        if let Err(first) = store.record_sign_ins(&batch).await {
+            tracing::warn!(error = %first, records = batch.len(), "storing sign-in records failed; trying again");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if let Err(e) = store.record_sign_ins(&batch).await {
+                tracing::error!(error = %e, records = batch.len(), "could not store sign-in records: they are lost");
+            }
         }
         for done in waiting {
             let _ = done.send(());

@@ -232,6 +232,7 @@ mod tests {
             user,
             roles: if delegated { vec![] } else { list.clone() },
             scopes: if delegated { list } else { vec![] },
+            amr: vec![],
         }
     }
 

@@ -187,7 +187,7 @@ pub enum Decision {
 /// Session controls of the applied, enforced policies, the strictest of each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionEffect {
-    /// Sign in again after this many seconds (`Some(0)`: every time).
+    /// Sign in again after this many seconds ("every time": [`EVERY_TIME_SKEW_SECS`]).
     pub sign_in_frequency_secs: Option<u64>,
     /// `Some(false)`: never a persistent browser session; `Some(true)`: always.
     pub persistent_browser: Option<bool>,
@@ -779,10 +779,15 @@ fn controls(p: &Compiled, f: &Facts, met: &[Strength]) -> (Met, Vec<BuiltInContr
     (state.0, unmet_controls, state.1)
 }
 
+/// What "every time" allows between a sign-in and its use.
+pub const EVERY_TIME_SKEW_SECS: u64 = 300;
+
 fn session_effect(s: &SessionControls) -> SessionEffect {
     let sign_in_frequency_secs =
         s.sign_in_frequency.as_ref().filter(|f| f.is_enabled).map(|f| match (f.frequency_interval, f.kind, f.value) {
-            (Some(FrequencyInterval::EveryTime), _, _) => 0,
+            // Entra allows five minutes of clock skew for "every time": a sign-in just completed
+            // (its step-up included) counts.
+            (Some(FrequencyInterval::EveryTime), _, _) => EVERY_TIME_SKEW_SECS,
             (_, Some(FrequencyUnit::Days), Some(v)) => u64::from(v) * 86_400,
             (_, _, Some(v)) => u64::from(v) * 3_600,
             _ => 0,

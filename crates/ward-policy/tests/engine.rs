@@ -325,6 +325,9 @@ fn session_controls_take_the_strictest_of_the_applied_policies() {
     let e = run(&set, &sign(BOB));
     assert_eq!(e.decision, Decision::Allow);
     assert_eq!(e.session, SessionEffect { sign_in_frequency_secs: Some(4 * 3600), persistent_browser: Some(false) });
+    // "Every time" leaves Entra's five minutes for a sign-in just completed.
+    let every = PolicySet::new(&[with_session(json!({"isEnabled": true, "frequencyInterval": "everyTime"}), json!(null))], locations());
+    assert_eq!(run(&every, &sign(BOB)).session.sign_in_frequency_secs, Some(300));
 }
 
 #[test]

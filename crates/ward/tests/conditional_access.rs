@@ -834,3 +834,39 @@ async fn the_persistent_browser_control_sets_the_session_cookie_again() {
     assert!(kept.contains("Max-Age="), "{kept}");
     assert!(session_cookie(&b).await.is_none(), "once persistent, nothing more to do");
 }
+
+/// Graph's /me methods: removing one's own authenticator app with a token from a password-only
+/// sign-in is refused while the person has a second factor; with a token whose sign-in used it,
+/// it goes.
+#[tokio::test]
+async fn removing_ones_own_method_through_graph_needs_the_second_factor() {
+    let s = setup();
+    let d = s._dir.path();
+    let secret = s.enroll_authenticator(&mut Browser::new()).await;
+    ok(ward(d).args(["app", "consent", &s.native, "--scope", "openid UserAuthenticationMethod.ReadWrite", "--data-dir", "data"]));
+    let authorize =
+        s.authorize_url(&s.native, NATIVE_REDIRECT, "openid https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite", true);
+    let s = &s;
+    let token_after = |code: String| async move {
+        let (status, t) = s.redeem_native(&code).await;
+        assert_eq!(status, 200, "{t}");
+        t["access_token"].as_str().unwrap().to_string()
+    };
+    // Security defaults off: the password alone signs in, and its token cannot remove the app.
+    settings(s, &["--security-defaults", "false"]);
+    let weak = token_after(s.sign_in(&mut Browser::new(), &authorize, NATIVE_REDIRECT).await).await;
+    let (_, methods) = call(s, &weak, "GET", "/v1.0/me/authentication/softwareOathMethods", None).await;
+    let id = methods["value"][0]["id"].as_str().unwrap_or_else(|| panic!("{methods}")).to_string();
+    let path = format!("/v1.0/me/authentication/softwareOathMethods/{id}");
+    let (status, e) = call(s, &weak, "DELETE", &path, None).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")), "{e}");
+    // Security defaults on: the sign-in asks for the code, and that token may.
+    settings(s, &["--security-defaults", "true"]);
+    let mut b = Browser::new();
+    let page = b.get(&authorize).await;
+    let otp = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let done = b.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
+    let strong =
+        token_after(s.follow_to_client(&mut b, done).await.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string()).await;
+    assert_eq!(call(s, &strong, "DELETE", &path, None).await.0, 204);
+}

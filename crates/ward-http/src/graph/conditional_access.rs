@@ -139,12 +139,27 @@ async fn get_location(g: Graph, Path(id): Path<String>) -> Response {
     g.entity(LOCATIONS, object(ward_policy::location_json(&location)), StatusCode::OK)
 }
 
-async fn create_location(g: Graph, body: axum::body::Bytes) -> Response {
+async fn create_location(g: Graph, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     attempt!(g.require(Op::WriteConditionalAccess).await);
     let body = Value::Object(attempt!(g.object(&body)));
     let directory = g.state.directory.clone();
     let tenant = g.tenant();
-    let work = async move { directory.create_named_location(tenant, &body).await };
+    let (caller, ip, force) = (g.caller.user.as_ref().map(|u| u.id), g.ip, forced(&headers));
+    let work = async move {
+        // A new trusted location joins `AllTrusted` in every policy naming it: guarded too.
+        if !force && let Ok(new) = ward_policy::parse_location(&body) {
+            let from = ip.map(|i| (i, ward_auth::access::country_of(i)));
+            if let Some(who) = directory.lockout(tenant, ward_directory::policies::Change::Location(&new), caller, from).await? {
+                return Err(ward_core::DirectoryError::invalid(
+                    "isTrusted",
+                    format!(
+                        "this location would let the policies block {who} from Ward's API from this address; send 'Prefer: ward.allow-lockout' to go ahead"
+                    ),
+                ));
+            }
+        }
+        directory.create_named_location(tenant, &body).await
+    };
     let created = attempt!(g.write(Activity("Policy", "Add named location", "Add"), None, work).await);
     g.entity(LOCATIONS, object(ward_policy::location_json(&created)), StatusCode::CREATED)
 }

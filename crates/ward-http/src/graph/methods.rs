@@ -252,7 +252,28 @@ async fn one_mine(g: Graph, Path(method): Path<String>) -> Response {
 }
 async fn remove_mine(g: Graph, Path(method): Path<String>) -> Response {
     let user = attempt!(me(&g, Op::WriteMyMethods).await);
+    attempt!(second_factor_used(&g, &user).await);
     remove(&g, &user, OATH, &method).await
+}
+
+/// Removing one's own method with a delegated token: when the person has a second factor, the
+/// sign-in behind the token must have used it (as on "My security info"): a password alone must
+/// not strip an account of its protection.
+async fn second_factor_used(g: &Graph, user: &User) -> Result<(), Response> {
+    if g.caller.amr.iter().any(|a| a == "mfa") {
+        return Ok(());
+    }
+    let methods = g.state.directory.store().auth_methods(g.tenant(), user.id).await.map_err(|e| g.fail(&e.into()))?;
+    if methods.iter().any(|m| m.kind == ward_auth::mfa::TOTP || m.kind == ward_auth::passkeys::FIDO2) {
+        return Err(crate::error::graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "forbidden",
+            "Removing a sign-in method needs a sign-in that used your second factor.",
+            &g.rid,
+        ));
+    }
+    Ok(())
 }
 
 async fn fido_for_user(g: Graph, Path(id): Path<String>) -> Response {
@@ -277,6 +298,7 @@ async fn one_fido_mine(g: Graph, Path(method): Path<String>) -> Response {
 }
 async fn remove_fido_mine(g: Graph, Path(method): Path<String>) -> Response {
     let user = attempt!(me(&g, Op::WriteMyMethods).await);
+    attempt!(second_factor_used(&g, &user).await);
     remove(&g, &user, FIDO, &method).await
 }
 
