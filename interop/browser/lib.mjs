@@ -5,7 +5,9 @@
 //
 // Output: one `ok` line per checked property, `note` lines for what is expected but worth saying,
 // and a `FAIL` line (exit 1) at the first check that does not hold.
+import crypto from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
 import readline from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -260,4 +262,91 @@ export async function run(main, cleanup) {
     await cleanup().catch(() => {});
   }
   process.exit(status);
+}
+
+// RFC 6238 (SHA-1, 6 digits, 30 s steps) from the base32 secret an enrollment page shows.
+export function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${JSON.stringify(text)}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+function totp(key, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+export const nowStep = () => Math.floor(Date.now() / 30_000);
+
+/**
+ * A source of codes Ward has not seen yet, for one authenticator: each call gives the current
+ * step's code or the next one's (±1 step is accepted), waiting for a later step when both were used.
+ */
+export function totpCodes() {
+  let lastStep = -1;
+  return async (key) => {
+    let s = Math.max(nowStep(), lastStep + 1);
+    if (s > nowStep() + 1) {
+      const wait = (nowStep() + 1) * 30_000 - Date.now() + 200;
+      note(`waiting ${Math.ceil(wait / 1000)} s for the next TOTP time step`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      s = Math.max(nowStep(), lastStep + 1);
+    }
+    lastStep = s;
+    return { code: totp(key, s), step: s };
+  };
+}
+
+/** A full-page screenshot `name`.png in `dir`; returns its path. */
+export async function shoot(page, dir, name) {
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/**
+ * After a sign-in on an authorize URL of `client` (from startClient): consent when asked (after
+ * `onConsent(page)`), then the client's redirect with state=abc and a code, which the client's
+ * listener received. Returns the code.
+ */
+export async function arriveAtClient(page, client, what, onConsent) {
+  const before = client.redirects().length;
+  // The sign-in page itself is at the authorize URL: wait for the client, or a consent page.
+  const consent = page.getByRole('heading', { name: 'Permissions requested' });
+  const where = await step(
+    `waiting for the client's redirect or the consent page after ${what}`,
+    () =>
+      Promise.race([
+        page.waitForURL((u) => u.origin === client.origin).then(() => 'client'),
+        consent.waitFor().then(() => 'consent'),
+      ]),
+    page,
+  );
+  if (where === 'consent') {
+    ok(`${what}: the consent page`);
+    await onConsent(page);
+    noProblems('on the consent page');
+    await step(
+      'clicking Accept and following the redirect to the client',
+      () => Promise.all([page.waitForURL((u) => u.origin === client.origin), page.getByRole('button', { name: 'Accept' }).click()]),
+      page,
+    );
+  }
+  const landed = new URL(page.url());
+  check(landed.origin === client.origin && landed.pathname === '/cb', `${what}: the browser is at the client’s redirect`, page.url());
+  check(landed.searchParams.get('state') === 'abc' && !landed.searchParams.has('error'), `${what}: state=abc came back, no error`, page.url());
+  const code = landed.searchParams.get('code');
+  const got = client.redirects().slice(before);
+  check(code && got.length === 1 && new URL(got[0], client.origin).searchParams.get('code') === code, `${what}: the client’s listener received a code`, got);
+  return code;
 }

@@ -16,11 +16,11 @@
 //
 // Ward signs in "username first": a password sign-in is the username, "Next", then the password on
 // the "Enter password" page, "Sign in". A passkey sign-in starts from the first page, no username.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
+  arriveAtClient,
   authorizeUrl,
+  base32,
   check,
   expectConsole,
   expectedSeen,
@@ -29,13 +29,16 @@ import {
   launch,
   noProblems,
   note,
+  nowStep,
   ok,
   postLogin,
   run,
   seen,
+  shoot,
   signInPages,
   startClient,
   step,
+  totpCodes,
   unseenExpected,
   watchedPage,
 } from './lib.mjs';
@@ -58,86 +61,17 @@ const client = await startClient();
 const CLIENT = client.origin;
 const AUTHORIZE = authorizeUrl(WARD, TENANT, client);
 const clientHits = client.redirects;
-
-// RFC 6238 (SHA-1, 6 digits, 30 s steps) from the base32 secret the enrollment page shows.
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
-    const v = alphabet.indexOf(c);
-    if (v < 0) throw new Error(`not base32: ${JSON.stringify(text)}`);
-    bits += v.toString(2).padStart(5, '0');
-  }
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-function totp(key, step) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = crypto.createHmac('sha1', key).update(counter).digest();
-  const at = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-const nowStep = () => Math.floor(Date.now() / 30_000);
-let lastStep = -1;
-/** A code Ward has not seen yet: the current step's, or the next one's (±1 step is accepted). */
-async function freshCode(key) {
-  let s = Math.max(nowStep(), lastStep + 1);
-  if (s > nowStep() + 1) {
-    const wait = (nowStep() + 1) * 30_000 - Date.now() + 200;
-    note(`waiting ${Math.ceil(wait / 1000)} s for the next TOTP time step`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    s = Math.max(nowStep(), lastStep + 1);
-  }
-  lastStep = s;
-  return { code: totp(key, s), step: s };
-}
+const freshCode = totpCodes();
 
 let browser;
 
 let shotCount = 0;
 async function screenshot(page, name) {
-  const file = path.join(SHOTS, `sign-in-methods-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
   shotCount += 1;
-  return file;
+  return shoot(page, SHOTS, `sign-in-methods-${name}`);
 }
 
-/** After a sign-in on the authorize URL: consent when asked, then the client's redirect with a code. */
-async function landAtClient(page, what) {
-  const before = clientHits().length;
-  // The sign-in page itself is at the authorize URL: wait for the client, or a consent page.
-  const consent = page.getByRole('heading', { name: 'Permissions requested' });
-  const where = await step(
-    `waiting for the client's redirect or the consent page after ${what}`,
-    () =>
-      Promise.race([
-        page.waitForURL((u) => u.origin === CLIENT).then(() => 'client'),
-        consent.waitFor().then(() => 'consent'),
-      ]),
-    page,
-  );
-  if (where === 'consent') {
-    ok(`${what}: the consent page`);
-    await screenshot(page, 'consent');
-    noProblems('on the consent page');
-    await step(
-      'clicking Accept and following the redirect to the client',
-      () => Promise.all([page.waitForURL((u) => u.origin === CLIENT), page.getByRole('button', { name: 'Accept' }).click()]),
-      page,
-    );
-  }
-  const landed = new URL(page.url());
-  check(landed.origin === CLIENT && landed.pathname === '/cb', `${what}: the browser is at the client’s redirect`, page.url());
-  check(landed.searchParams.get('state') === 'abc' && !landed.searchParams.has('error'), `${what}: state=abc came back, no error`, page.url());
-  const code = landed.searchParams.get('code');
-  const got = clientHits().slice(before);
-  check(code && got.length === 1 && new URL(got[0], CLIENT).searchParams.get('code') === code, `${what}: the client’s listener received a code`, got);
-  return code;
-}
+const landAtClient = (page, what) => arriveAtClient(page, client, what, (p) => screenshot(p, 'consent'));
 
 /** The sign-in methods and recent sign-ins listed on the security-info page the browser shows. */
 async function securityInfo(page) {

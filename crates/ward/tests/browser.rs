@@ -6,8 +6,9 @@
 //! code and the state (so the CSP's form-action really lets the browser follow Ward's redirect),
 //! then comes back for single sign-on. A second script, `sign_in_methods.mjs`, adds an
 //! authenticator app and a passkey (CDP virtual authenticator) and signs in with each, sees a
-//! passkey without user verification refused, and locks an account out. Both leave screenshots in
-//! `<target>/browser/` for a person to look at.
+//! passkey without user verification refused, and locks an account out. A third,
+//! `conditional_access.mjs`, sees a policy requiring MFA step a password-only sign-in up to the
+//! authenticator app's code. All leave screenshots in `<target>/browser/` for a person to look at.
 //!
 //! The script starts the app's redirect listener itself and prints its URI as the first line; the
 //! test registers the app for that URI with `ward app create` and answers with the app id on the
@@ -191,6 +192,27 @@ fn sign_in_methods_authenticator_app_passkey_and_lockout_in_chromium() {
             ])));
             let password = created["generatedPassword"].as_str().unwrap_or_else(|| panic!("no generatedPassword: {created}")).to_string();
             vec![("WARD_LOCKOUT_USERNAME".into(), "locky@defaultdirectory.ward.local".into()), ("WARD_LOCKOUT_PASSWORD".into(), password)]
+        },
+    );
+}
+
+/// `conditional_access.mjs`: with security defaults off and a policy (created with
+/// `ward policy create`) requiring MFA for every app, a password-only session that has an
+/// authenticator app is asked for its code on the authorize request before the app gets a code.
+#[test]
+fn conditional_access_steps_a_sign_in_up_to_the_authenticator_code_in_chromium() {
+    run_script(
+        "conditional_access.mjs",
+        |addr| format!("http://{addr}"),
+        |d| {
+            ok(ward(d).args(["tenant", "set", "--security-defaults", "false", "--data-dir", "data"]));
+            let policy = serde_json::json!({"displayName": "MFA for every app", "state": "enabled",
+                "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}},
+                "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}});
+            std::fs::write(d.join("policy.json"), policy.to_string()).unwrap();
+            let created = json(&ok(ward(d).args(["policy", "create", "--file", "policy.json", "--data-dir", "data"])));
+            assert_eq!(created["state"], "enabled", "{created}");
+            Vec::new()
         },
     );
 }

@@ -9,8 +9,32 @@ use serde_json::json;
 use ward_directory::{WhatIf, WhatIfSubject};
 use ward_policy::{Decision, PolicyResult};
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
+    /// List the conditional access policies (Graph's JSON with --json).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a policy from a file holding Graph's conditionalAccessPolicy JSON (checked as Graph
+    /// checks it). The command line works on the store directly, beside the server: it is the
+    /// way back in when policies lock every administrator out, so it has no lockout guard.
+    Create {
+        /// The policy's JSON (`-` for standard input).
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Delete a policy by its id.
+    Delete {
+        id: ward_core::ObjectId,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// What the conditional access policies would do to a sign-in, and why, policy by policy.
     /// What is not given is unknown: a policy that depends on it says so.
     WhatIf {
@@ -63,6 +87,34 @@ fn enumerated<T: serde::de::DeserializeOwned>(name: &str, value: Option<String>)
 pub async fn policies(config: &Config, command: PolicyCommand) -> Result<()> {
     let directory = open_directory(config).await?;
     match command {
+        PolicyCommand::List { tenant: key, json } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let all = directory.ca_policies(t).await?;
+            if json {
+                println!("{}", json!({ "value": all.iter().map(ward_policy::policy_json).collect::<Vec<_>>() }));
+            } else {
+                for p in &all {
+                    println!("{}  {:<36}  {}", p.id, json!(p.state).as_str().unwrap_or_default(), p.display_name);
+                }
+            }
+        }
+        PolicyCommand::Create { file, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?
+            };
+            let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
+            let policy = directory.check_ca_policy(t, None, &body).await?;
+            let created = directory.create_ca_policy(t, policy).await?;
+            println!("{}", ward_policy::policy_json(&created));
+        }
+        PolicyCommand::Delete { id, tenant: key } => {
+            let t = tenant(&directory, key.as_deref()).await?;
+            directory.delete_ca_policy(t, id).await?;
+            println!("deleted {id}");
+        }
         PolicyCommand::WhatIf {
             user,
             service_principal,
