@@ -79,42 +79,6 @@ impl Access {
 const MAX_DEVICE_TOKEN_LIFETIME: i64 = 600;
 const DEVICE_CLOCK_SKEW: i64 = 60;
 
-/// A registered device's properties, as device filters and controls read them.
-fn device_attributes(d: &serde_json::Value) -> ward_policy::device_filter::DeviceAttributes {
-    use serde_json::Value;
-    let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
-    let list = |k: &str| {
-        d.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
-    };
-    let mut extension_attributes: [Option<String>; 15] = Default::default();
-    for (i, slot) in extension_attributes.iter_mut().enumerate() {
-        *slot = d["extensionAttributes"].get(format!("extensionAttribute{}", i + 1)).and_then(Value::as_str).map(str::to_string);
-    }
-    ward_policy::device_filter::DeviceAttributes {
-        device_id: text("deviceId"),
-        display_name: text("displayName"),
-        manufacturer: text("manufacturer"),
-        model: text("model"),
-        operating_system: text("operatingSystem"),
-        operating_system_version: text("operatingSystemVersion"),
-        enrollment_profile_name: text("enrollmentProfileName"),
-        extension_attributes,
-        device_ownership: text("deviceOwnership"),
-        is_compliant: d.get("isCompliant").and_then(Value::as_bool),
-        is_managed: d.get("isManaged").and_then(Value::as_bool),
-        mdm_app_id: text("mdmAppId"),
-        physical_ids: list("physicalIds"),
-        system_labels: list("systemLabels"),
-        profile_type: text("profileType"),
-        // Graph's device says AzureAd / ServerAd; filters and controls say AzureAD / ServerAD.
-        trust_type: text("trustType").map(|t| match t.as_str() {
-            "AzureAd" => "AzureAD".to_string(),
-            "ServerAd" => "ServerAD".to_string(),
-            _ => t,
-        }),
-    }
-}
-
 /// The country an address was delegated to (ISO 3166-1 alpha-2), from the Regional Internet
 /// Registries' data embedded in the binary; none for private, loopback and unallocated addresses.
 pub fn country_of(ip: std::net::IpAddr) -> Option<&'static str> {
@@ -176,7 +140,7 @@ impl TokenService {
         if !crate::client_assertion::verifies(&key, alg, jwt.signing_input.as_bytes(), &jwt.signature) {
             return refused("signature");
         }
-        let attributes = device_attributes(&doc);
+        let attributes = ward_policy::device_attributes(&doc);
         Some((doc, attributes))
     }
 

@@ -16,6 +16,46 @@ pub use locations::{IpIndex, LocationKind, MAX_RANGES, NamedLocation, location_j
 pub use model::*;
 pub use parse::{MAX_LIST_LEN, PolicyError, merge, parse_policy, policy_json, stored_policy, strip_annotations};
 
+/// A device's properties as filters and device controls read them, from Graph's JSON: a stored
+/// `device` (extension attributes under `extensionAttributes`) or a what-if `deviceInfo` (at the
+/// top level). Graph's device says `AzureAd` / `ServerAd`; rules and controls say `AzureAD` /
+/// `ServerAD`.
+pub fn device_attributes(d: &serde_json::Value) -> device_filter::DeviceAttributes {
+    use serde_json::Value;
+    let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
+    let list = |k: &str| {
+        d.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    };
+    let mut extension_attributes: [Option<String>; 15] = Default::default();
+    for (i, slot) in extension_attributes.iter_mut().enumerate() {
+        let name = format!("extensionAttribute{}", i + 1);
+        *slot =
+            d.get("extensionAttributes").and_then(|e| e.get(&name)).or_else(|| d.get(&name)).and_then(Value::as_str).map(str::to_string);
+    }
+    device_filter::DeviceAttributes {
+        device_id: text("deviceId"),
+        display_name: text("displayName"),
+        manufacturer: text("manufacturer"),
+        model: text("model"),
+        operating_system: text("operatingSystem"),
+        operating_system_version: text("operatingSystemVersion"),
+        enrollment_profile_name: text("enrollmentProfileName"),
+        extension_attributes,
+        device_ownership: text("deviceOwnership"),
+        is_compliant: d.get("isCompliant").and_then(Value::as_bool),
+        is_managed: d.get("isManaged").and_then(Value::as_bool),
+        mdm_app_id: text("mdmAppId"),
+        physical_ids: list("physicalIds"),
+        system_labels: list("systemLabels"),
+        profile_type: text("profileType"),
+        trust_type: text("trustType").map(|t| match t.as_str() {
+            "AzureAd" => "AzureAD".to_string(),
+            "ServerAd" => "ServerAD".to_string(),
+            _ => t,
+        }),
+    }
+}
+
 /// The device platform a `User-Agent` names (an unverified signal, as in Entra), if any.
 pub fn platform_of(user_agent: &str) -> Option<Platform> {
     let has = |s: &str| user_agent.contains(s);

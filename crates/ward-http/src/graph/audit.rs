@@ -119,52 +119,75 @@ async fn list(g: Graph, RawQuery(raw): RawQuery) -> Response {
     if options.select.is_some() || options.orderby.is_some() || options.search.is_some() || options.count.is_some() {
         return unsupported(&g);
     }
-    let top = match options.top.as_deref() {
-        None => 100,
-        Some(t) => match t.parse::<u32>() {
-            Ok(n) if (1..=999).contains(&n) => n,
-            _ => {
-                return g.bad(&format!(
-                    "Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.",
-                    ward_core::validate::clip(t)
-                ));
-            }
-        },
-    };
+    let paging = attempt!(LogPaging::of(&g, &options, "auditLogs/directoryAudits"));
     // One more than the page: whether a next page exists, without an empty last one.
-    let mut q = AuditQuery { limit: top + 1, ..Default::default() };
+    let mut q = AuditQuery { limit: paging.top + 1, before: paging.before, ..Default::default() };
     if let Some(f) = &options.filter {
         attempt!(filter(&g, f, &mut q));
     }
-    let canonical = format!("{}|{}", options.filter.as_deref().unwrap_or(""), top);
-    let key = g.state.keys.mac_key("graph skiptoken");
-    let tenant = g.tenant().to_string();
-    if let Some(token) = options.skiptoken.as_deref() {
-        let position = token
-            .split_once('.')
-            .filter(|(p, mac)| key.verify(&[&tenant, "auditLogs/directoryAudits", &canonical, p], mac))
-            .and_then(|(p, _)| URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| Some((v["at"].as_i64()?, v["id"].as_str()?.parse().ok()?)));
-        match position {
-            Some(p) => q.before = Some(p),
-            None => return g.bad("The $skiptoken is not valid for this request."),
-        }
-    }
     let mut records = attempt!(g.state.directory.audit_records(g.tenant(), &q).await.map_err(|e| g.fail(&e)));
-    let more = records.len() as u32 > top;
-    records.truncate(top as usize);
+    let more = records.len() as u32 > paging.top;
+    records.truncate(paging.top as usize);
+    let last = records.last().map(|r| ((r.activity_date_time.unix_timestamp_nanos() / 1_000) as i64, r.id.to_string()));
     let mut body = json!({ "@odata.context": g.context("auditLogs/directoryAudits"), "value": records });
-    if more && let Some(last) = records.last() {
-        let at = (last.activity_date_time.unix_timestamp_nanos() / 1_000) as i64;
-        let payload = URL_SAFE_NO_PAD.encode(json!({ "at": at, "id": last.id.to_string() }).to_string());
-        let token = format!("{payload}.{}", key.sign(&[&tenant, "auditLogs/directoryAudits", &canonical, &payload]));
-        let filter = options.filter.as_deref().map(|f| format!("$filter={}&", super::list::encode(f))).unwrap_or_default();
-        let token = super::list::encode(&token);
-        body["@odata.nextLink"] =
-            json!(format!("{}/v1.0/auditLogs/directoryAudits?{filter}$top={top}&$skiptoken={token}", g.state.public_url));
+    if more && let Some(last) = last {
+        body["@odata.nextLink"] = json!(paging.next_link(&g, &options, last));
     }
     Json(body).into_response()
+}
+
+/// Paging of a log read newest first (the audit log, the sign-in log): `$top` (1 to 999, 100 by
+/// default) and a `$skiptoken` holding the last record's position (time in microseconds, id),
+/// MAC-bound to the tenant, the log and the query, so it cannot be altered or moved.
+pub(super) struct LogPaging {
+    pub top: u32,
+    pub before: Option<(i64, uuid::Uuid)>,
+    resource: &'static str,
+    canonical: String,
+}
+
+impl LogPaging {
+    pub fn of(g: &Graph, options: &ward_odata::RawOptions, resource: &'static str) -> Result<LogPaging, Response> {
+        let top = match options.top.as_deref() {
+            None => 100,
+            Some(t) => match t.parse::<u32>() {
+                Ok(n) if (1..=999).contains(&n) => n,
+                _ => {
+                    return Err(g.bad(&format!(
+                        "Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.",
+                        ward_core::validate::clip(t)
+                    )));
+                }
+            },
+        };
+        let canonical = format!("{}|{}", options.filter.as_deref().unwrap_or(""), top);
+        let mut paging = LogPaging { top, before: None, resource, canonical };
+        if let Some(token) = options.skiptoken.as_deref() {
+            let key = g.state.keys.mac_key("graph skiptoken");
+            let tenant = g.tenant().to_string();
+            let position = token
+                .split_once('.')
+                .filter(|(p, mac)| key.verify(&[&tenant, resource, &paging.canonical, p], mac))
+                .and_then(|(p, _)| URL_SAFE_NO_PAD.decode(p).ok())
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| Some((v["at"].as_i64()?, v["id"].as_str()?.parse().ok()?)));
+            match position {
+                Some(p) => paging.before = Some(p),
+                None => return Err(g.bad("The $skiptoken is not valid for this request.")),
+            }
+        }
+        Ok(paging)
+    }
+
+    /// The next page's link, after the record at `(at, id)`.
+    pub fn next_link(&self, g: &Graph, options: &ward_odata::RawOptions, (at, id): (i64, String)) -> String {
+        let key = g.state.keys.mac_key("graph skiptoken");
+        let tenant = g.tenant().to_string();
+        let payload = URL_SAFE_NO_PAD.encode(json!({ "at": at, "id": id }).to_string());
+        let token = format!("{payload}.{}", key.sign(&[&tenant, self.resource, &self.canonical, &payload]));
+        let filter = options.filter.as_deref().map(|f| format!("$filter={}&", super::list::encode(f))).unwrap_or_default();
+        format!("{}/v1.0/{}?{filter}$top={}&$skiptoken={}", g.state.public_url, self.resource, self.top, super::list::encode(&token))
+    }
 }
 
 async fn one(g: Graph, Path(id): Path<String>) -> Response {

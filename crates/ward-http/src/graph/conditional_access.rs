@@ -278,7 +278,7 @@ fn what_if(body: &serde_json::Map<String, Value>) -> Result<(ward_directory::Wha
         .or_else(|| ip.and_then(ward_auth::access::country_of).map(str::to_string));
     let device = match conditions.get("deviceInfo") {
         None | Some(Value::Null) => None,
-        Some(d) => Some(Some(device_info(d)?)),
+        Some(d) => Some(Some(ward_policy::device_attributes(d))),
     };
     let device_code_flow = conditions
         .get("authenticationFlow")
@@ -302,36 +302,6 @@ fn what_if(body: &serde_json::Map<String, Value>) -> Result<(ward_directory::Wha
     };
     let applied_only = body.get("appliedPoliciesOnly").and_then(Value::as_bool).unwrap_or(false);
     Ok((input, applied_only))
-}
-
-/// Graph's `deviceInfo` (what a device filter reads) as the evaluator's device attributes.
-fn device_info(d: &Value) -> Result<ward_policy::device_filter::DeviceAttributes, String> {
-    let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
-    let mut extension_attributes: [Option<String>; 15] = Default::default();
-    for (i, slot) in extension_attributes.iter_mut().enumerate() {
-        *slot = text(&format!("extensionAttribute{}", i + 1));
-    }
-    let list = |k: &str| {
-        d.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
-    };
-    Ok(ward_policy::device_filter::DeviceAttributes {
-        device_id: text("deviceId"),
-        display_name: text("displayName"),
-        manufacturer: text("manufacturer"),
-        model: text("model"),
-        operating_system: text("operatingSystem"),
-        operating_system_version: text("operatingSystemVersion"),
-        enrollment_profile_name: text("enrollmentProfileName"),
-        extension_attributes,
-        device_ownership: text("deviceOwnership"),
-        is_compliant: d.get("isCompliant").and_then(Value::as_bool),
-        is_managed: d.get("isManaged").and_then(Value::as_bool),
-        mdm_app_id: text("mdmAppId"),
-        physical_ids: list("physicalIds"),
-        system_labels: list("systemLabels"),
-        profile_type: text("profileType"),
-        trust_type: text("trustType"),
-    })
 }
 
 /// `POST /identity/conditionalAccess/evaluate` (What If): every policy (or only those that would

@@ -2,7 +2,7 @@
 //! SIEM connectors use (time range, user, app, status, conditional access status), paged with a
 //! skip token bound to the query. Records of this node still queued are stored before reading.
 
-use super::audit::{instant, literal, split_and, unsupported_with};
+use super::audit::{LogPaging, instant, literal, split_and, unsupported_with};
 use super::{Graph, attempt};
 use crate::graph_authz::Op;
 use axum::Json;
@@ -10,9 +10,7 @@ use axum::Router;
 use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::json;
 use ward_core::sign_in_log::SignInQuery;
 
 pub fn routes() -> Router<crate::AppState> {
@@ -70,51 +68,21 @@ async fn list(g: Graph, RawQuery(raw): RawQuery) -> Response {
     if options.select.is_some() || options.orderby.is_some() || options.search.is_some() || options.count.is_some() {
         return unsupported_with(&g, SUPPORTED);
     }
-    let top = match options.top.as_deref() {
-        None => 100,
-        Some(t) => match t.parse::<u32>() {
-            Ok(n) if (1..=999).contains(&n) => n,
-            _ => {
-                return g.bad(&format!(
-                    "Invalid page size specified: '{}'. Must be between 1 and 999 inclusive.",
-                    ward_core::validate::clip(t)
-                ));
-            }
-        },
-    };
-    let mut q = SignInQuery { limit: top + 1, ..Default::default() };
+    let paging = attempt!(LogPaging::of(&g, &options, "auditLogs/signIns"));
+    let mut q = SignInQuery { limit: paging.top + 1, before: paging.before, ..Default::default() };
     if let Some(f) = &options.filter {
         attempt!(filter(&g, f, &mut q));
     }
-    let canonical = format!("{}|{}", options.filter.as_deref().unwrap_or(""), top);
-    let key = g.state.keys.mac_key("graph skiptoken");
-    let tenant = g.tenant().to_string();
-    if let Some(token) = options.skiptoken.as_deref() {
-        let position = token
-            .split_once('.')
-            .filter(|(p, mac)| key.verify(&[&tenant, "auditLogs/signIns", &canonical, p], mac))
-            .and_then(|(p, _)| URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| Some((v["at"].as_i64()?, v["id"].as_str()?.parse().ok()?)));
-        match position {
-            Some(p) => q.before = Some(p),
-            None => return g.bad("The $skiptoken is not valid for this request."),
-        }
-    }
     let mut records = attempt!(g.state.tokens.sign_ins(g.tenant(), &q).await.map_err(|e| g.fail(&e.into())));
-    let more = records.len() as u32 > top;
-    records.truncate(top as usize);
-    let mut body = json!({ "@odata.context": g.context("auditLogs/signIns"), "value": records });
+    let more = records.len() as u32 > paging.top;
+    records.truncate(paging.top as usize);
     let position = records.last().and_then(|r| {
         let at = time::OffsetDateTime::parse(r["createdDateTime"].as_str()?, &time::format_description::well_known::Rfc3339).ok()?;
         Some(((at.unix_timestamp_nanos() / 1_000) as i64, r["id"].as_str()?.to_string()))
     });
-    if more && let Some((at, id)) = position {
-        let payload = URL_SAFE_NO_PAD.encode(json!({ "at": at, "id": id }).to_string());
-        let token = format!("{payload}.{}", key.sign(&[&tenant, "auditLogs/signIns", &canonical, &payload]));
-        let filter = options.filter.as_deref().map(|f| format!("$filter={}&", super::list::encode(f))).unwrap_or_default();
-        body["@odata.nextLink"] =
-            json!(format!("{}/v1.0/auditLogs/signIns?{filter}$top={top}&$skiptoken={}", g.state.public_url, super::list::encode(&token)));
+    let mut body = json!({ "@odata.context": g.context("auditLogs/signIns"), "value": records });
+    if more && let Some(last) = position {
+        body["@odata.nextLink"] = json!(paging.next_link(&g, &options, last));
     }
     Json(body).into_response()
 }
