@@ -501,6 +501,18 @@ async fn what_if_explains_each_policy_through_graph_and_the_cli() {
     assert_eq!(out["outcome"], "allow");
     let bad = run(ward(d).args(["policy", "what-if", "--user", &s.upn, "--app", &s.native, "--platform", "amiga", "--data-dir", "data"]));
     assert!(!bad.status.success() && stderr(&bad).contains("--platform: 'amiga'"), "{}", stderr(&bad));
+    let unknown = "0a0a0a0a-0000-4000-8000-000000000000";
+    let bad = run(ward(d).args(["policy", "what-if", "--user", &s.upn, "--app", &s.native, "--device", unknown, "--data-dir", "data"]));
+    assert!(!bad.status.success() && stderr(&bad).contains("no device with deviceId"), "{}", stderr(&bad));
+    // Policies from a file: what Graph refuses, the command line refuses too.
+    std::fs::write(d.join("broken.json"), "{ not json").unwrap();
+    let bad = run(ward(d).args(["policy", "create", "--file", "broken.json", "--data-dir", "data"]));
+    assert!(!bad.status.success() && stderr(&bad).contains("is not JSON"), "{}", stderr(&bad));
+    std::fs::write(d.join("odd.json"), r#"{"displayName": "x", "state": "sometimes", "conditions": {}}"#).unwrap();
+    let bad = run(ward(d).args(["policy", "create", "--file", "odd.json", "--data-dir", "data"]));
+    assert!(!bad.status.success() && stderr(&bad).contains("unknown variant `sometimes`"), "{}", stderr(&bad));
+    let listed = ok(ward(d).args(["policy", "list", "--data-dir", "data"]));
+    assert_eq!(listed.lines().count(), 3, "nothing was added: {listed}");
 }
 
 /// A policy that would lock out every Global Administrator, or the administrator creating it, is

@@ -138,6 +138,14 @@ async fn a_compliant_registered_device_proves_itself_and_only_its_manager_sets_c
 
     let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
     assert!(!code.is_empty());
+    // What-if with the registered device: its compliance as the registry has it.
+    let what_if = |extra: &[&str]| {
+        let mut args = vec!["policy", "what-if", "--user", s.upn.as_str(), "--app", s.web.as_str(), "--data-dir", "data"];
+        args.extend_from_slice(extra);
+        ok(ward(s._dir.path()).args(args))
+    };
+    assert!(what_if(&["--device", device_id]).trim_end().ends_with("outcome: allow"));
+    assert!(what_if(&[]).contains("outcome: denied: requires compliantDevice"), "{}", what_if(&[]));
 
     // Proofs that do not count: another key, expired, too long, for another tenant.
     let stranger = device_key();

@@ -64,6 +64,9 @@ pub enum PolicyCommand {
         sign_in_risk: Option<String>,
         #[arg(long)]
         user_risk: Option<String>,
+        /// A registered device (its deviceId): its properties, as the registry has them.
+        #[arg(long, conflicts_with_all = ["device_compliant", "device_trust_type"])]
+        device: Option<uuid::Uuid>,
         /// The device is registered and compliant (true) or not (false); unset: unknown.
         #[arg(long)]
         device_compliant: Option<bool>,
@@ -125,6 +128,7 @@ pub async fn policies(config: &Config, command: PolicyCommand) -> Result<()> {
             client_app_type,
             sign_in_risk,
             user_risk,
+            device,
             device_compliant,
             device_trust_type,
             amr,
@@ -137,9 +141,14 @@ pub async fn policies(config: &Config, command: PolicyCommand) -> Result<()> {
                 (None, Some(sp)) => WhatIfSubject::ServicePrincipal(sp),
                 (None, None) => return Err(anyhow!("--user or --service-principal is required")),
             };
-            let device = match (device_compliant, device_trust_type) {
-                (None, None) => None,
-                (compliant, trust) => Some(Some(ward_policy::device_filter::DeviceAttributes {
+            let device = match (device, device_compliant, device_trust_type) {
+                (Some(id), _, _) => {
+                    let doc =
+                        directory.device_by_device_id(t, id).await?.ok_or_else(|| anyhow!("no device with deviceId {id} is registered"))?;
+                    Some(Some(ward_policy::device_attributes(&doc)))
+                }
+                (None, None, None) => None,
+                (None, compliant, trust) => Some(Some(ward_policy::device_filter::DeviceAttributes {
                     is_compliant: compliant,
                     is_managed: compliant,
                     trust_type: trust,
