@@ -167,10 +167,10 @@ impl TokenService {
         let upgraded = match claims["sid"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()) {
             None => None,
             Some(sid) => {
-                let recent = self.directory.store().sessions_of(tenant.id, user.id, 100).await.map_err(|_| SignInError::Unavailable)?;
+                let found = self.directory.store().session_by_id(tenant.id, sid).await.map_err(|_| SignInError::Unavailable)?;
                 let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
-                let live = recent.into_iter().find(|s| {
-                    s.id == sid
+                let live = found.filter(|s| {
+                    s.user_id == user.id
                         && s.ended_at.is_none()
                         && s.expires_at > now
                         && s.idle_until.is_none_or(|i| i > now)

@@ -445,6 +445,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_session(&self, session: &StoredSession) -> StoreResult<()>;
     async fn session_by_secret_hash(&self, secret_hash: &str) -> StoreResult<Option<StoredSession>>;
+    /// A session by its id, in `tenant`.
+    async fn session_by_id(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<Option<StoredSession>>;
     /// Slides a live session's idle expiry to `idle_until` (never past its absolute expiry).
     async fn touch_session(&self, id: uuid::Uuid, idle_until: OffsetDateTime) -> StoreResult<()>;
     /// Ends a session and revokes every grant that came from it, in one transaction.

@@ -816,6 +816,17 @@ impl Store for SqlStore {
         rows.first().map(session_from).transpose()
     }
 
+    async fn session_by_id(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<Option<StoredSession>> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent FROM sign_in_sessions WHERE id = $1 AND tenant_id = $2",
+                args![id.to_string(), tenant.to_string()],
+            )
+            .await?;
+        rows.first().map(session_from).transpose()
+    }
+
     async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>> {
         let rows = self
             .db

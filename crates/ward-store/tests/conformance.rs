@@ -700,6 +700,18 @@ async fn grants_and_single_use_handles(store: S) {
     store.touch_session(session.id, now() + time::Duration::hours(20)).await.unwrap();
     assert_eq!(idle(store.session_by_secret_hash("session-hash").await.unwrap()), session.expires_at);
     store.touch_session(session.id, now() + time::Duration::hours(1)).await.unwrap();
+    // By id, in its tenant only.
+    assert_eq!(store.session_by_id(t, session.id).await.unwrap().map(|s| s.id), Some(session.id));
+    assert_eq!(store.session_by_id(TenantId::from_uuid(Uuid::new_v4()), session.id).await.unwrap(), None);
+    // A policy's persistent-browser control: persistence and the idle limit with it, never past
+    // the absolute end.
+    store.set_session_persistence(session.id, false, now() + time::Duration::minutes(45)).await.unwrap();
+    let changed = store.session_by_id(t, session.id).await.unwrap().unwrap();
+    assert_eq!((changed.persistent, changed.idle_until), (false, Some(now() + time::Duration::minutes(45))));
+    store.set_session_persistence(session.id, true, now() + time::Duration::days(7)).await.unwrap();
+    let changed = store.session_by_id(t, session.id).await.unwrap().unwrap();
+    assert_eq!((changed.persistent, changed.idle_until), (true, Some(session.expires_at)));
+    store.touch_session(session.id, now() + time::Duration::hours(1)).await.unwrap();
     let session = store.session_by_secret_hash("session-hash").await.unwrap().unwrap();
 
     let grant = |session_id| StoredGrant {
