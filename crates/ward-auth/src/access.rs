@@ -365,6 +365,25 @@ impl TokenService {
         refused.map_or(Ok(()), Err)
     }
 
+    /// Conditional access for a device-code sign-in the person is about to approve in their
+    /// browser (the device's app, as a native client, for the resource it asked for): asked here,
+    /// a step-up can happen in the browser, before the device polls.
+    pub async fn device_access(
+        &self,
+        tenant: &Tenant,
+        session: &ward_core::store::StoredSession,
+        user: &User,
+        pending: &crate::grants::device::PendingDevice,
+    ) -> Result<Access, OAuthError> {
+        let head = self.tenant(&tenant.id.to_string()).await?.head;
+        let sp = self
+            .directory
+            .service_principal_by_app_id(tenant.id, pending.app.app_id)
+            .await
+            .map_err(|_| OAuthError::temporarily_unavailable())?;
+        self.access_for_user(tenant, head, user, &sp, true, Some(pending.resource.app_id), &session.amr, Flow::DeviceCode).await
+    }
+
     /// Conditional access for a workload identity's token (client credentials).
     pub async fn access_for_app(
         &self,

@@ -154,7 +154,7 @@ pub(crate) async fn device_code_entered(
     if !state.tokens.check_csrf("device", binding, get("csrf_token")) {
         return error_page(403, "Sign in on your device", "This form has expired or did not come from this site. Go back and try again.");
     }
-    let (t, session, _) = match device_session(&state, &tenant, &headers, get("user_code")).await {
+    let (t, session, user) = match device_session(&state, &tenant, &headers, get("user_code")).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -171,6 +171,35 @@ pub(crate) async fn device_code_entered(
         }
         Err(e) => return error_page(e.status, "Sign in on your device", &e.description),
     };
+    // Conditional access here, in the browser, where the person can still be asked for more.
+    let access = match state.tokens.device_access(&t, &session, &user, &pending).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e.status, "Sign in on your device", &e.description),
+    };
+    match &access.decision {
+        ward_policy::Decision::Allow => {}
+        ward_policy::Decision::Interrupt(needs)
+            if needs.first() == Some(&ward_policy::Need::Strength(ward_policy::StrengthLevel::Multifactor)) =>
+        {
+            let (binding, fresh) = csrf_binding(&state, &headers);
+            let back = device_url(&tenant, &pending.user_code);
+            return match state.tokens.step_up(&t, &session, &user, &binding).await {
+                Ok(Some(p)) => {
+                    crate::mfa_pages::otp_page(&state, &tenant, &back, &p.token, (&binding, fresh), None, StatusCode::OK, self_only_csp())
+                }
+                Ok(None) => error_page(
+                    403,
+                    "Sign in on your device",
+                    "Your organization requires a second verification for this app, and your account has no authenticator app. Sign in again with a passkey.",
+                ),
+                Err(_) => error_page(503, "Sign in on your device", "Ward cannot sign you in right now. Try again shortly."),
+            };
+        }
+        _ => {
+            let why = access.token_error(&pending.resource.display_name).map(|e| e.description).unwrap_or_default();
+            return error_page(403, "You cannot access this right now", &why);
+        }
+    }
     let (binding, fresh) = csrf_binding(&state, &headers);
     let token = state.tokens.csrf_token(&format!("device-confirm:{}", session.id), &binding);
     let items: String = pending

@@ -148,7 +148,7 @@ pub(crate) async fn step_up(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn otp_page(
+pub(crate) fn otp_page(
     state: &AppState,
     tenant: &str,
     cont: &str,

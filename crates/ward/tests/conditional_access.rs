@@ -882,3 +882,46 @@ async fn removing_ones_own_method_through_graph_needs_the_second_factor() {
         token_after(s.follow_to_client(&mut b, done).await.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string()).await;
     assert_eq!(call(s, &strong, "DELETE", &path, None).await.0, 204);
 }
+
+/// A device-code sign-in under a policy requiring MFA, with security defaults off: the password
+/// signs in on the phone, the code entered there is met by the step-up (the authenticator's
+/// code), and the device gets tokens that say so. A block for the device's app stops it there.
+#[tokio::test]
+async fn a_device_code_sign_in_steps_up_in_the_browser() {
+    let a = api("Policy.ReadWrite.ConditionalAccess").await;
+    let s = &a.s;
+    settings(s, &["--security-defaults", "false"]);
+    let secret = s.enroll_authenticator(&mut Browser::new()).await;
+    let mfa = json!({"displayName": "MFA for the native tool", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": [s.native]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}});
+    let (_, policy) = a.call("POST", POLICIES, Some(mfa)).await;
+    let start = s.device_start("openid").await;
+    let code = start["user_code"].as_str().unwrap();
+    let verification = start["verification_uri"].as_str().unwrap().replace("localhost", "127.0.0.1");
+    let mut phone = Browser::new();
+    let page = phone.get(&verification).await;
+    let signed = phone.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(signed.status, 303, "the password alone signs in (security defaults off)");
+    let entry = phone.get(&format!("{}{}", s.base(), signed.location.unwrap())).await;
+    let otp = phone.submit(&s.base(), &entry, &[("user_code", code)]).await;
+    assert!(otp.body.contains("autocomplete=\"one-time-code\""), "the step-up, before the device is approved: {}", otp.body);
+    let stepped = phone.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(stepped.status, 303, "{}", stepped.body);
+    let entry = phone.get(&format!("{}{}", s.base(), stepped.location.unwrap())).await;
+    let confirm = phone.submit(&s.base(), &entry, &[("user_code", code)]).await;
+    let done = phone.submit(&s.base(), &confirm, &[("decision", "approve")]).await;
+    assert!(done.body.contains("You have signed in on your device"), "{}", done.body);
+    let (status, t) = s.device_poll(&start).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(s.verify(t["id_token"].as_str().unwrap(), &s.native, "JWT").await["amr"], json!(["pwd", "otp", "mfa"]));
+
+    // Blocked for the app: the phone says so, with Entra's code.
+    let block = json!({"state": "enabled", "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    assert_eq!(a.call("PATCH", &format!("{POLICIES}/{}", policy["id"].as_str().unwrap()), Some(block)).await.0, 204);
+    let start = s.device_start("openid").await;
+    let entry = phone.get(&verification).await;
+    let refused = phone.submit(&s.base(), &entry, &[("user_code", start["user_code"].as_str().unwrap())]).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("AADSTS53003"), "{}", refused.body);
+}
