@@ -22,23 +22,9 @@ const TEXT: [&str; 8] = [
     "profileType",
     "deviceOwnership",
 ];
-const WRITABLE: [&str; 15] = [
-    "accountEnabled",
-    "displayName",
-    "operatingSystem",
-    "operatingSystemVersion",
-    "manufacturer",
-    "model",
-    "enrollmentProfileName",
-    "profileType",
-    "deviceOwnership",
-    "trustType",
-    "extensionAttributes",
-    "physicalIds",
-    "systemLabels",
-    "isCompliant",
-    "isManaged",
-];
+/// Written by PATCH besides the text properties (and compliance only by the device's manager).
+const OTHER_WRITABLE: [&str; 7] =
+    ["accountEnabled", "trustType", "extensionAttributes", "physicalIds", "systemLabels", "isCompliant", "isManaged"];
 /// What only the device's management app may change.
 pub const COMPLIANCE: [&str; 2] = ["isCompliant", "isManaged"];
 
@@ -74,7 +60,7 @@ fn apply(doc: &mut Map<String, Value>, patch: &Map<String, Value>) -> Result<()>
         if k.starts_with('@') {
             continue;
         }
-        if !WRITABLE.contains(&k.as_str()) {
+        if !TEXT.contains(&k.as_str()) && !OTHER_WRITABLE.contains(&k.as_str()) {
             return Err(invalid("device", format!("'{}' cannot be written on a device", ward_core::validate::clip(k))));
         }
         match k.as_str() {

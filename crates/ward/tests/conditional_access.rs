@@ -18,17 +18,6 @@ impl Api {
     }
 }
 
-async fn call(s: &Setup, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = http().request(method.parse().unwrap(), format!("{}{path}", s.base())).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
-}
-
 async fn api(permission: &str) -> Api {
     let s = setup();
     s.grant_web(permission);

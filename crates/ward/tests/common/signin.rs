@@ -300,6 +300,18 @@ impl Setup {
 }
 
 /// The `code` parameter of a redirect to a client.
+/// A Graph call with a bearer token: the status and the JSON answer (`null` when empty).
+pub async fn call(s: &Setup, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = http().request(method.parse().unwrap(), format!("{}{path}", s.base())).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+}
+
 pub fn code_of(location: &str) -> String {
     let q: Vec<(String, String)> = serde_urlencoded::from_str(location.split_once('?').map_or("", |(_, q)| q)).unwrap();
     q.into_iter().find(|(k, _)| k == "code").map(|(_, v)| v).unwrap_or_else(|| panic!("no code in {location}"))
