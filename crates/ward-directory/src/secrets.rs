@@ -90,7 +90,7 @@ fn with_argon2_memory<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> 
     let result = f(&mut memory[..blocks]);
     if memory.len() <= KEEP_AT_MOST {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) {
+        if pool.len() < cores() {
             pool.push(memory);
         }
     }
@@ -110,7 +110,14 @@ pub async fn verify_password_off_thread(password: &str, stored: String) -> bool 
 /// One Argon2id computation per core at a time, hashing and checking alike.
 fn argon2_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(cores()))
+}
+
+/// The cores this process may use, read once: `available_parallelism` reads the cgroup's files
+/// on every call (several opens a password check, seen in the sign-in benchmark's profile).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 }
 
 /// `hash_password` on a blocking thread (the salt is drawn here, from `rng`), for the same reason.

@@ -1,12 +1,20 @@
 //! The SQLite backend: one file in the data directory, WAL, full fsync on commit.
+//!
+//! Statements run on the calling thread (rusqlite), not on a driver thread behind a channel: a
+//! read from SQLite's page cache takes microseconds, less than the two context switches a hand-off
+//! costs (the sign-in benchmark counted ~80 switches a sign-in with one per statement). What can
+//! wait long leaves the async workers: a commit (its fsync), a write lock held by another process,
+//! and the directory's assembled queries, which may walk many index rows.
 
-use crate::sql::{Arg, Db, Migration, Row, Tx, Val, map_err};
+use crate::sql::{Arg, Db, Migration, Row, Tx, Val};
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row as _, Sqlite, SqlitePool, Transaction, TypeInfo, ValueRef};
-use std::path::Path;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, ffi};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use ward_core::store::StoreResult;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use ward_core::store::{StoreError, StoreResult};
 
 pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "directory", sql: include_str!("../migrations/sqlite/0001_directory.sql") },
@@ -25,86 +33,204 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 14, name: "sign_in_log", sql: include_str!("../migrations/sqlite/0014_sign_in_log.sql") },
 ];
 
+/// How long a write waits for another process (the CLI beside a running server) to release
+/// the database's write lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// Idle read connections kept open; more are opened when more statements run at once.
+const KEEP_READERS: usize = 8;
+
 pub struct SqliteDb {
-    pool: SqlitePool,
+    inner: Arc<Inner>,
     /// The WAL index (`ward.db-shm`), opened read-only on first use.
-    shm_path: std::path::PathBuf,
-    shm: std::sync::Mutex<Option<(std::fs::File, u64)>>,
+    shm_path: PathBuf,
+    shm: Mutex<Option<(std::fs::File, u64)>>,
+}
+
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    /// The one connection that writes, between transactions.
+    writer: Mutex<Option<Connection>>,
+    /// One write transaction at a time in this process, waiting in turn (FIFO) instead of in
+    /// SQLite's busy handler, which sleeps.
+    write_turn: Arc<Semaphore>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens a connection with the settings every connection needs. Connections, once open, stay
+/// open for the life of the store, so the WAL index does too.
+fn connect(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(map_err)?;
+    conn.busy_timeout(LOCK_WAIT).map_err(map_err)?;
+    // FULL: an acknowledged write survives power loss, not only a crash of the process.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
 }
 
 impl SqliteDb {
     pub async fn open(path: &Path) -> StoreResult<SqliteDb> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: an acknowledged write survives power loss, not only a crash of the process.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Other processes (the CLI beside a running server) wait for the write lock.
-            .busy_timeout(Duration::from_secs(10));
-        // Connections, once open, stay open (no idle timeout, no maximum lifetime), so the WAL
-        // index lives as long as this store. (Not `min_connections`: its background connect races
-        // the first connection's switch to WAL mode, which SQLite answers with "database is locked".)
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .idle_timeout(None)
-            // sqlx would otherwise retire connections after 30 minutes; the last one closing lets
-            // SQLite delete and later recreate the WAL index.
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(map_err)?;
+        // The first connection switches the file to WAL before any other connection exists.
+        let writer = connect(path)?;
+        let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(map_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!("SQLite refused WAL mode for {} (it stays in {mode})", path.display())));
+        }
+        let inner = Inner {
+            path: path.to_path_buf(),
+            readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(Some(writer)),
+            write_turn: Arc::new(Semaphore::new(1)),
+        };
         let mut shm_path = path.as_os_str().to_owned();
         shm_path.push("-shm");
-        Ok(SqliteDb { pool, shm_path: shm_path.into(), shm: std::sync::Mutex::new(None) })
+        Ok(SqliteDb { inner: Arc::new(inner), shm_path: shm_path.into(), shm: Mutex::new(None) })
     }
 }
 
-fn bind<'q>(
-    mut q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
-    for a in args {
-        q = match a {
-            Arg::Int(v) => q.bind(v),
-            Arg::Text(v) => q.bind(v),
+impl Inner {
+    /// Runs `f` on an idle read connection (opening one if none is idle).
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+        let idle = locked(&self.readers).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => connect(&self.path)?,
         };
-    }
-    q
-}
-
-fn decode(row: &SqliteRow) -> StoreResult<Row> {
-    let mut out = Vec::with_capacity(row.columns().len());
-    for i in 0..row.columns().len() {
-        let raw = row.try_get_raw(i).map_err(map_err)?;
-        if raw.is_null() {
-            out.push(Val::Null);
-            continue;
+        let result = f(&conn);
+        let mut readers = locked(&self.readers);
+        if readers.len() < KEEP_READERS {
+            readers.push(conn);
         }
-        let v = match raw.type_info().name() {
-            "INTEGER" => Val::Int(row.try_get::<i64, _>(i).map_err(map_err)?),
-            _ => Val::Text(row.try_get::<String, _>(i).map_err(map_err)?),
-        };
-        out.push(v);
+        result
     }
-    Ok(Row(out))
 }
 
-struct SqliteTx(Transaction<'static, Sqlite>);
+/// Maps a driver error: constraint violations become typed errors, everything else means the
+/// store is unavailable.
+fn map_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => return StoreError::UniqueViolation(String::new()),
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::NotFound { kind: "object".into(), id: String::new() },
+            _ => {}
+        }
+    }
+    StoreError::Unavailable(e.to_string())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// Binds `args` the way the SQL is written for both dialects: `$n` is the n-th argument, wherever
+/// and however often it appears; SQLite itself numbers named parameters by first appearance.
+fn bind(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> StoreResult<()> {
+    for i in 1..=stmt.parameter_count() {
+        let n = stmt.parameter_name(i).and_then(|name| name.strip_prefix(['$', '?'])).and_then(|d| d.parse::<usize>().ok()).unwrap_or(i);
+        let arg = n
+            .checked_sub(1)
+            .and_then(|k| args.get(k))
+            .ok_or_else(|| StoreError::Unavailable(format!("statement parameter ${n} has no argument")))?;
+        match arg {
+            Arg::Int(v) => stmt.raw_bind_parameter(i, v),
+            Arg::Text(v) => stmt.raw_bind_parameter(i, v.as_deref()),
+        }
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn query(conn: &Connection, sql: &str, args: &[Arg]) -> StoreResult<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    bind(&mut stmt, args)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(map_err)? {
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            values.push(match r.get_ref(i).map_err(map_err)? {
+                ValueRef::Null => Val::Null,
+                ValueRef::Integer(n) => Val::Int(n),
+                ValueRef::Real(f) => Val::Text(f.to_string()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Val::Text(String::from_utf8(t.to_vec()).map_err(|_| StoreError::Corrupt(format!("column {i} is not UTF-8")))?)
+                }
+            });
+        }
+        out.push(Row(values));
+    }
+    Ok(out)
+}
+
+fn exec(conn: &Connection, sql: &str, args: &[Arg]) -> StoreResult<u64> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    bind(&mut stmt, args)?;
+    let mut rows = stmt.raw_query();
+    while rows.next().map_err(map_err)?.is_some() {}
+    drop(rows);
+    Ok(conn.changes())
+}
+
+async fn off_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> StoreResult<R> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Unavailable(format!("a store task failed: {e}")))
+}
+
+/// A write transaction: the writer connection, taken out of its slot, and this process's turn to
+/// write. Dropped without `commit`, it rolls back and puts the connection back.
+struct SqliteTx {
+    conn: Option<Connection>,
+    inner: Arc<Inner>,
+    turn: Option<OwnedSemaphorePermit>,
+}
+
+impl SqliteTx {
+    fn conn(&self) -> StoreResult<&Connection> {
+        self.conn.as_ref().ok_or_else(|| StoreError::Unavailable("the transaction has ended".into()))
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A connection whose rollback failed is closed instead (closing rolls back).
+            if conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok() {
+                *locked(&self.inner.writer) = Some(conn);
+            }
+        }
+        // `turn` is released after this, with the connection back in its slot.
+    }
+}
 
 #[async_trait]
 impl Tx for SqliteTx {
     async fn exec(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
-        let r = bind(sqlx::query(sql), args).execute(&mut *self.0).await.map_err(map_err)?;
-        Ok(r.rows_affected())
+        exec(self.conn()?, sql, &args)
     }
     async fn rows(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
-        let rows = bind(sqlx::query(sql), args).fetch_all(&mut *self.0).await.map_err(map_err)?;
-        rows.iter().map(decode).collect()
+        query(self.conn()?, sql, &args)
     }
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.0.commit().await.map_err(map_err)
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        let conn = self.conn.take().ok_or_else(|| StoreError::Unavailable("the transaction has ended".into()))?;
+        let (inner, turn) = (self.inner.clone(), self.turn.take());
+        // The fsync happens here, off the async workers. The connection goes back to its slot
+        // before the turn is released, so the next writer finds it.
+        off_thread(move || {
+            let result = conn.execute_batch("COMMIT").map_err(map_err);
+            if conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok() {
+                *locked(&inner.writer) = Some(conn);
+            }
+            drop(turn);
+            result
+        })
+        .await?
     }
 }
 
@@ -114,17 +240,44 @@ impl Db for SqliteDb {
         "sqlite"
     }
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
+        let turn =
+            self.inner.write_turn.clone().acquire_owned().await.map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
+        let idle = locked(&self.inner.writer).take();
+        let conn = match idle {
+            Some(c) => c,
+            None => connect(&self.inner.path)?,
+        };
         // IMMEDIATE takes the write lock now, so a transaction never fails late on lock upgrade.
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
-        Ok(Box::new(SqliteTx(tx)))
+        // Within this process the turn makes the lock free; only another process can hold it, and
+        // then the wait happens off the async workers.
+        conn.busy_timeout(Duration::ZERO).map_err(map_err)?;
+        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        let conn = match began {
+            Ok(()) => conn,
+            Err(e) if is_busy(&e) => {
+                let (conn, began) = off_thread(move || {
+                    let began = conn.busy_timeout(LOCK_WAIT).and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"));
+                    (conn, began)
+                })
+                .await?;
+                began.map_err(map_err)?;
+                conn
+            }
+            Err(e) => {
+                *locked(&self.inner.writer) = Some(conn);
+                return Err(map_err(e));
+            }
+        };
+        conn.busy_timeout(LOCK_WAIT).map_err(map_err)?;
+        Ok(Box::new(SqliteTx { conn: Some(conn), inner: self.inner.clone(), turn: Some(turn) }))
     }
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
-        let rows = bind(sqlx::query(sql), args).fetch_all(&self.pool).await.map_err(map_err)?;
-        rows.iter().map(decode).collect()
+        self.inner.read(|conn| query(conn, sql, &args))
     }
     async fn rows_assembled(&self, sql: crate::sql::Assembled, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql.into_string())), args).fetch_all(&self.pool).await.map_err(map_err)?;
-        rows.iter().map(decode).collect()
+        let inner = self.inner.clone();
+        let sql = sql.into_string();
+        off_thread(move || inner.read(|conn| query(conn, &sql, &args))).await?
     }
     /// The WAL-index header (https://www.sqlite.org/walformat.html §2.2.1): every committing
     /// writer, in any process, updates it (change counter, last frame, checksums), writing its
@@ -171,6 +324,71 @@ impl Db for SqliteDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `$n` is the n-th argument wherever it appears, repeated or out of order (SQLite alone would
+    /// number `$2 … $1` by first appearance).
+    #[tokio::test]
+    async fn numbered_parameters_bind_by_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("ward.db")).await.unwrap();
+        let rows = db.rows("SELECT $2, $1, $2 || $1, $3", crate::sql::args!["a", "b", None::<i64>]).await.unwrap();
+        assert_eq!(rows[0].0, vec![Val::Text("b".into()), Val::Text("a".into()), Val::Text("ba".into()), Val::Null]);
+        let missing = db.rows("SELECT $1, $2", crate::sql::args!["only one"]).await;
+        assert!(matches!(missing, Err(StoreError::Unavailable(ref m)) if m.contains("$2")), "{missing:?}");
+    }
+
+    /// Another process holding the write lock (the CLI beside a running server) makes a write
+    /// wait for it, off the async workers, instead of failing at once; and writers of this process
+    /// take turns.
+    #[tokio::test]
+    async fn a_write_waits_for_another_process_and_writers_take_turns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ward.db");
+        let db = SqliteDb::open(&path).await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        tx.exec("CREATE TABLE t (n INTEGER)", vec![]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1);").unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            held.recv().unwrap();
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let waiting = tokio::spawn(async move {
+            let mut tx = db.begin_write().await.unwrap();
+            // It began after the other process committed, so it sees that row.
+            let n = tx.rows("SELECT count(*) FROM t", vec![]).await.unwrap()[0].int(0).unwrap();
+            tx.exec("INSERT INTO t VALUES (2)", vec![]).await.unwrap();
+            tx.commit().await.unwrap();
+            (db, n)
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the write did not wait for the other process's lock");
+        release.send(()).unwrap();
+        let (db, seen) = waiting.await.unwrap();
+        holder.join().unwrap();
+        assert_eq!(seen, 1);
+
+        // Two writers of this process: the second begins once the first has ended (rolled back).
+        let first = db.begin_write().await.unwrap();
+        let db = Arc::new(db);
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin_write().await.unwrap();
+                tx.exec("INSERT INTO t VALUES (3)", vec![]).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!second.is_finished());
+        drop(first);
+        second.await.unwrap();
+        let rows = db.rows("SELECT n FROM t ORDER BY n", vec![]).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.int(0).unwrap()).collect::<Vec<_>>(), vec![1, 2, 3]);
+    }
 
     /// The cycle check must look ancestors up through the member index. A plan that scans `links`
     /// makes every nesting cost time proportional to the whole table (seen at 100k groups).

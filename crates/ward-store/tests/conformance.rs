@@ -878,13 +878,9 @@ async fn reopening_is_idempotent_and_refuses_an_unknown_migration() {
     assert!(second.tenant(t).await.unwrap().is_some());
     drop(second);
     // Simulate a store migrated by a newer Ward.
-    let url = format!("sqlite://{}", dir.path().join("ward.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("INSERT INTO ward_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let db = rusqlite::Connection::open(dir.path().join("ward.db")).unwrap();
+    db.execute("INSERT INTO ward_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)", []).unwrap();
+    drop(db);
     let err = ward_store::open(&location, now()).await.err().expect("a newer store is refused");
     assert!(err.to_string().contains("newer"), "{err}");
 }
@@ -941,11 +937,9 @@ async fn the_index_migration_indexes_objects_written_before_it() {
     store.commit(t, now(), ops).await.unwrap();
     drop(store);
     // Back to the state of a store from before migration 6.
-    let url = format!("sqlite://{}", dir.path().join("ward.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("DROP TABLE object_index").execute(&pool).await.unwrap();
-    sqlx::query("DELETE FROM ward_migrations WHERE version = 6").execute(&pool).await.unwrap();
-    pool.close().await;
+    let db = rusqlite::Connection::open(dir.path().join("ward.db")).unwrap();
+    db.execute_batch("DROP TABLE object_index; DELETE FROM ward_migrations WHERE version = 6;").unwrap();
+    drop(db);
 
     let store = ward_store::open(&location, now()).await.unwrap();
     let q = ObjectQuery {
