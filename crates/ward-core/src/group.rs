@@ -36,6 +36,9 @@ pub struct Group {
     pub created_date_time: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub deleted_date_time: Option<OffsetDateTime>,
+    /// SCIM's `externalId` (RFC 7643 §3.1); not a Graph property.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -51,6 +54,9 @@ pub struct NewGroup {
     #[serde(default)]
     pub is_assignable_to_role: bool,
     pub visibility: Option<Visibility>,
+    /// Set by SCIM only: never read from a Graph body.
+    #[serde(skip)]
+    pub external_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -62,6 +68,9 @@ pub struct GroupPatch {
     pub mail_nickname: Option<String>,
     pub security_enabled: Option<bool>,
     pub visibility: Option<Visibility>,
+    /// Set by SCIM only: never read from a Graph body.
+    #[serde(skip)]
+    pub external_id: Option<Option<String>>,
 }
 
 impl Group {
@@ -123,6 +132,7 @@ impl Group {
             visibility,
             created_date_time: now,
             deleted_date_time: None,
+            external_id: crate::user::external_id(input.external_id.as_deref())?,
         })
     }
 
@@ -154,6 +164,9 @@ impl Group {
                 return Err(DirectoryError::invalid("visibility", "HiddenMembership can only be set when the group is created"));
             }
             self.visibility = v;
+        }
+        if let Some(v) = patch.external_id {
+            self.external_id = crate::user::external_id(v.as_deref())?;
         }
         Ok(*self != before)
     }

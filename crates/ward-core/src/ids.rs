@@ -70,10 +70,12 @@ pub enum ObjectKind {
     NamedLocation,
     /// Graph's `device`: a registered device, its compliance, and the key it proves itself with.
     Device,
+    /// A long-lived SCIM provisioning token of a tenant: its name, its SHA-256 and its last use.
+    ScimToken,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 10] = [
+    pub const ALL: [ObjectKind; 11] = [
         ObjectKind::User,
         ObjectKind::Group,
         ObjectKind::Application,
@@ -84,6 +86,7 @@ impl ObjectKind {
         ObjectKind::ConditionalAccessPolicy,
         ObjectKind::NamedLocation,
         ObjectKind::Device,
+        ObjectKind::ScimToken,
     ];
 
     /// The name stored in the database and written in the change feed.
@@ -99,6 +102,7 @@ impl ObjectKind {
             ObjectKind::ConditionalAccessPolicy => "conditionalAccessPolicy",
             ObjectKind::NamedLocation => "namedLocation",
             ObjectKind::Device => "device",
+            ObjectKind::ScimToken => "scimToken",
         }
     }
 
@@ -156,10 +160,11 @@ mod tests {
             ObjectKind::ConditionalAccessPolicy => 7,
             ObjectKind::NamedLocation => 8,
             ObjectKind::Device => 9,
+            ObjectKind::ScimToken => 10,
         };
         for (i, kind) in ObjectKind::ALL.iter().enumerate() {
             assert_eq!(position(*kind), i);
         }
-        assert_eq!(ObjectKind::ALL.len(), 10);
+        assert_eq!(ObjectKind::ALL.len(), 11);
     }
 }

@@ -82,6 +82,8 @@ pub static USER: &[IndexedProperty] = &[
     instant("createdDateTime"),
     // Not a Graph property: the `manager` relationship, kept on the user, for `directReports`.
     text("managerId"),
+    // Not a Graph property: SCIM's `externalId`, which provisioning clients look users up by.
+    text("externalId"),
 ];
 
 pub static GROUP: &[IndexedProperty] = &[
@@ -97,6 +99,8 @@ pub static GROUP: &[IndexedProperty] = &[
     flag("securityEnabled"),
     flag("isAssignableToRole"),
     instant("createdDateTime"),
+    // Not a Graph property: SCIM's `externalId`.
+    text("externalId"),
 ];
 
 /// The indexed properties of a kind (none for kinds that are not queried by property).

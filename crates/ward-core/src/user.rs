@@ -63,6 +63,12 @@ pub struct User {
     /// `passwordProfile.forceChangePasswordNextSignIn`; the password itself lives apart, hashed.
     #[serde(default)]
     pub force_change_password_next_sign_in: bool,
+    /// SCIM's `externalId`: the provisioning client's own id for the user (RFC 7643 §3.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// What SCIM sent that no Graph property holds (the SCIM layer's document, kept as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<serde_json::Value>,
 }
 
 /// The properties a caller supplies to create a user; validated by [`User::create`].
@@ -94,6 +100,11 @@ pub struct NewUser {
     pub city: Option<String>,
     pub state: Option<String>,
     pub country: Option<String>,
+    /// Set by SCIM only: never read from a Graph body.
+    #[serde(skip)]
+    pub external_id: Option<String>,
+    #[serde(skip)]
+    pub scim: Option<serde_json::Value>,
 }
 
 /// A partial update. A field left out is unchanged; `null` (or `""` for text) clears it where the
@@ -140,6 +151,11 @@ pub struct UserPatch {
     pub state: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub country: Option<Option<String>>,
+    /// Set by SCIM only: never read from a Graph body.
+    #[serde(skip)]
+    pub external_id: Option<Option<String>>,
+    #[serde(skip)]
+    pub scim: Option<Option<serde_json::Value>>,
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
@@ -183,6 +199,17 @@ fn immutable_id(value: Option<&str>) -> Result<Option<String>, DirectoryError> {
         return Err(DirectoryError::invalid("onPremisesImmutableId", "'$' and '_' are not allowed"));
     }
     Ok(value)
+}
+
+/// SCIM's `externalId`: any text the client chooses, kept exactly (it is case-exact), bounded.
+pub fn external_id(value: Option<&str>) -> Result<Option<String>, DirectoryError> {
+    match value {
+        Some(v) if v.len() > 256 || v.chars().any(char::is_control) => {
+            Err(DirectoryError::invalid("externalId", "at most 256 characters, and no control characters"))
+        }
+        Some(v) => Ok(Some(v.to_string())),
+        None => Ok(None),
+    }
 }
 
 fn upn_in_tenant(raw: &str, tenant: &Tenant) -> Result<UserPrincipalName, DirectoryError> {
@@ -241,6 +268,8 @@ impl User {
             sign_in_sessions_valid_from_date_time: now,
             manager_id: None,
             force_change_password_next_sign_in: false,
+            external_id: external_id(input.external_id.as_deref())?,
+            scim: input.scim,
         })
     }
 
@@ -316,6 +345,12 @@ impl User {
         }
         if let Some(v) = patch.country {
             self.country = text("country", v, 128)?;
+        }
+        if let Some(v) = patch.external_id {
+            self.external_id = external_id(v.as_deref())?;
+        }
+        if let Some(v) = patch.scim {
+            self.scim = v;
         }
         Ok(*self != before)
     }

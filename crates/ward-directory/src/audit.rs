@@ -21,6 +21,7 @@ fn type_name(kind: ObjectKind) -> &'static str {
         ObjectKind::ConditionalAccessPolicy => "Policy",
         ObjectKind::NamedLocation => "NamedLocation",
         ObjectKind::Device => "Device",
+        ObjectKind::ScimToken => "ScimToken",
     }
 }
 

@@ -118,7 +118,7 @@ impl Directory {
     }
 
     /// The write that links `member_id` to `group` (checked: kinds, Microsoft 365 nesting).
-    async fn link_op(&self, tenant: TenantId, group: &Group, relation: Relation, member_id: ObjectId) -> Result<WriteOp> {
+    pub(crate) async fn link_op(&self, tenant: TenantId, group: &Group, relation: Relation, member_id: ObjectId) -> Result<WriteOp> {
         let group_id = group.id;
         let member = self.directory_object(tenant, member_id).await?;
         let allowed = match relation {

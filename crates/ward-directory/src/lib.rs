@@ -10,8 +10,10 @@ pub mod devices;
 mod groups;
 mod membership_cache;
 pub mod policies;
+mod provisioning;
 mod registrations;
 mod roles;
+pub mod scim_tokens;
 pub mod secrets;
 mod users;
 
@@ -20,6 +22,7 @@ pub use bootstrap::{InitOutcome, InitRequest};
 pub use groups::DirectoryObject;
 pub use membership_cache::MembershipCache;
 pub use policies::{WhatIf, WhatIfSubject};
+pub use provisioning::MemberDelta;
 pub use users::NewUserRequest;
 
 use std::sync::Arc;

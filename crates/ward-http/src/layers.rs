@@ -116,7 +116,15 @@ const DRAIN_FOR: Duration = Duration::from_secs(5);
 
 /// The body limit, the timeout and panic catching around the handler.
 async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: &str) -> Response {
+    // SCIM clients get SCIM's error shape (RFC 7644 §3.12), everyone else Graph's.
+    let scim = request.uri().path().starts_with("/scim/");
     let too_large = || {
+        if scim {
+            return crate::scim::error_response(&ward_scim::ScimError::payload_too_large(format!(
+                "the request body is larger than {} bytes",
+                per.max_body_bytes
+            )));
+        }
         graph_error(StatusCode::PAYLOAD_TOO_LARGE, "requestBodyTooLarge", "payload_too_large", "The request body is too large.", request_id)
     };
     match request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|s| s.parse::<u64>().ok())) {
@@ -146,8 +154,16 @@ async fn handle(per: &PerRequest, mut request: Request, next: Next, request_id: 
         Ok(Ok(response)) => response,
         Ok(Err(_panic)) => {
             tracing::error!(request_id, "a request handler panicked");
+            if scim {
+                return crate::scim::error_response(&ward_scim::ScimError::new(
+                    500,
+                    None,
+                    format!("an internal error occurred (request id {request_id})"),
+                ));
+            }
             graph_error(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "internal", "An internal error occurred.", request_id)
         }
+        Err(_elapsed) if scim => crate::scim::error_response(&ward_scim::ScimError::new(408, None, "the request took too long")),
         Err(_elapsed) => graph_error(StatusCode::REQUEST_TIMEOUT, "timeout", "timeout", "The request took too long.", request_id),
     }
 }

@@ -17,6 +17,7 @@ mod ops;
 mod pages;
 mod passkey_pages;
 pub mod rate_limit;
+pub mod scim;
 mod signin_pages;
 
 use axum::Router;
@@ -73,6 +74,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(oidc::routes())
         .merge(graph_apps::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), graph_apps::audit_writes)))
         .merge(graph::routes())
+        .merge(scim::routes())
         .merge(oauth::limited_routes())
         .merge(oidc::limited_routes())
         .merge(mfa_pages::limited_routes())

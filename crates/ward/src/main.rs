@@ -67,6 +67,9 @@ enum Command {
     /// Conditional access: explain what the policies would do to a sign-in (what-if).
     #[command(subcommand)]
     Policy(cli::PolicyCommand),
+    /// SCIM provisioning: the tenant's SCIM tokens.
+    #[command(subcommand)]
+    Scim(cli::ScimCommand),
     /// Token-signing keys: list, rotate.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -134,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Role(cmd) => cli::roles(&config, cmd).await,
         Command::App(cmd) => cli::apps(&config, cmd).await,
         Command::Policy(cmd) => cli::policies(&config, cmd).await,
+        Command::Scim(cmd) => cli::scim(&config, cmd).await,
         Command::Keys(cmd) => cli::keys(&config, cmd).await,
         Command::Config { json } => cli::show_config(&config, &loaded.warnings, json),
     }

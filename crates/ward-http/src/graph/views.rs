@@ -9,7 +9,9 @@ use ward_directory::DirectoryObject;
 use ward_odata::Resource;
 
 /// Kept in the stored user but not Graph properties.
-const USER_INTERNAL: [&str; 2] = ["managerId", "forceChangePasswordNextSignIn"];
+const USER_INTERNAL: [&str; 4] = ["managerId", "forceChangePasswordNextSignIn", "externalId", "scim"];
+/// Kept in the stored group but not Graph properties.
+const GROUP_INTERNAL: [&str; 1] = ["externalId"];
 
 /// Every Graph property of a user Ward knows, by its Graph name.
 pub fn user(u: &User) -> Map<String, Value> {
@@ -29,6 +31,9 @@ pub fn group(g: &Group) -> Map<String, Value> {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    for k in GROUP_INTERNAL {
+        m.remove(k);
+    }
     fill(&mut m, &ward_odata::GROUP);
     m
 }

@@ -127,6 +127,7 @@ pub async fn group(config: &Config, command: GroupCommand) -> Result<()> {
                 group_types: if m365 { vec![UNIFIED.into()] } else { vec![] },
                 is_assignable_to_role: role_assignable,
                 visibility: None,
+                external_id: None,
             };
             let g = directory.create_group(t, input).await?;
             print_object(&serde_json::to_value(&g)?, json);

@@ -6,6 +6,7 @@ mod apps;
 mod groups;
 mod keys;
 mod policies;
+mod scim;
 mod tenants;
 mod users;
 
@@ -13,6 +14,7 @@ pub use apps::{AppCommand, apps};
 pub use groups::{GroupCommand, group};
 pub use keys::{KeysCommand, keys, open_keyring};
 pub use policies::{PolicyCommand, policies};
+pub use scim::{ScimCommand, scim};
 pub use tenants::{RoleCommand, TenantCommand, roles, tenants};
 pub use users::{UserCommand, user};
 

@@ -296,6 +296,8 @@ fn merge(base: UserPatch, extra: UserPatch) -> UserPatch {
         city: extra.city.or(base.city),
         state: extra.state.or(base.state),
         country: extra.country.or(base.country),
+        external_id: extra.external_id.or(base.external_id),
+        scim: extra.scim.or(base.scim),
     }
 }
 
