@@ -13,6 +13,7 @@
 mod directory;
 mod membership;
 mod policy;
+mod scim;
 mod signin;
 mod tokens;
 
@@ -38,8 +39,9 @@ fn main() {
         "tokens" => runtime.block_on(tokens::run(rest)),
         "directory" => runtime.block_on(directory::run(rest)),
         "signin" => runtime.block_on(signin::run(rest)),
+        "scim" => runtime.block_on(scim::run(rest)),
         other => {
-            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin, policy");
+            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin, scim, policy");
             std::process::exit(2);
         }
     }

@@ -65,6 +65,51 @@ impl Directory {
         Ok((user, 1))
     }
 
+    /// Creates many users in one unit of work (SCIM Bulk): each checked on its own (a refused
+    /// one is reported in its place and not written), the rest committed together, each with its
+    /// own audit record under `ctx`. The outer error is the commit's (a userName taken, by
+    /// another user or twice in the batch): then nothing was written, and the caller can create
+    /// them one by one to learn which.
+    pub async fn create_users_batch(
+        &self,
+        tenant: TenantId,
+        items: Vec<(crate::NewUserRequest, Option<ObjectId>)>,
+        ctx: &ward_core::audit::AuditContext,
+    ) -> Result<Vec<Result<User>>> {
+        let t = self.tenant(tenant).await?;
+        let now = self.now();
+        let mut ops = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
+        for (request, manager) in items {
+            let prepared = async {
+                let mut user = User::create(request.user, self.new_id(), &t, now)?;
+                if let Some(m) = manager {
+                    user.manager_id = Some(self.manager_for(tenant, Some(user.id), m).await?);
+                }
+                let mut mine =
+                    vec![WriteOp::Insert { kind: ObjectKind::User, id: user.id, unique_key: Some(user.unique_key()), doc: encode(&user)? }];
+                if let Some(password) = &request.password {
+                    mine.push(self.password_op(&t, &user, password).await?);
+                }
+                Ok::<_, DirectoryError>((user, mine))
+            }
+            .await;
+            match prepared {
+                Ok((user, mine)) => {
+                    let record = crate::audit::record(ctx, now, crate::audit::targets(&mine), "success", "");
+                    ops.extend(mine);
+                    ops.push(WriteOp::Audit(record));
+                    out.push(Ok(user));
+                }
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        if !ops.is_empty() {
+            self.store.commit(tenant, now, ops).await?;
+        }
+        Ok(out)
+    }
+
     /// Applies `patch`, a manager change and a new password to the user at `version`, in one
     /// unit of work. Returns the user and its new version.
     pub async fn update_user_at(

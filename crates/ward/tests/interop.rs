@@ -1,5 +1,6 @@
-//! Ward against clients that other people wrote: Microsoft's msal and Graph SDK (msgraph-sdk)
-//! and authlib (Python), openid-client and jose (Node). Each test starts a real `ward serve` over
+//! Ward against clients that other people wrote: Microsoft's msal and Graph SDK (msgraph-sdk),
+//! authlib, python-fido2 and scim2-client with scim2-models (Python), openid-client and jose
+//! (Node). Each test starts a real `ward serve` over
 //! HTTPS with a certificate from a throwaway CA, then runs one script from `interop/` with its
 //! inputs in the environment (WARD_URL, WARD_TENANT, WARD_CLIENT_ID, WARD_CLIENT_SECRET,
 //! WARD_CA_FILE) and expects exit status 0; on failure the script's output, one line per checked
@@ -269,6 +270,19 @@ fn fido2_attestation_enforced_against_the_metadata_file() {
             ("WARD_ATTESTATION_KEY", &key_pem),
         ],
     );
+}
+
+/// scim2-client (Python) provisions through `/scim/v2/{tenant}` with a SCIM token, and scim2-models
+/// validates every answer against RFC 7643/7644: discovery, users and groups created, found by
+/// filter, paged, read, replaced, patched, searched, bulk-made and deleted, and Ward's SCIM errors.
+#[test]
+fn scim2_client_provisioning() {
+    let Some(python) = python() else { return };
+    let w = Ward::start();
+    // The server reads SCIM tokens from the data directory, so one made by the CLI now is good.
+    let token = json(&ok(ward(w.dir.path()).args(["scim", "token", "create", "--name", "scim2-client", "--json", "--data-dir", "data"])));
+    let secret = token["secret"].as_str().unwrap_or_else(|| panic!("`ward scim token create --json` has no secret: {token}"));
+    w.run(&python, "python", "scim2_provisioning.py", &[("WARD_SCIM_TOKEN", secret)]);
 }
 
 #[test]

@@ -54,7 +54,13 @@ struct Reply {
 
 impl Setup {
     async fn send(&self, token: Option<&str>, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Reply {
-        let url = if path.starts_with('/') { self.server.url(path) } else { self.server.url(&format!("/scim/v2/{}/{path}", self.tid)) };
+        let url = if path.starts_with("http") {
+            path.replace("localhost", "127.0.0.1")
+        } else if path.starts_with('/') {
+            self.server.url(path)
+        } else {
+            self.server.url(&format!("/scim/v2/{}/{path}", self.tid))
+        };
         let mut req = http().request(method.parse().unwrap(), url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -128,6 +134,13 @@ async fn entra_user_sequence_lands_in_the_one_directory() {
     assert_eq!(r.headers["content-type"], "application/scim+json");
     assert_eq!((r.body["totalResults"].clone(), r.body["Resources"].clone()), (json!(0), json!([])));
 
+    // The change feed, through Graph's delta: a round now, to see what SCIM changes after it.
+    let mut delta = s.graph("GET", "/v1.0/users/delta?$select=displayName", None).await.1;
+    while let Some(next) = delta["@odata.nextLink"].as_str().map(str::to_string) {
+        delta = s.graph("GET", &next, None).await.1;
+    }
+    let delta_link = delta["@odata.deltaLink"].as_str().unwrap().to_string();
+
     // Create.
     let r = s
         .scim("POST", "Users", Some(s.entra_user("Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee", "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")))
@@ -150,6 +163,9 @@ async fn entra_user_sequence_lands_in_the_one_directory() {
     assert_eq!((g["givenName"].clone(), g["surname"].clone()), (json!("givenName"), json!("familyName")));
     assert_eq!(g["mail"], json!("Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee@testuser.com"));
     assert!(g.get("externalId").is_none() && g.get("scim").is_none(), "SCIM's own fields stay out of Graph: {g}");
+
+    let (_, changes) = s.graph("GET", &delta_link, None).await;
+    assert_eq!(changes["value"], json!([{ "id": id, "displayName": "givenName familyName" }]), "the SCIM write is in the feed");
 
     // Find, by the matching attributes Entra uses (and unquoted, as one of its samples has it).
     for filter in [format!("userName eq \"{}\"", user_name.to_uppercase()), "externalId eq \"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef\"".into()]
@@ -488,6 +504,62 @@ async fn bulk_with_forward_references_and_fail_on_errors() {
     let g = s.scim("GET", &format!("Groups/{group}"), None).await;
     assert_eq!(g.body["members"][0]["value"], json!(user));
     assert_eq!(s.scim("GET", &format!("Users/{user}"), None).await.body["title"], json!("Lead"));
+
+    // Plain creates run together (one unit of work), each still audited and readable; one
+    // whose userName is taken fails alone.
+    let ops: Vec<Value> = ["ivy", "jon", "gil", "kim"]
+        .iter()
+        .enumerate()
+        .map(|(i, alias)| json!({ "method": "POST", "path": "/Users", "bulkId": format!("p{i}"), "data": s.entra_user(alias, &format!("p-{i}")) }))
+        .collect();
+    let r =
+        s.scim("POST", "Bulk", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }))).await;
+    let statuses: Vec<&str> = r.body["Operations"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["201", "201", "409", "201"], "{}", r.body);
+    let ops: Vec<Value> = ["lea", "max", "ned"]
+        .iter()
+        .enumerate()
+        .map(|(i, alias)| json!({ "method": "POST", "path": "/Users", "bulkId": format!("q{i}"), "data": s.entra_user(alias, &format!("q-{i}")) }))
+        .collect();
+    let r =
+        s.scim("POST", "Bulk", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }))).await;
+    for op in r.body["Operations"].as_array().unwrap() {
+        assert_eq!(op["status"], json!("201"), "{}", r.body);
+        let got = s
+            .send(
+                Some(&s.scim_token),
+                "GET",
+                op["location"].as_str().unwrap().split_once("/scim/").map(|(_, p)| format!("/scim/{p}")).unwrap().as_str(),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        assert_eq!(got.headers["etag"].to_str().unwrap(), op["version"].as_str().unwrap());
+    }
+    let (_, audits) = s.graph("GET", "/v1.0/auditLogs/directoryAudits", None).await;
+    let added: Vec<String> = audits["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["activityDisplayName"] == json!("Add user"))
+        .flat_map(|a| {
+            a["targetResources"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    for op in r.body["Operations"].as_array().unwrap() {
+        let id = op["location"].as_str().unwrap().rsplit('/').next().unwrap();
+        assert_eq!(added.iter().filter(|a| *a == id).count(), 1, "one audit record per created user: {id}");
+    }
+
+    // A DELETE's result has its location too (RFC 7644 §3.7).
+    let request = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{ "method": "DELETE", "path": format!("/Groups/{group}") }]
+    });
+    let r = s.scim("POST", "Bulk", Some(request)).await;
+    assert_eq!(r.body["Operations"][0]["status"], json!("204"), "{}", r.body);
+    assert!(r.body["Operations"][0]["location"].as_str().unwrap().ends_with(&format!("/Groups/{group}")), "{}", r.body);
 
     // failOnErrors 1: the first failure stops the rest.
     let request = json!({

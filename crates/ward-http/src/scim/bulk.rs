@@ -12,6 +12,9 @@ use std::collections::HashMap;
 use ward_core::ObjectId;
 use ward_scim::{BulkMethod, BulkOperation, BulkOperationResult, BulkRequest, ScimError};
 
+/// An operation's status and the resource after it (none for a DELETE), or its error.
+type Outcome = Result<(u16, Option<Value>), ScimError>;
+
 pub async fn bulk(scim: Scim, body: Body) -> Response {
     match run(&scim, body).await {
         Ok(v) => resource_response(StatusCode::OK, &v),
@@ -36,38 +39,115 @@ async fn run(scim: &Scim, body: Body) -> Result<Value, ScimError> {
     let mut resolved: HashMap<String, String> = HashMap::new();
     let mut errors = plan.unresolvable.len() as u64;
     let limit = request.fail_on_errors;
-    for &index in &plan.order {
+    let mut at = 0;
+    while at < plan.order.len() {
         if limit.is_some_and(|n| errors >= n) {
             break;
         }
+        // A run of user creates that reference nothing is one unit of work (each its own
+        // record); without failOnErrors, where the order of failures decides what runs.
+        let run: Vec<usize> =
+            plan.order[at..].iter().copied().take_while(|&i| limit.is_none() && is_plain_user_create(&request.operations[i])).collect();
+        if run.len() > 1 && scim.require(Family::Users, true).is_ok() {
+            at += run.len();
+            if let Some(batch) = create_users_together(scim, &request.operations, &run).await {
+                for (index, outcome) in run.into_iter().zip(batch) {
+                    let op = &request.operations[index];
+                    results[index] = Some(settle(scim, op, outcome, &mut resolved, &mut errors));
+                }
+                continue;
+            }
+            // The commit was refused (a userName taken): one by one, to say which.
+            for index in run {
+                let op = &request.operations[index];
+                let outcome = execute(scim, op).await;
+                results[index] = Some(settle(scim, op, outcome, &mut resolved, &mut errors));
+            }
+            continue;
+        }
+        let index = plan.order[at];
+        at += 1;
         let mut op = request.operations[index].clone();
         let outcome = match ward_scim::resolve_bulk_ids(&mut op, &resolved) {
             Ok(()) => execute(scim, &op).await,
             Err(e) => Err(e),
         };
-        results[index] = Some(match outcome {
-            Ok((status, resource)) => {
-                let location = resource.as_ref().and_then(|r| r.pointer("/meta/location")).and_then(Value::as_str).map(str::to_string);
-                let version = resource.as_ref().and_then(|r| r.pointer("/meta/version")).and_then(Value::as_str).map(str::to_string);
-                if let (Some(bulk_id), Some(id)) = (&op.bulk_id, resource.as_ref().and_then(|r| r.get("id")).and_then(Value::as_str)) {
-                    resolved.insert(bulk_id.clone(), id.to_string());
-                }
-                BulkOperationResult::success(&op, status, location, version)
-            }
-            Err(e) => {
-                errors += 1;
-                let location = op.resource_id.as_ref().map(|id| format!("{}{}/{}", scim.base, op.endpoint, id));
-                BulkOperationResult::failure(&op, location, &e)
-            }
-        });
+        results[index] = Some(settle(scim, &op, outcome, &mut resolved, &mut errors));
     }
     // Operations not run (failOnErrors reached) are left out of the response (RFC 7644 §3.7.3).
     let done: Vec<BulkOperationResult> = results.into_iter().flatten().collect();
     Ok(ward_scim::bulk_response(&done))
 }
 
+/// The operation's result; a created resource's id is what its bulkId stands for from now on.
+fn settle(
+    scim: &Scim,
+    op: &BulkOperation,
+    outcome: Outcome,
+    resolved: &mut HashMap<String, String>,
+    errors: &mut u64,
+) -> BulkOperationResult {
+    match outcome {
+        Ok((status, resource)) => {
+            // RFC 7644 §3.7: `location` in every result but a failed POST (a DELETE's too).
+            let location = resource
+                .as_ref()
+                .and_then(|r| r.pointer("/meta/location"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| op.resource_id.as_ref().map(|id| format!("{}{}/{}", scim.base, op.endpoint, id)));
+            let version = resource.as_ref().and_then(|r| r.pointer("/meta/version")).and_then(Value::as_str).map(str::to_string);
+            if let (Some(bulk_id), Some(id)) = (&op.bulk_id, resource.as_ref().and_then(|r| r.get("id")).and_then(Value::as_str)) {
+                resolved.insert(bulk_id.clone(), id.to_string());
+            }
+            BulkOperationResult::success(op, status, location, version)
+        }
+        Err(e) => {
+            *errors += 1;
+            let location = op.resource_id.as_ref().map(|id| format!("{}{}/{}", scim.base, op.endpoint, id));
+            BulkOperationResult::failure(op, location, &e)
+        }
+    }
+}
+
+fn is_plain_user_create(op: &BulkOperation) -> bool {
+    op.endpoint == "/Users" && op.method == BulkMethod::Post && ward_scim::bulk_id_references(op).is_empty()
+}
+
+/// Creates the users of `run` in one unit of work; `None` when the commit was refused.
+async fn create_users_together(scim: &Scim, ops: &[BulkOperation], run: &[usize]) -> Option<Vec<Outcome>> {
+    let empty = Value::Object(Default::default());
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(run.len());
+    let mut items = Vec::new();
+    for &index in run {
+        match super::users::prepare_create(scim, ops[index].data.as_ref().unwrap_or(&empty)) {
+            Ok(item) => {
+                items.push(item);
+                outcomes.push(None);
+            }
+            Err(e) => outcomes.push(Some(Err(e))),
+        }
+    }
+    let ctx = scim.audit_context(super::users::ADD);
+    let created = scim.state.directory.create_users_batch(scim.tenant.id, items, &ctx).await.ok()?;
+    let mut created = created.into_iter();
+    Some(
+        outcomes
+            .into_iter()
+            .map(|o| match o {
+                Some(failed) => failed,
+                None => match created.next() {
+                    Some(Ok(user)) => Ok((201, Some(super::users::written(scim, &user, 1)))),
+                    Some(Err(e)) => Err(super::directory_error(&e, &scim.rid)),
+                    None => Err(ScimError::new(500, None, "a create went missing")),
+                },
+            })
+            .collect(),
+    )
+}
+
 /// One operation, as its single request would run it: its status and the resource after.
-async fn execute(scim: &Scim, op: &BulkOperation) -> Result<(u16, Option<Value>), ScimError> {
+async fn execute(scim: &Scim, op: &BulkOperation) -> Outcome {
     let empty = Value::Object(Default::default());
     let data = op.data.as_ref().unwrap_or(&empty);
     let id = || -> Result<ObjectId, ScimError> {

@@ -358,3 +358,80 @@ pub fn scim_attribute(graph_property: &str) -> &'static str {
         _ => "the resource",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_from(resource: Value) -> User {
+        let f = user_fields(&resource, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let mut tenant =
+            ward_core::tenant::Tenant::new(ward_core::TenantId::from_uuid(uuid::Uuid::from_u128(1)), "Contoso", OffsetDateTime::UNIX_EPOCH)
+                .unwrap();
+        tenant.add_domain(ward_core::validate::DomainName::parse("contoso.example").unwrap()).unwrap();
+        User::create(f.new_user(), ObjectId::from_uuid(uuid::Uuid::from_u128(2)), &tenant, OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    /// What SCIM sent comes back as sent; the mapped values come from the user, so a Graph change
+    /// shows in the entry the property maps through, and clearing it drops that entry alone.
+    #[test]
+    fn extras_round_trip_and_graph_values_overlay_their_entries() {
+        let sent = json!({
+            "userName": "ann@contoso.example",
+            "nickName": "Annie",
+            "name": { "formatted": "Dr Ann Lee", "givenName": "Ann", "familyName": "Lee", "honorificPrefix": "Dr" },
+            "emails": [{ "value": "ann@home.example", "type": "home" }, { "value": "ann@work.example", "type": "work", "primary": true }],
+            "phoneNumbers": [{ "value": "+1 555 0100", "type": "work" }, { "value": "+1 555 0199", "type": "mobile" }],
+            "addresses": [{ "type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "country": "US" }],
+            ENTERPRISE_USER_URN: { "employeeNumber": "42", "costCenter": "CC-7", "department": "Sales" }
+        });
+        let mut user = user_from(sent.clone());
+        assert_eq!(user.mail.as_deref(), Some("ann@work.example"));
+        assert_eq!((user.business_phones.clone(), user.mobile_phone.as_deref()), (vec!["+1 555 0100".to_string()], Some("+1 555 0199")));
+        assert_eq!(
+            (user.city.as_deref(), user.country.as_deref(), user.employee_id.as_deref()),
+            (Some("Springfield"), Some("US"), Some("42"))
+        );
+        let r = user_resource(&user, 3, "https://id.example/scim/v2/t", None);
+        for key in ["nickName", "name", "emails", "phoneNumbers", "addresses"] {
+            assert_eq!(r[key], sent[key], "{key}");
+        }
+        assert_eq!(r[ENTERPRISE_USER_URN]["costCenter"], json!("CC-7"));
+        assert_eq!(r["meta"]["version"], json!("W/\"3\""));
+
+        // Graph changes mail and clears the mobile number and the city.
+        user.mail = Some("ann.lee@work.example".into());
+        user.mobile_phone = None;
+        user.city = None;
+        let r = user_resource(&user, 4, "https://id.example/scim/v2/t", None);
+        assert_eq!(r["emails"][1]["value"], json!("ann.lee@work.example"));
+        assert_eq!(r["emails"][0]["value"], json!("ann@home.example"), "the home address is not Graph's");
+        assert_eq!(r["phoneNumbers"], json!([{ "value": "+1 555 0100", "type": "work" }]));
+        assert_eq!(r["addresses"][0], json!({ "type": "work", "streetAddress": "1 Main St", "country": "US" }));
+    }
+
+    /// Without a work entry, mail maps through the primary email; a Graph mail on a user SCIM
+    /// never gave one appears as a new work entry.
+    #[test]
+    fn mail_falls_back_to_the_primary_email_and_is_added_when_missing() {
+        let user = user_from(json!({
+            "userName": "bo@contoso.example",
+            "emails": [{ "value": "bo@a.example", "type": "other" }, { "value": "bo@b.example", "type": "home", "primary": true }]
+        }));
+        assert_eq!(user.mail.as_deref(), Some("bo@b.example"));
+        let mut bare = user_from(json!({ "userName": "cy@contoso.example" }));
+        assert_eq!(bare.display_name, "cy", "a display name Graph requires, from the user name");
+        bare.mail = Some("cy@contoso.example".into());
+        let r = user_resource(&bare, 1, "b", None);
+        assert_eq!(r["emails"], json!([{ "type": "work", "value": "cy@contoso.example", "primary": true }]));
+    }
+
+    #[test]
+    fn group_etags_change_with_membership_only() {
+        let a = ObjectId::from_uuid(uuid::Uuid::from_u128(10));
+        let b = ObjectId::from_uuid(uuid::Uuid::from_u128(11));
+        assert_eq!(etag(5, Some(&[a, b])), etag(5, Some(&[b, a])), "order does not matter");
+        assert_ne!(etag(5, Some(&[a])), etag(5, Some(&[a, b])));
+        assert_ne!(etag(5, Some(&[a])), etag(6, Some(&[a])));
+    }
+}

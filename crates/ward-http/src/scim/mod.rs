@@ -208,6 +208,16 @@ impl Scim {
         }
     }
 
+    pub fn audit_context(&self, activity: (&'static str, &'static str, &'static str)) -> ward_core::audit::AuditContext {
+        ward_core::audit::AuditContext {
+            initiated_by: self.initiated_by(),
+            category: activity.0,
+            activity: activity.1,
+            operation_type: activity.2,
+            correlation_id: self.rid.clone(),
+        }
+    }
+
     /// Runs a directory write as an audited activity (Graph's activity names): the record is
     /// written with the change; a refused write is recorded as a failure.
     pub async fn write<T>(
@@ -216,13 +226,7 @@ impl Scim {
         target: Option<String>,
         work: impl std::future::Future<Output = Result<T, DirectoryError>>,
     ) -> Result<T, DirectoryError> {
-        let ctx = ward_core::audit::AuditContext {
-            initiated_by: self.initiated_by(),
-            category: activity.0,
-            activity: activity.1,
-            operation_type: activity.2,
-            correlation_id: self.rid.clone(),
-        };
+        let ctx = self.audit_context(activity);
         let result = ward_directory::audited(ctx.clone(), work).await;
         if let Err(e) = &result
             && !matches!(e, DirectoryError::Conflict)

@@ -19,7 +19,7 @@ use ward_core::{DirectoryError, ObjectId, ObjectKind};
 use ward_directory::NewUserRequest;
 use ward_scim::{PasswordChange, PatchRequest, Projection, ScimError, USER, WriteMode, apply_patch, compare_in_order, normalize_for_write};
 
-const ADD: (&str, &str, &str) = ("UserManagement", "Add user", "Add");
+pub(super) const ADD: (&str, &str, &str) = ("UserManagement", "Add user", "Add");
 const UPDATE: (&str, &str, &str) = ("UserManagement", "Update user", "Update");
 const DELETE: (&str, &str, &str) = ("UserManagement", "Delete user", "Delete");
 /// Writes retried when another request changed the user between read and write.
@@ -153,13 +153,18 @@ async fn read(scim: Scim, Path((_, id)): Path<(String, String)>, RawQuery(query)
     )
 }
 
-/// POST: creates the user a body describes.
-pub(super) async fn create_op(scim: &Scim, body: &Value) -> Result<(User, i64), ScimError> {
-    scim.require(Family::Users, true)?;
+/// What a create body asks the directory for: the user, its password, its manager.
+pub(super) fn prepare_create(scim: &Scim, body: &Value) -> Result<(NewUserRequest, Option<ObjectId>), ScimError> {
     let doc = normalize_for_write(body, &USER, WriteMode::Create)?;
     let fields = mapping::user_fields(&doc.resource, scim.state.directory.now())?;
     let manager = fields.manager.as_deref().map(reference).transpose()?;
-    let request = NewUserRequest { user: fields.new_user(), password: doc.password, force_change_password_next_sign_in: false };
+    Ok((NewUserRequest { user: fields.new_user(), password: doc.password, force_change_password_next_sign_in: false }, manager))
+}
+
+/// POST: creates the user a body describes.
+pub(super) async fn create_op(scim: &Scim, body: &Value) -> Result<(User, i64), ScimError> {
+    scim.require(Family::Users, true)?;
+    let (request, manager) = prepare_create(scim, body)?;
     let work = scim.state.directory.create_user_versioned(scim.tenant.id, request, manager);
     scim.write(ADD, None, work).await.map_err(|e| super::directory_error(&e, &scim.rid))
 }
