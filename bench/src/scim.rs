@@ -2,7 +2,8 @@
 //! (target ≥ 2,000/s) and one request each (target ≥ 500/s).
 //!
 //! - The real `ward serve` (release build) pinned to core 0, SQLite with `synchronous=FULL`, a
-//!   SCIM token from `ward scim token create`; the load generator on core 1.
+//!   SCIM token from `ward scim token create`, the per-caller throttle off; the load generator
+//!   on core 1.
 //! - Each user is what Entra's provisioning client creates (entra-apis.md §4.2: userName,
 //!   externalId, active, a work email, name, the enterprise extension's employeeNumber and
 //!   department), each with a userName of its own.
@@ -156,7 +157,8 @@ async fn measure(o: &Options, batch: Option<usize>) {
     let domain = init["admin_upn"].as_str().expect("admin").split('@').nth(1).expect("domain").to_string();
     let token = ward_cli(&ward, data.path(), &["scim", "token", "create", "--name", "bench", "--json"]);
     let token = token["secret"].as_str().expect("secret").to_string();
-    let (server, addr) = serve_ward(&ward, data.path(), &[]);
+    // The per-caller throttle would measure itself (graph_rate_limit, 800 a second by default).
+    let (server, addr) = serve_ward(&ward, data.path(), &[("WARD_GRAPH_RATE_LIMIT", "0")]);
     let t = Arc::new(Target { addr, tenant, token, domain });
     let before = total(&t).await;
 

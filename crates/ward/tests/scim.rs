@@ -621,3 +621,35 @@ async fn discovery_paging_sorting_and_projection() {
     let names: Vec<&str> = r.body["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
     assert_eq!(names, vec![s.upn("rob").as_str(), s.upn("sal").as_str()], "{}", r.body);
 }
+
+/// A caller over its budget gets 429 with Retry-After in SCIM's shape (Graph's throttle, per
+/// caller and tenant); failed authentications count against the address and are slowed too.
+#[tokio::test]
+async fn throttled_callers_and_guessing_addresses_get_429() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ward.toml"), "graph_rate_limit = 1\nauth_rate_limit = 1\n").unwrap();
+    let init = init(dir.path(), &[]);
+    let token = cli(dir.path(), &["scim", "token", "create", "--name", "HR", "--json"]);
+    let server = Server::start(dir.path(), &["--data-dir", "data"]);
+    let tid = init["tenant_id"].as_str().unwrap();
+    let url = server.url(&format!("/scim/v2/{tid}/Users?count=0"));
+    let get = |bearer: String| {
+        let url = url.clone();
+        async move { http().get(url).bearer_auth(bearer).send().await.unwrap() }
+    };
+    let secret = token["secret"].as_str().unwrap().to_string();
+    // Bursts of ten seconds' worth: ten requests, then the eleventh waits.
+    for _ in 0..10 {
+        assert_eq!(get(secret.clone()).await.status().as_u16(), 200);
+    }
+    let r = get(secret.clone()).await;
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], json!("429"), "{body}");
+    // Guessing tokens: two failures (a burst of twice the per-address rate), then 429.
+    for _ in 0..2 {
+        assert_eq!(get("ward_scim_guess".into()).await.status().as_u16(), 401);
+    }
+    assert_eq!(get("ward_scim_guess".into()).await.status().as_u16(), 429);
+}

@@ -16,21 +16,25 @@ use ward_scim::{BulkMethod, BulkOperation, BulkOperationResult, BulkRequest, Sci
 type Outcome = Result<(u16, Option<Value>), ScimError>;
 
 pub async fn bulk(scim: Scim, body: Body) -> Response {
-    match run(&scim, body).await {
-        Ok(v) => resource_response(StatusCode::OK, &v),
-        Err(e) => error_response(&e),
-    }
-}
-
-async fn run(scim: &Scim, body: Body) -> Result<Value, ScimError> {
     // Authenticated already; the permission is checked per operation by what it touches.
     if let super::Principal::App(_) = &scim.principal
         && scim.require(Family::Users, false).is_err()
         && scim.require(Family::Groups, false).is_err()
     {
-        return Err(ScimError::new(403, None, "the application has no SCIM permission"));
+        return error_response(&ScimError::new(403, None, "the application has no SCIM permission"));
     }
-    let request = BulkRequest::parse(&read_body(body).await?, super::BULK_MAX_OPERATIONS)?;
+    let request = match read_body(body).await.and_then(|b| BulkRequest::parse(&b, super::BULK_MAX_OPERATIONS)) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    // The request paid 1; each 50 operations cost one more.
+    if let Err(wait) = scim.throttle((request.operations.len() / 50) as u32) {
+        return super::too_many(wait, "too many requests from this caller");
+    }
+    resource_response(StatusCode::OK, &run(&scim, request).await)
+}
+
+async fn run(scim: &Scim, request: BulkRequest) -> Value {
     let plan = ward_scim::execution_order(&request);
     let mut results: Vec<Option<BulkOperationResult>> = vec![None; request.operations.len()];
     for (index, error) in &plan.unresolvable {
@@ -76,7 +80,7 @@ async fn run(scim: &Scim, body: Body) -> Result<Value, ScimError> {
     }
     // Operations not run (failOnErrors reached) are left out of the response (RFC 7644 §3.7.3).
     let done: Vec<BulkOperationResult> = results.into_iter().flatten().collect();
-    Ok(ward_scim::bulk_response(&done))
+    ward_scim::bulk_response(&done)
 }
 
 /// The operation's result; a created resource's id is what its bulkId stands for from now on.

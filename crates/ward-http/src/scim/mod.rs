@@ -141,10 +141,24 @@ impl axum::extract::FromRequestParts<AppState> for Scim {
             Err(DirectoryError::NotFound { .. }) => return Err(error_response(&ScimError::not_found("no such tenant"))),
             Err(e) => return Err(error_response(&directory_error(&e, &rid))),
         };
-        let principal = authenticate(state, &tenant, &parts.headers, &rid).await.map_err(|e| error_response(&e))?;
         let ip = crate::client_ip::peer(&parts.extensions).map(|p| crate::client_ip::resolve(p, &parts.headers, &state.trusted_proxies));
-        let base = format!("{}/scim/v2/{}", state.public_url, key);
-        Ok(Scim { state: state.clone(), tenant, principal, rid, ip, base })
+        let principal = match authenticate(state, &tenant, &parts.headers, &rid).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Failed credentials count against the address, as at the token endpoint: guessing
+                // from one address is slowed to the per-address limit.
+                if e.status == 401
+                    && let Some(ip) = ip
+                    && let Err(wait) = state.rate_limit.take(ip, std::time::Instant::now())
+                {
+                    return Err(too_many(wait, "too many failed authentications from this address"));
+                }
+                return Err(error_response(&e));
+            }
+        };
+        let scim = Scim { state: state.clone(), tenant, principal, rid, ip, base: format!("{}/scim/v2/{}", state.public_url, key) };
+        scim.throttle(1).map_err(|wait| too_many(wait, "too many requests from this caller"))?;
+        Ok(scim)
     }
 }
 
@@ -175,7 +189,27 @@ async fn authenticate(state: &AppState, tenant: &Tenant, headers: &HeaderMap, ri
     }
 }
 
+/// 429 with `Retry-After`, in SCIM's shape.
+pub(super) fn too_many(wait: u64, why: &str) -> Response {
+    let mut r = error_response(&ScimError::new(429, None, format!("{why}; retry after {wait} seconds")));
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    r
+}
+
 impl Scim {
+    /// The principal's share of the tenant's request budget (Graph's throttle, `graph_rate_limit`
+    /// units a second per caller and tenant): a request costs 1, a Bulk request more by its size.
+    /// `Err(seconds)` to wait.
+    pub fn throttle(&self, cost: u32) -> Result<(), u64> {
+        let who = match &self.principal {
+            Principal::Token(t) => t.id.as_uuid(),
+            Principal::App(c) => c.app_id,
+        };
+        self.state.graph_throttle.take((self.tenant.id, who), f64::from(cost), std::time::Instant::now()).inspect_err(|_| {
+            tracing::warn!(tenant = %self.tenant.id, caller = %who, "SCIM throttled");
+        })
+    }
+
     /// May the principal do this? SCIM tokens provision both families; applications need the
     /// Graph permission for the same change, app-only.
     pub fn require(&self, family: Family, write: bool) -> Result<(), ScimError> {
