@@ -382,6 +382,9 @@ async fn hostile_and_malformed_input_gets_scim_errors() {
     let mut wrong = s.entra_user("erin", "x");
     wrong["active"] = json!(5);
     assert_scim_error(&s.scim("POST", "Users", Some(wrong)).await, 400, Some("invalidValue"));
+    let mut huge = s.entra_user("erin", "x");
+    huge["emails"] = Value::Array((0..2000).map(|i| json!({ "value": format!("erin{i}@x.example"), "type": "other" })).collect());
+    assert_scim_error(&s.scim("POST", "Users", Some(huge)).await, 400, Some("invalidValue"));
     let not_json = s.send(Some(&s.scim_token), "POST", "Users", Some(b"{not json".to_vec()), &[]).await;
     assert_scim_error(&not_json, 400, Some("invalidSyntax"));
     let big = vec![b' '; 2 * 1024 * 1024];

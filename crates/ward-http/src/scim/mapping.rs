@@ -19,6 +19,9 @@ use ward_core::group::Group;
 use ward_core::user::{User, UserPatch};
 use ward_scim::{ENTERPRISE_USER_URN, GROUP_URN, ScimError, USER_URN};
 
+/// The most a user's kept SCIM document may take, serialized.
+pub const MAX_KEPT_BYTES: usize = 64 * 1024;
+
 /// The entry of a multi-valued attribute a Graph property stands for.
 fn pick(list: &[Value], kind: &str, fall_back: bool) -> Option<usize> {
     let of_kind = |v: &Value| v.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind));
@@ -257,6 +260,13 @@ pub fn user_fields(r: &Value, now: OffsetDateTime) -> Result<UserFields, ScimErr
         scim.remove(server_owned);
     }
     scim.insert("meta".into(), json!({ "lastModified": rfc3339(now) }));
+    // What is kept beside the Graph properties is bounded, so a client cannot park megabytes on
+    // every user (a hundred emails and addresses fit many times over).
+    let scim = Value::Object(scim);
+    let kept = scim.to_string().len();
+    if kept > MAX_KEPT_BYTES {
+        return Err(ScimError::invalid_value(format!("the user is too large: {kept} bytes, at most {MAX_KEPT_BYTES}")));
+    }
     Ok(UserFields {
         user_principal_name: user_name,
         display_name,
@@ -277,7 +287,7 @@ pub fn user_fields(r: &Value, now: OffsetDateTime) -> Result<UserFields, ScimErr
         company_name: ent("organization"),
         external_id: text(r.get("externalId")),
         manager: text(enterprise.and_then(|e| e.get("manager")).and_then(|m| m.get("value"))),
-        scim: Value::Object(scim),
+        scim,
     })
 }
 
