@@ -171,13 +171,39 @@ impl Directory {
 
     /// Moves an object to deleted items (restorable for 30 days).
     async fn soft_delete(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId) -> Result<()> {
+        self.soft_delete_at(tenant, kind, id, None).await
+    }
+
+    /// Moves an object to deleted items; with `expected`, only if it is still at that version
+    /// (checked in the same unit of work: a write in between makes it [`DirectoryError::Conflict`]).
+    pub(crate) async fn soft_delete_at(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId, expected: Option<i64>) -> Result<()> {
         let stored = self.store.object(tenant, kind, id).await?.filter(|o| o.deleted_at.is_none());
         let stored = stored.ok_or_else(|| DirectoryError::not_found(kind, id))?;
         let now = self.clock.now();
+        let mut ops = Vec::new();
+        if let Some(version) = expected {
+            if stored.version != version {
+                return Err(DirectoryError::Conflict);
+            }
+            // The unchanged object at that version: fails the unit of work if it moved since.
+            let unique_key = stored
+                .doc
+                .get("userPrincipalName")
+                .and_then(|v| v.as_str())
+                .and_then(|upn| ward_core::validate::UserPrincipalName::parse(upn).ok().map(|u| ward_core::user::User::upn_key(&u)));
+            ops.push(WriteOp::Update {
+                kind,
+                id,
+                unique_key: unique_key.filter(|_| kind == ObjectKind::User),
+                doc: stored.doc.clone(),
+                expected_version: version,
+            });
+        }
         let mut doc = stored.doc;
         doc["deletedDateTime"] =
             serde_json::to_value(now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()).unwrap_or_default();
-        self.commit(tenant, vec![WriteOp::SoftDelete { kind, id, at: now, doc }]).await?;
+        ops.push(WriteOp::SoftDelete { kind, id, at: now, doc });
+        self.commit(tenant, ops).await?;
         Ok(())
     }
 

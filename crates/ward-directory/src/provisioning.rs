@@ -144,7 +144,10 @@ impl Directory {
         let mut ops = Vec::new();
         if let Some(pw) = password {
             ops.push(self.password_op(&t, &user, pw).await?);
-            changed |= std::mem::replace(&mut user.force_change_password_next_sign_in, false);
+            user.force_change_password_next_sign_in = false;
+            // A new password is a change of the user: its version moves, and the write holds
+            // only at the version it was computed from.
+            changed = true;
         }
         if changed {
             ops.push(WriteOp::Update {
@@ -183,15 +186,8 @@ impl Directory {
             return Err(DirectoryError::Conflict);
         }
         let changed = group.apply(patch)?;
-        let mut ops = Vec::new();
-        if changed {
-            ops.push(WriteOp::Update { kind: ObjectKind::Group, id, unique_key: None, doc: encode(&group)?, expected_version: version });
-        }
-        let before: HashSet<ObjectId> = if deltas.is_empty() {
-            HashSet::new()
-        } else {
-            self.store.links_of_group(tenant, Relation::Member, id).await?.into_iter().map(|l| l.member).collect()
-        };
+        let before: HashSet<ObjectId> =
+            if deltas.is_empty() { HashSet::new() } else { self.live_member_ids(tenant, id).await?.into_iter().collect() };
         let mut members = before.clone();
         for delta in deltas {
             match delta {
@@ -207,18 +203,36 @@ impl Directory {
         added.sort();
         let mut removed: Vec<ObjectId> = before.difference(&members).copied().collect();
         removed.sort();
+        if !changed && added.is_empty() && removed.is_empty() {
+            return Ok((group, version));
+        }
+        // The group's version moves with every change, members included, and the write holds
+        // only at the version it was computed from: two writers never interleave their deltas.
+        let mut ops =
+            vec![WriteOp::Update { kind: ObjectKind::Group, id, unique_key: None, doc: encode(&group)?, expected_version: version }];
         for m in &added {
             ops.push(self.link_op(tenant, &group, Relation::Member, *m).await?);
         }
         for m in &removed {
             ops.push(WriteOp::RemoveLink { relation: Relation::Member, group: id, member: *m });
         }
-        if ops.is_empty() {
-            return Ok((group, version));
-        }
         let first = added.first().or(removed.first()).copied().unwrap_or(id);
-        self.commit_store(tenant, ops).await.map_err(|e| link_error(e, id, first, "members"))?;
-        Ok((group, if changed { version + 1 } else { version }))
+        self.commit_store(tenant, ops).await.map_err(|e| match link_error(e, id, first, "members") {
+            // Another writer (Graph) linked or unlinked the same member in between.
+            DirectoryError::AlreadyMember { .. } | DirectoryError::NotMember { .. } => DirectoryError::Conflict,
+            other => other,
+        })?;
+        Ok((group, version + 1))
+    }
+
+    /// The ids of a group's direct members that are live (not in deleted items).
+    pub async fn live_member_ids(&self, tenant: TenantId, id: ObjectId) -> Result<Vec<ObjectId>> {
+        Ok(self.members(tenant, id).await?.into_iter().map(|o| o.id).collect())
+    }
+
+    /// Moves a user or group to deleted items if it is still at `version` (SCIM's `If-Match`).
+    pub async fn delete_at(&self, tenant: TenantId, kind: ObjectKind, id: ObjectId, version: Option<i64>) -> Result<()> {
+        self.soft_delete_at(tenant, kind, id, version).await
     }
 
     /// The ids of a group's direct members.

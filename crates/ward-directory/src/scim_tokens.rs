@@ -1,12 +1,13 @@
 //! Long-lived SCIM provisioning tokens of a tenant (issue 7, item 5): what an HR system or Entra's
 //! provisioning client is given as its "Secret Token". Generated here and shown once; stored as
-//! SHA-256 only; looked up by that hash; listed with their last use; revoked by deletion. Every
-//! create and revoke is a directory write, so it is audited and in the change feed.
+//! SHA-256 only, as a credential of the token (never in its document or the change feed); listed
+//! with their last use; revoked by deletion. Every create and revoke is a directory write, so it
+//! is audited and in the change feed.
 
 use crate::{Directory, Result, decode, encode, secrets};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use ward_core::store::WriteOp;
+use ward_core::store::{StoredCredential, WriteOp};
 use ward_core::{DirectoryError, ObjectId, ObjectKind, TenantId};
 
 /// At most this many live tokens per tenant.
@@ -29,17 +30,15 @@ pub struct ScimToken {
     pub last_used_date_time: Option<OffsetDateTime>,
 }
 
-/// The stored document: the listing plus the hash.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredScimToken {
-    #[serde(flatten)]
-    token: ScimToken,
-    secret_hash: String,
-}
+/// The credential kind under which a token's hash is kept (the credentials table, which the
+/// change feed mentions without the hash; the token's document holds no secret).
+const CREDENTIAL: &str = "scimToken";
 
-fn key_of(hash: &str) -> String {
-    format!("scimtoken:{hash}")
+/// `ward_scim_<token id, 32 hex>.<secret>` → the id and the whole token.
+fn token_id(presented: &str) -> Option<ObjectId> {
+    let rest = presented.strip_prefix(SCIM_TOKEN_PREFIX)?;
+    let (id, _) = rest.split_once('.')?;
+    uuid::Uuid::try_parse(id).ok().filter(|u| u.simple().to_string() == id).map(ObjectId::from_uuid)
 }
 
 impl Directory {
@@ -52,18 +51,28 @@ impl Directory {
                 format!("a tenant has at most {MAX_SCIM_TOKENS} SCIM tokens; revoke one first"),
             ));
         }
-        let secret = format!("{SCIM_TOKEN_PREFIX}{}", secrets::generate_client_secret(&*self.rng));
-        let hash = secrets::hash_client_secret(&secret);
         let token = ScimToken { id: self.new_id(), display_name: name, created_date_time: self.now(), last_used_date_time: None };
-        let doc = encode(&StoredScimToken { token: token.clone(), secret_hash: hash.clone() })?;
-        self.commit(tenant, vec![WriteOp::Insert { kind: ObjectKind::ScimToken, id: token.id, unique_key: Some(key_of(&hash)), doc }])
-            .await?;
+        let secret = format!("{SCIM_TOKEN_PREFIX}{}.{}", token.id.as_uuid().simple(), secrets::generate_client_secret(&*self.rng));
+        let credential = StoredCredential {
+            object_id: token.id,
+            kind: CREDENTIAL.into(),
+            key_id: String::new(),
+            secret_hash: secrets::hash_client_secret(&secret),
+            expires_at: None,
+        };
+        self.commit(
+            tenant,
+            vec![
+                WriteOp::Insert { kind: ObjectKind::ScimToken, id: token.id, unique_key: None, doc: encode(&token)? },
+                WriteOp::SetCredential { object_kind: ObjectKind::ScimToken, credential },
+            ],
+        )
+        .await?;
         Ok((token, secret))
     }
 
     pub async fn scim_tokens(&self, tenant: TenantId) -> Result<Vec<ScimToken>> {
-        let stored: Vec<StoredScimToken> = self.all_of(tenant, ObjectKind::ScimToken).await?;
-        Ok(stored.into_iter().map(|s| s.token).collect())
+        self.all_of(tenant, ObjectKind::ScimToken).await
     }
 
     /// Revokes a token: the next request that presents it is refused.
@@ -76,27 +85,26 @@ impl Directory {
     /// The live token `presented` is, if any, with its last use brought up to date (to within
     /// five minutes). Anything that is not a token of this tenant is `None`.
     pub async fn authenticate_scim_token(&self, tenant: TenantId, presented: &str) -> Result<Option<ScimToken>> {
-        if !presented.starts_with(SCIM_TOKEN_PREFIX) || presented.len() > 200 {
+        if presented.len() > 200 {
             return Ok(None);
         }
-        let hash = secrets::hash_client_secret(presented);
-        let Some(stored) = self.store.object_by_key(tenant, ObjectKind::ScimToken, &key_of(&hash)).await? else { return Ok(None) };
-        if stored.deleted_at.is_some() {
+        let Some(id) = token_id(presented) else { return Ok(None) };
+        let Some(credential) = self.store.credential(tenant, id, CREDENTIAL, "").await? else { return Ok(None) };
+        if !secrets::verify_client_secret(presented, &credential.secret_hash) {
             return Ok(None);
         }
-        let mut doc: StoredScimToken = decode(&stored)?;
-        // The lookup was by hash; compare again in constant time all the same.
-        if !secrets::verify_client_secret(presented, &doc.secret_hash) {
+        let Some(stored) = self.store.object(tenant, ObjectKind::ScimToken, id).await?.filter(|o| o.deleted_at.is_none()) else {
             return Ok(None);
-        }
+        };
+        let mut token: ScimToken = decode(&stored)?;
         let now = self.now();
-        if doc.token.last_used_date_time.is_none_or(|t| now - t >= LAST_USE_RESOLUTION) {
-            doc.token.last_used_date_time = Some(now);
+        if token.last_used_date_time.is_none_or(|t| now - t >= LAST_USE_RESOLUTION) {
+            token.last_used_date_time = Some(now);
             let op = WriteOp::Update {
                 kind: ObjectKind::ScimToken,
-                id: stored.id,
-                unique_key: Some(key_of(&doc.secret_hash)),
-                doc: encode(&doc)?,
+                id,
+                unique_key: None,
+                doc: encode(&token)?,
                 expected_version: stored.version,
             };
             // A concurrent request recording the same use wins the race: that is the same fact.
@@ -105,6 +113,6 @@ impl Directory {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Some(doc.token))
+        Ok(Some(token))
     }
 }

@@ -341,3 +341,42 @@ async fn passwords_are_rehashed_with_current_parameters_at_sign_in() {
     assert!(ward_directory::secrets::is_current_hash(&now.secret_hash), "{}", now.secret_hash);
     assert!(f.dir.verify_password(f.tenant, u.id, "Correct-Horse-Battery-9").await.unwrap());
 }
+
+/// SCIM's directory operations stay inside their tenant: a token of one tenant is nobody in
+/// another, another tenant's user is no manager and no member here, and a revoked token or a
+/// tampered one is refused. The token's hash is never in the change feed.
+#[tokio::test]
+async fn provisioning_stays_inside_its_tenant() {
+    let f = fixture().await;
+    let other = TenantId::from_uuid(uuid::Uuid::new_v4());
+    let now = f.clock.now();
+    f.store.commit(other, now, vec![WriteOp::CreateTenant(ward_core::tenant::Tenant::new(other, "Fabrikam", now).unwrap())]).await.unwrap();
+    let (token, secret) = f.dir.create_scim_token(f.tenant, "HR").await.unwrap();
+    assert_eq!(f.dir.authenticate_scim_token(f.tenant, &secret).await.unwrap().map(|t| t.id), Some(token.id));
+    assert!(f.dir.authenticate_scim_token(other, &secret).await.unwrap().is_none(), "another tenant's token");
+    let mut tampered = secret.clone();
+    tampered.pop();
+    tampered.push(if secret.ends_with('A') { 'B' } else { 'A' });
+    assert!(f.dir.authenticate_scim_token(f.tenant, &tampered).await.unwrap().is_none());
+    let feed = f.store.feed(None, 0, 10_000).await.unwrap();
+    let hash = ward_directory::secrets::hash_client_secret(&secret);
+    assert!(!serde_json::to_string(&feed.iter().map(|e| e.payload.clone()).collect::<Vec<_>>()).unwrap().contains(&hash[7..]));
+
+    let theirs = f.dir.create_user(other, user("eve@fabrikam.ward.local")).await.unwrap();
+    let (mine, v) = f.dir.create_user_versioned(f.tenant, user("ann@contoso.ward.local"), None).await.unwrap();
+    let err = f.dir.update_user_at(f.tenant, mine.id, v, UserPatch::default(), Some(Some(theirs.id)), None).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidValue, "{err}");
+    let err = f.dir.create_user_versioned(f.tenant, user("bob@contoso.ward.local"), Some(theirs.id)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidValue, "{err}");
+    let (g, gv) = f.dir.create_group_versioned(f.tenant, security_group("Sales"), &[]).await.unwrap();
+    let err = f
+        .dir
+        .update_group_at(f.tenant, g.id, gv, Default::default(), &[ward_directory::MemberDelta::Add(vec![theirs.id])])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound, "{err}");
+    assert!(f.dir.member_ids(f.tenant, g.id).await.unwrap().is_empty());
+
+    f.dir.revoke_scim_token(f.tenant, token.id).await.unwrap();
+    assert!(f.dir.authenticate_scim_token(f.tenant, &secret).await.unwrap().is_none(), "revoked");
+}

@@ -158,27 +158,34 @@ fn parse_operation(index: usize, raw: &Value) -> Result<BulkOperation, ScimError
 }
 
 /// The bulkIds an operation references, in its path and anywhere in its data, in first-appearance order.
+/// Linear in the data: a hostile operation with tens of thousands of distinct references costs a set
+/// insertion each, not a scan of those found so far.
 pub fn bulk_id_references(operation: &BulkOperation) -> Vec<String> {
-    fn walk(value: &Value, found: &mut Vec<String>) {
+    fn walk<'a>(value: &'a Value, seen: &mut std::collections::HashSet<&'a str>, found: &mut Vec<String>) {
         match value {
             Value::String(text) => {
                 if let Some(id) = text.strip_prefix(BULK_ID_PREFIX)
-                    && !found.iter().any(|known| known == id)
+                    && seen.insert(id)
                 {
                     found.push(id.to_owned());
                 }
             }
-            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
-            Value::Object(members) => members.values().for_each(|member| walk(member, found)),
+            Value::Array(items) => items.iter().for_each(|item| walk(item, seen, found)),
+            Value::Object(members) => members.values().for_each(|member| walk(member, seen, found)),
             _ => {}
         }
     }
     let mut found = Vec::new();
-    if let Some(id) = operation.resource_id.as_deref() {
-        walk(&Value::from(id), &mut found);
+    if let Some(id) = operation.resource_id.as_deref()
+        && let Some(id) = id.strip_prefix(BULK_ID_PREFIX)
+    {
+        found.push(id.to_owned());
     }
+    let mut seen: std::collections::HashSet<&str> = found.iter().map(String::as_str).collect::<Vec<_>>().into_iter().collect();
     if let Some(data) = &operation.data {
-        walk(data, &mut found);
+        let mut more = Vec::new();
+        walk(data, &mut seen, &mut more);
+        found.extend(more);
     }
     found
 }

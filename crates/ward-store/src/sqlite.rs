@@ -95,14 +95,20 @@ impl SqliteDb {
     }
 }
 
+/// How long a read on an async worker waits for a lock (only WAL recovery by another process
+/// takes one) before it moves off the worker to wait the full [`LOCK_WAIT`].
+const READ_LOCK_WAIT_ON_WORKER: Duration = Duration::from_millis(20);
+
 impl Inner {
-    /// Runs `f` on an idle read connection (opening one if none is idle).
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+    /// Runs `f` on an idle read connection (opening one if none is idle), waiting at most
+    /// `lock_wait` for a lock.
+    fn read_waiting<R>(&self, lock_wait: Duration, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
         let idle = locked(&self.readers).pop();
         let conn = match idle {
             Some(c) => c,
             None => connect(&self.path)?,
         };
+        conn.busy_timeout(lock_wait).map_err(map_err)?;
         let result = f(&conn);
         let mut readers = locked(&self.readers);
         if readers.len() < KEEP_READERS {
@@ -122,7 +128,17 @@ fn map_err(e: rusqlite::Error) -> StoreError {
             _ => {}
         }
     }
+    if is_busy(&e) {
+        return StoreError::Unavailable(format!("{LOCKED}{e}"));
+    }
     StoreError::Unavailable(e.to_string())
+}
+
+/// How a lock held elsewhere reads once mapped, so a read can tell it from other failures.
+const LOCKED: &str = "the database is locked by another connection: ";
+
+fn is_locked(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(m) if m.starts_with(LOCKED))
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -133,7 +149,14 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 /// and however often it appears; SQLite itself numbers named parameters by first appearance.
 fn bind(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> StoreResult<()> {
     for i in 1..=stmt.parameter_count() {
-        let n = stmt.parameter_name(i).and_then(|name| name.strip_prefix(['$', '?'])).and_then(|d| d.parse::<usize>().ok()).unwrap_or(i);
+        // `$n` and `?n` by number; a bare `?` by position; any other name is a mistake in our SQL.
+        let n = match stmt.parameter_name(i) {
+            None => i,
+            Some(name) => name
+                .strip_prefix(['$', '?'])
+                .and_then(|d| d.parse::<usize>().ok())
+                .ok_or_else(|| StoreError::Unavailable(format!("statement parameter {name} is not numbered")))?,
+        };
         let arg = n
             .checked_sub(1)
             .and_then(|k| args.get(k))
@@ -272,12 +295,18 @@ impl Db for SqliteDb {
         Ok(Box::new(SqliteTx { conn: Some(conn), inner: self.inner.clone(), turn: Some(turn) }))
     }
     async fn rows(&self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
-        self.inner.read(|conn| query(conn, sql, &args))
+        match self.inner.read_waiting(READ_LOCK_WAIT_ON_WORKER, |conn| query(conn, sql, &args)) {
+            Err(e) if is_locked(&e) => {
+                let inner = self.inner.clone();
+                off_thread(move || inner.read_waiting(LOCK_WAIT, |conn| query(conn, sql, &args))).await?
+            }
+            other => other,
+        }
     }
     async fn rows_assembled(&self, sql: crate::sql::Assembled, args: Vec<Arg>) -> StoreResult<Vec<Row>> {
         let inner = self.inner.clone();
         let sql = sql.into_string();
-        off_thread(move || inner.read(|conn| query(conn, &sql, &args))).await?
+        off_thread(move || inner.read_waiting(LOCK_WAIT, |conn| query(conn, &sql, &args))).await?
     }
     /// The WAL-index header (https://www.sqlite.org/walformat.html §2.2.1): every committing
     /// writer, in any process, updates it (change counter, last frame, checksums), writing its
@@ -335,6 +364,8 @@ mod tests {
         assert_eq!(rows[0].0, vec![Val::Text("b".into()), Val::Text("a".into()), Val::Text("ba".into()), Val::Null]);
         let missing = db.rows("SELECT $1, $2", crate::sql::args!["only one"]).await;
         assert!(matches!(missing, Err(StoreError::Unavailable(ref m)) if m.contains("$2")), "{missing:?}");
+        let named = db.rows("SELECT :tenant", crate::sql::args!["x"]).await;
+        assert!(matches!(named, Err(StoreError::Unavailable(ref m)) if m.contains(":tenant")), "{named:?}");
     }
 
     /// Another process holding the write lock (the CLI beside a running server) makes a write

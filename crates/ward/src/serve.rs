@@ -112,6 +112,7 @@ pub async fn run(config: Config) -> Result<()> {
     let app = ward_http::router(state, limits);
 
     let jobs = tokio::spawn(hourly_jobs(directory.clone(), keys));
+    let shutdown = shutdown_signal();
     tracing::info!(
         address = %bound,
         public_url,
@@ -124,11 +125,10 @@ pub async fn run(config: Config) -> Result<()> {
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
             let acceptor = crate::tls::acceptor(cert, key)?;
-            crate::tls::serve(listener, acceptor, app, shutdown_signal(), grace).await?;
+            crate::tls::serve(listener, acceptor, app, shutdown, grace).await?;
         }
         _ => {
-            let server =
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal());
+            let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown);
             server.await.context("serving HTTP")?;
         }
     }
@@ -139,24 +139,32 @@ pub async fn run(config: Config) -> Result<()> {
     Ok(())
 }
 
-/// SIGTERM (orchestrators) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// SIGTERM (orchestrators) or SIGINT (Ctrl-C). The handlers are installed when this is called,
+/// not when the future is first polled: it is called before "listening" is announced, so a
+/// signal sent as soon as the server says it listens drains it instead of killing the process
+/// (seen as a test's SIGTERM right after start-up, under load).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let handlers = [SignalKind::terminate(), SignalKind::interrupt()].map(|kind| match signal(kind) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for a shutdown signal");
+            None
         }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: draining in-flight requests");
+    });
+    async move {
+        let [term, int] = handlers;
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! { _ = wait(term) => {}, _ = wait(int) => {} }
+        tracing::info!("shutting down: draining in-flight requests");
+    }
 }
 
 /// At start and hourly: purge deleted items older than 30 days; rotate signing keys past their

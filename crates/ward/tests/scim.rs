@@ -20,6 +20,8 @@ struct Setup {
     scim_token_id: String,
     /// The automation app's Graph token (every application permission).
     graph: String,
+    /// The Global Administrator `ward init` made.
+    admin: String,
 }
 
 fn cli(d: &std::path::Path, args: &[&str]) -> Value {
@@ -43,6 +45,7 @@ async fn setup() -> Setup {
         scim_token: token["secret"].as_str().unwrap().to_string(),
         scim_token_id: token["id"].as_str().unwrap().to_string(),
         graph: body["access_token"].as_str().unwrap().to_string(),
+        admin: init["admin_upn"].as_str().unwrap().to_string(),
     }
 }
 
@@ -334,6 +337,13 @@ async fn entra_group_sequence_both_member_removal_styles() {
     let after = s.scim("GET", &format!("Groups/{gid}"), None).await.headers["etag"].to_str().unwrap().to_string();
     assert_ne!(before, after);
 
+    // A member in deleted items is not listed (nor its link lost: Graph can restore it).
+    assert_eq!(s.scim("DELETE", &format!("Users/{c}"), None).await.status, 204);
+    let r = s.scim("GET", &format!("Groups/{gid}"), None).await;
+    let listed: Vec<&str> =
+        r.body["members"].as_array().map(|m| m.iter().map(|x| x["value"].as_str().unwrap()).collect()).unwrap_or_default();
+    assert_eq!(listed, vec![a.as_str()], "{}", r.body);
+
     // Rename, then delete.
     let r = s
         .scim("PATCH", &format!("Groups/{gid}"), Some(patch(json!([{ "op": "Replace", "path": "displayName", "value": "Sales EMEA" }]))))
@@ -436,6 +446,18 @@ async fn hostile_and_malformed_input_gets_scim_errors() {
     assert_eq!(fresh.status, 200, "{}", fresh.body);
     assert_ne!(fresh.headers["etag"].to_str().unwrap(), current);
 
+    // Passwords are Argon2id hashes: at most 100 of them in one Bulk request.
+    let ops: Vec<Value> = (0..101)
+        .map(|i| {
+            let mut u = s.entra_user(&format!("pw{i}"), "x");
+            u["password"] = json!("Correct-Horse-Battery-9");
+            json!({ "method": "POST", "path": "/Users", "bulkId": format!("pw{i}"), "data": u })
+        })
+        .collect();
+    let r =
+        s.scim("POST", "Bulk", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }))).await;
+    assert_scim_error(&r, 400, Some("tooMany"));
+
     // Bulk beyond its advertised maxOperations: 413.
     let ops: Vec<Value> =
         (0..1001).map(|i| json!({ "method": "DELETE", "path": format!("/Users/00000000-0000-0000-0000-{i:012}") })).collect();
@@ -474,6 +496,26 @@ async fn who_may_provision() {
         404,
         None,
     );
+    // Members are users and groups: a service principal is refused.
+    let g =
+        s.scim("POST", "Groups", Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Apps" }))).await;
+    let gid = g.body["id"].as_str().unwrap();
+    let sp = app["servicePrincipalId"].as_str().unwrap();
+    let add = patch(json!([{ "op": "add", "path": "members", "value": [{ "value": sp }] }]));
+    assert_scim_error(&s.scim("PATCH", &format!("Groups/{gid}"), Some(add)).await, 400, Some("invalidValue"));
+
+    // Administrators are out of provisioning's reach: no password, no disabling, no deletion.
+    let admin = s.scim("GET", &format!("Users?filter=userName eq \"{}\"", s.admin), None).await;
+    let admin_id = admin.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    for body in [
+        json!([{ "op": "replace", "path": "active", "value": false }]),
+        json!([{ "op": "replace", "path": "password", "value": "Taken-Over-Passw0rd!" }]),
+    ] {
+        assert_scim_error(&s.scim("PATCH", &format!("Users/{admin_id}"), Some(patch(body))).await, 403, None);
+    }
+    assert_scim_error(&s.scim("DELETE", &format!("Users/{admin_id}"), None).await, 403, None);
+    assert_eq!(s.graph("GET", &format!("/v1.0/users/{admin_id}?$select=accountEnabled"), None).await.1["accountEnabled"], json!(true));
+
     // Revoked: refused on the next request.
     ok(ward(d).args(["scim", "token", "revoke", &s.scim_token_id, "--data-dir", "data"]));
     assert_scim_error(&s.scim("GET", "Users", None).await, 401, None);

@@ -251,3 +251,18 @@ async fn signing_keys_are_sealed_published_and_rotated() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("ward.kek"), "{}", stderr(&o));
 }
+
+/// A SIGTERM sent the moment the server says it listens stops it cleanly (exit 0): the signal
+/// handlers are in place before "listening" is logged. (They used to be installed on the first
+/// poll of the shutdown future, after it: a test that stopped a server at once under load saw
+/// it killed by the signal instead.)
+#[test]
+fn a_sigterm_right_after_listening_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), &[]);
+    for _ in 0..5 {
+        let mut server = Server::start(dir.path(), &["--data-dir", "data"]);
+        let status = server.terminate();
+        assert!(status.success(), "{status:?}\n{}", server.log());
+    }
+}

@@ -27,8 +27,18 @@ pub async fn bulk(scim: Scim, body: Body) -> Response {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
-    // The request paid 1; each 50 operations cost one more.
-    if let Err(wait) = scim.throttle((request.operations.len() / 50) as u32) {
+    // Each password is an Argon2id hash (about 20 ms of a core, shared with sign-ins): at most
+    // MAX_PASSWORDS a request, each paid for. Counted generously: any mention of "password".
+    let passwords = request
+        .operations
+        .iter()
+        .filter(|op| op.data.as_ref().is_some_and(|d| d.to_string().to_ascii_lowercase().contains("\"password\"")))
+        .count();
+    if passwords > MAX_PASSWORDS {
+        return error_response(&ScimError::too_many(format!("at most {MAX_PASSWORDS} operations of a Bulk request may set a password")));
+    }
+    // The request paid 1; each 50 operations cost one more, each password one more.
+    if let Err(wait) = scim.throttle((request.operations.len() / 50 + passwords) as u32) {
         return super::too_many(wait, "too many requests from this caller");
     }
     resource_response(StatusCode::OK, &run(&scim, request).await)
@@ -50,8 +60,12 @@ async fn run(scim: &Scim, request: BulkRequest) -> Value {
         }
         // A run of user creates that reference nothing is one unit of work (each its own
         // record); without failOnErrors, where the order of failures decides what runs.
-        let run: Vec<usize> =
-            plan.order[at..].iter().copied().take_while(|&i| limit.is_none() && is_plain_user_create(&request.operations[i])).collect();
+        let run: Vec<usize> = plan.order[at..]
+            .iter()
+            .copied()
+            .take_while(|&i| limit.is_none() && is_plain_user_create(&request.operations[i]))
+            .take(TOGETHER)
+            .collect();
         if run.len() > 1 && scim.require(Family::Users, true).is_ok() {
             at += run.len();
             if let Some(batch) = create_users_together(scim, &request.operations, &run).await {
@@ -118,7 +132,15 @@ fn is_plain_user_create(op: &BulkOperation) -> bool {
     op.endpoint == "/Users" && op.method == BulkMethod::Post && ward_scim::bulk_id_references(op).is_empty()
 }
 
-/// Creates the users of `run` in one unit of work; `None` when the commit was refused.
+/// At most this many operations of one Bulk request may set a password.
+const MAX_PASSWORDS: usize = 100;
+
+/// At most this many creates in one unit of work: the writer's turn is not held for long.
+const TOGETHER: usize = 100;
+
+/// Creates the users of `run` in one unit of work; `None` when the commit was refused because
+/// a `userName` is taken (by another user or twice in the run). Any other failure of the commit
+/// fails every create of the run, with the request id: what happened to it is the store's to say.
 async fn create_users_together(scim: &Scim, ops: &[BulkOperation], run: &[usize]) -> Option<Vec<Outcome>> {
     let empty = Value::Object(Default::default());
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(run.len());
@@ -133,7 +155,14 @@ async fn create_users_together(scim: &Scim, ops: &[BulkOperation], run: &[usize]
         }
     }
     let ctx = scim.audit_context(super::users::ADD);
-    let created = scim.state.directory.create_users_batch(scim.tenant.id, items, &ctx).await.ok()?;
+    let created = match scim.state.directory.create_users_batch(scim.tenant.id, items, &ctx).await {
+        Ok(created) => created,
+        Err(ward_core::DirectoryError::DuplicateUserPrincipalName) => return None,
+        Err(e) => {
+            let error = super::directory_error(&e, &scim.rid);
+            return Some(outcomes.into_iter().map(|o| o.unwrap_or_else(|| Err(error.clone()))).collect());
+        }
+    };
     let mut created = created.into_iter();
     Some(
         outcomes

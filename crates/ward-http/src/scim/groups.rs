@@ -3,7 +3,7 @@
 //! styles), `excludedAttributes=members`, PATCH answered 204. A group's `displayName` is unique
 //! among groups for SCIM (Entra matches groups by it): a duplicate is 409 `uniqueness`.
 
-use super::list::{ListParams, candidates, page_in_order};
+use super::list::{self, Candidates, ListParams, page_in_order};
 use super::mapping::{etag, group_resource};
 use super::users::{read_body, resource_id};
 use super::{Family, Scim, error_response, if_match, if_match_header, if_none_match, not_modified, resource_response};
@@ -17,10 +17,9 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use ward_core::group::{Group, GroupPatch, NewGroup};
 use ward_core::index::{Cond, ObjectQuery, Test};
-use ward_core::store::Relation;
 use ward_core::{DirectoryError, ObjectId, ObjectKind};
 use ward_directory::MemberDelta;
-use ward_scim::{GROUP, MemberChange, PatchRequest, Projection, ScimError, WriteMode, apply_patch, compare_in_order, normalize_for_write};
+use ward_scim::{GROUP, MemberChange, PatchRequest, Projection, ScimError, WriteMode, apply_patch, normalize_for_write};
 
 const ADD: (&str, &str, &str) = ("GroupManagement", "Add group", "Add");
 const UPDATE: (&str, &str, &str) = ("GroupManagement", "Update group", "Update");
@@ -40,15 +39,22 @@ fn answer(result: Result<Response, ScimError>) -> Response {
 
 type Members = Vec<(ObjectId, ObjectKind)>;
 
+/// The group's live members (not those in deleted items), with their kinds.
 async fn members(scim: &Scim, id: ObjectId) -> Result<Members, ScimError> {
-    let links = scim
-        .state
-        .directory
-        .store()
-        .links_of_group(scim.tenant.id, Relation::Member, id)
-        .await
-        .map_err(|e| super::directory_error(&e.into(), &scim.rid))?;
-    Ok(links.into_iter().map(|l| (l.member, l.member_kind)).collect())
+    let live = scim.state.directory.members(scim.tenant.id, id).await.map_err(|e| super::directory_error(&e, &scim.rid))?;
+    Ok(live.into_iter().map(|o| (o.id, o.kind)).collect())
+}
+
+/// SCIM members are users and groups: anything else (a service principal) is refused.
+async fn only_users_and_groups(scim: &Scim, ids: &[ObjectId]) -> Result<(), ScimError> {
+    for id in ids {
+        match scim.state.directory.member_kind(scim.tenant.id, *id).await.map_err(|e| super::directory_error(&e, &scim.rid))? {
+            Some(ObjectKind::User | ObjectKind::Group) => {}
+            Some(_) => return Err(ScimError::invalid_value(format!("members: '{id}' is neither a user nor a group"))),
+            None => return Err(ScimError::invalid_value(format!("members: no user or group has the id '{id}'"))),
+        }
+    }
+    Ok(())
 }
 
 fn ids(m: &Members) -> Vec<ObjectId> {
@@ -101,20 +107,27 @@ async fn respond_list(scim: &Scim, p: ListParams) -> Result<Response, ScimError>
         let (objects, total) = page_in_order(scim, ObjectKind::Group, p.start_index, p.count).await?;
         (objects.iter().map(|o| Ok((decode(o)?, o.version))).collect::<Result<_, ScimError>>()?, total)
     } else {
-        let objects = candidates(scim, ObjectKind::Group, p.filter.as_ref()).await?;
+        let mut source = Candidates::new(ObjectKind::Group, p.filter.as_ref());
         let mut matched = Vec::new();
-        for o in &objects {
-            let g = decode(o)?;
-            let r = group_resource(&g, o.version, &scim.base, None);
-            if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
-                matched.push((g, o.version, r));
+        while let Some(objects) = source.next_page(scim).await? {
+            for o in &objects {
+                let r = group_resource(&decode(o)?, o.version, &scim.base, None);
+                if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
+                    matched.push(list::keep(o.id, &r, &p, &GROUP));
+                }
             }
         }
-        if let Some((key, order)) = &p.sort {
-            matched.sort_by(|a, b| compare_in_order(&a.2, &b.2, key, *order).then_with(|| a.0.id.cmp(&b.0.id)));
+        let (ids, total) = list::page_of(matched, &p);
+        let mut page = Vec::with_capacity(ids.len());
+        for id in ids {
+            match scim.state.directory.group_versioned(scim.tenant.id, id).await {
+                Ok(found) => page.push(found),
+                // Deleted since the scan: left out of the page.
+                Err(DirectoryError::NotFound { .. }) => {}
+                Err(e) => return Err(super::directory_error(&e, &scim.rid)),
+            }
         }
-        let total = matched.len();
-        (matched.into_iter().skip(p.start_index - 1).take(p.count).map(|(g, v, _)| (g, v)).collect(), total)
+        (page, total)
     };
     let mut resources = Vec::with_capacity(page.len());
     for (g, version) in &page {
@@ -205,6 +218,7 @@ pub(super) async fn create_op(scim: &Scim, body: &Value) -> Result<(Group, i64),
     let name = text(&doc.resource, "displayName").ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
     unique_name(scim, &name, None).await?;
     let initial = member_ids(doc.members.as_deref().unwrap_or_default())?;
+    only_users_and_groups(scim, &initial).await?;
     let input = NewGroup {
         display_name: name.clone(),
         mail_nickname: nickname(&name),
@@ -244,6 +258,11 @@ async fn write_group(
         }
         let current = group_resource(&g, version, &scim.base, None);
         let Some((patch, deltas)) = compute(&current)? else { return Ok(()) };
+        for delta in &deltas {
+            if let MemberDelta::Add(ids) | MemberDelta::ReplaceAll(ids) = delta {
+                only_users_and_groups(scim, ids).await?;
+            }
+        }
         if let Some(name) = &patch.display_name
             && !name.eq_ignore_ascii_case(&g.display_name)
         {
@@ -355,11 +374,15 @@ async fn patch(scim: Scim, Path((_, id)): Path<(String, String)>, RawQuery(query
 pub(super) async fn delete_op(scim: &Scim, id: ObjectId, given: Option<&str>) -> Result<(), ScimError> {
     scim.require(Family::Groups, true)?;
     let (_, version, m) = load(scim, id).await?;
-    if if_match(given, &etag(version, Some(&ids(&m)))) == Some(false) {
+    let pinned = if_match(given, &etag(version, Some(&ids(&m))));
+    if pinned == Some(false) {
         return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
     }
-    let work = scim.state.directory.delete_group(scim.tenant.id, id);
-    scim.write(DELETE, Some(id.to_string()), work).await.map_err(|e| super::directory_error(&e, &scim.rid))
+    let work = scim.state.directory.delete_at(scim.tenant.id, ObjectKind::Group, id, pinned.map(|_| version));
+    scim.write(DELETE, Some(id.to_string()), work).await.map_err(|e| match e {
+        DirectoryError::Conflict => ScimError::precondition_failed("the resource has changed since the version in If-Match"),
+        other => super::directory_error(&other, &scim.rid),
+    })
 }
 
 async fn remove(scim: Scim, Path((_, id)): Path<(String, String)>, headers: HeaderMap) -> Response {

@@ -17,6 +17,8 @@ pub const MAX_SCAN: usize = 100_000;
 pub struct ListParams {
     pub filter: Option<Filter>,
     pub sort: Option<(SortKey, SortOrder)>,
+    /// The sort attribute alone, to keep of each match while scanning.
+    pub sort_projection: Option<Projection>,
     /// 1-based.
     pub start_index: usize,
     pub count: usize,
@@ -42,13 +44,15 @@ struct Raw<'a> {
 impl ListParams {
     fn build(raw: Raw<'_>, schema: &ResourceSchema) -> Result<ListParams, ScimError> {
         let filter = raw.filter.filter(|f| !f.trim().is_empty()).map(|f| Filter::parse(f, schema)).transpose()?;
-        let sort = match raw.sort_by.filter(|s| !s.trim().is_empty()) {
+        let sort_by = raw.sort_by.filter(|s| !s.trim().is_empty());
+        let sort = match sort_by {
             Some(s) => Some((SortKey::parse(s, schema)?, SortOrder::parse(raw.sort_order)?)),
             None => None,
         };
         Ok(ListParams {
             filter,
             sort,
+            sort_projection: sort_by.map(|s| Projection::parse(Some(s), None, schema)).transpose()?,
             // RFC 7644 §3.4.2.4: below 1 is 1; a negative count is 0; we return at most MAX_PAGE.
             start_index: raw.start_index.unwrap_or(1).max(1) as usize,
             count: raw.count.unwrap_or(DEFAULT_PAGE as i64).clamp(0, MAX_PAGE as i64) as usize,
@@ -123,57 +127,114 @@ fn indexed_property(kind: ObjectKind, attribute: &str) -> Option<&'static str> {
     }
 }
 
-/// The stored objects `filter` can match (a superset: the caller evaluates the filter on each).
-pub async fn candidates(scim: &Scim, kind: ObjectKind, filter: Option<&Filter>) -> Result<Vec<StoredObject>, ScimError> {
-    let store = scim.state.directory.store();
-    let tenant = scim.tenant.id;
-    let fail = |e: ward_core::store::StoreError| super::directory_error(&e.into(), &scim.rid);
-    if let Some(equalities) = filter.and_then(Filter::as_equalities) {
-        for eq in &equalities {
-            if eq.attribute == "id" {
-                let Ok(id) = eq.value.parse::<ObjectId>() else { return Ok(Vec::new()) };
-                let found = store.object(tenant, kind, id).await.map_err(fail)?;
-                return Ok(found.filter(|o| o.deleted_at.is_none()).into_iter().collect());
-            }
-            if let Some(property) = indexed_property(kind, &eq.attribute) {
-                let mut out = Vec::new();
-                let mut after = None;
-                loop {
-                    let q = ObjectQuery {
-                        kind,
-                        deleted: false,
-                        cond: Cond::Prop { property, test: Test::Eq(ward_core::index::normalize_text(eq.value)) },
-                        order_by: None,
-                        descending: false,
-                        after,
-                        limit: 1000,
+/// Where the objects a filter can match come from.
+enum Source {
+    /// Nothing more to read.
+    Done,
+    /// One object by id.
+    One(ObjectId),
+    /// An indexed property's equality, a page at a time.
+    Index { property: &'static str, value: String, after: Option<ward_core::index::Keyset> },
+    /// Every live object of the kind, a page at a time.
+    All { after: Option<ObjectId> },
+}
+
+/// The stored objects a filter can match (a superset: the caller evaluates the filter on each),
+/// a page at a time, so a scan holds one page of documents, not the tenant.
+pub struct Candidates {
+    kind: ObjectKind,
+    source: Source,
+    read: usize,
+}
+
+const PAGE: u32 = 500;
+
+impl Candidates {
+    pub fn new(kind: ObjectKind, filter: Option<&Filter>) -> Candidates {
+        let mut source = Source::All { after: None };
+        if let Some(equalities) = filter.and_then(Filter::as_equalities) {
+            for eq in &equalities {
+                if eq.attribute == "id" {
+                    source = match eq.value.parse::<ObjectId>() {
+                        Ok(id) => Source::One(id),
+                        Err(_) => Source::Done,
                     };
-                    let page = store.query_objects(tenant, &q).await.map_err(fail)?;
-                    let last = page.last().map(|(o, v)| ward_core::index::Keyset { value: v.clone(), id: o.id });
-                    let full = page.len() == 1000;
-                    out.extend(page.into_iter().map(|(o, _)| o));
-                    if out.len() > MAX_SCAN {
-                        return Err(too_many());
-                    }
-                    match (full, last) {
-                        (true, Some(k)) => after = Some(k),
-                        _ => return Ok(out),
-                    }
+                    break;
+                }
+                if let Some(property) = indexed_property(kind, &eq.attribute) {
+                    source = Source::Index { property, value: ward_core::index::normalize_text(eq.value), after: None };
+                    break;
                 }
             }
         }
+        Candidates { kind, source, read: 0 }
     }
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.objects(tenant, kind, &ListQuery { deleted: false, after, limit: 1000 }).await.map_err(fail)?;
-        let Some(last) = page.last() else { return Ok(out) };
-        after = Some(last.id);
-        out.extend(page);
-        if out.len() > MAX_SCAN {
+
+    /// The next page; `None` when there are no more. More than [`MAX_SCAN`] in all is `tooMany`.
+    pub async fn next_page(&mut self, scim: &Scim) -> Result<Option<Vec<StoredObject>>, ScimError> {
+        let store = scim.state.directory.store();
+        let tenant = scim.tenant.id;
+        let fail = |e: ward_core::store::StoreError| super::directory_error(&e.into(), &scim.rid);
+        let page = match &mut self.source {
+            Source::Done => return Ok(None),
+            Source::One(id) => {
+                let found = store.object(tenant, self.kind, *id).await.map_err(fail)?;
+                self.source = Source::Done;
+                found.filter(|o| o.deleted_at.is_none()).into_iter().collect()
+            }
+            Source::Index { property, value, after } => {
+                let q = ObjectQuery {
+                    kind: self.kind,
+                    deleted: false,
+                    cond: Cond::Prop { property, test: Test::Eq(value.clone()) },
+                    order_by: None,
+                    descending: false,
+                    after: after.clone(),
+                    limit: PAGE,
+                };
+                let rows = store.query_objects(tenant, &q).await.map_err(fail)?;
+                *after = rows.last().map(|(o, v)| ward_core::index::Keyset { value: v.clone(), id: o.id });
+                if rows.len() < PAGE as usize {
+                    self.source = Source::Done;
+                }
+                rows.into_iter().map(|(o, _)| o).collect::<Vec<_>>()
+            }
+            Source::All { after } => {
+                let rows =
+                    store.objects(tenant, self.kind, &ListQuery { deleted: false, after: *after, limit: PAGE }).await.map_err(fail)?;
+                *after = rows.last().map(|o| o.id);
+                if rows.len() < PAGE as usize {
+                    self.source = Source::Done;
+                }
+                rows
+            }
+        };
+        self.read += page.len();
+        if self.read > MAX_SCAN {
             return Err(too_many());
         }
+        Ok((!page.is_empty()).then_some(page))
     }
+}
+
+/// What a filtered or sorted list keeps of each match while it scans: the id, the version, and
+/// the sort attribute alone (a small document for `compare_in_order`), not the resource.
+pub struct Match {
+    pub id: ObjectId,
+    pub sort_doc: Value,
+}
+
+/// Sorts the matches and returns the ids of the page asked for, and how many matched.
+pub fn keep(id: ObjectId, resource: &Value, p: &ListParams, schema: &ResourceSchema) -> Match {
+    Match { id, sort_doc: p.sort_projection.as_ref().map(|s| s.apply(resource, schema)).unwrap_or(Value::Null) }
+}
+
+pub fn page_of(mut matched: Vec<Match>, p: &ListParams) -> (Vec<ObjectId>, usize) {
+    if let Some((key, order)) = &p.sort {
+        matched.sort_by(|a, b| ward_scim::compare_in_order(&a.sort_doc, &b.sort_doc, key, *order).then_with(|| a.id.cmp(&b.id)));
+    }
+    let total = matched.len();
+    (matched.into_iter().skip(p.start_index - 1).take(p.count).map(|m| m.id).collect(), total)
 }
 
 fn too_many() -> ScimError {
@@ -193,6 +254,9 @@ pub async fn page_in_order(
     let store = scim.state.directory.store();
     let fail = |e: ward_core::store::StoreError| super::directory_error(&e.into(), &scim.rid);
     let total = store.count_objects(scim.tenant.id, kind, false).await.map_err(fail)? as usize;
+    if start_index > total || count == 0 {
+        return Ok((Vec::new(), total));
+    }
     let mut skip = start_index - 1;
     let mut out = Vec::new();
     let mut after = None;

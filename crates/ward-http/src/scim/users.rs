@@ -3,7 +3,7 @@
 //! string "False", delete). Soft delete is `active=false`: the user stays, disabled, its sessions
 //! and refresh tokens revoked; DELETE moves it to Graph's deleted items (then 404 here).
 
-use super::list::{ListParams, candidates, page_in_order};
+use super::list::{self, Candidates, ListParams, page_in_order};
 use super::mapping::{self, user_resource};
 use super::{Family, Scim, error_response, if_match, if_match_header, if_none_match, json_body, not_modified, resource_response};
 use crate::AppState;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use ward_core::user::User;
 use ward_core::{DirectoryError, ObjectId, ObjectKind};
 use ward_directory::NewUserRequest;
-use ward_scim::{PasswordChange, PatchRequest, Projection, ScimError, USER, WriteMode, apply_patch, compare_in_order, normalize_for_write};
+use ward_scim::{PasswordChange, PatchRequest, Projection, ScimError, USER, WriteMode, apply_patch, normalize_for_write};
 
 pub(super) const ADD: (&str, &str, &str) = ("UserManagement", "Add user", "Add");
 const UPDATE: (&str, &str, &str) = ("UserManagement", "Update user", "Update");
@@ -108,20 +108,27 @@ async fn respond_list(scim: &Scim, p: ListParams) -> Result<Response, ScimError>
         let (objects, total) = page_in_order(scim, ObjectKind::User, p.start_index, p.count).await?;
         (objects.iter().map(|o| Ok((decode(o)?, o.version))).collect::<Result<_, ScimError>>()?, total)
     } else {
-        let objects = candidates(scim, ObjectKind::User, p.filter.as_ref()).await?;
+        // A page of documents at a time; of each match only its id and sort value are kept.
+        let mut source = Candidates::new(ObjectKind::User, p.filter.as_ref());
         let mut matched = Vec::new();
-        for o in &objects {
-            let user = decode(o)?;
-            let r = user_resource(&user, o.version, &scim.base, None);
-            if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
-                matched.push((user, o.version, r));
+        while let Some(objects) = source.next_page(scim).await? {
+            for o in &objects {
+                let r = user_resource(&decode(o)?, o.version, &scim.base, None);
+                if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
+                    matched.push(list::keep(o.id, &r, &p, &USER));
+                }
             }
         }
-        if let Some((key, order)) = &p.sort {
-            matched.sort_by(|a, b| compare_in_order(&a.2, &b.2, key, *order).then_with(|| a.0.id.cmp(&b.0.id)));
+        let (ids, total) = list::page_of(matched, &p);
+        let mut page = Vec::with_capacity(ids.len());
+        for id in ids {
+            match load(scim, id).await {
+                Ok(found) => page.push(found),
+                // Deleted since the scan: left out of the page.
+                Err(e) if e.status == 404 => {}
+                Err(e) => return Err(e),
+            }
         }
-        let total = matched.len();
-        let page = matched.into_iter().skip(p.start_index - 1).take(p.count).map(|(u, v, _)| (u, v)).collect();
         (page, total)
     };
     let mut resources = Vec::with_capacity(page.len());
@@ -188,6 +195,17 @@ struct Change {
     password: Option<String>,
 }
 
+/// Provisioning does not touch administrators: a user who holds a directory role is changed,
+/// disabled or deleted through Graph by someone privileged enough, never by a SCIM token or a
+/// provisioning app (whose `User.ReadWrite.All` Entra likewise bars from privileged users).
+async fn refuse_role_holders(scim: &Scim, id: ObjectId) -> Result<(), ScimError> {
+    let roles = scim.state.directory.roles_of(scim.tenant.id, id).await.map_err(|e| super::directory_error(&e, &scim.rid))?;
+    if roles.is_empty() {
+        return Ok(());
+    }
+    Err(ScimError::new(403, None, "this user holds a directory role: change them through Graph as a privileged administrator"))
+}
+
 /// Reads the user, checks `If-Match`, computes the change from the current resource, writes it
 /// at that version; again (up to [`ATTEMPTS`]) when another write came between, unless the
 /// client pinned a version.
@@ -197,6 +215,7 @@ async fn write_user(
     given: Option<&str>,
     compute: impl Fn(&Value) -> Result<Option<Change>, ScimError>,
 ) -> Result<(User, i64), ScimError> {
+    refuse_role_holders(scim, id).await?;
     for attempt in 1..=ATTEMPTS {
         let (user, version) = load(scim, id).await?;
         let pinned = if_match(given, &mapping::etag(version, None));
@@ -300,12 +319,16 @@ async fn patch(scim: Scim, Path((_, id)): Path<(String, String)>, RawQuery(query
 pub(super) async fn delete_op(scim: &Scim, id: ObjectId, given: Option<&str>) -> Result<(), ScimError> {
     scim.require(Family::Users, true)?;
     let (_, version) = load(scim, id).await?;
-    if if_match(given, &mapping::etag(version, None)) == Some(false) {
+    refuse_role_holders(scim, id).await?;
+    let pinned = if_match(given, &mapping::etag(version, None));
+    if pinned == Some(false) {
         return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
     }
-    let key = id.to_string();
-    let work = scim.state.directory.delete_user(scim.tenant.id, &key);
-    scim.write(DELETE, Some(id.to_string()), work).await.map_err(|e| super::directory_error(&e, &scim.rid))
+    let work = scim.state.directory.delete_at(scim.tenant.id, ObjectKind::User, id, pinned.map(|_| version));
+    scim.write(DELETE, Some(id.to_string()), work).await.map_err(|e| match e {
+        DirectoryError::Conflict => ScimError::precondition_failed("the resource has changed since the version in If-Match"),
+        other => super::directory_error(&other, &scim.rid),
+    })
 }
 
 async fn remove(scim: Scim, Path((_, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
