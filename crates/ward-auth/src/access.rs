@@ -92,6 +92,20 @@ fn unavailable(e: ward_core::DirectoryError) -> OAuthError {
 }
 
 impl TokenService {
+    /// The user's risk for conditional access (Identity Protection's level), read only when an
+    /// active policy looks at it.
+    async fn user_risk_fact(
+        &self,
+        set: &ward_policy::PolicySet,
+        tenant: ward_core::TenantId,
+        user: ObjectId,
+    ) -> Result<Option<ward_policy::RiskLevel>, ward_core::DirectoryError> {
+        if !set.needs_user_risk() {
+            return Ok(None);
+        }
+        let level = self.directory.user_risk_level(tenant, user).await?;
+        Ok(serde_json::from_value(serde_json::Value::String(level.into())).ok())
+    }
     /// The registered device the request proves it comes from: a JWS (`ES256`, `RS256` or
     /// `EdDSA`) signed with the key the device was registered with, `iss` = `sub` = its deviceId,
     /// `aud` = `{public url}/{tenant id}`, at most ten minutes long and not expired. Anything else
@@ -173,6 +187,7 @@ impl TokenService {
         };
         let roles: Vec<String> =
             if set.needs_roles() { self.directory.roles_of(tenant.id, user.id).await.map_err(|_| unavailable)? } else { Vec::new() };
+        let user_risk = self.user_risk_fact(&set, tenant.id, user.id).await.map_err(|_| unavailable)?;
         let id = user.id.to_string();
         let amr: Vec<&str> = session.amr.split_whitespace().collect();
         let (ip, _) = crate::signin::current_request();
@@ -186,7 +201,7 @@ impl TokenService {
             ip,
             country: ip.and_then(country_of),
             sign_in_risk: None,
-            user_risk: None,
+            user_risk,
             device: match &device {
                 Some((_, a)) => DeviceFact::Registered(a),
                 None => DeviceFact::Unregistered,
@@ -277,6 +292,7 @@ impl TokenService {
         } else {
             Vec::new()
         };
+        let user_risk = self.user_risk_fact(&set, tenant.id, user.id).await.map_err(unavailable)?;
         let id = user.id.to_string();
         let client_app = client.app_id.to_string();
         let resource = resource_app.map(|r| r.to_string()).unwrap_or_else(|| ward_core::permissions::GRAPH_APP_ID.to_string());
@@ -292,9 +308,9 @@ impl TokenService {
             platform: crate::signin::current_platform(),
             ip,
             country: ip.and_then(country_of),
-            // No risk detections yet: every sign-in and user is at risk "none".
+            // Sign-in risk: not computed during sign-in yet (issue 8); "none".
             sign_in_risk: None,
-            user_risk: None,
+            user_risk,
             device: match &device {
                 Some((_, attributes)) => DeviceFact::Registered(attributes),
                 None => DeviceFact::Unregistered,

@@ -70,12 +70,18 @@ pub enum ObjectKind {
     NamedLocation,
     /// Graph's `device`: a registered device, its compliance, and the key it proves itself with.
     Device,
-    /// A long-lived SCIM provisioning token of a tenant: its name, its SHA-256 and its last use.
+    /// A long-lived SCIM provisioning token of a tenant: its name and its last use (its hash is a
+    /// credential).
     ScimToken,
+    /// Identity Protection's risk of a user (Graph's `riskyUser`; id = the user's id), with its
+    /// history.
+    RiskyUser,
+    /// Graph's `riskDetection`.
+    RiskDetection,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 11] = [
+    pub const ALL: [ObjectKind; 13] = [
         ObjectKind::User,
         ObjectKind::Group,
         ObjectKind::Application,
@@ -87,6 +93,8 @@ impl ObjectKind {
         ObjectKind::NamedLocation,
         ObjectKind::Device,
         ObjectKind::ScimToken,
+        ObjectKind::RiskyUser,
+        ObjectKind::RiskDetection,
     ];
 
     /// The name stored in the database and written in the change feed.
@@ -103,6 +111,8 @@ impl ObjectKind {
             ObjectKind::NamedLocation => "namedLocation",
             ObjectKind::Device => "device",
             ObjectKind::ScimToken => "scimToken",
+            ObjectKind::RiskyUser => "riskyUser",
+            ObjectKind::RiskDetection => "riskDetection",
         }
     }
 
@@ -161,10 +171,12 @@ mod tests {
             ObjectKind::NamedLocation => 8,
             ObjectKind::Device => 9,
             ObjectKind::ScimToken => 10,
+            ObjectKind::RiskyUser => 11,
+            ObjectKind::RiskDetection => 12,
         };
         for (i, kind) in ObjectKind::ALL.iter().enumerate() {
             assert_eq!(position(*kind), i);
         }
-        assert_eq!(ObjectKind::ALL.len(), 11);
+        assert_eq!(ObjectKind::ALL.len(), 13);
     }
 }

@@ -103,11 +103,16 @@ pub static GROUP: &[IndexedProperty] = &[
     text("externalId"),
 ];
 
+/// A risk detection's user, to find a user's detections (Identity Protection's history and
+/// dismissal).
+pub static RISK_DETECTION: &[IndexedProperty] = &[text("user")];
+
 /// The indexed properties of a kind (none for kinds that are not queried by property).
 pub fn indexed(kind: ObjectKind) -> &'static [IndexedProperty] {
     match kind {
         ObjectKind::User => USER,
         ObjectKind::Group => GROUP,
+        ObjectKind::RiskDetection => RISK_DETECTION,
         _ => &[],
     }
 }

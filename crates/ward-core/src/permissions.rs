@@ -187,6 +187,12 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read and write all risky user information.",
     },
     Permission {
+        value: "IdentityRiskEvent.Read.All",
+        app_role_id: Some("6e472fd1-ad78-48da-a0f0-97ab2c6b769e"),
+        scope_id: Some("8f6a01e7-0391-4ee5-aa22-a3af122cef27"),
+        description: "Read all identity risk event information.",
+    },
+    Permission {
         value: "AuditLog.Read.All",
         app_role_id: Some("b0afded3-3588-46d8-8b3d-9842eff778da"),
         scope_id: Some("e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20"),

@@ -22,6 +22,8 @@ fn type_name(kind: ObjectKind) -> &'static str {
         ObjectKind::NamedLocation => "NamedLocation",
         ObjectKind::Device => "Device",
         ObjectKind::ScimToken => "ScimToken",
+        ObjectKind::RiskyUser => "RiskyUser",
+        ObjectKind::RiskDetection => "RiskDetection",
     }
 }
 

@@ -12,6 +12,7 @@ mod membership_cache;
 pub mod policies;
 mod provisioning;
 mod registrations;
+pub mod risk;
 mod roles;
 pub mod scim_tokens;
 pub mod secrets;

@@ -62,6 +62,12 @@ pub enum Op {
     ReadDevices,
     /// Devices: register, update (compliance only by their management app), delete.
     WriteDevices,
+    /// `GET /identityProtection/riskyUsers` (and history).
+    ReadRiskyUsers,
+    /// `confirmCompromised`, `dismiss`.
+    WriteRiskyUsers,
+    /// `GET /identityProtection/riskDetections`.
+    ReadRiskDetections,
 }
 
 pub struct Rule {
@@ -184,6 +190,21 @@ pub fn rule(op: Op) -> Rule {
             user_roles: None,
         },
         Op::WriteDevices => Rule { app: &["Device.ReadWrite.All"], delegated: &[], user_roles: None },
+        Op::ReadRiskyUsers => Rule {
+            app: &["IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"],
+            delegated: &["IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR, SECURITY_READER, GLOBAL_READER]),
+        },
+        Op::WriteRiskyUsers => Rule {
+            app: &["IdentityRiskyUser.ReadWrite.All"],
+            delegated: &["IdentityRiskyUser.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR]),
+        },
+        Op::ReadRiskDetections => Rule {
+            app: &["IdentityRiskEvent.Read.All"],
+            delegated: &["IdentityRiskEvent.Read.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR, SECURITY_READER, GLOBAL_READER]),
+        },
     }
 }
 
@@ -278,7 +299,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 21] = [
+    const OPS: [Op; 24] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -300,6 +321,9 @@ mod docs {
         Op::WriteConditionalAccess,
         Op::ReadDevices,
         Op::WriteDevices,
+        Op::ReadRiskyUsers,
+        Op::WriteRiskyUsers,
+        Op::ReadRiskDetections,
     ];
 
     fn cell(list: &[&str]) -> String {

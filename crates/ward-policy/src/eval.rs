@@ -493,6 +493,11 @@ impl PolicySet {
         self.policies.iter().any(|p| p.users.as_ref().is_some_and(|u| !u.roles.is_empty() || !u.exclude_roles.is_empty()))
     }
 
+    /// Does any enabled or report-only policy look at the user's risk (so it must be read)?
+    pub fn needs_user_risk(&self) -> bool {
+        self.policies.iter().any(|p| p.state != PolicyState::Disabled && !p.user_risk.is_empty())
+    }
+
     /// Is any policy enabled or report-only (else evaluating can only say "allow")?
     pub fn is_active(&self) -> bool {
         self.policies.iter().any(|p| p.state != PolicyState::Disabled)

@@ -15,6 +15,7 @@ mod groups;
 mod list;
 mod methods;
 mod objects;
+mod risk;
 mod sign_ins;
 mod users;
 mod views;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(conditional_access::routes())
         .merge(sign_ins::routes())
         .merge(devices::routes())
+        .merge(risk::routes())
 }
 
 /// `?` for handlers that answer with a `Response` either way: the error is the response.

@@ -1,0 +1,183 @@
+//! Identity Protection's state in the directory (issue 8): each user's risk (`riskyUser`, with
+//! its history) and the risk detections, as objects of the store, so every change is one unit of
+//! work with its change-feed row (Shared Signals reads the feed) and its audit record. The rules
+//! are `ward-risk`'s; this module reads, applies and writes.
+
+use crate::{Directory, Result, decode, encode};
+use serde::{Deserialize, Serialize};
+use ward_core::index::{Cond, ObjectQuery, Test};
+use ward_core::store::{ListQuery, WriteOp};
+use ward_core::user::User;
+use ward_core::{DirectoryError, ObjectId, ObjectKind, TenantId};
+use ward_risk::{Detection, RiskState, RiskTransition, RiskyUserHistoryItem, UserRisk};
+
+/// Most users one `confirmCompromised` or `dismiss` names (Graph's limit for these actions).
+pub const MAX_USERS_PER_ACTION: usize = 60;
+/// History items kept per user, newest last.
+const MAX_HISTORY: usize = 200;
+
+/// A user's risk as stored: the state `ward-risk` keeps, and its history.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRisk {
+    pub risk: UserRisk,
+    #[serde(default)]
+    pub history: Vec<RiskyUserHistoryItem>,
+}
+
+/// A detection with the id it is stored under.
+#[derive(Clone, Debug)]
+pub struct StoredDetection {
+    pub id: ObjectId,
+    pub detection: Detection,
+}
+
+/// The id a user's risk is stored under. Object ids are unique across kinds in a tenant, so it
+/// cannot be the user's own; it is derived from it, one to one.
+fn risk_id(user: ObjectId) -> ObjectId {
+    ObjectId::from_uuid(uuid::Uuid::from_u128(user.as_uuid().as_u128() ^ 0x5249_534b_5553_4552_0000_0000_0000_0000))
+}
+
+impl Directory {
+    /// The user's risk (none if Identity Protection never saw them), and its version if stored.
+    pub async fn user_risk(&self, tenant: TenantId, user: ObjectId) -> Result<(StoredRisk, Option<i64>)> {
+        match self.store.object(tenant, ObjectKind::RiskyUser, risk_id(user)).await? {
+            Some(o) => Ok((decode(&o)?, Some(o.version))),
+            None => Ok((StoredRisk { risk: UserRisk::new(user), history: Vec::new() }, None)),
+        }
+    }
+
+    /// The user's risk level in Graph's words (`none` when Identity Protection never saw them),
+    /// for conditional access's `userRiskLevels`.
+    pub async fn user_risk_level(&self, tenant: TenantId, user: ObjectId) -> Result<&'static str> {
+        Ok(self.user_risk(tenant, user).await?.0.risk.level.as_str())
+    }
+
+    /// Users Identity Protection has seen, `limit` after the one `after` names (their order is
+    /// that of their stored risk).
+    pub async fn risky_users(&self, tenant: TenantId, after: Option<ObjectId>, limit: u32) -> Result<Vec<StoredRisk>> {
+        let query = ListQuery { deleted: false, after: after.map(risk_id), limit };
+        let page = self.store.objects(tenant, ObjectKind::RiskyUser, &query).await?;
+        page.iter().map(decode).collect()
+    }
+
+    /// Risk detections in id order (random ids: a stable order to page through, not time order).
+    pub async fn risk_detections(&self, tenant: TenantId, after: Option<ObjectId>, limit: u32) -> Result<Vec<StoredDetection>> {
+        let page = self.store.objects(tenant, ObjectKind::RiskDetection, &ListQuery { deleted: false, after, limit }).await?;
+        page.iter().map(|o| Ok(StoredDetection { id: o.id, detection: decode(&o.clone())? })).collect()
+    }
+
+    pub async fn risk_detection(&self, tenant: TenantId, id: ObjectId) -> Result<StoredDetection> {
+        let (detection, _) = self.load::<Detection>(tenant, ObjectKind::RiskDetection, id).await?;
+        Ok(StoredDetection { id, detection })
+    }
+
+    /// A user's detections (at most 1,000).
+    async fn detections_of(&self, tenant: TenantId, user: ObjectId) -> Result<Vec<(ObjectId, Detection, i64)>> {
+        let q = ObjectQuery {
+            kind: ObjectKind::RiskDetection,
+            deleted: false,
+            cond: Cond::Prop { property: "user", test: Test::Eq(ward_core::index::normalize_text(&user.to_string())) },
+            order_by: None,
+            descending: false,
+            after: None,
+            limit: 1000,
+        };
+        let rows = self.store.query_objects(tenant, &q).await?;
+        rows.into_iter().map(|(o, _)| Ok((o.id, decode(&o)?, o.version))).collect()
+    }
+
+    /// Graph's `confirmCompromised`: each user's risk becomes high and confirmed compromised (an
+    /// `adminConfirmedUserCompromised` detection records it), and every session and refresh
+    /// token the user holds stops working, in the same unit of work. `by`: the administrator.
+    pub async fn confirm_compromised(&self, tenant: TenantId, users: &[ObjectId], by: Option<ObjectId>) -> Result<()> {
+        self.risk_action(tenant, users, |risk, now| risk.confirm_compromised(now, by), true).await
+    }
+
+    /// Graph's `dismiss`: each user's risk is dismissed (level none), their open detections with
+    /// it; the history stays.
+    pub async fn dismiss_risk(&self, tenant: TenantId, users: &[ObjectId], by: Option<ObjectId>) -> Result<()> {
+        self.risk_action(tenant, users, |risk, now| risk.dismiss(now, by), false).await
+    }
+
+    async fn risk_action(
+        &self,
+        tenant: TenantId,
+        users: &[ObjectId],
+        transition: impl Fn(&UserRisk, time::OffsetDateTime) -> RiskTransition,
+        revoke: bool,
+    ) -> Result<()> {
+        if users.is_empty() || users.len() > MAX_USERS_PER_ACTION {
+            return Err(DirectoryError::invalid("userIds", format!("name 1 to {MAX_USERS_PER_ACTION} users")));
+        }
+        // All named users must exist before anything changes.
+        for id in users {
+            self.load::<User>(tenant, ObjectKind::User, *id).await?;
+        }
+        let transition = &transition;
+        for id in users {
+            crate::retry_on_conflict(|| async move { self.risk_action_for(tenant, *id, transition, revoke).await }).await?;
+        }
+        Ok(())
+    }
+
+    /// One user's risk change, in one unit of work, from the state as it is now.
+    async fn risk_action_for(
+        &self,
+        tenant: TenantId,
+        id: ObjectId,
+        transition: &impl Fn(&UserRisk, time::OffsetDateTime) -> RiskTransition,
+        revoke: bool,
+    ) -> Result<()> {
+        {
+            let (mut user, stored_user) = self.load::<User>(tenant, ObjectKind::User, id).await?;
+            let user_version = stored_user.version;
+            let now = self.now();
+            let (mut stored, risk_version) = self.user_risk(tenant, user.id).await?;
+            let change = transition(&stored.risk, now);
+            let mut ops = Vec::new();
+            if let Some(settlement) = change.settlement {
+                for (id, detection, version) in self.detections_of(tenant, user.id).await? {
+                    if detection.state != RiskState::AtRisk {
+                        continue;
+                    }
+                    let settled = settlement.apply(detection, now);
+                    ops.push(WriteOp::Update {
+                        kind: ObjectKind::RiskDetection,
+                        id,
+                        unique_key: None,
+                        doc: encode(&settled)?,
+                        expected_version: version,
+                    });
+                }
+            }
+            if let Some(detection) = &change.detection {
+                ops.push(WriteOp::Insert { kind: ObjectKind::RiskDetection, id: self.new_id(), unique_key: None, doc: encode(detection)? });
+            }
+            stored.risk = change.risk;
+            if let Some(item) = change.history {
+                stored.history.push(item);
+                let excess = stored.history.len().saturating_sub(MAX_HISTORY);
+                stored.history.drain(..excess);
+            }
+            let doc = encode(&stored)?;
+            let rid = risk_id(user.id);
+            ops.push(match risk_version {
+                Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc, expected_version: v },
+                None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc },
+            });
+            if revoke {
+                user.sign_in_sessions_valid_from_date_time = now;
+                ops.push(WriteOp::Update {
+                    kind: ObjectKind::User,
+                    id: user.id,
+                    unique_key: Some(user.unique_key()),
+                    doc: encode(&user)?,
+                    expected_version: user_version,
+                });
+            }
+            self.commit(tenant, ops).await?;
+        }
+        Ok(())
+    }
+}

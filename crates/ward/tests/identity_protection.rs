@@ -1,0 +1,137 @@
+//! Identity Protection through Graph against the real binary (issue 8, first part): an ISV
+//! confirms a user compromised, Ward raises the user's risk, revokes what they hold, and a
+//! risk-based conditional access policy meets their next sign-in; dismissing clears the risk and
+//! keeps the history. Permissions and bad input.
+
+mod common;
+use common::signin::*;
+use serde_json::{Value, json};
+
+const RISKY: &str = "/v1.0/identityProtection/riskyUsers";
+const DETECTIONS: &str = "/v1.0/identityProtection/riskDetections";
+
+async fn user_id(s: &Setup, token: &str) -> String {
+    let (status, u) = call(s, token, "GET", &format!("/v1.0/users/{}", s.upn), None).await;
+    assert_eq!(status, 200, "{u}");
+    u["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn confirm_compromised_revokes_and_meets_risk_based_access_then_dismiss_clears_it() {
+    let s = setup();
+    for permission in
+        ["IdentityRiskyUser.ReadWrite.All", "IdentityRiskEvent.Read.All", "User.Read.All", "Policy.ReadWrite.ConditionalAccess"]
+    {
+        s.grant_web(permission);
+    }
+    let token = s.web_app_token().await;
+    let id = user_id(&s, &token).await;
+    let (status, none) = call(&s, &token, "GET", RISKY, None).await;
+    assert_eq!((status, none["value"].clone()), (200, json!([])), "nobody is at risk yet");
+
+    // Megan signs in and holds a refresh token.
+    let mut b = Browser::new();
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid offline_access", false);
+    let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
+    let exchange = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", WEB_REDIRECT)];
+    let (_, t) = s.token(&exchange, Some((&s.web, &s.web_secret))).await;
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+
+    // A policy: high user risk is blocked.
+    let policy = json!({"displayName": "Block high user risk", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}, "userRiskLevels": ["high"]},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    let (status, p) = call(&s, &token, "POST", "/v1.0/identity/conditionalAccess/policies", Some(policy)).await;
+    assert_eq!(status, 201, "{p}");
+    // Not at risk: the policy does not apply.
+    s.sign_in(&mut Browser::new(), &web, WEB_REDIRECT).await;
+
+    // The ISV's detection confirms the compromise.
+    let (status, body) = call(&s, &token, "POST", &format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id] }))).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
+        (Some("high"), Some("confirmedCompromised"), Some("adminConfirmedUserCompromised")),
+        "{r}"
+    );
+    assert_eq!(r["userPrincipalName"], json!(s.upn));
+    let (_, list) = call(&s, &token, "GET", RISKY, None).await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 1, "{list}");
+    let (_, detections) = call(&s, &token, "GET", DETECTIONS, None).await;
+    let d = &detections["value"][0];
+    assert_eq!(
+        (d["riskEventType"].as_str(), d["userId"].as_str()),
+        (Some("adminConfirmedUserCompromised"), Some(id.as_str())),
+        "{detections}"
+    );
+    let (status, one) = call(&s, &token, "GET", &format!("{DETECTIONS}/{}", d["id"].as_str().unwrap()), None).await;
+    assert_eq!((status, one["id"].clone()), (200, d["id"].clone()));
+
+    // What Megan held stops working, and signing in again meets the policy.
+    let (status, e) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    let page = b.get(&web).await;
+    let page = if page.body.contains("name=\"username\"") {
+        b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await
+    } else {
+        page
+    };
+    let page = match page.location.clone() {
+        Some(loc) if loc.starts_with('/') => b.get(&format!("{}{loc}", s.base())).await,
+        _ => page,
+    };
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("AADSTS53003"), "{}", page.body);
+
+    // Dismissed: risk none, history kept, the policy no longer applies.
+    let (status, _) = call(&s, &token, "POST", &format!("{RISKY}/dismiss"), Some(json!({ "userIds": [id] }))).await;
+    assert_eq!(status, 204);
+    let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
+        (Some("none"), Some("dismissed"), Some("adminDismissedAllRiskForUser"))
+    );
+    let (_, h) = call(&s, &token, "GET", &format!("{RISKY}/{id}/history"), None).await;
+    let states: Vec<&str> = h["value"].as_array().unwrap().iter().map(|i| i["riskState"].as_str().unwrap()).collect();
+    assert_eq!(states, vec!["confirmedCompromised", "dismissed"], "{h}");
+    let (_, detections) = call(&s, &token, "GET", DETECTIONS, None).await;
+    assert_eq!(detections["value"][0]["riskState"], json!("dismissed"), "{detections}");
+    s.sign_in(&mut Browser::new(), &web, WEB_REDIRECT).await;
+}
+
+#[tokio::test]
+async fn permissions_and_bad_input() {
+    let s = setup();
+    s.grant_web("User.Read.All");
+    let reader = s.web_app_token().await;
+    let id = user_id(&s, &reader).await;
+    for (method, path, body) in [
+        ("GET", RISKY.to_string(), None),
+        ("POST", format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id] }))),
+        ("GET", DETECTIONS.to_string(), None),
+    ] {
+        let (status, e) = call(&s, &reader, method, &path, body).await;
+        assert_eq!((status, e["error"]["code"].as_str()), (403, Some("Authorization_RequestDenied")), "{path}: {e}");
+    }
+    s.grant_web("IdentityRiskyUser.Read.All");
+    let only_read = s.web_app_token().await;
+    assert_eq!(call(&s, &only_read, "GET", RISKY, None).await.0, 200);
+    assert_eq!(call(&s, &only_read, "POST", &format!("{RISKY}/dismiss"), Some(json!({ "userIds": [id] }))).await.0, 403);
+    s.grant_web("IdentityRiskyUser.ReadWrite.All");
+    let writer = s.web_app_token().await;
+    let many: Vec<Value> = (0..61).map(|_| json!(id)).collect();
+    for body in
+        [json!({}), json!({ "userIds": [] }), json!({ "userIds": [5] }), json!({ "userIds": ["not-an-id"] }), json!({ "userIds": many })]
+    {
+        let (status, e) = call(&s, &writer, "POST", &format!("{RISKY}/confirmCompromised"), Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {e}");
+    }
+    let ghost = "00000000-0000-0000-0000-0000000000aa";
+    let (status, _) = call(&s, &writer, "POST", &format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id, ghost] }))).await;
+    assert_eq!(status, 404);
+    let (_, r) = call(&s, &writer, "GET", RISKY, None).await;
+    assert_eq!(r["value"], json!([]), "one unknown user: nobody changed");
+    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}/{id}"), None).await.0, 404, "never at risk");
+    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=riskLevel eq 'high'"), None).await.0, 400, "no $filter yet");
+}
