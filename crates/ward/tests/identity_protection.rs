@@ -58,6 +58,11 @@ async fn confirm_compromised_revokes_and_meets_risk_based_access_then_dismiss_cl
     assert_eq!(r["userPrincipalName"], json!(s.upn));
     let (_, list) = call(&s, &token, "GET", RISKY, None).await;
     assert_eq!(list["value"].as_array().unwrap().len(), 1, "{list}");
+    let both = format!("{RISKY}?$filter=riskLevel eq 'high' and riskState eq 'confirmedCompromised'");
+    let (_, high) = call(&s, &token, "GET", &both, None).await;
+    assert_eq!(high["value"][0]["id"], json!(id), "{high}");
+    let (_, low) = call(&s, &token, "GET", &format!("{RISKY}?$filter=riskLevel eq 'low'"), None).await;
+    assert_eq!(low["value"], json!([]), "{low}");
     let (_, detections) = call(&s, &token, "GET", DETECTIONS, None).await;
     let d = &detections["value"][0];
     assert_eq!(
@@ -133,5 +138,6 @@ async fn permissions_and_bad_input() {
     let (_, r) = call(&s, &writer, "GET", RISKY, None).await;
     assert_eq!(r["value"], json!([]), "one unknown user: nobody changed");
     assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}/{id}"), None).await.0, 404, "never at risk");
-    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=riskLevel eq 'high'"), None).await.0, 400, "no $filter yet");
+    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=riskLevel gt 'high'"), None).await.0, 400);
+    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=createdDateTime eq 'x'"), None).await.0, 400);
 }

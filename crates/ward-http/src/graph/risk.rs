@@ -1,6 +1,7 @@
 //! `/v1.0/identityProtection`: `riskyUsers` (list, get, `history`), `confirmCompromised` and
 //! `dismiss`, and `riskDetections` (entra-apis.md §3.1, §3.2). Lists are in id order, paged
-//! with `$top` (default 100, at most 500) and a `$skiptoken` in `@odata.nextLink`.
+//! with `$top` (default 100, at most 500) and a `$skiptoken` in `@odata.nextLink`; riskyUsers
+//! take `$filter` with equalities on riskLevel, riskState, riskDetail and userPrincipalName.
 
 use super::{Activity, Graph, attempt, no_content};
 use crate::graph_authz::Op;
@@ -25,13 +26,46 @@ pub fn routes() -> Router<crate::AppState> {
         .route("/v1.0/identityProtection/riskDetections/{id}", get(get_detection))
 }
 
-/// `$top` and `$skiptoken` (the last id of the previous page); anything else is refused.
-fn paging(g: &Graph, query: Option<&str>) -> Result<(u32, Option<ObjectId>), Response> {
+const SUPPORTED: &str = "Ward filters riskyUsers with clauses joined by 'and': riskLevel eq '…', riskState eq '…', riskDetail eq '…', \
+                         userPrincipalName eq '…'.";
+
+/// A `riskyUsers` `$filter`: equalities on the properties clients filter on, joined by `and`.
+fn risky_filter(g: &Graph, text: &str) -> Result<Vec<(&'static str, String)>, Response> {
+    let unsupported = || super::audit::unsupported_with(g, SUPPORTED);
+    let mut out = Vec::new();
+    for clause in super::audit::split_and(text) {
+        let words: Vec<&str> = clause.splitn(3, ' ').collect();
+        let [field, op, value] = words.as_slice() else { return Err(unsupported()) };
+        if !op.eq_ignore_ascii_case("eq") {
+            return Err(unsupported());
+        }
+        let property = match field.to_ascii_lowercase().as_str() {
+            "risklevel" => "riskLevel",
+            "riskstate" => "riskState",
+            "riskdetail" => "riskDetail",
+            "userprincipalname" => "userPrincipalName",
+            _ => return Err(unsupported()),
+        };
+        out.push((property, super::audit::literal(value).ok_or_else(unsupported)?));
+    }
+    Ok(out)
+}
+
+fn matches(v: &Value, filter: &[(&'static str, String)]) -> bool {
+    filter.iter().all(|(k, want)| v.get(*k).and_then(Value::as_str).is_some_and(|have| have.eq_ignore_ascii_case(want)))
+}
+
+type Paging = (u32, Option<ObjectId>, Vec<(&'static str, String)>);
+
+/// `$top` and `$skiptoken` (the last id of the previous page), and for riskyUsers `$filter`;
+/// anything else is refused.
+fn paging(g: &Graph, query: Option<&str>, filterable: bool) -> Result<Paging, Response> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.unwrap_or("")).map_err(|_| g.bad("The query string does not parse."))?;
-    let (mut top, mut after) = (100u32, None);
+    let (mut top, mut after, mut filter) = (100u32, None, Vec::new());
     for (k, v) in pairs {
         match k.as_str() {
+            "$filter" if filterable => filter = risky_filter(g, &v)?,
             "$top" => top = v.parse::<u32>().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| g.bad("$top must be 1 to 500."))?,
             "$skiptoken" => after = Some(v.parse::<ObjectId>().map_err(|_| g.bad("The $skiptoken is not one Ward gave."))?),
             other => {
@@ -42,15 +76,26 @@ fn paging(g: &Graph, query: Option<&str>) -> Result<(u32, Option<ObjectId>), Res
             }
         }
     }
-    Ok((top, after))
+    Ok((top, after, filter))
 }
 
-fn page(g: &Graph, set: &str, path: &str, value: Vec<Value>, top: u32, last: Option<ObjectId>) -> Response {
+/// A page; `more`: the id to continue after, when there may be more.
+fn page(g: &Graph, set: &str, path: &str, value: Vec<Value>, top: u32, more: Option<ObjectId>, filter: Option<&str>) -> Response {
     let mut body = json!({ "@odata.context": g.context(set), "value": value });
-    if let Some(last) = last.filter(|_| body["value"].as_array().is_some_and(|v| v.len() == top as usize)) {
-        body["@odata.nextLink"] = json!(format!("{}/v1.0/identityProtection/{path}?$top={top}&$skiptoken={last}", g.state.public_url));
+    if let Some(last) = more {
+        let filter = filter
+            .map(|f| format!("&$filter={}", url::form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()))
+            .unwrap_or_default();
+        body["@odata.nextLink"] =
+            json!(format!("{}/v1.0/identityProtection/{path}?$top={top}&$skiptoken={last}{filter}", g.state.public_url));
     }
     Json(body).into_response()
+}
+
+/// The `$filter` text of a query, as sent, for the next link.
+fn filter_text(query: Option<&str>) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).ok()?;
+    pairs.into_iter().find(|(k, _)| k == "$filter").map(|(_, v)| v)
 }
 
 /// The user's names for a risk document (none once the user is gone: `isDeleted`).
@@ -69,16 +114,34 @@ fn user_label(id: ObjectId, user: &Option<ward_core::user::User>) -> UserLabel<'
     }
 }
 
+/// Risky users a scan reads at most for one page of a filtered list (the rest follows the link).
+const SCAN: u32 = 5_000;
+
 async fn list_risky_users(g: Graph, RawQuery(query): RawQuery) -> Response {
     attempt!(g.require(Op::ReadRiskyUsers).await);
-    let (top, after) = attempt!(paging(&g, query.as_deref()));
-    let risks = attempt!(g.state.directory.risky_users(g.tenant(), after, top).await.map_err(|e| g.fail(&e)));
-    let mut value = Vec::with_capacity(risks.len());
-    for r in &risks {
-        let (user, deleted) = label(&g, r.risk.user).await;
-        value.push(ward_risk::risky_user_json(&user_label(r.risk.user, &user), &r.risk, deleted));
+    let (top, mut after, filter) = attempt!(paging(&g, query.as_deref(), true));
+    let (mut value, mut scanned, mut more) = (Vec::new(), 0u32, None);
+    'pages: loop {
+        let risks = attempt!(g.state.directory.risky_users(g.tenant(), after, top).await.map_err(|e| g.fail(&e)));
+        let full = risks.len() == top as usize;
+        for r in &risks {
+            scanned += 1;
+            after = Some(r.risk.user);
+            let (user, deleted) = label(&g, r.risk.user).await;
+            let v = ward_risk::risky_user_json(&user_label(r.risk.user, &user), &r.risk, deleted);
+            if matches(&v, &filter) {
+                value.push(v);
+            }
+            if value.len() == top as usize || scanned >= SCAN {
+                more = after;
+                break 'pages;
+            }
+        }
+        if !full {
+            break;
+        }
     }
-    page(&g, "identityProtection/riskyUsers", "riskyUsers", value, top, risks.last().map(|r| r.risk.user))
+    page(&g, "identityProtection/riskyUsers", "riskyUsers", value, top, more, filter_text(query.as_deref()).as_deref())
 }
 
 async fn get_risky_user(g: Graph, Path(id): Path<String>) -> Response {
@@ -149,14 +212,15 @@ async fn dismiss(g: Graph, body: Bytes) -> Response {
 
 async fn list_detections(g: Graph, RawQuery(query): RawQuery) -> Response {
     attempt!(g.require(Op::ReadRiskDetections).await);
-    let (top, after) = attempt!(paging(&g, query.as_deref()));
+    let (top, after, _) = attempt!(paging(&g, query.as_deref(), false));
     let found = attempt!(g.state.directory.risk_detections(g.tenant(), after, top).await.map_err(|e| g.fail(&e)));
     let mut value = Vec::with_capacity(found.len());
     for d in &found {
         let (user, _) = label(&g, d.detection.user).await;
         value.push(ward_risk::risk_detection_json(&d.id.to_string(), &user_label(d.detection.user, &user), &d.detection));
     }
-    page(&g, "identityProtection/riskDetections", "riskDetections", value, top, found.last().map(|d| d.id))
+    let more = found.last().map(|d| d.id).filter(|_| found.len() == top as usize);
+    page(&g, "identityProtection/riskDetections", "riskDetections", value, top, more, None)
 }
 
 async fn get_detection(g: Graph, Path(id): Path<String>) -> Response {
