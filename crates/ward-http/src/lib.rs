@@ -45,6 +45,9 @@ pub struct AppState {
     pub rate_limit: Arc<rate_limit::RateLimiter>,
     /// Graph throttling: resource units per application and tenant (Graph's own model).
     pub graph_throttle: Arc<rate_limit::TokenBuckets<(ward_core::TenantId, uuid::Uuid)>>,
+    /// SCIM group creates and renames take this turn, so a name's uniqueness check and its write
+    /// are not interleaved on this node (nodes of one store can still race; see docs/scim.md).
+    pub scim_group_names: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Limits applied to every request.

@@ -30,6 +30,7 @@ async fn state(tenant_name: &str) -> (AppState, tempfile::TempDir) {
         metrics: None,
         rate_limit: Arc::new(ward_http::rate_limit::RateLimiter::new(0)),
         graph_throttle: Arc::new(ward_http::rate_limit::TokenBuckets::new(0.0, 0.0)),
+        scim_group_names: Default::default(),
     };
     (state, tmp)
 }

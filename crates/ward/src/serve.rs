@@ -107,6 +107,7 @@ pub async fn run(config: Config) -> Result<()> {
             f64::from(config.graph_rate_limit),
             f64::from(config.graph_rate_limit) * 10.0,
         )),
+        scim_group_names: Default::default(),
     };
     let limits = Limits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_seconds) };
     let app = ward_http::router(state, limits);

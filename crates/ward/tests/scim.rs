@@ -292,6 +292,14 @@ async fn entra_group_sequence_both_member_removal_styles() {
     assert!(r.body.get("members").is_none_or(|m| m == &json!([])), "{}", r.body);
     let gid = r.body["id"].as_str().unwrap().to_string();
 
+    // Eight creates of one name at once: one group.
+    let racing = (0..8).map(|_| {
+        s.scim("POST", "Groups", Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Racing" })))
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(racing).await.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 7, "{statuses:?}");
+
     // Duplicate display name (any case): 409 uniqueness.
     let dup =
         s.scim("POST", "Groups", Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "SALES" }))).await;

@@ -216,6 +216,7 @@ pub(super) async fn create_op(scim: &Scim, body: &Value) -> Result<(Group, i64),
     scim.require(Family::Groups, true)?;
     let doc = normalize_for_write(body, &GROUP, WriteMode::Create)?;
     let name = text(&doc.resource, "displayName").ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
+    let _turn = scim.state.scim_group_names.lock().await;
     unique_name(scim, &name, None).await?;
     let initial = member_ids(doc.members.as_deref().unwrap_or_default())?;
     only_users_and_groups(scim, &initial).await?;
@@ -263,11 +264,15 @@ async fn write_group(
                 only_users_and_groups(scim, ids).await?;
             }
         }
-        if let Some(name) = &patch.display_name
-            && !name.eq_ignore_ascii_case(&g.display_name)
-        {
-            unique_name(scim, name, Some(id)).await?;
-        }
+        let renaming = patch.display_name.as_ref().filter(|name| !name.eq_ignore_ascii_case(&g.display_name));
+        let _turn = match renaming {
+            Some(name) => {
+                let turn = scim.state.scim_group_names.lock().await;
+                unique_name(scim, name, Some(id)).await?;
+                Some(turn)
+            }
+            None => None,
+        };
         let work = scim.state.directory.update_group_at(scim.tenant.id, id, version, patch, &deltas);
         match scim.write(UPDATE, Some(id.to_string()), work).await {
             Ok(_) => return Ok(()),
