@@ -74,12 +74,14 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Rng>,
     membership: MembershipCache,
+    /// Passwords known to have leaked (the administrator's file): refused when set.
+    leaked_passwords: std::sync::RwLock<Option<Arc<ward_risk::LeakedPasswords>>>,
 }
 
 impl Directory {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, rng: Arc<dyn Rng>) -> Directory {
         let membership = MembershipCache::new(store.clone());
-        Directory { store, clock, rng, membership }
+        Directory { store, clock, rng, membership, leaked_passwords: std::sync::RwLock::new(None) }
     }
 
     /// With the system clock and random source.
@@ -89,6 +91,20 @@ impl Directory {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Replaces the list of leaked passwords new passwords are checked against (`None`: none).
+    pub fn set_leaked_passwords(&self, list: Option<Arc<ward_risk::LeakedPasswords>>) {
+        *self.leaked_passwords.write().unwrap_or_else(|e| e.into_inner()) = list;
+    }
+
+    /// Is `password` in the leaked-password list? (SHA-1, as such lists are published.)
+    pub(crate) fn is_leaked(&self, password: &str) -> bool {
+        let list = self.leaked_passwords.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(list) = list else { return false };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, password.as_bytes());
+        let Ok(sha1) = <[u8; 20]>::try_from(digest.as_ref()) else { return false };
+        list.contains(&sha1)
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -42,6 +42,9 @@ impl Directory {
             user.surname.as_deref().unwrap_or(""),
         ];
         ward_core::password_policy::check(&tenant.settings.password_policy, password, &personal)?;
+        if self.is_leaked(password) {
+            return Err(DirectoryError::invalid("password", "this password is in a list of leaked passwords; choose another"));
+        }
         let user = user.id;
         let hash = secrets::hash_password_off_thread(password, self.rng.as_ref()).await?;
         Ok(WriteOp::SetCredential {

@@ -56,6 +56,10 @@ pub struct Config {
     /// authenticator models and holds the attestation roots tenants that enforce attestation need.
     /// Read at start; never downloaded.
     pub fido_metadata_file: Option<PathBuf>,
+    /// Passwords known to have leaked, as SHA-1 (a plain list of 40-hex digests, or the
+    /// "SUFFIX:COUNT" lines of a k-anonymity range file): a new password in it is refused. Read
+    /// at start.
+    pub leaked_passwords_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             auth_rate_limit: 50,
             graph_rate_limit: 800,
             fido_metadata_file: None,
+            leaked_passwords_file: None,
         }
     }
 }
@@ -124,6 +129,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_body_bytes",
     "request_timeout_seconds",
     "fido_metadata_file",
+    "leaked_passwords_file",
     "shutdown_grace_seconds",
     "auth_rate_limit",
     "graph_rate_limit",

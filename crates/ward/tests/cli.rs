@@ -257,3 +257,63 @@ fn domains_and_roles() {
     assert!(list.iter().any(|a| a["roleDefinitionId"] == "5d6b6bb7-de71-4623-b4af-96380a352509"));
     assert!(out["client_id"].is_string());
 }
+
+/// A leaked-password list (the administrator's file of SHA-1 digests, in either published
+/// format): a password in it is refused when set, by the command line and by Graph alike; a
+/// malformed file stops start-up with the line it is on.
+#[tokio::test]
+async fn passwords_on_the_leaked_list_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let init = init(d, &[]);
+    let leaked = "Leaked-Passw0rd-2026!";
+    let sha1: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, leaked.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    std::fs::write(d.join("leaked.txt"), format!("{}\n{sha1}\n", "0".repeat(40))).unwrap();
+    std::fs::write(d.join("ward.toml"), "leaked_passwords_file = \"leaked.txt\"\n").unwrap();
+    std::fs::write(d.join("pw"), format!("{leaked}\n")).unwrap();
+    let domain = init["admin_upn"].as_str().unwrap().split('@').nth(1).unwrap().to_string();
+    let create = |alias: &str, pw: &str| {
+        let mut c = ward(d);
+        c.args([
+            "user",
+            "create",
+            "--upn",
+            &format!("{alias}@{domain}"),
+            "--display-name",
+            alias,
+            "--password-file",
+            pw,
+            "--data-dir",
+            "data",
+        ]);
+        c
+    };
+    let err = fails_with(&mut create("lee", "pw"), "invalid_value");
+    assert!(err.contains("leaked"), "{err}");
+    std::fs::write(d.join("pw2"), "Not-On-Any-List-2026!\n").unwrap();
+    ok(&mut create("lee", "pw2"));
+
+    let server = Server::start(d, &["--data-dir", "data"]);
+    let tid = init["tenant_id"].as_str().unwrap();
+    let (_, t) = client_token(&server, tid, init["client_id"].as_str().unwrap(), init["client_secret"].as_str().unwrap()).await;
+    let token = t["access_token"].as_str().unwrap();
+    let body = |pw: &str| {
+        serde_json::json!({ "accountEnabled": true, "displayName": "Kim", "mailNickname": "kim", "userPrincipalName": format!("kim@{domain}"),
+            "passwordProfile": { "password": pw, "forceChangePasswordNextSignIn": false } })
+    };
+    let r = http().post(server.url("/v1.0/users")).bearer_auth(token).json(&body(leaked)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("leaked"));
+    let r = http().post(server.url("/v1.0/users")).bearer_auth(token).json(&body("Not-On-Any-List-2026!")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    drop(server);
+
+    std::fs::write(d.join("leaked.txt"), format!("{sha1}\nnot a digest\n")).unwrap();
+    let out = run(ward(d).args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"]));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("leaked_passwords_file") && stderr(&out).contains('2'), "{}", stderr(&out));
+}

@@ -31,7 +31,17 @@ pub async fn open_directory(config: &Config) -> Result<Arc<Directory>> {
     let store = ward_store::open(&location, time::OffsetDateTime::now_utc())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", location.describe()))?;
-    Ok(Arc::new(Directory::system(store)))
+    let directory = Directory::system(store);
+    // The server and the command line refuse the same leaked passwords.
+    if let Some(path) = &config.leaked_passwords_file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read leaked_passwords_file {}: {e}", path.display()))?;
+        let list =
+            ward_risk::LeakedPasswords::parse(&text).map_err(|e| anyhow::anyhow!("leaked_passwords_file {}: {e}", path.display()))?;
+        tracing::info!(passwords = list.len(), "leaked-password list loaded");
+        directory.set_leaked_passwords(Some(Arc::new(list)));
+    }
+    Ok(Arc::new(directory))
 }
 
 /// Reads every page of a keyset-paged directory listing.
