@@ -138,6 +138,10 @@ async fn permissions_and_bad_input() {
     let (_, r) = call(&s, &writer, "GET", RISKY, None).await;
     assert_eq!(r["value"], json!([]), "one unknown user: nobody changed");
     assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}/{id}"), None).await.0, 404, "never at risk");
-    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=riskLevel gt 'high'"), None).await.0, 400);
+    for query in ["$filter=riskLevel gt 'high'", "$filter=riskLevel eq high", "$top=0", "$top=501", "$skiptoken=not-ours", "$select=id"] {
+        let (status, e) = call(&s, &writer, "GET", &format!("{RISKY}?{query}"), None).await;
+        assert_eq!(status, 400, "{query}: {e}");
+    }
+    assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}/not-an-id"), None).await.0, 400);
     assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=createdDateTime eq 'x'"), None).await.0, 400);
 }

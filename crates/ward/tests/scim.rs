@@ -524,6 +524,10 @@ async fn who_may_provision() {
     assert_scim_error(&s.scim("DELETE", &format!("Users/{admin_id}"), None).await, 403, None);
     assert_eq!(s.graph("GET", &format!("/v1.0/users/{admin_id}?$select=accountEnabled"), None).await.1["accountEnabled"], json!(true));
 
+    // Bad token commands are refused with the error's code.
+    fails_with(ward(d).args(["scim", "token", "create", "--name", "", "--data-dir", "data"]), "invalid_value");
+    fails_with(ward(d).args(["scim", "token", "revoke", "00000000-0000-0000-0000-00000000beef", "--data-dir", "data"]), "not_found");
+
     // Revoked: refused on the next request.
     ok(ward(d).args(["scim", "token", "revoke", &s.scim_token_id, "--data-dir", "data"]));
     assert_scim_error(&s.scim("GET", "Users", None).await, 401, None);

@@ -3,7 +3,7 @@
 //! styles), `excludedAttributes=members`, PATCH answered 204. A group's `displayName` is unique
 //! among groups for SCIM (Entra matches groups by it): a duplicate is 409 `uniqueness`.
 
-use super::list::{self, Candidates, ListParams, page_in_order};
+use super::list::{self, ListParams};
 use super::mapping::{etag, group_resource};
 use super::users::{read_body, resource_id};
 use super::{Family, Scim, error_response, if_match, if_match_header, if_none_match, not_modified, resource_response};
@@ -102,37 +102,13 @@ async fn search(scim: Scim, body: Body) -> Response {
 }
 
 async fn respond_list(scim: &Scim, p: ListParams) -> Result<Response, ScimError> {
+    let (page, total) =
+        list::select(scim, ObjectKind::Group, &p, &GROUP, |o| Ok(group_resource(&decode(o)?, o.version, &scim.base, None))).await?;
     let with_members = p.projection.includes("members", &GROUP);
-    let (page, total): (Vec<(Group, i64)>, usize) = if p.filter.is_none() && p.sort.is_none() {
-        let (objects, total) = page_in_order(scim, ObjectKind::Group, p.start_index, p.count).await?;
-        (objects.iter().map(|o| Ok((decode(o)?, o.version))).collect::<Result<_, ScimError>>()?, total)
-    } else {
-        let mut source = Candidates::new(ObjectKind::Group, p.filter.as_ref());
-        let mut matched = Vec::new();
-        while let Some(objects) = source.next_page(scim).await? {
-            for o in &objects {
-                let r = group_resource(&decode(o)?, o.version, &scim.base, None);
-                if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
-                    matched.push(list::keep(o.id, &r, &p, &GROUP));
-                }
-            }
-        }
-        let (ids, total) = list::page_of(matched, &p);
-        let mut page = Vec::with_capacity(ids.len());
-        for id in ids {
-            match scim.state.directory.group_versioned(scim.tenant.id, id).await {
-                Ok(found) => page.push(found),
-                // Deleted since the scan: left out of the page.
-                Err(DirectoryError::NotFound { .. }) => {}
-                Err(e) => return Err(super::directory_error(&e, &scim.rid)),
-            }
-        }
-        (page, total)
-    };
     let mut resources = Vec::with_capacity(page.len());
-    for (g, version) in &page {
-        let m = members(scim, g.id).await?;
-        resources.push(p.projection.apply(&render(scim, g, *version, &m, with_members), &GROUP));
+    for o in &page {
+        let m = members(scim, o.id).await?;
+        resources.push(p.projection.apply(&render(scim, &decode(o)?, o.version, &m, with_members), &GROUP));
     }
     Ok(resource_response(StatusCode::OK, &ward_scim::list_response(resources, total, p.start_index)))
 }

@@ -141,7 +141,7 @@ enum Source {
 
 /// The stored objects a filter can match (a superset: the caller evaluates the filter on each),
 /// a page at a time, so a scan holds one page of documents, not the tenant.
-pub struct Candidates {
+struct Candidates {
     kind: ObjectKind,
     source: Source,
     read: usize,
@@ -150,7 +150,7 @@ pub struct Candidates {
 const PAGE: u32 = 500;
 
 impl Candidates {
-    pub fn new(kind: ObjectKind, filter: Option<&Filter>) -> Candidates {
+    fn new(kind: ObjectKind, filter: Option<&Filter>) -> Candidates {
         let mut source = Source::All { after: None };
         if let Some(equalities) = filter.and_then(Filter::as_equalities) {
             for eq in &equalities {
@@ -171,7 +171,7 @@ impl Candidates {
     }
 
     /// The next page; `None` when there are no more. More than [`MAX_SCAN`] in all is `tooMany`.
-    pub async fn next_page(&mut self, scim: &Scim) -> Result<Option<Vec<StoredObject>>, ScimError> {
+    async fn next_page(&mut self, scim: &Scim) -> Result<Option<Vec<StoredObject>>, ScimError> {
         let store = scim.state.directory.store();
         let tenant = scim.tenant.id;
         let fail = |e: ward_core::store::StoreError| super::directory_error(&e.into(), &scim.rid);
@@ -219,17 +219,17 @@ impl Candidates {
 
 /// What a filtered or sorted list keeps of each match while it scans: the id, the version, and
 /// the sort attribute alone (a small document for `compare_in_order`), not the resource.
-pub struct Match {
-    pub id: ObjectId,
-    pub sort_doc: Value,
+struct Match {
+    id: ObjectId,
+    sort_doc: Value,
 }
 
 /// Sorts the matches and returns the ids of the page asked for, and how many matched.
-pub fn keep(id: ObjectId, resource: &Value, p: &ListParams, schema: &ResourceSchema) -> Match {
+fn keep(id: ObjectId, resource: &Value, p: &ListParams, schema: &ResourceSchema) -> Match {
     Match { id, sort_doc: p.sort_projection.as_ref().map(|s| s.apply(resource, schema)).unwrap_or(Value::Null) }
 }
 
-pub fn page_of(mut matched: Vec<Match>, p: &ListParams) -> (Vec<ObjectId>, usize) {
+fn page_of(mut matched: Vec<Match>, p: &ListParams) -> (Vec<ObjectId>, usize) {
     if let Some((key, order)) = &p.sort {
         matched.sort_by(|a, b| ward_scim::compare_in_order(&a.sort_doc, &b.sort_doc, key, *order).then_with(|| a.id.cmp(&b.id)));
     }
@@ -243,14 +243,43 @@ fn too_many() -> ScimError {
     ))
 }
 
-/// One page of live objects in id order, without a filter: the objects from `start_index` on,
-/// and how many there are in all.
-pub async fn page_in_order(
+/// The stored objects of the page a list request asks for, and how many match in all. Without
+/// a filter or a sort, a page in id order; otherwise a scan a page of documents at a time, where
+/// `resource` renders each for the filter and of each match only its id and sort value are kept.
+pub async fn select(
     scim: &Scim,
     kind: ObjectKind,
-    start_index: usize,
-    count: usize,
+    p: &ListParams,
+    schema: &ResourceSchema,
+    resource: impl Fn(&StoredObject) -> Result<Value, ScimError>,
 ) -> Result<(Vec<StoredObject>, usize), ScimError> {
+    if p.filter.is_none() && p.sort.is_none() {
+        return page_in_order(scim, kind, p.start_index, p.count).await;
+    }
+    let mut source = Candidates::new(kind, p.filter.as_ref());
+    let mut matched = Vec::new();
+    while let Some(objects) = source.next_page(scim).await? {
+        for o in &objects {
+            let r = resource(o)?;
+            if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
+                matched.push(keep(o.id, &r, p, schema));
+            }
+        }
+    }
+    let (ids, total) = page_of(matched, p);
+    let store = scim.state.directory.store();
+    let mut page = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found = store.object(scim.tenant.id, kind, id).await.map_err(|e| super::directory_error(&e.into(), &scim.rid))?;
+        // Deleted since the scan: left out of the page.
+        page.extend(found.filter(|o| o.deleted_at.is_none()));
+    }
+    Ok((page, total))
+}
+
+/// One page of live objects in id order, without a filter: the objects from `start_index` on,
+/// and how many there are in all.
+async fn page_in_order(scim: &Scim, kind: ObjectKind, start_index: usize, count: usize) -> Result<(Vec<StoredObject>, usize), ScimError> {
     let store = scim.state.directory.store();
     let fail = |e: ward_core::store::StoreError| super::directory_error(&e.into(), &scim.rid);
     let total = store.count_objects(scim.tenant.id, kind, false).await.map_err(fail)? as usize;

@@ -3,7 +3,7 @@
 //! string "False", delete). Soft delete is `active=false`: the user stays, disabled, its sessions
 //! and refresh tokens revoked; DELETE moves it to Graph's deleted items (then 404 here).
 
-use super::list::{self, Candidates, ListParams, page_in_order};
+use super::list::{self, ListParams};
 use super::mapping::{self, user_resource};
 use super::{Family, Scim, error_response, if_match, if_match_header, if_none_match, json_body, not_modified, resource_response};
 use crate::AppState;
@@ -103,37 +103,12 @@ async fn search(scim: Scim, body: Body) -> Response {
 }
 
 async fn respond_list(scim: &Scim, p: ListParams) -> Result<Response, ScimError> {
+    let (page, total) =
+        list::select(scim, ObjectKind::User, &p, &USER, |o| Ok(user_resource(&decode(o)?, o.version, &scim.base, None))).await?;
     let with_groups = p.projection.includes("groups", &USER);
-    let (page, total): (Vec<(User, i64)>, usize) = if p.filter.is_none() && p.sort.is_none() {
-        let (objects, total) = page_in_order(scim, ObjectKind::User, p.start_index, p.count).await?;
-        (objects.iter().map(|o| Ok((decode(o)?, o.version))).collect::<Result<_, ScimError>>()?, total)
-    } else {
-        // A page of documents at a time; of each match only its id and sort value are kept.
-        let mut source = Candidates::new(ObjectKind::User, p.filter.as_ref());
-        let mut matched = Vec::new();
-        while let Some(objects) = source.next_page(scim).await? {
-            for o in &objects {
-                let r = user_resource(&decode(o)?, o.version, &scim.base, None);
-                if p.filter.as_ref().is_none_or(|f| f.matches(&r)) {
-                    matched.push(list::keep(o.id, &r, &p, &USER));
-                }
-            }
-        }
-        let (ids, total) = list::page_of(matched, &p);
-        let mut page = Vec::with_capacity(ids.len());
-        for id in ids {
-            match load(scim, id).await {
-                Ok(found) => page.push(found),
-                // Deleted since the scan: left out of the page.
-                Err(e) if e.status == 404 => {}
-                Err(e) => return Err(e),
-            }
-        }
-        (page, total)
-    };
     let mut resources = Vec::with_capacity(page.len());
-    for (user, version) in &page {
-        resources.push(p.projection.apply(&render(scim, user, *version, with_groups).await?, &USER));
+    for o in &page {
+        resources.push(p.projection.apply(&render(scim, &decode(o)?, o.version, with_groups).await?, &USER));
     }
     Ok(resource_response(StatusCode::OK, &ward_scim::list_response(resources, total, p.start_index)))
 }
