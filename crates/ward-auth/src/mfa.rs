@@ -390,7 +390,16 @@ impl TokenService {
     /// A signed-in person changes their own password: the current one is checked (with the
     /// account's lockout), the new one against the tenant's policy; "change at next sign-in" is
     /// then cleared.
-    pub async fn change_own_password(&self, tenant: &Tenant, user: &User, current: &str, new: &str) -> Result<(), ChangeError> {
+    /// `secured`: the session proved more than a password (MFA): the change then remediates the
+    /// user's risk.
+    pub async fn change_own_password(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        current: &str,
+        new: &str,
+        secured: bool,
+    ) -> Result<(), ChangeError> {
         let now = self.directory.now();
         let key = (tenant.id, format!("user:{}", user.id));
         if let Some(until) = self.locked_until(&key, now).await {
@@ -402,7 +411,7 @@ impl TokenService {
             return Err(ChangeError::WrongCurrent);
         }
         self.clear_failures(&key).await;
-        match self.directory.set_password(tenant.id, &user.id.to_string(), new, false).await {
+        match self.directory.set_own_password(tenant.id, user.id, new, secured).await {
             Ok(()) => {
                 tracing::info!(tenant = %tenant.id, user = %user.id, "password changed by its user");
                 Ok(())

@@ -47,6 +47,63 @@ impl Directory {
         }
     }
 
+    /// The writes a risk transition makes: its detection, the user's open detections settled,
+    /// the stored risk with the history item. For a unit of work the caller commits.
+    async fn risk_change_ops(
+        &self,
+        tenant: TenantId,
+        user: ObjectId,
+        change: RiskTransition,
+        stored: &mut StoredRisk,
+        risk_version: Option<i64>,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<WriteOp>> {
+        let mut ops = Vec::new();
+        if let Some(settlement) = change.settlement {
+            for (id, detection, version) in self.detections_of(tenant, user).await? {
+                if detection.state != RiskState::AtRisk {
+                    continue;
+                }
+                let settled = settlement.apply(detection, now);
+                ops.push(WriteOp::Update {
+                    kind: ObjectKind::RiskDetection,
+                    id,
+                    unique_key: None,
+                    doc: encode(&settled)?,
+                    expected_version: version,
+                });
+            }
+        }
+        if let Some(detection) = &change.detection {
+            ops.push(WriteOp::Insert { kind: ObjectKind::RiskDetection, id: self.new_id(), unique_key: None, doc: encode(detection)? });
+        }
+        stored.risk = change.risk;
+        if let Some(item) = change.history {
+            stored.history.push(item);
+            let excess = stored.history.len().saturating_sub(MAX_HISTORY);
+            stored.history.drain(..excess);
+        }
+        let doc = encode(&*stored)?;
+        let rid = risk_id(user);
+        ops.push(match risk_version {
+            Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc, expected_version: v },
+            None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc },
+        });
+        Ok(ops)
+    }
+
+    /// The writes that remediate the user's risk when they are at risk (none otherwise): the
+    /// user did `how` themselves.
+    pub(crate) async fn remediation_ops(&self, tenant: TenantId, user: ObjectId, how: ward_risk::Remediation) -> Result<Vec<WriteOp>> {
+        let (mut stored, version) = self.user_risk(tenant, user).await?;
+        if !matches!(stored.risk.state, RiskState::AtRisk | RiskState::ConfirmedCompromised) {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let change = stored.risk.remediate(how, now, Some(user), &ward_risk::UserRiskSettings::default());
+        self.risk_change_ops(tenant, user, change, &mut stored, version, now).await
+    }
+
     /// The user's risk level in Graph's words (`none` when Identity Protection never saw them),
     /// for conditional access's `userRiskLevels`.
     pub async fn user_risk_level(&self, tenant: TenantId, user: ObjectId) -> Result<&'static str> {
@@ -135,37 +192,7 @@ impl Directory {
             let now = self.now();
             let (mut stored, risk_version) = self.user_risk(tenant, user.id).await?;
             let change = transition(&stored.risk, now);
-            let mut ops = Vec::new();
-            if let Some(settlement) = change.settlement {
-                for (id, detection, version) in self.detections_of(tenant, user.id).await? {
-                    if detection.state != RiskState::AtRisk {
-                        continue;
-                    }
-                    let settled = settlement.apply(detection, now);
-                    ops.push(WriteOp::Update {
-                        kind: ObjectKind::RiskDetection,
-                        id,
-                        unique_key: None,
-                        doc: encode(&settled)?,
-                        expected_version: version,
-                    });
-                }
-            }
-            if let Some(detection) = &change.detection {
-                ops.push(WriteOp::Insert { kind: ObjectKind::RiskDetection, id: self.new_id(), unique_key: None, doc: encode(detection)? });
-            }
-            stored.risk = change.risk;
-            if let Some(item) = change.history {
-                stored.history.push(item);
-                let excess = stored.history.len().saturating_sub(MAX_HISTORY);
-                stored.history.drain(..excess);
-            }
-            let doc = encode(&stored)?;
-            let rid = risk_id(user.id);
-            ops.push(match risk_version {
-                Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc, expected_version: v },
-                None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc },
-            });
+            let mut ops = self.risk_change_ops(tenant, user.id, change, &mut stored, risk_version, now).await?;
             if revoke {
                 user.sign_in_sessions_valid_from_date_time = now;
                 ops.push(WriteOp::Update {

@@ -210,6 +210,30 @@ impl Directory {
         Ok(())
     }
 
+    /// A person sets their own new password. `secured`: they proved more than a password this
+    /// session (MFA), which makes it Identity Protection's "secured password change": a user at
+    /// risk is remediated in the same unit of work.
+    pub async fn set_own_password(&self, tenant: TenantId, user: ObjectId, password: &str, secured: bool) -> Result<()> {
+        let (user, version) = self.user_record(tenant, &user.to_string()).await?;
+        let t = self.tenant(tenant).await?;
+        let mut ops = vec![self.password_op(&t, &user, password).await?];
+        if user.force_change_password_next_sign_in {
+            let updated = User { force_change_password_next_sign_in: false, ..user.clone() };
+            ops.push(WriteOp::Update {
+                kind: ObjectKind::User,
+                id: user.id,
+                unique_key: Some(updated.unique_key()),
+                doc: encode(&updated)?,
+                expected_version: version,
+            });
+        }
+        if secured {
+            ops.extend(self.remediation_ops(tenant, user.id, ward_risk::Remediation::SecuredPasswordChange).await?);
+        }
+        self.commit(tenant, ops).await?;
+        Ok(())
+    }
+
     /// Checks a password against the stored Argon2id hash. The sign-in pipeline builds on this.
     pub async fn verify_password(&self, tenant: TenantId, user: ObjectId, password: &str) -> Result<bool> {
         match self.store.credential(tenant, user, PASSWORD, "").await? {

@@ -598,7 +598,8 @@ async fn change_password(State(state): State<AppState>, Path(tenant): Path<Strin
     if get("new") != get("confirm") {
         return again("The two new passwords differ.", StatusCode::UNPROCESSABLE_ENTITY);
     }
-    match state.tokens.change_own_password(&t, &user, get("current"), get("new")).await {
+    let secured = session.amr.split_whitespace().any(|m| m == "mfa");
+    match state.tokens.change_own_password(&t, &user, get("current"), get("new"), secured).await {
         Ok(()) => (StatusCode::SEE_OTHER, [(header::LOCATION, cont.to_string())]).into_response(),
         Err(ward_auth::mfa::ChangeError::WrongCurrent) => again("Your current password is incorrect.", StatusCode::UNAUTHORIZED),
         Err(ward_auth::mfa::ChangeError::Policy(m)) => again(&format!("Choose another password: {m}"), StatusCode::UNPROCESSABLE_ENTITY),

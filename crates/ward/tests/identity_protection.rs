@@ -145,3 +145,59 @@ async fn permissions_and_bad_input() {
     assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}/not-an-id"), None).await.0, 400);
     assert_eq!(call(&s, &writer, "GET", &format!("{RISKY}?$filter=createdDateTime eq 'x'"), None).await.0, 400);
 }
+
+/// A user at risk who changes their own password in a session that proved MFA is remediated
+/// (Identity Protection's "secured password change"); one whose session proved only a password
+/// is not.
+#[tokio::test]
+async fn a_secured_password_change_remediates_the_user() {
+    let s = setup();
+    s.grant_web("IdentityRiskyUser.ReadWrite.All");
+    s.grant_web("User.Read.All");
+    let token = s.web_app_token().await;
+    let id = user_id(&s, &token).await;
+    let secret = s.enroll_authenticator(&mut Browser::new()).await;
+    // A second person with a password only.
+    std::fs::write(s._dir.path().join("pw-ola"), "Ola-Harbour-Lantern-8\n").unwrap();
+    let ola = cli(
+        s._dir.path(),
+        &["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"],
+    );
+    let ola_id = ola["id"].as_str().unwrap().to_string();
+    let (status, _) = call(&s, &token, "POST", &format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id, ola_id] }))).await;
+    assert_eq!(status, 204);
+
+    let portal = format!("/{}/mysecurityinfo", s.tid);
+    // Megan: password, then her authenticator's code, then the change.
+    let mut b = Browser::new();
+    let page = b.get(&format!("{}{portal}", s.base())).await;
+    let otp = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert!(otp.body.contains("one-time-code"), "{}", otp.body);
+    let signed = b.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    change_password(&s, &mut b, PASSWORD, "Fresh-Meadow-Compass-4").await;
+    let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
+        (Some("none"), Some("remediated"), Some("userPerformedSecuredPasswordChange")),
+        "{r}"
+    );
+
+    // Ola: a password alone proves nothing about who changed it.
+    let mut b = Browser::new();
+    let page = b.get(&format!("{}{portal}", s.base())).await;
+    let signed =
+        b.submit(&s.base(), &page, &[("username", "ola@defaultdirectory.ward.local"), ("password", "Ola-Harbour-Lantern-8")]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    change_password(&s, &mut b, "Ola-Harbour-Lantern-8", "Ola-New-Lighthouse-9").await;
+    let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{ola_id}"), None).await;
+    assert_eq!((r["riskLevel"].as_str(), r["riskState"].as_str()), (Some("high"), Some("confirmedCompromised")), "{r}");
+}
+
+/// The signed-in person changes their password on the change page, back to their security info.
+async fn change_password(s: &Setup, b: &mut Browser, current: &str, new: &str) {
+    let url = format!("{}/{}/changepassword?continue=/{}/mysecurityinfo", s.base(), s.tid, s.tid);
+    let form = b.get(&url).await;
+    let done = b.submit(&s.base(), &form, &[("current", current), ("new", new), ("confirm", new)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
