@@ -466,6 +466,11 @@ async fn hostile_and_malformed_input_gets_scim_errors() {
         s.scim("POST", "Bulk", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops }))).await;
     assert_scim_error(&r, 400, Some("tooMany"));
 
+    // Bulk beyond its advertised maxPayloadSize (1 MiB): 413 in SCIM's shape.
+    let filler = "x".repeat(1024 * 1024);
+    let big_bulk = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [{ "method": "POST", "path": "/Users", "bulkId": "b", "data": { "userName": filler } }] });
+    assert_scim_error(&s.scim("POST", "Bulk", Some(big_bulk)).await, 413, None);
+
     // Bulk beyond its advertised maxOperations: 413.
     let ops: Vec<Value> =
         (0..1001).map(|i| json!({ "method": "DELETE", "path": format!("/Users/00000000-0000-0000-0000-{i:012}") })).collect();
