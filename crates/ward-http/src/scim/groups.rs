@@ -6,7 +6,7 @@
 use super::list::{self, ListParams};
 use super::mapping::{etag, group_resource};
 use super::users::{read_body, resource_id};
-use super::{Family, Scim, error_response, if_match, if_match_header, if_none_match, not_modified, resource_response};
+use super::{Family, Scim, answer, if_match, if_match_header, if_none_match, not_modified, resource_response};
 use crate::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -31,10 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/{tenant}/Groups", get(list).post(create))
         .route("/scim/v2/{tenant}/Groups/.search", post(search))
         .route("/scim/v2/{tenant}/Groups/{id}", get(read).put(replace).patch(patch).delete(remove))
-}
-
-fn answer(result: Result<Response, ScimError>) -> Response {
-    result.unwrap_or_else(|e| error_response(&e))
 }
 
 type Members = Vec<(ObjectId, ObjectKind)>;
@@ -231,7 +227,7 @@ async fn write_group(
         let (g, version, m) = load(scim, id).await?;
         let pinned = if_match(given, &etag(version, Some(&ids(&m))));
         if pinned == Some(false) {
-            return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
+            return Err(super::stale());
         }
         let current = group_resource(&g, version, &scim.base, None);
         let Some((patch, deltas)) = compute(&current)? else { return Ok(()) };
@@ -253,7 +249,7 @@ async fn write_group(
         match scim.write(UPDATE, Some(id.to_string()), work).await {
             Ok(_) => return Ok(()),
             Err(DirectoryError::Conflict) if pinned.is_some() => {
-                return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
+                return Err(super::stale());
             }
             Err(DirectoryError::Conflict) if attempt < ATTEMPTS => continue,
             Err(e) => return Err(member_error(scim, e, Some(id))),
@@ -355,15 +351,7 @@ async fn patch(scim: Scim, Path((_, id)): Path<(String, String)>, RawQuery(query
 pub(super) async fn delete_op(scim: &Scim, id: ObjectId, given: Option<&str>) -> Result<(), ScimError> {
     scim.require(Family::Groups, true)?;
     let (_, version, m) = load(scim, id).await?;
-    let pinned = if_match(given, &etag(version, Some(&ids(&m))));
-    if pinned == Some(false) {
-        return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
-    }
-    let work = scim.state.directory.delete_at(scim.tenant.id, ObjectKind::Group, id, pinned.map(|_| version));
-    scim.write(DELETE, Some(id.to_string()), work).await.map_err(|e| match e {
-        DirectoryError::Conflict => ScimError::precondition_failed("the resource has changed since the version in If-Match"),
-        other => super::directory_error(&other, &scim.rid),
-    })
+    super::delete_guarded(scim, ObjectKind::Group, id, version, &etag(version, Some(&ids(&m))), given, DELETE).await
 }
 
 async fn remove(scim: Scim, Path((_, id)): Path<(String, String)>, headers: HeaderMap) -> Response {

@@ -51,6 +51,11 @@ pub fn routes() -> Router<AppState> {
         .merge(groups::routes())
 }
 
+/// A handler's result as the response: the resource, or the SCIM error.
+pub(super) fn answer(result: Result<Response, ScimError>) -> Response {
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
 /// A SCIM error as a response.
 pub fn error_response(e: &ScimError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -288,6 +293,33 @@ pub fn json_body(body: &[u8]) -> Result<Value, ScimError> {
         return Err(ScimError::invalid_syntax("the body must be a JSON object"));
     }
     Ok(v)
+}
+
+/// 412: the resource moved past the version the client named (RFC 7644 §3.14).
+pub fn stale() -> ScimError {
+    ScimError::precondition_failed("the resource has changed since the version in If-Match")
+}
+
+/// DELETE of a user or group at `version` (its ETag `current`), honouring `If-Match` inside the
+/// write's unit of work; audited as `activity`.
+pub(crate) async fn delete_guarded(
+    scim: &Scim,
+    kind: ward_core::ObjectKind,
+    id: ward_core::ObjectId,
+    version: i64,
+    current: &str,
+    given: Option<&str>,
+    activity: (&'static str, &'static str, &'static str),
+) -> Result<(), ScimError> {
+    let pinned = if_match(given, current);
+    if pinned == Some(false) {
+        return Err(stale());
+    }
+    let work = scim.state.directory.delete_at(scim.tenant.id, kind, id, pinned.map(|_| version));
+    scim.write(activity, Some(id.to_string()), work).await.map_err(|e| match e {
+        DirectoryError::Conflict => stale(),
+        other => directory_error(&other, &scim.rid),
+    })
 }
 
 /// The `If-Match` header's value, if any.

@@ -5,7 +5,7 @@
 
 use super::list::{self, ListParams};
 use super::mapping::{self, user_resource};
-use super::{Family, Scim, error_response, if_match, if_match_header, if_none_match, json_body, not_modified, resource_response};
+use super::{Family, Scim, answer, if_match, if_match_header, if_none_match, json_body, not_modified, resource_response};
 use crate::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -30,11 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/{tenant}/Users", get(list).post(create))
         .route("/scim/v2/{tenant}/Users/.search", post(search))
         .route("/scim/v2/{tenant}/Users/{id}", get(read).put(replace).patch(patch).delete(remove))
-}
-
-/// Answers a handler's result.
-fn answer(result: Result<Response, ScimError>) -> Response {
-    result.unwrap_or_else(|e| error_response(&e))
 }
 
 pub(super) async fn read_body(body: Body) -> Result<Value, ScimError> {
@@ -195,7 +190,7 @@ async fn write_user(
         let (user, version) = load(scim, id).await?;
         let pinned = if_match(given, &mapping::etag(version, None));
         if pinned == Some(false) {
-            return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
+            return Err(super::stale());
         }
         let current = user_resource(&user, version, &scim.base, None);
         let Some(change) = compute(&current)? else { return Ok((user, version)) };
@@ -210,7 +205,7 @@ async fn write_user(
         match scim.write(UPDATE, Some(id.to_string()), work).await {
             Ok(done) => return Ok(done),
             Err(DirectoryError::Conflict) if pinned.is_some() => {
-                return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
+                return Err(super::stale());
             }
             Err(DirectoryError::Conflict) if attempt < ATTEMPTS => continue,
             Err(e) => return Err(super::directory_error(&e, &scim.rid)),
@@ -295,15 +290,7 @@ pub(super) async fn delete_op(scim: &Scim, id: ObjectId, given: Option<&str>) ->
     scim.require(Family::Users, true)?;
     let (_, version) = load(scim, id).await?;
     refuse_role_holders(scim, id).await?;
-    let pinned = if_match(given, &mapping::etag(version, None));
-    if pinned == Some(false) {
-        return Err(ScimError::precondition_failed("the resource has changed since the version in If-Match"));
-    }
-    let work = scim.state.directory.delete_at(scim.tenant.id, ObjectKind::User, id, pinned.map(|_| version));
-    scim.write(DELETE, Some(id.to_string()), work).await.map_err(|e| match e {
-        DirectoryError::Conflict => ScimError::precondition_failed("the resource has changed since the version in If-Match"),
-        other => super::directory_error(&other, &scim.rid),
-    })
+    super::delete_guarded(scim, ObjectKind::User, id, version, &mapping::etag(version, None), given, DELETE).await
 }
 
 async fn remove(scim: Scim, Path((_, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
