@@ -34,11 +34,13 @@ pub struct Access {
     /// The user is an emergency-access account: the decision above is `Allow` whatever the
     /// policies said (`evaluation` has what they said).
     pub emergency: bool,
+    /// The sign-in's risk as its session holds it (see [`crate::risk`]); empty if not judged.
+    pub sign_in_risk: String,
 }
 
 impl Access {
     fn allow() -> Access {
-        Access { evaluation: None, set: None, decision: Decision::Allow, emergency: false, device: None }
+        Access { evaluation: None, set: None, decision: Decision::Allow, emergency: false, device: None, sign_in_risk: String::new() }
     }
 
     /// The non-interactive answer for a decision other than `Allow` (token endpoint): Entra's
@@ -257,12 +259,12 @@ impl TokenService {
         client: &ServicePrincipal,
         public: bool,
         resource_app: Option<Uuid>,
-        amr: &str,
+        (amr, sign_in_risk): (&str, &str),
         flow: Flow,
     ) -> Result<Access, OAuthError> {
         let set = self.policy_set(tenant.id, head).await?;
         if !set.is_active() {
-            return Ok(Access::allow());
+            return Ok(Access { sign_in_risk: sign_in_risk.to_string(), ..Access::allow() });
         }
         let groups: Vec<String> = if set.needs_groups() {
             let mut g: Vec<String> = self
@@ -308,8 +310,7 @@ impl TokenService {
             platform: crate::signin::current_platform(),
             ip,
             country: ip.and_then(country_of),
-            // Sign-in risk: not computed during sign-in yet (issue 8); "none".
-            sign_in_risk: None,
+            sign_in_risk: crate::risk::session_risk_level(sign_in_risk),
             user_risk,
             device: match &device {
                 Some((_, attributes)) => DeviceFact::Registered(attributes),
@@ -331,7 +332,14 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, user = %user.id, client = %client.app_id, ?flow, ?decision, "conditional access did not allow");
         }
-        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency, device: device.map(|d| d.0) })
+        Ok(Access {
+            evaluation: Some(evaluation),
+            set: Some(set),
+            decision,
+            emergency,
+            device: device.map(|d| d.0),
+            sign_in_risk: sign_in_risk.to_string(),
+        })
     }
 
     /// Conditional access for a user's token at the token endpoint: `Err` with Entra's error when
@@ -348,7 +356,9 @@ impl TokenService {
         (amr, auth_time): (&str, Option<i64>),
         flow: Flow,
     ) -> Result<(), OAuthError> {
-        let access = self.access_for_user(&resolved.tenant, resolved.head, user, client, public, Some(resource.app_id), amr, flow).await?;
+        // A token request is no new sign-in: no sign-in risk of its own.
+        let access =
+            self.access_for_user(&resolved.tenant, resolved.head, user, client, public, Some(resource.app_id), (amr, ""), flow).await?;
         let now = self.directory.now().unix_timestamp();
         let too_old = access.decision == Decision::Allow
             && !access.emergency
@@ -397,7 +407,17 @@ impl TokenService {
             .service_principal_by_app_id(tenant.id, pending.app.app_id)
             .await
             .map_err(|_| OAuthError::temporarily_unavailable())?;
-        self.access_for_user(tenant, head, user, &sp, true, Some(pending.resource.app_id), &session.amr, Flow::DeviceCode).await
+        self.access_for_user(
+            tenant,
+            head,
+            user,
+            &sp,
+            true,
+            Some(pending.resource.app_id),
+            (&session.amr, &session.sign_in_risk),
+            Flow::DeviceCode,
+        )
+        .await
     }
 
     /// Conditional access for a workload identity's token (client credentials).
@@ -436,7 +456,7 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, service_principal = %sp.id, ?decision, "conditional access did not allow a workload identity");
         }
-        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency: false, device: None })
+        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency: false, device: None, sign_in_risk: String::new() })
     }
 }
 
@@ -516,6 +536,17 @@ impl TokenService {
         });
         let user_id = e.user.map(|u| u.id);
         let id = Uuid::new_v4();
+        let sign_in_risk = e.access.map(|a| a.sign_in_risk.as_str()).unwrap_or_default();
+        let risk_level = sign_in_risk.split_whitespace().next().unwrap_or("none");
+        let risk_events = crate::risk::session_risk_events(sign_in_risk);
+        let place = ip.map(|ip| self.locate(ip)).unwrap_or_default();
+        let location = json!({
+            "city": place.city, "state": place.state, "countryOrRegion": place.country,
+            "geoCoordinates": match (place.latitude, place.longitude) {
+                (Some(latitude), Some(longitude)) => json!({ "latitude": latitude, "longitude": longitude }),
+                _ => Value::Null,
+            },
+        });
         let client_app_used = match (e.service_principal.is_some(), e.public) {
             (true, _) => Value::Null,
             (false, true) => json!("Mobile Apps and Desktop clients"),
@@ -538,10 +569,10 @@ impl TokenService {
             "isInteractive": e.interactive,
             "authenticationRequirement": if multifactor { "multiFactorAuthentication" } else { "singleFactorAuthentication" },
             "riskDetail": "none",
-            "riskLevelAggregated": "none",
-            "riskLevelDuringSignIn": "none",
-            "riskState": "none",
-            "riskEventTypes_v2": [],
+            "riskLevelAggregated": risk_level,
+            "riskLevelDuringSignIn": risk_level,
+            "riskState": if risk_level == "none" { "none" } else { "atRisk" },
+            "riskEventTypes_v2": risk_events,
             "resourceId": e.resource.as_ref().map(|r| r.0.clone()),
             "resourceDisplayName": e.resource.as_ref().map(|r| r.1.to_string()),
             "status": status,
@@ -556,7 +587,7 @@ impl TokenService {
                     "isCompliant": false, "isManaged": false, "trustType": "",
                 }),
             },
-            "location": { "city": null, "state": null, "countryOrRegion": ip.and_then(country_of), "geoCoordinates": null },
+            "location": location,
             "appliedConditionalAccessPolicies": applied,
         });
         self.sign_in_log.record(ward_core::sign_in_log::SignInRecord {
@@ -583,6 +614,8 @@ impl TokenService {
         query: &ward_core::sign_in_log::SignInQuery,
     ) -> Result<Vec<serde_json::Value>, ward_core::store::StoreError> {
         self.sign_in_log.flush().await;
+        // What those sign-ins taught their users' profiles is stored by now too.
+        self.risk.flush_profiles().await;
         self.directory.store().sign_ins(tenant, query).await
     }
 }

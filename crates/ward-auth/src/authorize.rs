@@ -474,7 +474,7 @@ impl TokenService {
                 &req.service_principal,
                 req.public,
                 Some(req.resource.app_id),
-                &session.amr,
+                (&session.amr, &session.sign_in_risk),
                 crate::access::Flow::Interactive,
             )
             .await

@@ -51,6 +51,13 @@ impl MacKey {
         URL_SAFE_NO_PAD.encode(ctx.sign().as_ref())
     }
 
+    /// HMAC-SHA256 of `data`, raw.
+    pub fn tag(&self, data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&self.0, data).as_ref());
+        out
+    }
+
     pub fn verify(&self, parts: &[&str], tag: &str) -> bool {
         constant_time_eq(self.sign(parts).as_bytes(), tag.as_bytes())
     }

@@ -15,6 +15,8 @@ pub mod keyring;
 pub mod keys;
 pub mod mfa;
 pub mod passkeys;
+pub mod risk;
+pub mod risk_offline;
 pub mod sign_in_log;
 pub mod signin;
 pub mod token;

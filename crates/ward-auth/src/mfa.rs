@@ -93,8 +93,11 @@ impl TokenService {
             return self.start_session(tenant, user, amr, persistent).await.map(Ok);
         }
         let now = self.directory.now();
+        // The password's sign-in risk goes with the pending sign-in to the session the code starts.
+        let risk = crate::signin::take_assessment().map(|a| a.risk).unwrap_or_default();
         let claims = json!({
             "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp(), "kmsi": persistent,
+            "risk": risk,
         });
         let token =
             self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
@@ -191,7 +194,12 @@ impl TokenService {
                     // A step-up replaces the session it upgraded, keeping when the person signed in
                     // and when that sign-in ends: the second factor does not make the first fresh.
                     let kept = upgraded.as_ref().map(|s| (s.auth_time, s.expires_at));
-                    let signed_in = self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept).await?;
+                    // The sign-in's risk stays with it: the upgraded session's, or the password's.
+                    let risk = match &upgraded {
+                        Some(s) => s.sign_in_risk.clone(),
+                        None => claims["risk"].as_str().unwrap_or_default().to_string(),
+                    };
+                    let signed_in = self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept, Some((risk, None))).await?;
                     if let Some(old) = &upgraded
                         && let Err(e) = self.directory.store().end_session(old.id, now).await
                     {
@@ -208,10 +216,12 @@ impl TokenService {
 
     /// Starts a browser session; `persistent` when the person chose to stay signed in.
     pub(crate) async fn start_session(&self, tenant: &Tenant, user: User, amr: &str, persistent: bool) -> Result<SignedIn, SignInError> {
-        self.start_session_from(tenant, user, amr, persistent, None).await
+        self.start_session_from(tenant, user, amr, persistent, None, None).await
     }
 
-    /// [`Self::start_session`], keeping an earlier sign-in's time and end when given.
+    /// [`Self::start_session`], keeping an earlier sign-in's time and end when given, and with
+    /// the sign-in's risk (and what was known of it) when given; else the verdict this request's
+    /// first factor left (see [`crate::risk`]).
     async fn start_session_from(
         &self,
         tenant: &Tenant,
@@ -219,7 +229,12 @@ impl TokenService {
         amr: &str,
         persistent: bool,
         kept: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+        risk: Option<(String, Option<ward_risk::SignInFacts>)>,
     ) -> Result<SignedIn, SignInError> {
+        let (sign_in_risk, facts) = match risk {
+            Some(r) => r,
+            None => crate::signin::take_assessment().map(|a| (a.risk, Some(a.facts))).unwrap_or_default(),
+        };
         let now = self.directory.now();
         let cookie = crate::crypto::random_handle().map_err(|_| SignInError::Unavailable)?;
         let session = StoredSession {
@@ -233,11 +248,14 @@ impl TokenService {
             ended_at: None,
             idle_until: Some(now + if persistent { PERSISTENT_IDLE } else { SESSION_IDLE }),
             persistent,
+            sign_in_risk,
         };
         self.directory.store().create_session(&session).await.map_err(|e| {
             tracing::error!(error = %e, "creating the session failed");
             SignInError::Unavailable
         })?;
+        // A step-up is the same sign-in: nothing new to learn from, but its MFA may remediate.
+        self.sign_in_completed(tenant, user.id, &session.sign_in_risk, amr, facts, kept.is_none()).await;
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, amr, "signed in");
         Ok(SignedIn { cookie, session, user })
     }

@@ -504,6 +504,7 @@ impl TokenService {
         }
         self.clear_failures(&key).await;
         let amr = if result.backup_eligible() { "fido swk mfa" } else { "fido hwk mfa" };
+        self.assess_sign_in(tenant, &user, None).await;
         self.start_session(tenant, user, amr, persistent).await.map_err(|e| match e {
             SignInError::Disabled => PasskeyError::Disabled,
             _ => PasskeyError::Unavailable,

@@ -46,6 +46,8 @@ struct Source {
     user_agent: Option<String>,
     /// A device's signed proof of itself (cookie `ward_device` or header `X-Ward-Device`).
     device_token: Option<String>,
+    /// Identity Protection's verdict on a sign-in this request made, for the session it starts.
+    assessment: std::sync::Arc<std::sync::Mutex<Option<crate::risk::Assessment>>>,
 }
 
 tokio::task_local! {
@@ -72,6 +74,7 @@ pub async fn from_source<F: std::future::Future>(
         request_id: request_id.to_string(),
         user_agent: user_agent.map(|a| a.chars().take(MAX_USER_AGENT).collect()),
         device_token: device_token.filter(|t| t.len() <= MAX_DEVICE_TOKEN).map(str::to_string),
+        assessment: Default::default(),
     };
     SOURCE.scope(source, work).await
 }
@@ -84,6 +87,21 @@ pub(crate) fn current_request() -> (Option<std::net::IpAddr>, String) {
 /// The device platform the request's user agent names, if any.
 pub(crate) fn current_platform() -> Option<ward_policy::Platform> {
     SOURCE.try_with(|s| s.user_agent.as_deref().and_then(ward_policy::platform_of)).ok().flatten()
+}
+
+/// The request's user agent, if any (bounded).
+pub(crate) fn current_user_agent() -> Option<String> {
+    SOURCE.try_with(|s| s.user_agent.clone()).ok().flatten()
+}
+
+/// Keeps Identity Protection's verdict on this request's sign-in for the session it starts.
+pub(crate) fn keep_assessment(assessment: crate::risk::Assessment) {
+    let _ = SOURCE.try_with(|s| *s.assessment.lock().unwrap_or_else(|e| e.into_inner()) = Some(assessment));
+}
+
+/// The verdict kept by [`keep_assessment`] in this request, taken (a session uses it once).
+pub(crate) fn take_assessment() -> Option<crate::risk::Assessment> {
+    SOURCE.try_with(|s| s.assessment.lock().unwrap_or_else(|e| e.into_inner()).take()).ok().flatten()
 }
 
 /// The device token the request carries, if any (not yet verified).
@@ -323,7 +341,9 @@ impl TokenService {
                 false
             }
         };
+        let user_id = user.as_ref().map(|u| u.id);
         let Some(user) = user.filter(|_| ok) else {
+            self.count_password_failure(user_id, username, password);
             self.record_failure(key, now).await;
             if let Some(k) = network_key {
                 self.record_failure(k, now).await;
@@ -338,6 +358,9 @@ impl TokenService {
         if !user.account_enabled {
             return Err(SignInError::Disabled);
         }
+        // Identity Protection's real-time detectors (a Temporary Access Pass is not a password
+        // to fingerprint or look up in the leaked list).
+        self.assess_sign_in(tenant, &user, (amr == "pwd").then_some(password)).await;
         // Written at most daily per network: a sign-in from a known place costs no write.
         if let Some(n) = &network
             && last_seen_here.is_none_or(|t| t < now - Duration::days(1))

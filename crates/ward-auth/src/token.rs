@@ -79,6 +79,8 @@ pub struct TokenService {
     pub(crate) at_head: Mutex<HeadCache>,
     /// Where every decided sign-in is recorded.
     pub(crate) sign_in_log: crate::sign_in_log::SignInLog,
+    /// Identity Protection at sign-in.
+    pub(crate) risk: crate::risk::RiskEngine,
 }
 
 /// See [`TokenService::at_head`].
@@ -150,6 +152,11 @@ impl TokenService {
     pub fn new(directory: Arc<Directory>, keys: Arc<KeyRing>, public_url: &str) -> Self {
         TokenService {
             sign_in_log: crate::sign_in_log::SignInLog::new(directory.store().clone()),
+            risk: crate::risk::RiskEngine::new(
+                directory.store().clone(),
+                keys.mac_key("password fingerprint"),
+                ward_risk::Settings::default(),
+            ),
             directory,
             public_url: public_url.trim_end_matches('/').to_string(),
             clients: Mutex::new(HashMap::new()),
@@ -161,6 +168,13 @@ impl TokenService {
             at_head: Mutex::new(HeadCache::default()),
             keys,
         }
+    }
+
+    /// Uses these detector thresholds instead of the defaults (the server's configuration).
+    pub fn with_risk_settings(mut self, settings: ward_risk::Settings) -> Self {
+        let fingerprint = self.keys.mac_key("password fingerprint");
+        self.risk = crate::risk::RiskEngine::new(self.directory.store().clone(), fingerprint, settings);
+        self
     }
 
     /// Uses FIDO metadata (authenticator models, attestation roots) loaded from a file.

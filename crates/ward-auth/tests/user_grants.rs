@@ -23,6 +23,8 @@ const PASSWORD: &str = "correct horse battery staple 7";
 const REDIRECT: &str = "http://127.0.0.1/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-more-entropy";
 
+mod services;
+
 struct F {
     dir: Arc<Directory>,
     tokens: TokenService,
@@ -33,14 +35,7 @@ struct F {
 }
 
 async fn fixture() -> F {
-    let tmp = tempfile::tempdir().unwrap();
-    let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-    let store = ward_store::open(&ward_store::StoreLocation::Sqlite(tmp.path().join("ward.db")), start).await.unwrap();
-    let clock = Arc::new(ManualClock::new(start));
-    let dir = Arc::new(Directory::new(store.clone(), clock.clone(), Arc::new(SystemRng)));
-    let keys = Arc::new(KeyRing::open(store, Kek::from_base64(&Kek::generate_base64().unwrap()).unwrap(), clock.clone()).await.unwrap());
-    let tokens = TokenService::new(dir.clone(), keys, "https://id.example.com");
-    let tenant = dir.initialize(InitRequest::default()).await.unwrap().tenant;
+    let services::Services { dir, tokens, clock, tenant, tmp, .. } = services::start().await;
     let settings = ward_core::tenant::TenantSettings { users_can_consent_to_apps: true, ..Default::default() };
     let tenant = dir.set_tenant_settings(tenant.id, settings).await.unwrap();
     let upn = format!("alice@{}", tenant.initial_domain().as_str());

@@ -156,6 +156,10 @@ pub struct StoredSession {
     pub idle_until: Option<OffsetDateTime>,
     /// The person chose to stay signed in: the cookie outlives the browser.
     pub persistent: bool,
+    /// The risk of the sign-in that started the session (Identity Protection's real-time
+    /// detectors): its level followed by the detections' `riskEventType`s, space-separated, e.g.
+    /// `medium unfamiliarFeatures`; empty when nothing was judged.
+    pub sign_in_risk: String,
 }
 
 /// One authorization of a client by a user: the chain of a code, the refresh tokens rotated
@@ -400,6 +404,12 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets networks not seen since `cutoff`.
     async fn purge_sources(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     /// A user's most recent sign-in sessions, newest first.
+    /// A user's sign-in profile document (Identity Protection), if one was saved.
+    async fn sign_in_profile(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Option<String>>;
+    /// Saves sign-in profile documents (tenant, user, document, when), in one transaction.
+    async fn save_sign_in_profiles(&self, profiles: &[(TenantId, ObjectId, String, OffsetDateTime)]) -> StoreResult<()>;
+    /// Deletes profiles not updated since `cutoff`.
+    async fn purge_sign_in_profiles(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     async fn sessions_of(&self, tenant: TenantId, user: ObjectId, limit: u32) -> StoreResult<Vec<StoredSession>>;
     async fn add_auth_method(&self, method: &StoredAuthMethod) -> StoreResult<()>;
     async fn auth_methods(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Vec<StoredAuthMethod>>;

@@ -265,6 +265,8 @@ impl Directory {
         self.store.purge_sign_ins(self.clock.now() - ward_core::sign_in_log::RETENTION).await?;
         self.store.purge_lockouts(self.clock.now() - time::Duration::days(1)).await?;
         self.store.purge_sources(self.clock.now() - time::Duration::days(90)).await?;
+        // A user not seen for half a year is learnt again from scratch.
+        self.store.purge_sign_in_profiles(self.clock.now() - time::Duration::days(180)).await?;
         let mut purged = 0;
         loop {
             let due = self.store.deleted_before(cutoff, 500).await?;

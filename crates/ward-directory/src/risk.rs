@@ -104,6 +104,64 @@ impl Directory {
         self.risk_change_ops(tenant, user, change, &mut stored, version, now).await
     }
 
+    /// Stores the detections one sign-in (or one offline pass) raised for a user and applies
+    /// each to the user's risk, in one unit of work. A user detection of a kind the user is
+    /// already at risk for (the same leaked password met again at the next sign-in) is not
+    /// stored again. Returns how many were stored.
+    pub async fn record_detections(&self, tenant: TenantId, user: ObjectId, detections: &[Detection]) -> Result<usize> {
+        let mine: Vec<&Detection> = detections.iter().filter(|d| d.user == user).collect();
+        if mine.is_empty() {
+            return Ok(0);
+        }
+        let mine = &mine;
+        crate::retry_on_conflict(|| async move {
+            let (mut stored, version) = self.user_risk(tenant, user).await?;
+            let settings = ward_risk::UserRiskSettings::default();
+            let mut ops = Vec::new();
+            for d in mine.iter() {
+                let at_risk = matches!(stored.risk.state, RiskState::AtRisk | RiskState::ConfirmedCompromised);
+                if d.activity == ward_risk::Activity::User
+                    && at_risk
+                    && stored.risk.contributions.iter().any(|c| c.event_type == d.event_type)
+                {
+                    continue;
+                }
+                ops.push(WriteOp::Insert { kind: ObjectKind::RiskDetection, id: self.new_id(), unique_key: None, doc: encode(*d)? });
+                let change = stored.risk.apply_detection(d, &settings);
+                stored.risk = change.risk;
+                stored.history.extend(change.history);
+            }
+            if ops.is_empty() {
+                return Ok(0);
+            }
+            let stored_count = ops.len();
+            let excess = stored.history.len().saturating_sub(MAX_HISTORY);
+            stored.history.drain(..excess);
+            let doc = encode(&stored)?;
+            let rid = risk_id(user);
+            ops.push(match version {
+                Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc, expected_version: v },
+                None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc },
+            });
+            self.commit(tenant, ops).await?;
+            Ok(stored_count)
+        })
+        .await
+    }
+
+    /// The user remediated their risk themselves (`how`), in its own unit of work: nothing
+    /// changes for a user not at risk.
+    pub async fn remediate_risk(&self, tenant: TenantId, user: ObjectId, how: ward_risk::Remediation) -> Result<()> {
+        crate::retry_on_conflict(|| async move {
+            let ops = self.remediation_ops(tenant, user, how).await?;
+            if !ops.is_empty() {
+                self.commit(tenant, ops).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// The user's risk level in Graph's words (`none` when Identity Protection never saw them),
     /// for conditional access's `userRiskLevels`.
     pub async fn user_risk_level(&self, tenant: TenantId, user: ObjectId) -> Result<&'static str> {
@@ -127,6 +185,11 @@ impl Directory {
     pub async fn risk_detection(&self, tenant: TenantId, id: ObjectId) -> Result<StoredDetection> {
         let (detection, _) = self.load::<Detection>(tenant, ObjectKind::RiskDetection, id).await?;
         Ok(StoredDetection { id, detection })
+    }
+
+    /// A user's stored detections (at most 1,000), in no particular order.
+    pub async fn detections_of_user(&self, tenant: TenantId, user: ObjectId) -> Result<Vec<Detection>> {
+        Ok(self.detections_of(tenant, user).await?.into_iter().map(|(_, d, _)| d).collect())
     }
 
     /// A user's detections (at most 1,000).

@@ -131,6 +131,7 @@ impl Directory {
             let mut ops = Vec::new();
             if let Some((pw, force)) = password {
                 ops.push(self.password_op(t, &user, pw).await?);
+                ops.extend(self.remediation_ops(tenant, user.id, ward_risk::Remediation::AdminGeneratedTemporaryPassword).await?);
                 if user.force_change_password_next_sign_in != *force {
                     user.force_change_password_next_sign_in = *force;
                     changed = true;
@@ -196,6 +197,9 @@ impl Directory {
         let (user, version) = self.user_record(tenant, key).await?;
         let t = self.tenant(tenant).await?;
         let mut ops = vec![self.password_op(&t, &user, password).await?];
+        // An administrator's new password for a user at risk remediates them (Entra's
+        // adminGeneratedTemporaryPassword): whoever knew the old one no longer gets in with it.
+        ops.extend(self.remediation_ops(tenant, user.id, ward_risk::Remediation::AdminGeneratedTemporaryPassword).await?);
         if user.force_change_password_next_sign_in != force_change {
             let updated = User { force_change_password_next_sign_in: force_change, ..user.clone() };
             ops.push(WriteOp::Update {

@@ -148,7 +148,8 @@ pub struct Feeds {
     pub anonymous_ips: CidrSet,
     /// Known-malicious addresses (`maliciousIPAddress`).
     pub malicious_ips: CidrSet,
-    pub leaked_passwords: LeakedPasswords,
+    /// Shared with whoever else checks new passwords against the same file.
+    pub leaked_passwords: std::sync::Arc<LeakedPasswords>,
 }
 
 impl Feeds {

@@ -13,8 +13,11 @@
 mod detection;
 mod feeds;
 pub mod geo;
+pub mod geoip;
 mod graph;
 mod leaked;
+#[cfg(any(test, feature = "mmdb-writer"))]
+pub mod mmdb_writer;
 mod profile;
 mod settings;
 mod signin;
@@ -25,6 +28,7 @@ mod vocabulary;
 
 pub use detection::{Detection, SignInLocation, admin_confirmed_compromise, leaked_credentials, partner_reported_compromise};
 pub use feeds::{CidrSet, FeedError, Feeds, canonical};
+pub use geoip::{GeoError, GeoFacts, GeoIp};
 pub use graph::{DETECTION_SOURCE, UserLabel, history_item_json, risk_detection_json, risky_user_json};
 pub use leaked::{LeakedFileError, LeakedPasswords, LeakedPasswordsBuilder, Sha1Digest, sha1_from_hex};
 pub use profile::{Familiar, RecentSignIn, SignInOutcome, SignInProfile, browser_family};

@@ -219,7 +219,9 @@ fn unfamiliar(facts: &SignInFacts, profile: &SignInProfile, settings: &Settings)
     if facts.device().is_some_and(|d| !profile.knows_device(&d)) {
         reasons.push("UnfamiliarDevice");
     }
-    let mut strength = reasons.len();
+    // A new country nearly always comes with a new network, which an address-only deployment
+    // (no ASN database) cannot see: it counts for two.
+    let mut strength = reasons.len() + usize::from(country.is_some());
     if strength > 0 && facts.user_agent.as_deref().is_some_and(|ua| !profile.knows_browser(&browser_family(ua))) {
         reasons.push("UnfamiliarBrowser");
         strength += 1;

@@ -128,6 +128,36 @@ pub(crate) async fn purge_sources(db: &dyn Db, cutoff: OffsetDateTime) -> StoreR
     Ok(n)
 }
 
+pub(crate) async fn sign_in_profile(db: &dyn Db, tenant: TenantId, user: ObjectId) -> StoreResult<Option<String>> {
+    let rows = db
+        .rows("SELECT doc FROM sign_in_profiles WHERE tenant_id = $1 AND user_id = $2", args![tenant.to_string(), user.to_string()])
+        .await?;
+    rows.first().map(|r| r.text(0)).transpose()
+}
+
+pub(crate) async fn save_sign_in_profiles(db: &dyn Db, profiles: &[(TenantId, ObjectId, String, OffsetDateTime)]) -> StoreResult<()> {
+    if profiles.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    for (tenant, user, doc, at) in profiles {
+        tx.exec(
+            "INSERT INTO sign_in_profiles (tenant_id, user_id, doc, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+            args![tenant.to_string(), user.to_string(), doc.clone(), micros(*at)],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+pub(crate) async fn purge_sign_in_profiles(db: &dyn Db, cutoff: OffsetDateTime) -> StoreResult<u64> {
+    let mut tx = db.begin_write().await?;
+    let n = tx.exec("DELETE FROM sign_in_profiles WHERE updated_at < $1", args![micros(cutoff)]).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 pub(crate) async fn add_auth_method(db: &dyn Db, m: &StoredAuthMethod) -> StoreResult<()> {
     let mut tx = db.begin_write().await?;
     tx.exec(

@@ -143,6 +143,7 @@ fn session_from(r: &Row) -> StoreResult<StoredSession> {
         ended_at: r.opt_int(7)?.map(from_micros).transpose()?,
         idle_until: r.opt_int(8)?.map(from_micros).transpose()?,
         persistent: r.int(9)? != 0,
+        sign_in_risk: r.text(10)?,
     })
 }
 
@@ -579,6 +580,15 @@ impl Store for SqlStore {
     async fn purge_sources(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         crate::accounts::purge_sources(self.db.as_ref(), cutoff).await
     }
+    async fn sign_in_profile(&self, tenant: TenantId, user: ObjectId) -> StoreResult<Option<String>> {
+        crate::accounts::sign_in_profile(self.db.as_ref(), tenant, user).await
+    }
+    async fn save_sign_in_profiles(&self, profiles: &[(TenantId, ObjectId, String, OffsetDateTime)]) -> StoreResult<()> {
+        crate::accounts::save_sign_in_profiles(self.db.as_ref(), profiles).await
+    }
+    async fn purge_sign_in_profiles(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        crate::accounts::purge_sign_in_profiles(self.db.as_ref(), cutoff).await
+    }
     async fn add_auth_method(&self, m: &StoredAuthMethod) -> StoreResult<()> {
         crate::accounts::add_auth_method(self.db.as_ref(), m).await
     }
@@ -786,8 +796,8 @@ impl Store for SqlStore {
     async fn create_session(&self, session: &StoredSession) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         tx.exec(
-            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             args![
                 session.id.to_string(),
                 session.tenant_id.to_string(),
@@ -798,7 +808,8 @@ impl Store for SqlStore {
                 micros(session.expires_at),
                 session.ended_at.map(micros),
                 session.idle_until.map(micros),
-                i64::from(session.persistent)
+                i64::from(session.persistent),
+                session.sign_in_risk.clone()
             ],
         )
         .await?;
@@ -809,7 +820,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent FROM sign_in_sessions WHERE secret_hash = $1",
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk FROM sign_in_sessions WHERE secret_hash = $1",
                 args![secret_hash],
             )
             .await?;
@@ -820,7 +831,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent FROM sign_in_sessions WHERE id = $1 AND tenant_id = $2",
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk FROM sign_in_sessions WHERE id = $1 AND tenant_id = $2",
                 args![id.to_string(), tenant.to_string()],
             )
             .await?;
@@ -831,7 +842,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent FROM sign_in_sessions \
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk FROM sign_in_sessions \
                  WHERE tenant_id = $1 AND user_id = $2 ORDER BY auth_time DESC, id DESC LIMIT $3",
                 args![tenant.to_string(), user.to_string(), i64::from(limit.clamp(1, 100))],
             )

@@ -616,6 +616,24 @@ async fn familiar_sources(store: S) {
     assert_eq!(store.purge_sources(at(11)).await.unwrap(), 1);
 }
 
+async fn sign_in_profiles(store: S) {
+    let (t, u) = (tenant(&store, "Profiles").await, tenant(&store, "Profiles 2").await);
+    let (alice, bob) = (oid(), oid());
+    let at = |d: i64| now() + time::Duration::days(d);
+    assert_eq!(store.sign_in_profile(t, alice).await.unwrap(), None);
+    store.save_sign_in_profiles(&[]).await.unwrap();
+    store
+        .save_sign_in_profiles(&[(t, alice, r#"{"signIns":1}"#.into(), at(0)), (t, bob, r#"{"signIns":7}"#.into(), at(10))])
+        .await
+        .unwrap();
+    store.save_sign_in_profiles(&[(t, alice, r#"{"signIns":2}"#.into(), at(1))]).await.unwrap();
+    assert_eq!(store.sign_in_profile(t, alice).await.unwrap().as_deref(), Some(r#"{"signIns":2}"#), "the later save replaces");
+    assert_eq!(store.sign_in_profile(u, alice).await.unwrap(), None, "per tenant");
+    assert_eq!(store.purge_sign_in_profiles(at(5)).await.unwrap(), 1, "alice's, saved at day 1");
+    assert_eq!(store.sign_in_profile(t, alice).await.unwrap(), None);
+    assert_eq!(store.sign_in_profile(t, bob).await.unwrap().as_deref(), Some(r#"{"signIns":7}"#));
+}
+
 async fn concurrent_writers_get_distinct_increasing_positions(store: S) {
     let t = tenant(&store, "Concurrent").await;
     let mut handles = Vec::new();
@@ -687,6 +705,7 @@ async fn grants_and_single_use_handles(store: S) {
         ended_at: None,
         idle_until: Some(now() + time::Duration::hours(1)),
         persistent: true,
+        sign_in_risk: "medium unfamiliarFeatures".into(),
     };
     store.create_session(&session).await.unwrap();
     assert_eq!(store.session_by_secret_hash("session-hash").await.unwrap(), Some(session.clone()));
@@ -861,6 +880,7 @@ conformance!(
     auth_methods_and_one_time_steps,
     lockout_counters,
     familiar_sources,
+    sign_in_profiles,
     concurrent_writers_get_distinct_increasing_positions,
     signing_keys_rotate_and_retire,
     grants_and_single_use_handles,

@@ -60,6 +60,33 @@ pub struct Config {
     /// "SUFFIX:COUNT" lines of a k-anonymity range file): a new password in it is refused. Read
     /// at start.
     pub leaked_passwords_file: Option<PathBuf>,
+    /// Identity Protection's address feeds: CIDR ranges, one per line (`#` comments): anonymizers
+    /// (Tor exits, anonymizing VPNs) raise `anonymizedIPAddress`, malicious addresses
+    /// `maliciousIPAddress`.
+    pub anonymous_ips_file: Option<PathBuf>,
+    pub malicious_ips_file: Option<PathBuf>,
+    /// MaxMind DB files (GeoIP2/GeoLite2 City or ASN shape, or ip-location-db's): city,
+    /// coordinates and network (ASN) of sign-in addresses. Without them, countries come from the
+    /// table embedded in the binary.
+    #[serde(deserialize_with = "paths_list")]
+    pub geoip_files: Vec<PathBuf>,
+    /// How often the feed files above (and leaked_passwords_file) are checked for changes and
+    /// reloaded, in seconds; 0: only at start and on SIGHUP.
+    pub risk_feeds_reload_seconds: u64,
+    /// The learning period of the unfamiliar-properties and travel detectors (days and sign-ins
+    /// before a user's habits are judged); unset: each detector's default (5 days and 5 sign-ins,
+    /// 14 days and 10 sign-ins).
+    pub risk_learning_days: Option<u32>,
+    pub risk_learning_sign_ins: Option<u32>,
+    /// Distinct wrong passwords on one account within the hour before the right one that make
+    /// it a brute force.
+    pub risk_brute_force_passwords: usize,
+    /// Accounts one password is tried against from one network within the hour that make it a
+    /// password spray.
+    pub risk_spray_accounts: usize,
+    /// How often the offline detectors pass over the sign-in log, in minutes; 0: never (`ward
+    /// risk scan` runs them on demand).
+    pub risk_offline_scan_minutes: u64,
 }
 
 impl Default for Config {
@@ -85,6 +112,15 @@ impl Default for Config {
             graph_rate_limit: 800,
             fido_metadata_file: None,
             leaked_passwords_file: None,
+            anonymous_ips_file: None,
+            malicious_ips_file: None,
+            geoip_files: Vec::new(),
+            risk_feeds_reload_seconds: 60,
+            risk_learning_days: None,
+            risk_learning_sign_ins: None,
+            risk_brute_force_passwords: ward_risk::SpraySettings::default().brute_force_distinct_passwords,
+            risk_spray_accounts: ward_risk::SpraySettings::default().accounts_per_password,
+            risk_offline_scan_minutes: 15,
         }
     }
 }
@@ -111,6 +147,20 @@ fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Erro
         .collect()
 }
 
+/// A list of paths as a TOML array or a comma-separated string (`WARD_GEOIP_FILES=a.mmdb,b.mmdb`).
+fn paths_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<PathBuf>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(v) => v,
+        Raw::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
+    })
+}
+
 /// Keys a person may set; anything else is a typo worth a warning.
 const KNOWN_KEYS: &[&str] = &[
     "data_dir",
@@ -130,6 +180,15 @@ const KNOWN_KEYS: &[&str] = &[
     "request_timeout_seconds",
     "fido_metadata_file",
     "leaked_passwords_file",
+    "anonymous_ips_file",
+    "malicious_ips_file",
+    "geoip_files",
+    "risk_feeds_reload_seconds",
+    "risk_learning_days",
+    "risk_learning_sign_ins",
+    "risk_brute_force_passwords",
+    "risk_spray_accounts",
+    "risk_offline_scan_minutes",
     "shutdown_grace_seconds",
     "auth_rate_limit",
     "graph_rate_limit",
@@ -187,6 +246,9 @@ pub fn load(config_file: Option<&Path>, flags: serde_json::Map<String, serde_jso
     {
         bail!("public_url must start with http:// or https://");
     }
+    if config.risk_brute_force_passwords < 2 || config.risk_spray_accounts < 2 {
+        bail!("risk_brute_force_passwords and risk_spray_accounts must be at least 2");
+    }
     Ok(Loaded { config, warnings })
 }
 
@@ -231,6 +293,22 @@ impl Config {
         }
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         ward_auth::Kek::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Identity Protection's detector thresholds, the defaults with what is configured.
+    pub fn risk_settings(&self) -> ward_risk::Settings {
+        let mut s = ward_risk::Settings::default();
+        if let Some(days) = self.risk_learning_days {
+            s.unfamiliar.learning_period = time::Duration::days(i64::from(days));
+            s.travel.learning_period = time::Duration::days(i64::from(days));
+        }
+        if let Some(n) = self.risk_learning_sign_ins {
+            s.unfamiliar.learning_sign_ins = n;
+            s.travel.learning_sign_ins = n;
+        }
+        s.spray.brute_force_distinct_passwords = self.risk_brute_force_passwords;
+        s.spray.accounts_per_password = self.risk_spray_accounts;
+        s
     }
 
     pub fn store_location(&self) -> Result<ward_store::StoreLocation> {

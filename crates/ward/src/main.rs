@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod logging;
+mod risk_feeds;
 mod serve;
 mod tls;
 
@@ -70,6 +71,9 @@ enum Command {
     /// SCIM provisioning: the tenant's SCIM tokens.
     #[command(subcommand)]
     Scim(cli::ScimCommand),
+    /// Identity Protection: run the offline detectors over recorded sign-ins.
+    #[command(subcommand)]
+    Risk(cli::RiskCommand),
     /// Token-signing keys: list, rotate.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -139,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(cmd) => cli::policies(&config, cmd).await,
         Command::Scim(cmd) => cli::scim(&config, cmd).await,
         Command::Keys(cmd) => cli::keys(&config, cmd).await,
+        Command::Risk(cmd) => cli::risk(&config, cmd).await,
         Command::Config { json } => cli::show_config(&config, &loaded.warnings, json),
     }
 }

@@ -94,7 +94,14 @@ pub async fn run(config: Config) -> Result<()> {
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
     metrics::gauge!("ward_build_info", "version" => env!("CARGO_PKG_VERSION"), "store" => directory.store().backend()).set(1.0);
-    let tokens = Arc::new(ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url).with_fido_metadata(fido_metadata));
+    let tokens = Arc::new(
+        ward_auth::TokenService::new(directory.clone(), keys.clone(), &public_url)
+            .with_fido_metadata(fido_metadata)
+            .with_risk_settings(config.risk_settings()),
+    );
+    // Identity Protection's feeds: a bad file stops start-up; later changes are picked up.
+    crate::risk_feeds::install(crate::risk_feeds::load(&config)?, &tokens, &directory, &config);
+    let feeds = tokio::spawn(crate::risk_feeds::watch(config.clone(), tokens.clone(), directory.clone()));
     let state = AppState {
         directory: directory.clone(),
         keys: keys.clone(),
@@ -113,6 +120,7 @@ pub async fn run(config: Config) -> Result<()> {
     let app = ward_http::router(state, limits);
 
     let jobs = tokio::spawn(hourly_jobs(directory.clone(), keys));
+    let scans = tokio::spawn(offline_risk_scans(directory.clone(), config.risk_settings(), config.risk_offline_scan_minutes));
     let shutdown = shutdown_signal();
     tracing::info!(
         address = %bound,
@@ -134,8 +142,11 @@ pub async fn run(config: Config) -> Result<()> {
         }
     }
     jobs.abort();
-    // Sign-in records still queued are stored before the process ends.
+    feeds.abort();
+    scans.abort();
+    // Sign-in records and profile updates still queued are stored before the process ends.
     tokens.flush_sign_in_log().await;
+    tokens.flush_sign_in_profiles().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -189,6 +200,30 @@ async fn hourly_jobs(directory: Arc<Directory>, keys: Arc<ward_auth::KeyRing>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged expired sessions and grants"),
             Err(e) => tracing::warn!(error = %e, "purge of expired sessions failed; will retry"),
+        }
+    }
+}
+
+/// Every `minutes`: Identity Protection's offline detectors over the sign-ins recorded since the
+/// last pass (with ten minutes of overlap: findings already stored are not stored again).
+async fn offline_risk_scans(directory: Arc<Directory>, settings: ward_risk::Settings, minutes: u64) {
+    if minutes == 0 {
+        return;
+    }
+    let period = Duration::from_secs(minutes * 60);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut since = directory.now() - time::Duration::minutes(10);
+    loop {
+        every.tick().await;
+        let until = directory.now();
+        match ward_auth::risk_offline::scan(&directory, &settings, since, until).await {
+            Ok(r) => {
+                if r.stored > 0 {
+                    tracing::info!(records = r.records, stored = r.stored, "offline risk detections stored");
+                }
+                since = until - time::Duration::minutes(10);
+            }
+            Err(e) => tracing::warn!(error = %e, "offline risk detection failed; the next pass covers this window too"),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod common;
 use common::signin::*;
+use common::{Server, ok, run, stderr, ward};
 use serde_json::{Value, json};
 
 const RISKY: &str = "/v1.0/identityProtection/riskyUsers";
@@ -200,4 +201,222 @@ async fn change_password(s: &Setup, b: &mut Browser, current: &str, new: &str) {
     let form = b.get(&url).await;
     let done = b.submit(&s.base(), &form, &[("current", current), ("new", new), ("confirm", new)]).await;
     assert_eq!(done.status, 303, "{}", done.body);
+}
+
+/// Writes the geolocation fixtures: a city database (MaxMind's shape) and an ASN database
+/// (ip-location-db's shape) for three documentation networks: Paris and Lyon on one French
+/// network, Tokyo on a Japanese one.
+fn write_geo_fixtures(dir: &std::path::Path) {
+    let net = |s: &str| s.parse::<ipnet::IpNet>().unwrap();
+    let city = |name: &str, country: &str, lat: f64, lon: f64| {
+        json!({"city": {"names": {"en": name}}, "country": {"iso_code": country},
+               "location": {"latitude": lat, "longitude": lon, "accuracy_radius": 20}})
+    };
+    let cities = [
+        (net("192.0.2.0/24"), city("Paris", "FR", 48.8566, 2.3522)),
+        (net("198.51.100.0/24"), city("Lyon", "FR", 45.764, 4.8357)),
+        (net("203.0.113.0/24"), city("Tokyo", "JP", 35.6762, 139.6503)),
+    ];
+    std::fs::write(dir.join("city.mmdb"), ward_risk::mmdb_writer::write("GeoLite2-City", 6, &cities)).unwrap();
+    let orange = json!({"autonomous_system_number": 3215, "autonomous_system_organization": "Orange"});
+    let ntt = json!({"autonomous_system_number": 2914, "autonomous_system_organization": "NTT"});
+    let networks = [(net("192.0.2.0/24"), orange.clone()), (net("198.51.100.0/24"), orange), (net("203.0.113.0/24"), ntt)];
+    std::fs::write(dir.join("asn.mmdb"), ward_risk::mmdb_writer::write("GeoLite2-ASN", 6, &networks)).unwrap();
+}
+
+/// The newest sign-in log record of the user `id`.
+async fn last_sign_in(s: &Setup, token: &str, id: &str) -> Value {
+    let (status, log) = call(s, token, "GET", &format!("/v1.0/auditLogs/signIns?$top=1&$filter=userId eq '{id}'"), None).await;
+    assert_eq!(status, 200, "{log}");
+    log["value"][0].clone()
+}
+
+/// Sign-ins through a trusted proxy from chosen addresses, located by the administrator's MMDB
+/// files: the usual city and a nearby one raise nothing; Tokyo half a minute after Lyon raises
+/// unfamiliar properties and impossible travel, which a sign-in risk policy blocks; the sign-in
+/// log, riskDetections and riskyUsers show it. The anonymizer feed is reloaded while Ward runs, and
+/// a broken feed file keeps the previous one.
+#[tokio::test]
+async fn sign_ins_from_chosen_addresses_raise_detections_that_risk_policies_act_on() {
+    let mut s = setup();
+    let d = s._dir.path().to_path_buf();
+    write_geo_fixtures(&d);
+    std::fs::write(d.join("anonymous.txt"), "# no anonymizers yet\n").unwrap();
+    std::fs::write(
+        d.join("ward.toml"),
+        "trusted_proxies = [\"127.0.0.1/32\"]\ngeoip_files = [\"city.mmdb\", \"asn.mmdb\"]\nanonymous_ips_file = \"anonymous.txt\"\n\
+         risk_feeds_reload_seconds = 1\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n",
+    )
+    .unwrap();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(&d, &["--data-dir", "data"]);
+    for permission in [
+        "User.Read.All",
+        "IdentityRiskyUser.Read.All",
+        "IdentityRiskEvent.Read.All",
+        "AuditLog.Read.All",
+        "Policy.ReadWrite.ConditionalAccess",
+    ] {
+        s.grant_web(permission);
+    }
+    let token = s.web_app_token().await;
+    let id = user_id(&s, &token).await;
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid", false);
+
+    // Learning, then the usual city and a nearby one on the same network: nothing.
+    for _ in 0..2 {
+        s.sign_in(&mut Browser::from_address("192.0.2.10"), &web, WEB_REDIRECT).await;
+    }
+    s.sign_in(&mut Browser::from_address("192.0.2.77"), &web, WEB_REDIRECT).await;
+    let usual = last_sign_in(&s, &token, &id).await;
+    assert_eq!((usual["riskLevelDuringSignIn"].as_str(), usual["location"]["city"].as_str()), (Some("none"), Some("Paris")), "{usual}");
+    s.sign_in(&mut Browser::from_address("198.51.100.5"), &web, WEB_REDIRECT).await;
+    let lyon = last_sign_in(&s, &token, &id).await;
+    assert_eq!(lyon["riskLevelDuringSignIn"], "none", "390 km on the same network: {lyon}");
+    let (_, none) = call(&s, &token, "GET", DETECTIONS, None).await;
+    assert_eq!(none["value"], json!([]), "{none}");
+
+    // A policy blocks high sign-in risk; Tokyo at once is blocked.
+    let policy = json!({"displayName": "Block high sign-in risk", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}, "signInRiskLevels": ["high"]},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    assert_eq!(call(&s, &token, "POST", "/v1.0/identity/conditionalAccess/policies", Some(policy)).await.0, 201);
+    let mut tokyo = Browser::from_address("203.0.113.40");
+    let page = tokyo.get(&web).await;
+    let page = tokyo.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let page = tokyo.get(&format!("{}{}", s.base(), page.location.clone().unwrap())).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("AADSTS53003"), "{}", page.body);
+    let blocked = last_sign_in(&s, &token, &id).await;
+    assert_eq!(blocked["riskLevelDuringSignIn"], "high", "{blocked}");
+    assert_eq!(blocked["riskEventTypes_v2"], json!(["unfamiliarFeatures", "impossibleTravel"]), "{blocked}");
+    assert_eq!(blocked["status"]["errorCode"], 53003);
+    let (_, found) = call(&s, &token, "GET", DETECTIONS, None).await;
+    let mut kinds: Vec<&str> = found["value"].as_array().unwrap().iter().map(|d| d["riskEventType"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["impossibleTravel", "newCountry", "unfamiliarFeatures"], "{found}");
+    let unfamiliar = found["value"].as_array().unwrap().iter().find(|d| d["riskEventType"] == "unfamiliarFeatures").unwrap();
+    assert_eq!(
+        (unfamiliar["ipAddress"].as_str(), unfamiliar["location"]["city"].as_str(), unfamiliar["detectionTimingType"].as_str()),
+        (Some("203.0.113.40"), Some("Tokyo"), Some("realtime")),
+        "{unfamiliar}"
+    );
+    assert_eq!(unfamiliar["userId"], json!(id));
+    let (_, risky) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(risky["riskState"], "atRisk", "{risky}");
+
+    // The anonymizer feed changes while Ward runs: Paris's network is now on it.
+    std::fs::write(d.join("anonymous.txt"), "192.0.2.0/24\n").unwrap();
+    wait_for_log(&s, "\"anonymous_ranges\":1").await;
+    s.sign_in(&mut Browser::from_address("192.0.2.10"), &web, WEB_REDIRECT).await;
+    let anonymous = last_sign_in(&s, &token, &id).await;
+    assert_eq!(
+        (anonymous["riskLevelDuringSignIn"].as_str(), anonymous["riskEventTypes_v2"].clone()),
+        (Some("medium"), json!(["anonymizedIPAddress"])),
+        "medium is not blocked by the high-risk policy: {anonymous}"
+    );
+    // A broken file is refused; the feed loaded before stays.
+    std::fs::write(d.join("anonymous.txt"), "192.0.2.0/24\nnot a network\n").unwrap();
+    wait_for_log(&s, "reloading Identity Protection feeds failed").await;
+    s.sign_in(&mut Browser::from_address("192.0.2.11"), &web, WEB_REDIRECT).await;
+    assert_eq!(last_sign_in(&s, &token, &id).await["riskEventTypes_v2"], json!(["anonymizedIPAddress"]));
+
+    // The offline pass, on demand: it reads the day's sign-ins and finds nothing the real-time
+    // detectors did not already store.
+    let scan = cli(&d, &["risk", "scan", "--hours", "1", "--json"]);
+    assert!(scan["records"].as_u64().unwrap() >= 6, "{scan}");
+    assert_eq!(scan["stored"], 0, "{scan}");
+    let (_, after) = call(&s, &token, "GET", DETECTIONS, None).await;
+    assert_eq!(after["value"].as_array().unwrap().len(), 5, "three from Tokyo, two anonymizer sign-ins: {after}");
+    let refused = run(ward(&d).args(["risk", "scan", "--hours", "0", "--data-dir", "data"]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("--hours must be between 1 and 720"), "{}", stderr(&refused));
+}
+
+/// Waits (at most 20 s) for the server's log to contain `needle`.
+async fn wait_for_log(s: &Setup, needle: &str) {
+    for _ in 0..200 {
+        if s.server.stderr.lock().unwrap().contains(needle) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server never logged {needle}: {}", s.server.stderr.lock().unwrap());
+}
+
+/// A risky sign-in meets a policy asking MFA for medium and high sign-in risk: the person
+/// proves it with their authenticator app, gets in, and what MFA can clear of their risk is
+/// remediated (userPassedMFADrivenByRiskBasedPolicy).
+#[tokio::test]
+async fn mfa_on_a_risky_sign_in_remediates_it() {
+    let mut s = setup();
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("ward.toml"), "trusted_proxies = [\"127.0.0.1/32\"]\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n")
+        .unwrap();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(&d, &["--data-dir", "data"]);
+    for permission in ["User.Read.All", "IdentityRiskyUser.Read.All", "Policy.ReadWrite.ConditionalAccess", "AuditLog.Read.All"] {
+        s.grant_web(permission);
+    }
+    // The second factor only when a policy asks for it.
+    ok(ward(&d).args(["tenant", "set", "--security-defaults", "false", "--data-dir", "data"]));
+    let token = s.web_app_token().await;
+    let id = user_id(&s, &token).await;
+    let secret = s.enroll_authenticator(&mut Browser::from_address("8.8.8.8")).await;
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid", false);
+    for _ in 0..2 {
+        s.sign_in(&mut Browser::from_address("8.8.8.8"), &web, WEB_REDIRECT).await;
+    }
+    // Reading the sign-in log waits for what the sign-ins taught to be stored.
+    assert_eq!(last_sign_in(&s, &token, &id).await["riskLevelDuringSignIn"], "none");
+    let policy = json!({"displayName": "MFA for risky sign-ins", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]},
+                       "signInRiskLevels": ["medium", "high"]},
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}});
+    assert_eq!(call(&s, &token, "POST", "/v1.0/identity/conditionalAccess/policies", Some(policy)).await.0, 201);
+
+    // From Japan a minute later: the policy asks for the code.
+    let mut b = Browser::from_address("1.0.16.1");
+    let page = b.get(&web).await;
+    let page = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    let page = b.get(&format!("{}{}", s.base(), page.location.clone().unwrap())).await;
+    assert!(page.body.contains("one-time-code"), "{} {:?} {}", page.status, page.location, page.body);
+    let (_, risky) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(risky["riskState"], "atRisk", "{risky}");
+    let done = b.submit(&s.base(), &page, &[("code", &app_code(&secret, 1))]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
+    assert!(!code.is_empty());
+    let (_, risky) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (risky["riskLevel"].as_str(), risky["riskState"].as_str(), risky["riskDetail"].as_str()),
+        (Some("none"), Some("remediated"), Some("userPassedMFADrivenByRiskBasedPolicy")),
+        "{risky}"
+    );
+}
+
+/// An administrator's new password for a user at risk remediates them
+/// (adminGeneratedTemporaryPassword); a profile change without a password does not.
+#[tokio::test]
+async fn an_administrators_password_reset_remediates_the_user() {
+    let s = setup();
+    for permission in ["User.ReadWrite.All", "IdentityRiskyUser.ReadWrite.All"] {
+        s.grant_web(permission);
+    }
+    let token = s.web_app_token().await;
+    let id = user_id(&s, &token).await;
+    let (status, _) = call(&s, &token, "POST", &format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id] }))).await;
+    assert_eq!(status, 204);
+    let user = format!("/v1.0/users/{id}");
+    assert_eq!(call(&s, &token, "PATCH", &user, Some(json!({ "jobTitle": "Analyst" }))).await.0, 204);
+    let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(r["riskState"], "confirmedCompromised", "{r}");
+    let reset = json!({ "passwordProfile": { "password": "Temporary-Lantern-71", "forceChangePasswordNextSignIn": true } });
+    assert_eq!(call(&s, &token, "PATCH", &user, Some(reset)).await.0, 204);
+    let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
+        (Some("none"), Some("remediated"), Some("adminGeneratedTemporaryPassword")),
+        "{r}"
+    );
 }

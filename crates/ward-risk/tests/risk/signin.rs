@@ -181,7 +181,7 @@ fn feeds_flag_anonymous_and_malicious_addresses_and_an_anonymizer_is_not_travel(
     let feeds = Feeds {
         anonymous_ips: CidrSet::parse("185.220.100.0/22\n").unwrap(),
         malicious_ips: CidrSet::parse("45.155.205.0/24\n").unwrap(),
-        leaked_passwords: LeakedPasswords::default(),
+        leaked_passwords: Default::default(),
     };
     let counters = SourceCounters::new(&settings.spray);
     let profile = alice_profile();
@@ -204,7 +204,10 @@ fn feeds_flag_anonymous_and_malicious_addresses_and_an_anonymizer_is_not_travel(
 fn a_leaked_password_is_a_user_detection_that_does_not_raise_the_sign_in_risk() {
     let settings = Settings::default();
     let sha1 = sha1_from_hex("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8").unwrap();
-    let feeds = Feeds { leaked_passwords: LeakedPasswords::parse("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8\n").unwrap(), ..Feeds::empty() };
+    let feeds = Feeds {
+        leaked_passwords: std::sync::Arc::new(LeakedPasswords::parse("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8\n").unwrap()),
+        ..Feeds::empty()
+    };
     let counters = SourceCounters::new(&settings.spray);
     let mut f = sign_in(user(1), LONDON, at(NOW));
     f.password_sha1 = Some(sha1);

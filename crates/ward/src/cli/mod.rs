@@ -6,6 +6,7 @@ mod apps;
 mod groups;
 mod keys;
 mod policies;
+mod risk;
 mod scim;
 mod tenants;
 mod users;
@@ -14,6 +15,7 @@ pub use apps::{AppCommand, apps};
 pub use groups::{GroupCommand, group};
 pub use keys::{KeysCommand, keys, open_keyring};
 pub use policies::{PolicyCommand, policies};
+pub use risk::{RiskCommand, risk};
 pub use scim::{ScimCommand, scim};
 pub use tenants::{RoleCommand, TenantCommand, roles, tenants};
 pub use users::{UserCommand, user};
@@ -34,10 +36,7 @@ pub async fn open_directory(config: &Config) -> Result<Arc<Directory>> {
     let directory = Directory::system(store);
     // The server and the command line refuse the same leaked passwords.
     if let Some(path) = &config.leaked_passwords_file {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read leaked_passwords_file {}: {e}", path.display()))?;
-        let list =
-            ward_risk::LeakedPasswords::parse(&text).map_err(|e| anyhow::anyhow!("leaked_passwords_file {}: {e}", path.display()))?;
+        let list = crate::risk_feeds::leaked_passwords(path)?;
         tracing::info!(passwords = list.len(), "leaked-password list loaded");
         directory.set_leaked_passwords(Some(Arc::new(list)));
     }

@@ -115,6 +115,17 @@ impl Browser {
         Browser { client, cookies: HashMap::new() }
     }
 
+    /// A browser whose requests come through a trusted proxy from `address`, with Firefox's
+    /// user agent (the proxy's `X-Forwarded-For`).
+    pub fn from_address(address: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        headers.insert("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0".parse().unwrap());
+        let client =
+            reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap();
+        Browser { client, cookies: HashMap::new() }
+    }
+
     pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let r = req.header("cookie", cookie.join("; ")).send().await.unwrap();
