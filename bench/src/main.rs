@@ -8,11 +8,13 @@
 //! taskset -c 1 target/release/ward-bench directory [--users 1000000]
 //! taskset -c 1 target/release/ward-bench signin
 //! taskset -c 1 target/release/ward-bench policy [--policies 200] [--ranges 2000]
+//! taskset -c 1 target/release/ward-bench risk [--users 10000] [--sign-ins 1000000]
 //! ```
 
 mod directory;
 mod membership;
 mod policy;
+mod risk;
 mod scim;
 mod signin;
 mod tokens;
@@ -40,8 +42,9 @@ fn main() {
         "directory" => runtime.block_on(directory::run(rest)),
         "signin" => runtime.block_on(signin::run(rest)),
         "scim" => runtime.block_on(scim::run(rest)),
+        "risk" => runtime.block_on(risk::run(rest)),
         other => {
-            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin, scim, policy");
+            eprintln!("unknown benchmark '{other}'; available: membership, tokens, directory, signin, scim, policy, risk");
             std::process::exit(2);
         }
     }

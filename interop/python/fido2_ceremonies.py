@@ -54,6 +54,22 @@ from _fido2 import (
 from _ward import BASE, b64url_encode, browser, check, env, fail, ok
 
 
+# ----- Identity Protection: both people start confirmed compromised (the tenant lets a passkey
+# registered in a session that proved MFA remediate; `ward tenant set` did it before this script)
+
+RISKY = f"{BASE}/v1.0/identityProtection/riskyUsers"
+graph = browser()
+graph.headers["Authorization"] = f"Bearer {app_token()}"
+USER_IDS = {name: graph.get(f"{BASE}/v1.0/users/{name}").json()["id"] for name in (USERNAME, env("WARD_TAP_USERNAME"))}
+confirmed = graph.post(f"{RISKY}/confirmCompromised", json={"userIds": list(USER_IDS.values())})
+check(confirmed.status_code == 204, "Graph confirms both people compromised", show(confirmed))
+
+
+def risk_of(name, prefer=None):
+    headers = {"Prefer": prefer} if prefer else {}
+    return answer_json(graph.get(f"{RISKY}/{USER_IDS[name]}", headers=headers)) or {}
+
+
 # ----- registration
 
 portal = password_session()
@@ -89,6 +105,12 @@ body = answer_json(r) or {}
 check(r.status_code == 200 and body.get("id") and body.get("location") == PORTAL, "registration with flags UP|UV|AT, counter 0, fmt none accepted", show(r))
 r = portal.post(f"{BASE}{PORTAL}/passkey/options", data={"csrf_token": portal_token(portal)}, allow_redirects=False)
 refused(r, "now that the account has a passkey, its password-only session cannot start adding another", status=403)
+after = risk_of(USERNAME)
+check(
+    after.get("riskState") == "confirmedCompromised",
+    "a passkey registered in a password-only session remediates nothing: still confirmedCompromised",
+    json.dumps(after),
+)
 
 # ----- usernameless sign-in
 
@@ -165,8 +187,6 @@ signs_in(key, 7, "the passkey still signs in (counter 7)")
 
 # The account has a passkey now: adding another needs a multi-factor session, the passkey's.
 mfa_session, _, _, _ = signs_in(key, 8, "sign-in with the passkey for a session to add keys with (counter 8)")
-graph = browser()
-graph.headers["Authorization"] = f"Bearer {app_token()}"
 try:
     set_key_restrictions(graph, {"isEnforced": True, "enforcementType": "block", "aaGuids": [str(MODEL_A)]}, f"PATCH Fido2 keyRestrictions blocking AAGUID {MODEL_A}: 204")
     blocked = Authenticator(MODEL_A)
@@ -205,6 +225,14 @@ ok(f"{TAP_USER} (no password) signed in to the security-info portal with a Tempo
 first_key = Authenticator(MODEL_B)
 *_, r = register(newcomer, first_key, name="First passkey")
 check(r.status_code == 200, "the pass's session (tap mfa) registers the account's first passkey", show(r))
+plain, asked = risk_of(TAP_USER), risk_of(TAP_USER, "include-unknown-enum-members")
+check(
+    (plain.get("riskState"), plain.get("riskLevel"), plain.get("riskDetail")) == ("remediated", "none", "unknownFutureValue")
+    and asked.get("riskDetail") == "userRegisteredPasskey",
+    "and, the session having proved MFA, remediates the newcomer's risk: riskDetail unknownFutureValue, "
+    "userRegisteredPasskey with Prefer: include-unknown-enum-members",
+    f"{json.dumps(plain)} / {json.dumps(asked)}",
+)
 s, *_ = signs_in(first_key, 1, "and that passkey signs the newcomer in without a username")
 page = s.get(f"{BASE}{PORTAL}", allow_redirects=False)
 check(TAP_USER in page.text and "<td>passkey</td>" in page.text, "the portal shows the newcomer signed in with the passkey", show(page))

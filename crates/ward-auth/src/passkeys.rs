@@ -391,6 +391,14 @@ impl TokenService {
         self.directory.store().add_auth_method(&method).await.map_err(|_| PasskeyError::Unavailable)?;
         tracing::info!(tenant = %tenant.id, user = %user.id, method = %id, %aaguid, attested, "passkey registered");
         self.audit_security_info(tenant, user, "User registered security info", FIDO2).await;
+        // A tenant that has moved its people to passkeys may let a new one remediate a user at
+        // risk, when the session proved MFA (a password alone proves nothing about who is there).
+        if tenant.settings.passkey_registration_remediates_risk
+            && session.amr.split_whitespace().any(|a| a == "mfa")
+            && let Err(e) = self.directory.remediate_risk(tenant.id, user.id, ward_risk::Remediation::PasskeyRegistration).await
+        {
+            tracing::error!(error = %e, "remediating risk after a passkey registration failed");
+        }
         Ok(method)
     }
 

@@ -228,12 +228,14 @@ impl TokenService {
                 risk.push_str(d.event_type.as_str());
             }
         }
+        // What goes on to the session and the profile keeps nothing of the password.
+        let facts = SignInFacts { password_fingerprint: None, password_sha1: None, ..facts };
         crate::signin::keep_assessment(Assessment { risk, facts });
         evaluation.sign_in_risk
     }
 
     /// A wrong password: counted for the spray and brute-force detectors (node-local, bounded).
-    pub(crate) fn count_password_failure(&self, user: Option<ObjectId>, typed_name: &str, password: &str) {
+    pub fn count_password_failure(&self, user: Option<ObjectId>, typed_name: &str, password: &str) {
         let (Some(ip), _) = crate::signin::current_request() else { return };
         let account = match user {
             Some(u) => AccountKey::User(u),
@@ -250,15 +252,7 @@ impl TokenService {
     /// A session starts: the profile learns from the sign-in (in the background), and a risky
     /// sign-in completed with MFA remediates what MFA can (Entra's
     /// `userPassedMFADrivenByRiskBasedPolicy`).
-    pub(crate) async fn sign_in_completed(
-        &self,
-        tenant: &Tenant,
-        user: ObjectId,
-        risk: &str,
-        amr: &str,
-        facts: Option<SignInFacts>,
-        learn: bool,
-    ) {
+    pub async fn sign_in_completed(&self, tenant: &Tenant, user: ObjectId, risk: &str, amr: &str, facts: Option<SignInFacts>, learn: bool) {
         let level = risk.split_whitespace().next().and_then(|l| serde_json::from_value(serde_json::Value::String(l.into())).ok());
         let level: RiskLevel = level.unwrap_or(RiskLevel::None);
         let mfa = amr.split_whitespace().any(|a| a == "mfa");

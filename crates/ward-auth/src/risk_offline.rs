@@ -14,6 +14,9 @@
 //! Brute force is left to the real-time path: without the passwords' fingerprints, ten guesses
 //! and a person's ten typos look alike in the log.
 //!
+//! Each pass also stores the decay of users' risk (low and medium contributions lose a level a
+//! month), so `riskyUsers` shows what conditional access already acts on.
+//!
 //! A detection already stored for the same user and kind within ten minutes of the same
 //! activity (by the real-time path, or an earlier pass over an overlapping window) is not stored
 //! again, so passes may overlap freely.
@@ -39,6 +42,8 @@ pub struct ScanReport {
     pub records: usize,
     pub found: usize,
     pub stored: usize,
+    /// Users whose risk decayed (stored with a history item).
+    pub decayed: usize,
 }
 
 /// Runs the offline detectors over the sign-ins recorded in `[since, until)` in every tenant.
@@ -68,6 +73,7 @@ pub async fn scan(
                 .collect();
             report.stored += directory.record_detections(tenant.id, user, &fresh).await?;
         }
+        report.decayed += directory.decay_risks(tenant.id).await?;
     }
     Ok(report)
 }

@@ -309,3 +309,41 @@ async fn the_offline_pass_finds_replayed_sessions_and_sprays_spread_over_nodes()
     let again = ward_auth::risk_offline::scan(&f.dir, &settings, start, until).await.unwrap();
     assert_eq!(again.stored, 0, "the same findings are not stored twice: {again:?}");
 }
+
+/// A low or medium risk loses a level a month: conditional access sees the decayed level at
+/// once, and the offline pass stores it (with history), until the user is no longer at risk.
+/// Every change is in the change feed, for Shared Signals.
+#[tokio::test]
+async fn user_risk_decays_and_every_change_is_in_the_change_feed() {
+    let f = fixture().await;
+    f.tokens.set_risk_feeds(Arc::new(Feeds { anonymous_ips: CidrSet::parse("185.220.101.0/24\n").unwrap(), ..Feeds::empty() }));
+    let uma = f.user("uma", PASSWORD).await;
+    let head = f.dir.store().feed_head(Some(f.tenant.id)).await.unwrap();
+    assert_eq!(f.sign_in("uma", PASSWORD, "185.220.101.9").await.unwrap(), "medium anonymizedIPAddress");
+    let feed = f.dir.store().feed(Some(f.tenant.id), head, 100).await.unwrap();
+    let kinds: Vec<String> = feed.iter().map(|e| e.subject_kind.clone()).collect();
+    assert!(kinds.contains(&"riskDetection".to_string()) && kinds.contains(&"riskyUser".to_string()), "{kinds:?}");
+
+    let level = |f: &F| {
+        let (dir, tenant) = (f.dir.clone(), f.tenant.id);
+        async move { dir.user_risk_level(tenant, uma).await.unwrap() }
+    };
+    let scan = |f: &F| {
+        let (dir, now) = (f.dir.clone(), f.clock.now());
+        async move { ward_auth::risk_offline::scan(&dir, &ward_risk::Settings::default(), now - Duration::hours(1), now).await.unwrap() }
+    };
+    // A medium sign-in anomaly weighs low on the user's risk (it says little about the account).
+    assert_eq!(level(&f).await, "low");
+    f.later(Duration::days(20));
+    assert_eq!((scan(&f).await.decayed, level(&f).await), (0, "low"), "not yet a month");
+    f.later(Duration::days(11));
+    assert_eq!(level(&f).await, "none", "decayed for conditional access before any pass stores it");
+    let (stored, _) = f.dir.user_risk(f.tenant.id, uma).await.unwrap();
+    assert_eq!((stored.risk.level, stored.risk.state), (ward_risk::RiskLevel::Low, RiskState::AtRisk));
+    assert_eq!(scan(&f).await.decayed, 1);
+    let (stored, _) = f.dir.user_risk(f.tenant.id, uma).await.unwrap();
+    assert_eq!((stored.risk.level, stored.risk.state), (ward_risk::RiskLevel::None, RiskState::None));
+    let levels: Vec<&str> = stored.history.iter().map(|h| h.level.as_str()).collect();
+    assert_eq!(levels, ["low", "none"], "the history keeps every step");
+    assert_eq!(scan(&f).await.decayed, 0);
+}

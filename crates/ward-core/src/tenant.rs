@@ -42,6 +42,10 @@ pub struct TenantSettings {
     /// Emergency-access ("break glass") accounts: conditional access is evaluated and recorded for
     /// them but never enforced, and every sign-in of theirs is logged as a warning.
     pub emergency_access_accounts: Vec<crate::ObjectId>,
+    /// Identity Protection: a user at risk who registers a passkey in a session that proved MFA
+    /// is remediated, as by a secured password change (off by default: the password stays
+    /// usable, so only a tenant that has moved its people off passwords should turn it on).
+    pub passkey_registration_remediates_risk: bool,
 }
 
 impl Default for TenantSettings {
@@ -55,6 +59,7 @@ impl Default for TenantSettings {
             sign_in_reveals_accounts: false,
             security_defaults: true,
             emergency_access_accounts: Vec::new(),
+            passkey_registration_remediates_risk: false,
         }
     }
 }

@@ -164,8 +164,43 @@ impl Directory {
 
     /// The user's risk level in Graph's words (`none` when Identity Protection never saw them),
     /// for conditional access's `userRiskLevels`.
+    /// The level is as of now: decay since the stored change counts even before a pass stores it.
     pub async fn user_risk_level(&self, tenant: TenantId, user: ObjectId) -> Result<&'static str> {
-        Ok(self.user_risk(tenant, user).await?.0.risk.level.as_str())
+        let (stored, _) = self.user_risk(tenant, user).await?;
+        let now = self.now();
+        Ok(stored.risk.decay(now, &ward_risk::UserRiskSettings::default()).risk.level.as_str())
+    }
+
+    /// Stores what time has done to the risk of users at risk (their contributions decay): a
+    /// history item for each whose level changed, a user whose risk is all gone no longer at risk.
+    /// Returns how many changed. (Run with the offline pass.)
+    pub async fn decay_risks(&self, tenant: TenantId) -> Result<usize> {
+        let settings = ward_risk::UserRiskSettings::default();
+        let (mut after, mut changed) = (None, 0);
+        loop {
+            let page = self.risky_users(tenant, after, 500).await?;
+            let Some(last) = page.last() else { return Ok(changed) };
+            after = Some(last.risk.user);
+            for r in page.iter().filter(|r| r.risk.state == RiskState::AtRisk) {
+                let user = r.risk.user;
+                if r.risk.decay(self.now(), &settings).history.is_none() {
+                    continue;
+                }
+                let settings = &settings;
+                changed += crate::retry_on_conflict(|| async move {
+                    let (mut stored, version) = self.user_risk(tenant, user).await?;
+                    let now = self.now();
+                    let change = stored.risk.decay(now, settings);
+                    if change.history.is_none() {
+                        return Ok(0);
+                    }
+                    let ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
+                    self.commit(tenant, ops).await?;
+                    Ok(1)
+                })
+                .await?;
+            }
+        }
     }
 
     /// Users Identity Protection has seen, `limit` after the one `after` names (their order is

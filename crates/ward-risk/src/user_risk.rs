@@ -56,6 +56,8 @@ pub enum Remediation {
     AdminGeneratedTemporaryPassword,
     /// MFA required by a risk-based policy.
     MfaDrivenByRiskBasedPolicy,
+    /// A passkey registered in a session that proved MFA, where the tenant lets that remediate.
+    PasskeyRegistration,
 }
 
 impl Remediation {
@@ -65,6 +67,7 @@ impl Remediation {
             Remediation::SecuredPasswordReset => RiskDetail::UserPerformedSecuredPasswordReset,
             Remediation::AdminGeneratedTemporaryPassword => RiskDetail::AdminGeneratedTemporaryPassword,
             Remediation::MfaDrivenByRiskBasedPolicy => RiskDetail::UserPassedMfaDrivenByRiskBasedPolicy,
+            Remediation::PasskeyRegistration => RiskDetail::UserRegisteredPasskey,
         }
     }
 }

@@ -225,6 +225,12 @@ pub enum RiskDetail {
     /// Only sent with `Prefer: include-unknown-enum-members`.
     #[serde(rename = "m365DAdminDismissedDetection")]
     M365DAdminDismissedDetection,
+    /// Ward's own, for a tenant that lets a passkey registration remediate: the user at risk
+    /// registered a passkey in a session that proved MFA. Graph has no such value: like Graph's
+    /// newer members, only sent with `Prefer: include-unknown-enum-members`
+    /// (`unknownFutureValue` otherwise).
+    #[serde(rename = "userRegisteredPasskey")]
+    UserRegisteredPasskey,
 }
 
 impl RiskDetail {
@@ -243,7 +249,13 @@ impl RiskDetail {
             RiskDetail::Hidden => "hidden",
             RiskDetail::AdminConfirmedUserCompromised => "adminConfirmedUserCompromised",
             RiskDetail::M365DAdminDismissedDetection => "m365DAdminDismissedDetection",
+            RiskDetail::UserRegisteredPasskey => "userRegisteredPasskey",
         }
+    }
+
+    /// A member past Graph's `unknownFutureValue`: shown only to clients that ask for them.
+    pub fn evolvable(self) -> bool {
+        matches!(self, RiskDetail::M365DAdminDismissedDetection | RiskDetail::UserRegisteredPasskey)
     }
 }
 
@@ -278,6 +290,7 @@ mod tests {
             RiskDetail::Hidden,
             RiskDetail::AdminConfirmedUserCompromised,
             RiskDetail::M365DAdminDismissedDetection,
+            RiskDetail::UserRegisteredPasskey,
         ];
         for d in details {
             assert_eq!(serde_json::to_value(d).unwrap(), serde_json::json!(d.as_str()));

@@ -2,7 +2,7 @@
 //! then drain in-flight requests. Background jobs: purge of deleted items past 30 days and of
 //! expired sign-in state, signing-key rotation.
 
-use crate::cli::{open_directory, open_keyring, print_init};
+use crate::cli::{open_directory_with, open_keyring, print_init};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use axum::extract::ConnectInfo;
@@ -63,7 +63,7 @@ impl ServeArgs {
 
 pub async fn run(config: Config) -> Result<()> {
     let started = std::time::Instant::now();
-    let directory = open_directory(&config).await?;
+    let directory = open_directory_with(&config, false).await?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
     let public_url = config.public_url(Some(bound));

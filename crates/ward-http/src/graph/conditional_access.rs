@@ -48,12 +48,7 @@ async fn get_policy(g: Graph, Path(id): Path<String>) -> Response {
 /// `Prefer: ward.allow-lockout`: create or enable a policy even though it would lock out the
 /// caller or every Global Administrator.
 fn forced(headers: &HeaderMap) -> bool {
-    headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim().eq_ignore_ascii_case("ward.allow-lockout"))
+    super::prefers(headers, "ward.allow-lockout")
 }
 
 /// Refuses a policy that would lock out the caller or every Global Administrator (unless forced).

@@ -65,6 +65,19 @@ pub(crate) struct Graph {
     pub rid: String,
     /// The client's address (believed from proxies only when they are trusted), for the audit log.
     pub ip: Option<std::net::IpAddr>,
+    /// `Prefer: include-unknown-enum-members`: enum members past `unknownFutureValue` are shown
+    /// as they are (else as `unknownFutureValue`).
+    pub unknown_enum_members: bool,
+}
+
+/// Does the request's `Prefer` header (any of them, comma-separated) hold `token`?
+pub(crate) fn prefers(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case(token))
 }
 
 /// An activity of the directory audit log: category, Graph's activity name, operation type.
@@ -77,7 +90,8 @@ impl axum::extract::FromRequestParts<AppState> for Graph {
         let caller = authenticate(state, &parts.headers, &rid).await?;
         throttle(state, &caller, &parts.method, &parts.uri, &rid)?;
         let ip = crate::client_ip::peer(&parts.extensions).map(|p| crate::client_ip::resolve(p, &parts.headers, &state.trusted_proxies));
-        Ok(Graph { state: state.clone(), caller, rid, ip })
+        let unknown_enum_members = prefers(&parts.headers, "include-unknown-enum-members");
+        Ok(Graph { state: state.clone(), caller, rid, ip, unknown_enum_members })
     }
 }
 

@@ -114,6 +114,27 @@ fn user_label(id: ObjectId, user: &Option<ward_core::user::User>) -> UserLabel<'
     }
 }
 
+/// Hides enum members past `unknownFutureValue` (`riskDetail` and a history item's
+/// `activity.detail`) from a client that did not ask for them, as Graph does.
+fn evolvable(g: &Graph, mut v: Value) -> Value {
+    if g.unknown_enum_members {
+        return v;
+    }
+    let hide = |x: &mut Value| {
+        let known = x.as_str().and_then(|s| serde_json::from_value::<ward_risk::RiskDetail>(json!(s)).ok());
+        if known.is_some_and(ward_risk::RiskDetail::evolvable) {
+            *x = json!("unknownFutureValue");
+        }
+    };
+    if let Some(d) = v.get_mut("riskDetail") {
+        hide(d);
+    }
+    if let Some(d) = v.get_mut("activity").and_then(|a| a.get_mut("detail")) {
+        hide(d);
+    }
+    v
+}
+
 /// Risky users a scan reads at most for one page of a filtered list (the rest follows the link).
 const SCAN: u32 = 5_000;
 
@@ -128,7 +149,7 @@ async fn list_risky_users(g: Graph, RawQuery(query): RawQuery) -> Response {
             scanned += 1;
             after = Some(r.risk.user);
             let (user, deleted) = label(&g, r.risk.user).await;
-            let v = ward_risk::risky_user_json(&user_label(r.risk.user, &user), &r.risk, deleted);
+            let v = evolvable(&g, ward_risk::risky_user_json(&user_label(r.risk.user, &user), &r.risk, deleted));
             if matches(&v, &filter) {
                 value.push(v);
             }
@@ -152,7 +173,7 @@ async fn get_risky_user(g: Graph, Path(id): Path<String>) -> Response {
         return g.not_found(&id.to_string());
     }
     let (user, deleted) = label(&g, id).await;
-    let Value::Object(v) = ward_risk::risky_user_json(&user_label(id, &user), &stored.risk, deleted) else {
+    let Value::Object(v) = evolvable(&g, ward_risk::risky_user_json(&user_label(id, &user), &stored.risk, deleted)) else {
         return g.not_found(&id.to_string());
     };
     g.entity("identityProtection/riskyUsers", v, axum::http::StatusCode::OK)
@@ -172,7 +193,7 @@ async fn history(g: Graph, Path(id): Path<String>) -> Response {
         .history
         .iter()
         .enumerate()
-        .map(|(i, item)| ward_risk::history_item_json(&format!("{id}{i:04}"), &label, item, deleted))
+        .map(|(i, item)| evolvable(&g, ward_risk::history_item_json(&format!("{id}{i:04}"), &label, item, deleted)))
         .collect();
     Json(json!({ "@odata.context": g.context("identityProtection/riskyUsers/history"), "value": value })).into_response()
 }
@@ -217,7 +238,7 @@ async fn list_detections(g: Graph, RawQuery(query): RawQuery) -> Response {
     let mut value = Vec::with_capacity(found.len());
     for d in &found {
         let (user, _) = label(&g, d.detection.user).await;
-        value.push(ward_risk::risk_detection_json(&d.id.to_string(), &user_label(d.detection.user, &user), &d.detection));
+        value.push(evolvable(&g, ward_risk::risk_detection_json(&d.id.to_string(), &user_label(d.detection.user, &user), &d.detection)));
     }
     let more = found.last().map(|d| d.id).filter(|_| found.len() == top as usize);
     page(&g, "identityProtection/riskDetections", "riskDetections", value, top, more, None)
@@ -232,7 +253,9 @@ async fn get_detection(g: Graph, Path(id): Path<String>) -> Response {
         Err(e) => return g.fail(&e),
     };
     let (user, _) = label(&g, d.detection.user).await;
-    let Value::Object(v) = ward_risk::risk_detection_json(&id.to_string(), &user_label(d.detection.user, &user), &d.detection) else {
+    let Value::Object(v) =
+        evolvable(&g, ward_risk::risk_detection_json(&id.to_string(), &user_label(d.detection.user, &user), &d.detection))
+    else {
         return g.not_found(&id.to_string());
     };
     g.entity("identityProtection/riskDetections", v, axum::http::StatusCode::OK)

@@ -29,13 +29,19 @@ use ward_core::TenantId;
 use ward_directory::{Directory, InitOutcome, InitRequest};
 
 pub async fn open_directory(config: &Config) -> Result<Arc<Directory>> {
+    open_directory_with(config, true).await
+}
+
+/// [`open_directory`]; `leaked`: read the leaked-password list too (the server reads it with
+/// Identity Protection's other feeds instead).
+pub async fn open_directory_with(config: &Config, leaked: bool) -> Result<Arc<Directory>> {
     let location = config.store_location()?;
     let store = ward_store::open(&location, time::OffsetDateTime::now_utc())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", location.describe()))?;
     let directory = Directory::system(store);
     // The server and the command line refuse the same leaked passwords.
-    if let Some(path) = &config.leaked_passwords_file {
+    if leaked && let Some(path) = &config.leaked_passwords_file {
         let list = crate::risk_feeds::leaked_passwords(path)?;
         tracing::info!(passwords = list.len(), "leaked-password list loaded");
         directory.set_leaked_passwords(Some(Arc::new(list)));

@@ -29,9 +29,12 @@ pub async fn risk(config: &Config, command: RiskCommand) -> Result<()> {
     let since = until - time::Duration::hours(hours);
     let report = ward_auth::risk_offline::scan(&directory, &config.risk_settings(), since, until).await?;
     if json {
-        println!("{}", json!({ "records": report.records, "found": report.found, "stored": report.stored }));
+        println!("{}", json!({ "records": report.records, "found": report.found, "stored": report.stored, "decayed": report.decayed }));
     } else {
-        println!("{} sign-ins read, {} findings, {} new detections stored", report.records, report.found, report.stored);
+        println!(
+            "{} sign-ins read, {} findings, {} new detections stored, {} users' risk decayed",
+            report.records, report.found, report.stored, report.decayed
+        );
     }
     Ok(())
 }

@@ -50,6 +50,10 @@ pub enum TenantCommand {
         /// enforced for them, and each of their sign-ins is logged. Replaces the list; "" empties it.
         #[arg(long)]
         emergency_access_accounts: Option<String>,
+        /// Identity Protection: a user at risk who registers a passkey in a session that proved
+        /// MFA is remediated (off by default: the password stays usable).
+        #[arg(long)]
+        passkey_registration_remediates_risk: Option<bool>,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -115,6 +119,7 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             sign_in_reveals_accounts,
             security_defaults,
             emergency_access_accounts,
+            passkey_registration_remediates_risk,
             tenant: key,
         } => {
             let t = tenant(&directory, key.as_deref()).await?;
@@ -130,6 +135,9 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
             }
             if let Some(v) = security_defaults {
                 settings.security_defaults = v;
+            }
+            if let Some(v) = passkey_registration_remediates_risk {
+                settings.passkey_registration_remediates_risk = v;
             }
             if let Some(list) = emergency_access_accounts {
                 let mut ids = Vec::new();
