@@ -48,15 +48,15 @@ const WARMUP: usize = 20_000;
 const TARGET_P99_US: f64 = 20.0;
 
 /// A small deterministic generator (wyrand), so every run builds the same tenant.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
         let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
         ((t >> 64) ^ t) as u64
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
     /// A whole number in `lo..=hi`.

@@ -21,6 +21,7 @@
 //! taskset -c 1 target/release/ward-bench risk [--users 10000] [--sign-ins 1000000] [--evaluations 20000]
 //! ```
 
+use crate::policy::Rng;
 use crate::tokens::fail;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
@@ -58,20 +59,6 @@ fn options(args: &[String]) -> Options {
         }
     }
     o
-}
-
-/// A small deterministic generator (wyrand).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
-        ((t >> 64) ^ t) as u64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// The user's usual network: a /24 of 10.0.0.0/8 seen through the MMDB below as one of 50,000
@@ -139,14 +126,8 @@ fn learnt_profile(tokens: &ward_auth::TokenService, user: ObjectId, i: usize, no
     let limits = tokens.risk().settings().profile.clone();
     for k in 0..20 {
         let mut f = ward_risk::SignInFacts::new(user, now - time::Duration::days(60) + time::Duration::days(3 * k));
-        let g = tokens.locate(IpAddr::V4(home(i)));
         f.ip = Some(IpAddr::V4(home(i)));
-        f.country = g.country;
-        f.city = g.city;
-        f.latitude = g.latitude;
-        f.longitude = g.longitude;
-        f.accuracy_km = g.accuracy_km;
-        f.asn = g.asn;
+        f.place(tokens.locate(IpAddr::V4(home(i))));
         f.user_agent = Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36".into());
         p = p.update(&f, ward_risk::SignInOutcome { success: true, risk: ward_risk::RiskLevel::None, mfa_performed: false }, &limits);
     }

@@ -176,14 +176,7 @@ impl TokenService {
         let mut facts = SignInFacts::new(user, self.directory.now());
         facts.ip = ip.map(ward_risk::canonical);
         if let Some(ip) = facts.ip {
-            let found = self.locate(ip);
-            facts.country = found.country;
-            facts.state = found.state;
-            facts.city = found.city;
-            facts.latitude = found.latitude;
-            facts.longitude = found.longitude;
-            facts.accuracy_km = found.accuracy_km;
-            facts.asn = found.asn;
+            facts.place(self.locate(ip));
         }
         if crate::signin::current_device_token().is_some() {
             facts.device_id = self.proven_device(tenant).await.and_then(|(doc, _)| doc["deviceId"].as_str().map(str::to_string));

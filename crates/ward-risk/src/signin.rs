@@ -68,6 +68,17 @@ impl SignInFacts {
         }
     }
 
+    /// Takes the location and network a geolocation look-up found for the address.
+    pub fn place(&mut self, found: crate::geoip::GeoFacts) {
+        self.country = found.country;
+        self.state = found.state;
+        self.city = found.city;
+        self.latitude = found.latitude;
+        self.longitude = found.longitude;
+        self.accuracy_km = found.accuracy_km;
+        self.asn = found.asn;
+    }
+
     /// The country, upper case, if it looks like an ISO code (two letters).
     pub fn country_code(&self) -> Option<String> {
         let c = self.country.as_deref()?.trim();
