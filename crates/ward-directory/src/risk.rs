@@ -242,11 +242,20 @@ impl Directory {
         rows.into_iter().map(|(o, _)| Ok((o.id, decode(&o)?, o.version))).collect()
     }
 
-    /// Graph's `confirmCompromised`: each user's risk becomes high and confirmed compromised (an
-    /// `adminConfirmedUserCompromised` detection records it), and every session and refresh
-    /// token the user holds stops working, in the same unit of work. `by`: the administrator.
-    pub async fn confirm_compromised(&self, tenant: TenantId, users: &[ObjectId], by: Option<ObjectId>) -> Result<()> {
-        self.risk_action(tenant, users, |risk, now| risk.confirm_compromised(now, by), true).await
+    /// Graph's `confirmCompromised`: each user's risk becomes high and confirmed compromised, and
+    /// every session and refresh token the user holds stops working, in the same unit of work.
+    /// `by`: the administrator (a delegated call), recorded as an `adminConfirmedUserCompromised`
+    /// detection; `partner`: the application that reported it on its own (an app-only call, an
+    /// ISV's detection), recorded as threat intelligence, `partnerReportedCompromise`, naming it.
+    pub async fn confirm_compromised(&self, tenant: TenantId, users: &[ObjectId], by: Option<ObjectId>, partner: Option<&str>) -> Result<()> {
+        let confirm = |risk: &UserRisk, now| {
+            let mut t = risk.confirm_compromised(now, by);
+            if let Some(p) = partner {
+                t.detection = Some(ward_risk::partner_reported_compromise(risk.user, p, now, now));
+            }
+            t
+        };
+        self.risk_action(tenant, users, confirm, true).await
     }
 
     /// Graph's `dismiss`: each user's risk is dismissed (level none), their open detections with

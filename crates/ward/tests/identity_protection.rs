@@ -64,13 +64,16 @@ async fn confirm_compromised_revokes_and_meets_risk_based_access_then_dismiss_cl
     assert_eq!(high["value"][0]["id"], json!(id), "{high}");
     let (_, low) = call(&s, &token, "GET", &format!("{RISKY}?$filter=riskLevel eq 'low'"), None).await;
     assert_eq!(low["value"], json!([]), "{low}");
+    // An application acting on its own is a partner reporting what it detected.
     let (_, detections) = call(&s, &token, "GET", DETECTIONS, None).await;
     let d = &detections["value"][0];
     assert_eq!(
-        (d["riskEventType"].as_str(), d["userId"].as_str()),
-        (Some("adminConfirmedUserCompromised"), Some(id.as_str())),
+        (d["riskEventType"].as_str(), d["userId"].as_str(), d["riskLevel"].as_str()),
+        (Some("investigationsThreatIntelligence"), Some(id.as_str()), Some("high")),
         "{detections}"
     );
+    let info = d["additionalInfo"].as_str().unwrap();
+    assert!(info.contains("partnerReportedCompromise") && info.contains("Web Portal"), "{info}");
     let (status, one) = call(&s, &token, "GET", &format!("{DETECTIONS}/{}", d["id"].as_str().unwrap()), None).await;
     assert_eq!((status, one["id"].clone()), (200, d["id"].clone()));
 
@@ -419,4 +422,46 @@ async fn an_administrators_password_reset_remediates_the_user() {
         (Some("none"), Some("remediated"), Some("adminGeneratedTemporaryPassword")),
         "{r}"
     );
+}
+
+/// An administrator confirms a user compromised with a delegated token: recorded as
+/// `adminConfirmedUserCompromised`, initiated by them. Without a role that may, refused.
+#[tokio::test]
+async fn an_administrator_confirms_a_compromise_on_their_own_behalf() {
+    let s = setup();
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("pw-ola"), "Ola-Harbour-Lantern-8\n").unwrap();
+    let ola = cli(
+        &d,
+        &["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"],
+    );
+    let ola_id = ola["id"].as_str().unwrap().to_string();
+    ok(ward(&d).args(["app", "consent", &s.native, "--scope", "openid IdentityRiskyUser.ReadWrite.All", "--data-dir", "data"]));
+    let confirm = json!({ "userIds": [ola_id] });
+    let megan = delegated_token(&s).await;
+    let (status, e) = call(&s, &megan, "POST", &format!("{RISKY}/confirmCompromised"), Some(confirm.clone())).await;
+    assert_eq!(status, 403, "the permission without a role that may: {e}");
+    ok(ward(&d).args(["role", "assign", "Security Administrator", &s.upn, "--data-dir", "data"]));
+    let megan = delegated_token(&s).await;
+    let (status, e) = call(&s, &megan, "POST", &format!("{RISKY}/confirmCompromised"), Some(confirm)).await;
+    assert_eq!(status, 204, "{e}");
+    let (_, detections) = call(&s, &megan, "GET", DETECTIONS, None).await;
+    assert_eq!(detections["error"]["code"], "Authorization_RequestDenied", "detections need IdentityRiskEvent.Read.All: {detections}");
+    let (_, h) = call(&s, &megan, "GET", &format!("{RISKY}/{ola_id}/history"), None).await;
+    let megan_id = cli(&d, &["user", "show", &s.upn, "--json"])["id"].clone();
+    assert_eq!(h["value"][0]["initiatedBy"], megan_id, "{h}");
+    assert_eq!(h["value"][0]["riskDetail"], "adminConfirmedUserCompromised", "{h}");
+    s.grant_web("IdentityRiskEvent.Read.All");
+    let app = s.web_app_token().await;
+    let (_, detections) = call(&s, &app, "GET", DETECTIONS, None).await;
+    assert_eq!(detections["value"][0]["riskEventType"], "adminConfirmedUserCompromised", "{detections}");
+}
+
+/// Megan's delegated token for the native app, with IdentityRiskyUser.ReadWrite.All.
+async fn delegated_token(s: &Setup) -> String {
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, "openid https://graph.microsoft.com/IdentityRiskyUser.ReadWrite.All", true);
+    let code = s.sign_in(&mut Browser::new(), &authorize, NATIVE_REDIRECT).await;
+    let (status, t) = s.redeem_native(&code).await;
+    assert_eq!(status, 200, "{t}");
+    t["access_token"].as_str().unwrap().to_string()
 }

@@ -213,9 +213,21 @@ async fn act(g: Graph, body: Bytes, activity: Activity, confirm: bool) -> Respon
     let ids = attempt!(user_ids(&g, &body));
     let by = g.caller.user.as_ref().map(|u| u.id);
     let tenant = g.tenant();
+    // An application acting on its own reports what it detected: a partner's report.
+    let partner = match &g.caller.user {
+        Some(_) => None,
+        None => Some(match g.state.directory.service_principal_by_app_id(tenant, g.caller.app_id).await {
+            Ok(sp) => sp.display_name,
+            Err(_) => g.caller.app_id.to_string(),
+        }),
+    };
     let directory = g.state.directory.clone();
     let work = async move {
-        if confirm { directory.confirm_compromised(tenant, &ids, by).await } else { directory.dismiss_risk(tenant, &ids, by).await }
+        if confirm {
+            directory.confirm_compromised(tenant, &ids, by, partner.as_deref()).await
+        } else {
+            directory.dismiss_risk(tenant, &ids, by).await
+        }
     };
     match g.write(activity, None, work).await {
         Ok(()) => no_content(),
