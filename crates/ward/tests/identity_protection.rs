@@ -318,6 +318,14 @@ async fn sign_ins_from_chosen_addresses_raise_detections_that_risk_policies_act_
         (Some("medium"), json!(["anonymizedIPAddress"])),
         "medium is not blocked by the high-risk policy: {anonymous}"
     );
+    // The city database changes too: Paris's network is now Marseille's.
+    let net = |t: &str| t.parse::<ipnet::IpNet>().unwrap();
+    let marseille = json!({"city": {"names": {"en": "Marseille"}}, "country": {"iso_code": "FR"},
+                           "location": {"latitude": 43.2965, "longitude": 5.3698, "accuracy_radius": 20}});
+    std::fs::write(d.join("city.mmdb"), ward_risk::mmdb_writer::write("GeoLite2-City", 6, &[(net("192.0.2.0/24"), marseille)])).unwrap();
+    wait_for_log_count(&s, "Identity Protection feeds loaded", 3).await;
+    s.sign_in(&mut Browser::from_address("192.0.2.12"), &web, WEB_REDIRECT).await;
+    assert_eq!(last_sign_in(&s, &token, &id).await["location"]["city"], "Marseille");
     // A broken file is refused; the feed loaded before stays.
     std::fs::write(d.join("anonymous.txt"), "192.0.2.0/24\nnot a network\n").unwrap();
     wait_for_log(&s, "reloading Identity Protection feeds failed").await;
@@ -330,7 +338,7 @@ async fn sign_ins_from_chosen_addresses_raise_detections_that_risk_policies_act_
     assert!(scan["records"].as_u64().unwrap() >= 6, "{scan}");
     assert_eq!(scan["stored"], 0, "{scan}");
     let (_, after) = call(&s, &token, "GET", DETECTIONS, None).await;
-    assert_eq!(after["value"].as_array().unwrap().len(), 5, "three from Tokyo, two anonymizer sign-ins: {after}");
+    assert_eq!(after["value"].as_array().unwrap().len(), 6, "three from Tokyo, three anonymizer sign-ins: {after}");
     let refused = run(ward(&d).args(["risk", "scan", "--hours", "0", "--data-dir", "data"]));
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("--hours must be between 1 and 720"), "{}", stderr(&refused));
@@ -338,13 +346,18 @@ async fn sign_ins_from_chosen_addresses_raise_detections_that_risk_policies_act_
 
 /// Waits (at most 20 s) for the server's log to contain `needle`.
 async fn wait_for_log(s: &Setup, needle: &str) {
+    wait_for_log_count(s, needle, 1).await;
+}
+
+/// Waits (at most 20 s) for the server's log to contain `needle` `times` times.
+async fn wait_for_log_count(s: &Setup, needle: &str, times: usize) {
     for _ in 0..200 {
-        if s.server.stderr.lock().unwrap().contains(needle) {
+        if s.server.stderr.lock().unwrap().matches(needle).count() >= times {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("the server never logged {needle}: {}", s.server.stderr.lock().unwrap());
+    panic!("the server never logged {needle} {times} times: {}", s.server.stderr.lock().unwrap());
 }
 
 /// A risky sign-in meets a policy asking MFA for medium and high sign-in risk: the person
@@ -464,4 +477,69 @@ async fn delegated_token(s: &Setup) -> String {
     let (status, t) = s.redeem_native(&code).await;
     assert_eq!(status, 200, "{t}");
     t["access_token"].as_str().unwrap().to_string()
+}
+
+/// A password spray through the sign-in page, from one network behind a trusted proxy: four
+/// accounts fail with one password, the fifth, whose password it is, gets in, and that sign-in
+/// carries `passwordSpray` (high) to the log, the detections and a policy blocking high risk.
+#[tokio::test]
+async fn a_password_spray_through_the_sign_in_page_is_caught() {
+    let mut s = setup();
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("ward.toml"), "trusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(&d, &["--data-dir", "data"]);
+    let sprayed = "Spring-2026-Welcome!";
+    std::fs::write(d.join("pw-sprayed"), format!("{sprayed}\n")).unwrap();
+    for name in ["ana", "ben", "cai", "dev"] {
+        cli(
+            &d,
+            &[
+                "user",
+                "create",
+                "--json",
+                "--upn",
+                &format!("{name}@defaultdirectory.ward.local"),
+                "--display-name",
+                name,
+                "--password-file",
+                "pw",
+            ],
+        );
+    }
+    let found = cli(
+        &d,
+        &["user", "create", "--json", "--upn", "eli@defaultdirectory.ward.local", "--display-name", "Eli", "--password-file", "pw-sprayed"],
+    );
+    for permission in ["IdentityRiskEvent.Read.All", "AuditLog.Read.All", "Policy.ReadWrite.ConditionalAccess"] {
+        s.grant_web(permission);
+    }
+    let token = s.web_app_token().await;
+    let policy = json!({"displayName": "Block high sign-in risk", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeApplications": ["All"]}, "signInRiskLevels": ["high"]},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    assert_eq!(call(&s, &token, "POST", "/v1.0/identity/conditionalAccess/policies", Some(policy)).await.0, 201);
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid", false);
+    for (i, name) in ["ana", "ben", "cai", "dev"].iter().enumerate() {
+        let mut b = Browser::from_address(&format!("203.0.113.{}", 10 + i));
+        let page = b.get(&web).await;
+        let wrong =
+            b.submit(&s.base(), &page, &[("username", &format!("{name}@defaultdirectory.ward.local")), ("password", sprayed)]).await;
+        assert_eq!(wrong.status, 401);
+    }
+    let mut b = Browser::from_address("203.0.113.99");
+    let page = b.get(&web).await;
+    let page = b.submit(&s.base(), &page, &[("username", "eli@defaultdirectory.ward.local"), ("password", sprayed)]).await;
+    let page = b.get(&format!("{}{}", s.base(), page.location.clone().unwrap())).await;
+    assert!(page.status == 403 && page.body.contains("AADSTS53003"), "{} {}", page.status, page.body);
+    let eli = found["id"].as_str().unwrap();
+    let record = last_sign_in(&s, &token, eli).await;
+    assert_eq!(
+        (record["riskLevelDuringSignIn"].as_str(), record["riskEventTypes_v2"].clone()),
+        (Some("high"), json!(["passwordSpray"])),
+        "{record}"
+    );
+    let (_, detections) = call(&s, &token, "GET", DETECTIONS, None).await;
+    let users: Vec<&str> = detections["value"].as_array().unwrap().iter().map(|d| d["userId"].as_str().unwrap()).collect();
+    assert_eq!(users, [eli], "only the account the spray found: {detections}");
 }
