@@ -36,11 +36,21 @@ pub struct Access {
     pub emergency: bool,
     /// The sign-in's risk as its session holds it (see [`crate::risk`]); empty if not judged.
     pub sign_in_risk: String,
+    /// The session proved MFA: a risky sign-in was remediated by it.
+    pub mfa: bool,
 }
 
 impl Access {
     fn allow() -> Access {
-        Access { evaluation: None, set: None, decision: Decision::Allow, emergency: false, device: None, sign_in_risk: String::new() }
+        Access {
+            evaluation: None,
+            set: None,
+            decision: Decision::Allow,
+            emergency: false,
+            device: None,
+            sign_in_risk: String::new(),
+            mfa: false,
+        }
     }
 
     /// The non-interactive answer for a decision other than `Allow` (token endpoint): Entra's
@@ -263,8 +273,9 @@ impl TokenService {
         flow: Flow,
     ) -> Result<Access, OAuthError> {
         let set = self.policy_set(tenant.id, head).await?;
+        let mfa = amr.split_whitespace().any(|a| a == "mfa");
         if !set.is_active() {
-            return Ok(Access { sign_in_risk: sign_in_risk.to_string(), ..Access::allow() });
+            return Ok(Access { sign_in_risk: sign_in_risk.to_string(), mfa, ..Access::allow() });
         }
         let groups: Vec<String> = if set.needs_groups() {
             let mut g: Vec<String> = self
@@ -339,6 +350,7 @@ impl TokenService {
             emergency,
             device: device.map(|d| d.0),
             sign_in_risk: sign_in_risk.to_string(),
+            mfa,
         })
     }
 
@@ -456,7 +468,15 @@ impl TokenService {
         if decision != Decision::Allow {
             tracing::info!(tenant = %tenant.id, service_principal = %sp.id, ?decision, "conditional access did not allow a workload identity");
         }
-        Ok(Access { evaluation: Some(evaluation), set: Some(set), decision, emergency: false, device: None, sign_in_risk: String::new() })
+        Ok(Access {
+            evaluation: Some(evaluation),
+            set: Some(set),
+            decision,
+            emergency: false,
+            device: None,
+            sign_in_risk: String::new(),
+            mfa: false,
+        })
     }
 }
 
@@ -539,6 +559,7 @@ impl TokenService {
         let sign_in_risk = e.access.map(|a| a.sign_in_risk.as_str()).unwrap_or_default();
         let risk_level = sign_in_risk.split_whitespace().next().unwrap_or("none");
         let risk_events = crate::risk::session_risk_events(sign_in_risk);
+        let remediated = e.access.is_some_and(|a| a.mfa) && risk_level != "none";
         let place = ip.map(|ip| self.locate(ip)).unwrap_or_default();
         let location = json!({
             "city": place.city, "state": place.state, "countryOrRegion": place.country,
@@ -568,10 +589,14 @@ impl TokenService {
             "conditionalAccessStatus": ca_status,
             "isInteractive": e.interactive,
             "authenticationRequirement": if multifactor { "multiFactorAuthentication" } else { "singleFactorAuthentication" },
-            "riskDetail": "none",
+            "riskDetail": if remediated { "userPassedMFADrivenByRiskBasedPolicy" } else { "none" },
             "riskLevelAggregated": risk_level,
             "riskLevelDuringSignIn": risk_level,
-            "riskState": if risk_level == "none" { "none" } else { "atRisk" },
+            "riskState": match (risk_level, remediated) {
+                ("none", _) => "none",
+                (_, true) => "remediated",
+                _ => "atRisk",
+            },
             "riskEventTypes_v2": risk_events,
             "resourceId": e.resource.as_ref().map(|r| r.0.clone()),
             "resourceDisplayName": e.resource.as_ref().map(|r| r.1.to_string()),

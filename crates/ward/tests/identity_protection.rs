@@ -403,6 +403,12 @@ async fn mfa_on_a_risky_sign_in_remediates_it() {
     assert_eq!(done.status, 303, "{}", done.body);
     let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
     assert!(!code.is_empty());
+    let record = last_sign_in(&s, &token, &id).await;
+    assert_eq!(
+        (record["riskLevelDuringSignIn"].as_str(), record["riskState"].as_str(), record["riskDetail"].as_str()),
+        (Some("high"), Some("remediated"), Some("userPassedMFADrivenByRiskBasedPolicy")),
+        "{record}"
+    );
     let (_, risky) = call(&s, &token, "GET", &format!("{RISKY}/{id}"), None).await;
     assert_eq!(
         (risky["riskLevel"].as_str(), risky["riskState"].as_str(), risky["riskDetail"].as_str()),
