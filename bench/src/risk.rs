@@ -260,7 +260,7 @@ pub async fn run(args: &[String]) {
             let t = Instant::now();
             let level = tokens.assess_sign_in(tenant, user, Some(PASSWORD)).await;
             let risk = level.as_str();
-            tokens.sign_in_completed(tenant, user.id, risk, "pwd", None, true).await;
+            tokens.sign_in_completed(tenant, user.id, (risk, time::OffsetDateTime::now_utc()), "pwd", None, true).await;
             (t.elapsed(), level != ward_risk::RiskLevel::None)
         })
         .await;

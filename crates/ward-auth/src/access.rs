@@ -181,6 +181,22 @@ impl TokenService {
         session: &ward_core::store::StoredSession,
     ) -> Result<(), (u32, &'static str)> {
         let unavailable = (90033, "Ward cannot check your organization's policies right now. Try again shortly.");
+        // Identity Protection: a person at risk, or in a risky sign-in, adds a method only from a
+        // session that proved MFA (a Temporary Access Pass, or a method they already had).
+        // Otherwise whoever holds a stolen password could add their own second factor and, with
+        // it, remediate the very risk their sign-in raised.
+        let mfa = session.amr.split_whitespace().any(|a| a == "mfa");
+        if !mfa {
+            let risky_sign_in = crate::risk::session_risk_level(&session.sign_in_risk).is_some_and(|l| l >= ward_policy::RiskLevel::Medium);
+            let user_level = self.directory.user_risk_level(tenant.id, user.id).await.map_err(|_| unavailable)?;
+            if risky_sign_in || user_level != "none" {
+                tracing::warn!(tenant = %tenant.id, user = %user.id, user_risk = user_level, "registering security info refused: at risk without MFA");
+                return Err((
+                    53004,
+                    "Your account or this sign-in is at risk: ask your administrator for a Temporary Access Pass to add a sign-in method.",
+                ));
+            }
+        }
         let head = self.tenant(&tenant.id.to_string()).await.map_err(|_| unavailable)?.head;
         let set = self.policy_set(tenant.id, head).await.map_err(|_| unavailable)?;
         if !set.is_active() {
@@ -212,7 +228,7 @@ impl TokenService {
             platform: crate::signin::current_platform(),
             ip,
             country: ip.and_then(country_of),
-            sign_in_risk: None,
+            sign_in_risk: crate::risk::session_risk_level(&session.sign_in_risk),
             user_risk,
             device: match &device {
                 Some((_, a)) => DeviceFact::Registered(a),

@@ -94,10 +94,14 @@ impl TokenService {
         }
         let now = self.directory.now();
         // The password's sign-in risk goes with the pending sign-in to the session the code starts.
-        let risk = crate::signin::take_assessment().map(|a| a.risk).unwrap_or_default();
+        // With when the password was checked: the code completes that sign-in.
+        let (risk, checked_at) = match crate::signin::take_assessment() {
+            Some(a) => (a.risk, a.facts.at),
+            None => (String::new(), now),
+        };
         let claims = json!({
             "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp(), "kmsi": persistent,
-            "risk": risk,
+            "risk": risk, "checked": (checked_at.unix_timestamp_nanos() / 1_000).to_string(),
         });
         let token =
             self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
@@ -194,12 +198,19 @@ impl TokenService {
                     // A step-up replaces the session it upgraded, keeping when the person signed in
                     // and when that sign-in ends: the second factor does not make the first fresh.
                     let kept = upgraded.as_ref().map(|s| (s.auth_time, s.expires_at));
-                    // The sign-in's risk stays with it: the upgraded session's, or the password's.
+                    // The sign-in's risk stays with it: the upgraded session's, or the password's;
+                    // and so does when it was made (the password's check).
                     let risk = match &upgraded {
                         Some(s) => s.sign_in_risk.clone(),
                         None => claims["risk"].as_str().unwrap_or_default().to_string(),
                     };
-                    let signed_in = self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept, Some((risk, None))).await?;
+                    let checked = claims["checked"]
+                        .as_str()
+                        .and_then(|c| c.parse::<i128>().ok())
+                        .and_then(|us| time::OffsetDateTime::from_unix_timestamp_nanos(us * 1_000).ok())
+                        .filter(|t| *t <= now && *t > now - PENDING_LIFETIME);
+                    let signed_in =
+                        self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept, Some((risk, None, checked))).await?;
                     if let Some(old) = &upgraded
                         && let Err(e) = self.directory.store().end_session(old.id, now).await
                     {
@@ -219,9 +230,10 @@ impl TokenService {
         self.start_session_from(tenant, user, amr, persistent, None, None).await
     }
 
-    /// [`Self::start_session`], keeping an earlier sign-in's time and end when given, and with
-    /// the sign-in's risk (and what was known of it) when given; else the verdict this request's
-    /// first factor left (see [`crate::risk`]).
+    /// [`Self::start_session`], keeping a step-up's earlier sign-in time and end when given, and
+    /// with the sign-in's risk, what was known of it and when its first factor was checked when
+    /// given; else the verdict this request's first factor left (see [`crate::risk`]).
+    #[allow(clippy::type_complexity)]
     async fn start_session_from(
         &self,
         tenant: &Tenant,
@@ -229,13 +241,23 @@ impl TokenService {
         amr: &str,
         persistent: bool,
         kept: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
-        risk: Option<(String, Option<ward_risk::SignInFacts>)>,
+        risk: Option<(String, Option<ward_risk::SignInFacts>, Option<time::OffsetDateTime>)>,
     ) -> Result<SignedIn, SignInError> {
-        let (sign_in_risk, facts) = match risk {
+        let (sign_in_risk, facts, checked) = match risk {
             Some(r) => r,
-            None => crate::signin::take_assessment().map(|a| (a.risk, Some(a.facts))).unwrap_or_default(),
+            None => match crate::signin::take_assessment() {
+                Some(a) => {
+                    let at = a.facts.at;
+                    (a.risk, Some(a.facts), Some(at))
+                }
+                None => (String::new(), None, None),
+            },
         };
         let now = self.directory.now();
+        // The person authenticated when their first factor was checked (a step-up keeps the
+        // sign-in it upgrades): that is the sign-in's time, which its detections carry too.
+        let step_up = kept.is_some();
+        let kept = kept.or_else(|| checked.map(|at| (at, at + if persistent { PERSISTENT_LIFETIME } else { SESSION_LIFETIME })));
         let cookie = crate::crypto::random_handle().map_err(|_| SignInError::Unavailable)?;
         let session = StoredSession {
             id: uuid::Uuid::new_v4(),
@@ -255,7 +277,7 @@ impl TokenService {
             SignInError::Unavailable
         })?;
         // A step-up is the same sign-in: nothing new to learn from, but its MFA may remediate.
-        self.sign_in_completed(tenant, user.id, &session.sign_in_risk, amr, facts, kept.is_none()).await;
+        self.sign_in_completed(tenant, user.id, (&session.sign_in_risk, session.auth_time), amr, facts, !step_up).await;
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, amr, "signed in");
         Ok(SignedIn { cookie, session, user })
     }

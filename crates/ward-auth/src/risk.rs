@@ -242,10 +242,19 @@ impl TokenService {
         self.risk.counters.lock().unwrap_or_else(|e| e.into_inner()).record_failure(ip, account, fingerprint, now);
     }
 
-    /// A session starts: the profile learns from the sign-in (in the background), and a risky
-    /// sign-in completed with MFA remediates what MFA can (Entra's
-    /// `userPassedMFADrivenByRiskBasedPolicy`).
-    pub async fn sign_in_completed(&self, tenant: &Tenant, user: ObjectId, risk: &str, amr: &str, facts: Option<SignInFacts>, learn: bool) {
+    /// A session starts for the sign-in made at `sign_in_at`: the profile learns from it (in the
+    /// background, when `learn`), and a risky sign-in completed with MFA remediates its own
+    /// detections (Entra's `userPassedMFADrivenByRiskBasedPolicy`), not those of other sign-ins.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sign_in_completed(
+        &self,
+        tenant: &Tenant,
+        user: ObjectId,
+        (risk, sign_in_at): (&str, time::OffsetDateTime),
+        amr: &str,
+        facts: Option<SignInFacts>,
+        learn: bool,
+    ) {
         let level = risk.split_whitespace().next().and_then(|l| serde_json::from_value(serde_json::Value::String(l.into())).ok());
         let level: RiskLevel = level.unwrap_or(RiskLevel::None);
         let mfa = amr.split_whitespace().any(|a| a == "mfa");
@@ -259,9 +268,9 @@ impl TokenService {
         }
         if mfa
             && level > RiskLevel::None
-            && let Err(e) = self.directory.remediate_risk(tenant.id, user, ward_risk::Remediation::MfaDrivenByRiskBasedPolicy).await
+            && let Err(e) = self.directory.remediate_sign_in(tenant.id, user, sign_in_at).await
         {
-            tracing::error!(error = %e, "remediating risk after MFA failed");
+            tracing::error!(error = %e, "remediating a risky sign-in after MFA failed");
         }
     }
 

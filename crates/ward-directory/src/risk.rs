@@ -64,7 +64,10 @@ impl Directory {
                 if detection.state != RiskState::AtRisk {
                     continue;
                 }
-                let settled = settlement.apply(detection, now);
+                let settled = settlement.apply(detection.clone(), now);
+                if settled == detection {
+                    continue;
+                }
                 ops.push(WriteOp::Update {
                     kind: ObjectKind::RiskDetection,
                     id,
@@ -145,6 +148,23 @@ impl Directory {
             });
             self.commit(tenant, ops).await?;
             Ok(stored_count)
+        })
+        .await
+    }
+
+    /// MFA completed the sign-in made at `sign_in_at`: its own detections are remediated (see
+    /// [`ward_risk::UserRisk::remediate_sign_in`]), in one unit of work; nothing is written when
+    /// nothing changes.
+    pub async fn remediate_sign_in(&self, tenant: TenantId, user: ObjectId, sign_in_at: time::OffsetDateTime) -> Result<()> {
+        crate::retry_on_conflict(|| async move {
+            let (mut stored, version) = self.user_risk(tenant, user).await?;
+            let now = self.now();
+            let change = stored.risk.remediate_sign_in(sign_in_at, now, &ward_risk::UserRiskSettings::default());
+            if change.history.is_none() {
+                return Ok(());
+            }
+            let ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
+            self.commit(tenant, ops).await.map(|_| ())
         })
         .await
     }
@@ -247,7 +267,13 @@ impl Directory {
     /// `by`: the administrator (a delegated call), recorded as an `adminConfirmedUserCompromised`
     /// detection; `partner`: the application that reported it on its own (an app-only call, an
     /// ISV's detection), recorded as threat intelligence, `partnerReportedCompromise`, naming it.
-    pub async fn confirm_compromised(&self, tenant: TenantId, users: &[ObjectId], by: Option<ObjectId>, partner: Option<&str>) -> Result<()> {
+    pub async fn confirm_compromised(
+        &self,
+        tenant: TenantId,
+        users: &[ObjectId],
+        by: Option<ObjectId>,
+        partner: Option<&str>,
+    ) -> Result<()> {
         let confirm = |risk: &UserRisk, now| {
             let mut t = risk.confirm_compromised(now, by);
             if let Some(p) = partner {

@@ -97,12 +97,22 @@ pub struct Settlement {
     pub detail: RiskDetail,
     /// Only sign-in detections that MFA can clear (an MFA remediation); else all.
     pub only_remediable_by_mfa: bool,
+    /// Only the detections of the sign-in at this instant (to the microsecond); else all.
+    pub sign_in_at: Option<OffsetDateTime>,
+}
+
+/// Two instants equal to the microsecond (what stores keep).
+fn same_instant(a: OffsetDateTime, b: OffsetDateTime) -> bool {
+    a.unix_timestamp_nanos() / 1_000 == b.unix_timestamp_nanos() / 1_000
 }
 
 impl Settlement {
     /// The detection after the settlement (unchanged if it is not concerned).
     pub fn apply(&self, detection: Detection, now: OffsetDateTime) -> Detection {
         if self.only_remediable_by_mfa && !remediable_by_mfa(&detection) {
+            return detection;
+        }
+        if self.sign_in_at.is_some_and(|at| !same_instant(at, detection.activity_at)) {
             return detection;
         }
         detection.settled(self.state, self.detail, now)
@@ -211,7 +221,7 @@ impl UserRisk {
         }
         let mut next = self.clone();
         next.contributions.retain(|c| !c.remediable_by_mfa);
-        let settlement = Settlement { state: RiskState::Remediated, detail: how.detail(), only_remediable_by_mfa: true };
+        let settlement = Settlement { state: RiskState::Remediated, detail: how.detail(), only_remediable_by_mfa: true, sign_in_at: None };
         if next.contributions.is_empty() {
             next.level = RiskLevel::None;
             next.state = RiskState::Remediated;
@@ -220,6 +230,35 @@ impl UserRisk {
             next.level = assessed_level(&next.contributions, now, settings);
         }
         self.changed_to(next, now, Vec::new(), how.detail(), by, Some(settlement))
+    }
+
+    /// MFA completed the sign-in made at `sign_in_at`: what that sign-in's own detections added
+    /// is cleared, if MFA can clear it (`userPassedMFADrivenByRiskBasedPolicy`); the user's other
+    /// detections, of earlier sign-ins that never proved MFA, stay. A user left with nothing is
+    /// remediated. Nothing changes for a confirmed compromise.
+    pub fn remediate_sign_in(&self, sign_in_at: OffsetDateTime, now: OffsetDateTime, settings: &UserRiskSettings) -> RiskTransition {
+        if self.state != RiskState::AtRisk {
+            return self.unchanged();
+        }
+        let detail = RiskDetail::UserPassedMfaDrivenByRiskBasedPolicy;
+        let mut next = self.clone();
+        next.contributions.retain(|c| !(c.remediable_by_mfa && same_instant(c.at, sign_in_at)));
+        if next.contributions.len() == self.contributions.len() {
+            return self.unchanged();
+        }
+        let settlement = Settlement { state: RiskState::Remediated, detail, only_remediable_by_mfa: true, sign_in_at: Some(sign_in_at) };
+        if next.contributions.is_empty() {
+            next.level = RiskLevel::None;
+            next.state = RiskState::Remediated;
+            next.detail = detail;
+        } else {
+            next.level = assessed_level(&next.contributions, now, settings);
+        }
+        let mut t = self.changed_to(next, now, Vec::new(), detail, None, Some(settlement));
+        if t.history.is_none() {
+            t.history = Some(t.risk.history_item(now, Vec::new(), detail, None));
+        }
+        t
     }
 
     /// The risk at `now` after decay. A user whose contributions have all decayed is no longer
@@ -244,7 +283,7 @@ impl UserRisk {
         next.level = RiskLevel::None;
         next.state = state;
         next.detail = detail;
-        let settlement = Settlement { state, detail, only_remediable_by_mfa: false };
+        let settlement = Settlement { state, detail, only_remediable_by_mfa: false, sign_in_at: None };
         let mut t = self.changed_to(next, now, Vec::new(), detail, by, Some(settlement));
         if t.history.is_none() {
             // An administrator's action is history even when it changes nothing visible.

@@ -549,3 +549,42 @@ async fn a_password_spray_through_the_sign_in_page_is_caught() {
     let users: Vec<&str> = detections["value"].as_array().unwrap().iter().map(|d| d["userId"].as_str().unwrap()).collect();
     assert_eq!(users, [eli], "only the account the spray found: {detections}");
 }
+
+/// Someone at risk adds no sign-in method from a session that proved only a password: whoever
+/// stole the password could otherwise add their own second factor and remediate with it. A
+/// Temporary Access Pass from an administrator opens the way.
+#[tokio::test]
+async fn a_person_at_risk_adds_no_method_without_mfa() {
+    let s = setup();
+    for permission in ["User.Read.All", "IdentityRiskyUser.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"] {
+        s.grant_web(permission);
+    }
+    let token = s.web_app_token().await;
+    let id = user_id(&s, &token).await;
+    let (status, _) = call(&s, &token, "POST", &format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id] }))).await;
+    assert_eq!(status, 204);
+    let portal = format!("{}/{}/mysecurityinfo", s.base(), s.tid);
+    let mut b = Browser::new();
+    let page = b.get(&portal).await;
+    let signed = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", PASSWORD)]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let refused = b.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("AADSTS53004") && refused.body.contains("Temporary Access Pass"), "{}", refused.body);
+
+    let (status, tap) = call(
+        &s,
+        &token,
+        "POST",
+        &format!("/v1.0/users/{id}/authentication/temporaryAccessPassMethods"),
+        Some(json!({"lifetimeInMinutes": 60})),
+    )
+    .await;
+    assert_eq!(status, 201, "{tap}");
+    let mut b = Browser::new();
+    let page = b.get(&portal).await;
+    let signed = b.submit(&s.base(), &page, &[("username", &s.upn), ("password", tap["temporaryAccessPass"].as_str().unwrap())]).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let add = b.get(&format!("{portal}/authenticator")).await;
+    assert_eq!(add.status, 200, "the pass's session (MFA) may: {}", add.body);
+}

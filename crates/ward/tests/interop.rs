@@ -182,8 +182,8 @@ fn msgraph_sdk_directory() {
 /// registered and used without a username, then crafted ceremonies that must be refused (wrong
 /// origin or rpIdHash, wrong type, missing user verification, a counter going back, a replayed
 /// or swapped challenge, tampered data, a blocked AAGUID set through Graph). Identity Protection:
-/// a passkey registered with a password alone remediates nothing; one registered in a Temporary
-/// Access Pass's session (MFA) remediates, where the tenant lets it.
+/// a passkey registered in a Temporary Access Pass's session (MFA) by a person confirmed
+/// compromised remediates, where the tenant lets it.
 #[test]
 fn fido2_passkey_ceremonies() {
     let Some(python) = python() else { return };
@@ -195,9 +195,9 @@ fn fido2_passkey_ceremonies() {
     // A newcomer without a password, onboarded with a Temporary Access Pass issued through Graph.
     let newcomer = upn.replace("pia@", "nell@");
     ok(ward(d).args(["user", "create", "--upn", &newcomer, "--display-name", "Nell Newcomer", "--data-dir", "data"]));
-    // Identity Protection: both start confirmed compromised (by the script, through Graph, with
-    // the automation app `ward init` made); a passkey registered in a session that proved MFA
-    // remediates, as this tenant decides.
+    // Identity Protection: the newcomer starts confirmed compromised (by the script, through
+    // Graph, with the automation app `ward init` made); a passkey registered in a session that
+    // proved MFA remediates, as this tenant decides.
     ok(ward(d).args(["tenant", "set", "--passkey-registration-remediates-risk", "true", "--data-dir", "data"]));
     w.run(
         &python,

@@ -212,3 +212,31 @@ fn detections_of_another_user_or_already_settled_are_ignored_and_contributions_a
     let stored = serde_json::to_string(&risk).unwrap();
     assert_eq!(serde_json::from_str::<UserRisk>(&stored).unwrap(), risk);
 }
+
+#[test]
+fn mfa_on_one_sign_in_clears_only_that_sign_ins_detections() {
+    let s = settings();
+    // An attacker's sign-in from an anonymizer, never MFA'd; the next day, the user's own risky
+    // sign-in, completed with MFA.
+    let attacker = detection(RiskEventType::AnonymizedIpAddress, RiskLevel::High, at(T0));
+    let own = detection(RiskEventType::UnfamiliarFeatures, RiskLevel::High, at(T0) + Duration::days(1));
+    let risk = alice().apply_detection(&attacker, &s).risk.apply_detection(&own, &s).risk;
+    let t = risk.remediate_sign_in(own.activity_at, at(T0) + Duration::days(1), &s);
+    assert_eq!(t.risk.state, RiskState::AtRisk, "the attacker's sign-in is still there");
+    assert_eq!(t.risk.contributions.len(), 1);
+    assert_eq!(t.risk.contributions[0].event_type, RiskEventType::AnonymizedIpAddress);
+    let settlement = t.settlement.expect("the sign-in's detections are settled");
+    assert_eq!(settlement.apply(own.clone(), at(T0)).state, RiskState::Remediated);
+    assert_eq!(settlement.apply(attacker.clone(), at(T0)).state, RiskState::AtRisk, "another sign-in's stays");
+    // Its own sign-in cleared too: nothing left, remediated.
+    let t = t.risk.remediate_sign_in(attacker.activity_at, at(T0) + Duration::days(2), &s);
+    assert_eq!(
+        (t.risk.level, t.risk.state, t.risk.detail),
+        (RiskLevel::None, RiskState::Remediated, RiskDetail::UserPassedMfaDrivenByRiskBasedPolicy)
+    );
+    // A sign-in that raised nothing changes nothing; a known password is not MFA's to clear.
+    assert!(t.risk.remediate_sign_in(at(T0), at(T0), &s).history.is_none());
+    let spray = detection(RiskEventType::PasswordSpray, RiskLevel::High, at(T0));
+    let sprayed = alice().apply_detection(&spray, &s).risk;
+    assert!(sprayed.remediate_sign_in(at(T0), at(T0), &s).history.is_none());
+}
