@@ -288,9 +288,11 @@ pub async fn run(args: &[String]) {
     println!("target: p99 ≤ {TARGET_P99_US} µs over all sign-ins → {}", if p99 <= TARGET_P99_US { "met" } else { "NOT met" });
 
     let t = Instant::now();
+    let feeds = tokens.risk().feeds();
     let report = ward_auth::risk_offline::scan(
         &directory,
         tokens.risk().settings(),
+        &feeds,
         now - time::Duration::hours(24),
         now + time::Duration::minutes(1),
     )

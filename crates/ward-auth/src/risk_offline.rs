@@ -1,25 +1,24 @@
 //! Identity Protection's offline pass (issue 8): hindsight over the recorded sign-ins of a time
 //! window, across every node that wrote them.
 //!
-//! - **Travel** over every successful sign-in, those that used a session as well as those that
-//!   checked a password: a session cookie replayed from the far side of the world shows here,
-//!   where the real-time detectors (which run when a first factor is checked) never see it.
-//!   The user's stored profile says whether they are learnt, where they usually are, and where
-//!   their recent password and passkey sign-ins were.
-//! - **Password spray** over the failed and successful password sign-ins of all nodes: one
-//!   node's counters see only what reached that node. The log keeps nothing of passwords, so
-//!   every failure from a network counts as the same password: many accounts failing from one
-//!   network, then one getting in from it, is the finding.
+//! **Travel** over every successful sign-in, those that used a session as well as those that
+//! checked a password: a session cookie replayed from the far side of the world shows here,
+//! where the real-time detectors (which run when a first factor is checked) never see it. The
+//! user's stored profile says whether they are learnt, where they usually are, and where their
+//! recent password and passkey sign-ins were. Addresses on the anonymizer feed are not judged
+//! (their location says nothing about the user), as in real time.
 //!
-//! Brute force is left to the real-time path: without the passwords' fingerprints, ten guesses
-//! and a person's ten typos look alike in the log.
+//! Password spray and brute force are left to the real-time path: the log keeps nothing of
+//! passwords, and does not say which successful sign-ins checked one, so from the log alone a
+//! spray looks like an office's typos followed by its people opening their apps.
 //!
 //! Each pass also stores the decay of users' risk (low and medium contributions lose a level a
 //! month), so `riskyUsers` shows what conditional access already acts on.
 //!
-//! A detection already stored for the same user and kind within ten minutes of the same
-//! activity (by the real-time path, or an earlier pass over an overlapping window) is not stored
-//! again, so passes may overlap freely.
+//! A finding of the same kind for the same user within ten minutes of the same activity as one
+//! already stored (by the real-time path, an earlier pass, or another node's pass at the same
+//! moment: the check is inside the unit of work that stores) or as another of the same pass is
+//! stored once, so passes may overlap freely and every node may run them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,14 +26,12 @@ use time::{Duration, OffsetDateTime};
 use ward_core::sign_in_log::SignInQuery;
 use ward_core::{ObjectId, TenantId};
 use ward_directory::Directory;
-use ward_risk::{AccountKey, Detection, PasswordAttempt, PasswordFingerprint, Settings, SignInFacts, SignInProfile};
+use ward_risk::{Detection, Feeds, Settings, SignInFacts, SignInProfile};
 
 /// Records read per tenant and pass at most (newest first): a bound on one pass's memory.
 pub const MAX_RECORDS: usize = 200_000;
 /// Two detections of one kind for one user this close in activity time are the same finding.
 const SAME_FINDING: Duration = Duration::minutes(10);
-/// AADSTS50126: a wrong password (or unknown name).
-const BAD_PASSWORD: i64 = 50126;
 
 /// What a pass found and stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,45 +41,65 @@ pub struct ScanReport {
     pub stored: usize,
     /// Users whose risk decayed (stored with a history item).
     pub decayed: usize,
+    /// Tenants whose pass failed (logged).
+    pub failed_tenants: usize,
 }
 
-/// Runs the offline detectors over the sign-ins recorded in `[since, until)` in every tenant.
+/// Runs the offline detectors over the sign-ins recorded in `[since, until)` in every tenant. A
+/// tenant whose pass fails is logged and skipped; the others go on.
 pub async fn scan(
     directory: &Directory,
     settings: &Settings,
+    feeds: &Feeds,
     since: OffsetDateTime,
     until: OffsetDateTime,
 ) -> ward_directory::Result<ScanReport> {
     let mut report = ScanReport::default();
     for tenant in directory.tenants().await? {
-        let records = read_window(directory, tenant.id, since, until).await?;
-        report.records += records.len();
-        let now = directory.now();
-        let mut found = travel(directory, tenant.id, &records, settings, now).await?;
-        found.extend(spray(&records, settings, now));
-        report.found += found.len();
-        let mut by_user: HashMap<ObjectId, Vec<Detection>> = HashMap::new();
-        for d in found {
-            by_user.entry(d.user).or_default().push(d);
+        if let Err(e) = scan_tenant(directory, tenant.id, settings, feeds, (since, until), &mut report).await {
+            tracing::error!(tenant = %tenant.id, error = %e, "the offline risk pass failed for a tenant");
+            report.failed_tenants += 1;
         }
-        for (user, detections) in by_user {
-            let known = directory.detections_of_user(tenant.id, user).await?;
-            let fresh: Vec<Detection> = detections
-                .into_iter()
-                .filter(|d| !known.iter().any(|k| k.event_type == d.event_type && (k.activity_at - d.activity_at).abs() <= SAME_FINDING))
-                .collect();
-            report.stored += directory.record_detections(tenant.id, user, &fresh).await?;
-        }
-        report.decayed += directory.decay_risks(tenant.id).await?;
     }
     Ok(report)
+}
+
+async fn scan_tenant(
+    directory: &Directory,
+    tenant: TenantId,
+    settings: &Settings,
+    feeds: &Feeds,
+    (since, until): (OffsetDateTime, OffsetDateTime),
+    report: &mut ScanReport,
+) -> ward_directory::Result<()> {
+    let records = read_window(directory, tenant, since, until).await?;
+    report.records += records.len();
+    let now = directory.now();
+    let found = travel(directory, tenant, &records, settings, feeds, now).await?;
+    report.found += found.len();
+    let mut by_user: HashMap<ObjectId, Vec<Detection>> = HashMap::new();
+    for d in found {
+        let mine = by_user.entry(d.user).or_default();
+        // One story told by several records of one session: stored once.
+        if !mine.iter().any(|m| same_finding(m, &d)) {
+            mine.push(d);
+        }
+    }
+    for (user, detections) in by_user {
+        report.stored += directory.record_detections_once(tenant, user, &detections, SAME_FINDING).await?;
+    }
+    report.decayed += directory.decay_risks(tenant).await?;
+    Ok(())
+}
+
+fn same_finding(a: &Detection, b: &Detection) -> bool {
+    a.event_type == b.event_type && (a.activity_at - b.activity_at).abs() <= SAME_FINDING
 }
 
 /// One recorded sign-in, as the offline detectors read it.
 struct Recorded {
     at: OffsetDateTime,
     user: Option<ObjectId>,
-    name: String,
     ip: IpAddr,
     error: i64,
     interactive: bool,
@@ -100,7 +117,6 @@ fn recorded(doc: &serde_json::Value) -> Option<Recorded> {
     Some(Recorded {
         at,
         user: doc["userId"].as_str().and_then(|u| u.parse().ok()),
-        name: doc["userPrincipalName"].as_str().unwrap_or_default().to_ascii_lowercase(),
         ip,
         error: doc["status"]["errorCode"].as_i64().unwrap_or(-1),
         interactive: doc["isInteractive"].as_bool() == Some(true),
@@ -144,10 +160,11 @@ async fn travel(
     tenant: TenantId,
     records: &[Recorded],
     settings: &Settings,
+    feeds: &Feeds,
     now: OffsetDateTime,
 ) -> ward_directory::Result<Vec<Detection>> {
     let mut by_user: HashMap<ObjectId, Vec<SignInFacts>> = HashMap::new();
-    for r in records.iter().filter(|r| r.error == 0 && r.interactive) {
+    for r in records.iter().filter(|r| r.error == 0 && r.interactive && !feeds.anonymous_ips.contains(r.ip)) {
         let Some(user) = r.user else { continue };
         let mut f = SignInFacts::new(user, r.at);
         f.ip = Some(r.ip);
@@ -171,29 +188,4 @@ async fn travel(
         found.extend(ward_risk::detect_travel(&start, &sign_ins, settings, now));
     }
     Ok(found)
-}
-
-fn spray(records: &[Recorded], settings: &Settings, now: OffsetDateTime) -> Vec<Detection> {
-    let attempts = records.iter().filter(|r| r.interactive && (r.error == 0 || r.error == BAD_PASSWORD)).map(|r| PasswordAttempt {
-        at: r.at,
-        ip: r.ip,
-        account: match r.user {
-            Some(u) => AccountKey::User(u),
-            None => AccountKey::UnknownName(name_key(&r.name)),
-        },
-        password: PasswordFingerprint(0),
-        correct: r.error == 0,
-        request_id: r.correlation.clone(),
-        correlation_id: r.correlation.clone(),
-    });
-    // Brute force needs distinct passwords, which the log cannot tell: only spray is kept.
-    let mut spray_only = settings.spray.clone();
-    spray_only.brute_force_distinct_passwords = usize::MAX;
-    ward_risk::detect_password_attacks(attempts, &spray_only, now)
-}
-
-/// A stable key for a name that matches no user.
-fn name_key(name: &str) -> u64 {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes());
-    u64::from_be_bytes(digest.as_ref()[..8].try_into().unwrap_or([0; 8]))
 }

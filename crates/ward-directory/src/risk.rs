@@ -107,11 +107,35 @@ impl Directory {
         self.risk_change_ops(tenant, user, change, &mut stored, version, now).await
     }
 
-    /// Stores the detections one sign-in (or one offline pass) raised for a user and applies
-    /// each to the user's risk, in one unit of work. A user detection of a kind the user is
-    /// already at risk for (the same leaked password met again at the next sign-in) is not
-    /// stored again. Returns how many were stored.
+    /// Stores the detections one sign-in raised for a user and applies each to the user's risk,
+    /// in one unit of work. A user detection of a kind the user is already at risk for (the same
+    /// leaked password met again at the next sign-in) is not stored again. Returns how many were
+    /// stored.
     pub async fn record_detections(&self, tenant: TenantId, user: ObjectId, detections: &[Detection]) -> Result<usize> {
+        self.record_detections_inner(tenant, user, detections, None).await
+    }
+
+    /// [`Self::record_detections`] for findings that may have been stored already (an offline
+    /// pass over a window an earlier pass, or another node's, also read): one of the same kind
+    /// whose activity is within `within` of a stored one's is left out, checked inside the unit
+    /// of work that stores (two passes at once: the second retries and sees the first's).
+    pub async fn record_detections_once(
+        &self,
+        tenant: TenantId,
+        user: ObjectId,
+        detections: &[Detection],
+        within: time::Duration,
+    ) -> Result<usize> {
+        self.record_detections_inner(tenant, user, detections, Some(within)).await
+    }
+
+    async fn record_detections_inner(
+        &self,
+        tenant: TenantId,
+        user: ObjectId,
+        detections: &[Detection],
+        once_within: Option<time::Duration>,
+    ) -> Result<usize> {
         let mine: Vec<&Detection> = detections.iter().filter(|d| d.user == user).collect();
         if mine.is_empty() {
             return Ok(0);
@@ -119,6 +143,10 @@ impl Directory {
         let mine = &mine;
         crate::retry_on_conflict(|| async move {
             let (mut stored, version) = self.user_risk(tenant, user).await?;
+            let known = match once_within {
+                Some(_) => self.detections_of_user(tenant, user).await?,
+                None => Vec::new(),
+            };
             let settings = ward_risk::UserRiskSettings::default();
             let mut ops = Vec::new();
             for d in mine.iter() {
@@ -126,6 +154,14 @@ impl Directory {
                 if d.activity == ward_risk::Activity::User
                     && at_risk
                     && stored.risk.contributions.iter().any(|c| c.event_type == d.event_type)
+                {
+                    continue;
+                }
+                // The stored detections (the first thousand) and the risk's own contributions (the
+                // most recent ones, whatever the number of detections).
+                if let Some(within) = once_within
+                    && (known.iter().any(|k| k.event_type == d.event_type && (k.activity_at - d.activity_at).abs() <= within)
+                        || stored.risk.contributions.iter().any(|c| c.event_type == d.event_type && (c.at - d.activity_at).abs() <= within))
                 {
                     continue;
                 }

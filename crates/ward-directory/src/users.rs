@@ -193,49 +193,55 @@ impl Directory {
     }
 
     /// Sets a new password (administrator reset) and whether it must be changed at next sign-in.
+    /// An administrator's new password for a user at risk remediates them (Entra's
+    /// adminGeneratedTemporaryPassword): whoever knew the old one no longer gets in with it.
     pub async fn set_password(&self, tenant: TenantId, key: &str, password: &str, force_change: bool) -> Result<()> {
-        let (user, version) = self.user_record(tenant, key).await?;
-        let t = self.tenant(tenant).await?;
-        let mut ops = vec![self.password_op(&t, &user, password).await?];
-        // An administrator's new password for a user at risk remediates them (Entra's
-        // adminGeneratedTemporaryPassword): whoever knew the old one no longer gets in with it.
-        ops.extend(self.remediation_ops(tenant, user.id, ward_risk::Remediation::AdminGeneratedTemporaryPassword).await?);
-        if user.force_change_password_next_sign_in != force_change {
-            let updated = User { force_change_password_next_sign_in: force_change, ..user.clone() };
-            ops.push(WriteOp::Update {
-                kind: ObjectKind::User,
-                id: user.id,
-                unique_key: Some(updated.unique_key()),
-                doc: encode(&updated)?,
-                expected_version: version,
-            });
-        }
-        self.commit(tenant, ops).await?;
-        Ok(())
+        let how = ward_risk::Remediation::AdminGeneratedTemporaryPassword;
+        self.set_password_with(tenant, key, password, force_change, Some(how)).await
     }
 
-    /// A person sets their own new password. `secured`: they proved more than a password this
-    /// session (MFA), which makes it Identity Protection's "secured password change": a user at
-    /// risk is remediated in the same unit of work.
+    /// A person sets their own new password (the change at next sign-in is then done).
+    /// `secured`: they proved more than a password this session (MFA), which makes it Identity
+    /// Protection's "secured password change": a user at risk is remediated in the same unit of
+    /// work.
     pub async fn set_own_password(&self, tenant: TenantId, user: ObjectId, password: &str, secured: bool) -> Result<()> {
-        let (user, version) = self.user_record(tenant, &user.to_string()).await?;
+        let how = secured.then_some(ward_risk::Remediation::SecuredPasswordChange);
+        self.set_password_with(tenant, &user.to_string(), password, false, how).await
+    }
+
+    /// The new password (hashed once), `forceChangePasswordNextSignIn` as given, and the risk
+    /// remediation, in one unit of work, tried again on a concurrent change (a risk detection
+    /// landing at the same moment, say).
+    async fn set_password_with(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        password: &str,
+        force_change: bool,
+        remediation: Option<ward_risk::Remediation>,
+    ) -> Result<()> {
         let t = self.tenant(tenant).await?;
-        let mut ops = vec![self.password_op(&t, &user, password).await?];
-        if user.force_change_password_next_sign_in {
-            let updated = User { force_change_password_next_sign_in: false, ..user.clone() };
-            ops.push(WriteOp::Update {
-                kind: ObjectKind::User,
-                id: user.id,
-                unique_key: Some(updated.unique_key()),
-                doc: encode(&updated)?,
-                expected_version: version,
-            });
-        }
-        if secured {
-            ops.extend(self.remediation_ops(tenant, user.id, ward_risk::Remediation::SecuredPasswordChange).await?);
-        }
-        self.commit(tenant, ops).await?;
-        Ok(())
+        let (user, _) = self.user_record(tenant, key).await?;
+        let password_op = &self.password_op(&t, &user, password).await?;
+        retry_on_conflict(|| async move {
+            let (user, version) = self.user_record(tenant, key).await?;
+            let mut ops = vec![password_op.clone()];
+            if let Some(how) = remediation {
+                ops.extend(self.remediation_ops(tenant, user.id, how).await?);
+            }
+            if user.force_change_password_next_sign_in != force_change {
+                let updated = User { force_change_password_next_sign_in: force_change, ..user.clone() };
+                ops.push(WriteOp::Update {
+                    kind: ObjectKind::User,
+                    id: user.id,
+                    unique_key: Some(updated.unique_key()),
+                    doc: encode(&updated)?,
+                    expected_version: version,
+                });
+            }
+            self.commit(tenant, ops).await.map(|_| ())
+        })
+        .await
     }
 
     /// Checks a password against the stored Argon2id hash. The sign-in pipeline builds on this.

@@ -95,6 +95,16 @@ impl GeoIp {
         Ok(GeoIp { databases })
     }
 
+    /// Walks every database's whole search tree and data section (the MaxMind DB format's own
+    /// verification): what a loader calls before swapping a new file in, so a corrupt or
+    /// truncated file is refused instead of silently locating nothing. Linear in the size.
+    pub fn verify(&self) -> Result<(), GeoError> {
+        for (name, reader) in &self.databases {
+            reader.verify().map_err(|e| GeoError::Unreadable { name: name.clone(), reason: e.to_string() })?;
+        }
+        Ok(())
+    }
+
     /// Merges what each database knows of `ip`: for each fact the first database that has it
     /// wins. Latitude, longitude and accuracy travel together, from the first database with
     /// valid coordinates, so that one place is never made of two databases' halves. An
@@ -507,6 +517,18 @@ mod tests {
             assert_eq!(error.code(), "invalidGeoDatabase");
             assert!(error.to_string().contains("bad.mmdb"), "{error}");
         }
+    }
+
+    #[test]
+    fn verify_refuses_a_corrupt_tree_that_opens() {
+        let good = city_database();
+        assert_eq!(open(&[("city.mmdb", good.clone())]).verify(), Ok(()));
+        // A search tree pointing past the data: the metadata still reads, the file still opens.
+        let mut bad = good.clone();
+        bad[..8].fill(0xFF);
+        let geo = GeoIp::from_databases(vec![("bad.mmdb".into(), bad)]).expect("opens: only the metadata is read");
+        let error = geo.verify().unwrap_err();
+        assert_eq!(error.database(), "bad.mmdb", "{error}");
     }
 
     #[test]

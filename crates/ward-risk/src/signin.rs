@@ -18,8 +18,9 @@ use time::OffsetDateTime;
 use ward_core::ObjectId;
 
 /// A sign-in attempt as the detectors see it. Location fields come from the caller's
-/// geolocation (an MMDB or the embedded country table); any may be missing.
-#[derive(Clone, Debug, PartialEq)]
+/// geolocation (an MMDB or the embedded country table); any may be missing. Its `Debug` leaves
+/// out what is derived from the password.
+#[derive(Clone, PartialEq)]
 pub struct SignInFacts {
     pub user: ObjectId,
     pub at: OffsetDateTime,
@@ -43,6 +44,30 @@ pub struct SignInFacts {
     pub password_sha1: Option<Sha1Digest>,
     pub request_id: Option<String>,
     pub correlation_id: Option<String>,
+}
+
+impl std::fmt::Debug for SignInFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |present: bool| if present { Some("(redacted)") } else { None };
+        f.debug_struct("SignInFacts")
+            .field("user", &self.user)
+            .field("at", &self.at)
+            .field("ip", &self.ip)
+            .field("country", &self.country)
+            .field("state", &self.state)
+            .field("city", &self.city)
+            .field("latitude", &self.latitude)
+            .field("longitude", &self.longitude)
+            .field("accuracy_km", &self.accuracy_km)
+            .field("asn", &self.asn)
+            .field("device_id", &self.device_id)
+            .field("user_agent", &self.user_agent)
+            .field("password_fingerprint", &redacted(self.password_fingerprint.is_some()))
+            .field("password_sha1", &redacted(self.password_sha1.is_some()))
+            .field("request_id", &self.request_id)
+            .field("correlation_id", &self.correlation_id)
+            .finish()
+    }
 }
 
 impl SignInFacts {

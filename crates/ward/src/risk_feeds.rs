@@ -51,7 +51,9 @@ pub fn load(config: &Config) -> Result<Loaded> {
             let bytes = std::fs::read(path).with_context(|| format!("cannot read geoip file {}", path.display()))?;
             dbs.push((path.display().to_string(), bytes));
         }
-        Some(Arc::new(GeoIp::from_databases(dbs).map_err(|e| anyhow::anyhow!("geoip file: {e}"))?))
+        let geo = GeoIp::from_databases(dbs).map_err(|e| anyhow::anyhow!("geoip file: {e}"))?;
+        geo.verify().map_err(|e| anyhow::anyhow!("geoip file: {e}"))?;
+        Some(Arc::new(geo))
     };
     Ok(Loaded { feeds: Arc::new(feeds), geo })
 }

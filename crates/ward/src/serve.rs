@@ -120,7 +120,7 @@ pub async fn run(config: Config) -> Result<()> {
     let app = ward_http::router(state, limits);
 
     let jobs = tokio::spawn(hourly_jobs(directory.clone(), keys));
-    let scans = tokio::spawn(offline_risk_scans(directory.clone(), config.risk_settings(), config.risk_offline_scan_minutes));
+    let scans = tokio::spawn(offline_risk_scans(directory.clone(), tokens.clone(), config.risk_offline_scan_minutes));
     let shutdown = shutdown_signal();
     tracing::info!(
         address = %bound,
@@ -205,25 +205,28 @@ async fn hourly_jobs(directory: Arc<Directory>, keys: Arc<ward_auth::KeyRing>) {
 }
 
 /// Every `minutes`: Identity Protection's offline detectors over the sign-ins recorded since the
-/// last pass (with ten minutes of overlap: findings already stored are not stored again).
-async fn offline_risk_scans(directory: Arc<Directory>, settings: ward_risk::Settings, minutes: u64) {
+/// last pass, with ten minutes of overlap; the first pass, a minute after start, reads the last
+/// day (what happened while this node was down; findings already stored, by any node, are not
+/// stored again).
+async fn offline_risk_scans(directory: Arc<Directory>, tokens: Arc<ward_auth::TokenService>, minutes: u64) {
     if minutes == 0 {
         return;
     }
     let period = Duration::from_secs(minutes * 60);
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    let mut since = directory.now() - time::Duration::minutes(10);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), period);
+    let mut since = directory.now() - time::Duration::days(1);
     loop {
         every.tick().await;
         let until = directory.now();
-        match ward_auth::risk_offline::scan(&directory, &settings, since, until).await {
+        let feeds = tokens.risk().feeds();
+        match ward_auth::risk_offline::scan(&directory, tokens.risk().settings(), &feeds, since, until).await {
             Ok(r) => {
-                if r.stored > 0 {
-                    tracing::info!(records = r.records, stored = r.stored, "offline risk detections stored");
+                if r.stored > 0 || r.decayed > 0 {
+                    tracing::info!(records = r.records, stored = r.stored, decayed = r.decayed, "offline risk pass");
                 }
                 since = until - time::Duration::minutes(10);
             }
-            Err(e) => tracing::warn!(error = %e, "offline risk detection failed; the next pass covers this window too"),
+            Err(e) => tracing::warn!(error = %e, "offline risk pass failed; the next pass covers this window too"),
         }
     }
 }

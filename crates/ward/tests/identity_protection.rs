@@ -332,8 +332,12 @@ async fn sign_ins_from_chosen_addresses_raise_detections_that_risk_policies_act_
     s.sign_in(&mut Browser::from_address("192.0.2.11"), &web, WEB_REDIRECT).await;
     assert_eq!(last_sign_in(&s, &token, &id).await["riskEventTypes_v2"], json!(["anonymizedIPAddress"]));
 
-    // The offline pass, on demand: it reads the day's sign-ins and finds nothing the real-time
-    // detectors did not already store.
+    // The offline pass, on demand, reads the feeds too: the broken file stops it, naming the line.
+    let refused = run(ward(&d).args(["risk", "scan", "--hours", "1", "--data-dir", "data"]));
+    assert!(stderr(&refused).contains("anonymous_ips_file") && stderr(&refused).contains("line 2"), "{}", stderr(&refused));
+    // Mended, it reads the hour's sign-ins and finds nothing the real-time detectors did not
+    // already store.
+    std::fs::write(d.join("anonymous.txt"), "192.0.2.0/24\n").unwrap();
     let scan = cli(&d, &["risk", "scan", "--hours", "1", "--json"]);
     assert!(scan["records"].as_u64().unwrap() >= 6, "{scan}");
     assert_eq!(scan["stored"], 0, "{scan}");

@@ -232,3 +232,18 @@ fn detections_carry_the_sign_ins_address_location_and_ids() {
     assert_eq!(d.info("userAgent"), Some(&serde_json::json!(CHROME_WINDOWS)));
     assert_eq!((d.state, d.detail), (RiskState::AtRisk, RiskDetail::None));
 }
+
+#[test]
+fn debug_output_keeps_nothing_of_the_password() {
+    let mut f = SignInFacts::new(user(7), OffsetDateTime::UNIX_EPOCH);
+    f.password_sha1 = Some([0xAB; 20]);
+    f.password_fingerprint = Some(PasswordFingerprint(0x1234_5678_9ABC_DEF0));
+    let shown = format!("{f:?}");
+    assert!(
+        shown.contains("(redacted)")
+            && !shown.to_lowercase().contains("ab, ")
+            && !shown.contains("171")
+            && !shown.contains("1311768467463790320"),
+        "{shown}"
+    );
+}

@@ -9,7 +9,8 @@ use serde_json::json;
 
 #[derive(Subcommand, Debug)]
 pub enum RiskCommand {
-    /// Run the offline detectors (travel, password spray) over the last `--hours` of sign-ins.
+    /// Run the offline detectors (travel over every successful sign-in) over the last `--hours`
+    /// of sign-ins, and store the decay of users' risk.
     Scan {
         /// How far back to look, in hours (1 to 720).
         #[arg(long, default_value_t = 24)]
@@ -27,9 +28,13 @@ pub async fn risk(config: &Config, command: RiskCommand) -> Result<()> {
     let directory = open_directory(config).await?;
     let until = directory.now();
     let since = until - time::Duration::hours(hours);
-    let report = ward_auth::risk_offline::scan(&directory, &config.risk_settings(), since, until).await?;
+    let feeds = crate::risk_feeds::load(config)?.feeds;
+    let report = ward_auth::risk_offline::scan(&directory, &config.risk_settings(), &feeds, since, until).await?;
     if json {
-        println!("{}", json!({ "records": report.records, "found": report.found, "stored": report.stored, "decayed": report.decayed }));
+        println!(
+            "{}",
+            json!({ "records": report.records, "found": report.found, "stored": report.stored, "decayed": report.decayed, "failedTenants": report.failed_tenants })
+        );
     } else {
         println!(
             "{} sign-ins read, {} findings, {} new detections stored, {} users' risk decayed",
