@@ -317,3 +317,33 @@ async fn passwords_on_the_leaked_list_are_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("leaked_passwords_file") && stderr(&out).contains('2'), "{}", stderr(&out));
 }
+
+/// Identity Protection's feed files and thresholds: a bad one stops start-up, naming the file and
+/// the line (or the key), and nothing starts listening.
+#[test]
+fn bad_risk_feeds_and_thresholds_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(d, &[]);
+    let serve = |config: &str| {
+        std::fs::write(d.join("ward.toml"), config).unwrap();
+        let out = run(ward(d).args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"]));
+        assert!(!out.status.success(), "{config}");
+        stderr(&out)
+    };
+    std::fs::write(d.join("anonymous.txt"), "# Tor exits\n185.220.101.0/24\n185.220.999.0/24\n").unwrap();
+    let err = serve("anonymous_ips_file = \"anonymous.txt\"\n");
+    assert!(err.contains("anonymous_ips_file") && err.contains("line 3"), "{err}");
+    std::fs::write(d.join("malicious.txt"), "10.0.0.0/33\n").unwrap();
+    let err = serve("malicious_ips_file = \"malicious.txt\"\n");
+    assert!(err.contains("malicious_ips_file") && err.contains("line 1"), "{err}");
+    std::fs::write(d.join("city.mmdb"), b"not a MaxMind database at all").unwrap();
+    let err = serve("geoip_files = [\"city.mmdb\"]\n");
+    assert!(err.contains("geoip file") && err.contains("city.mmdb"), "{err}");
+    let err = serve("geoip_files = [\"missing.mmdb\"]\n");
+    assert!(err.contains("missing.mmdb"), "{err}");
+    let err = serve("risk_spray_accounts = 1\n");
+    assert!(err.contains("risk_spray_accounts"), "{err}");
+    let err = serve("risk_learning_days = -3\n");
+    assert!(err.contains("risk_learning_days"), "{err}");
+}

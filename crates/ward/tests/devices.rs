@@ -171,3 +171,60 @@ async fn a_compliant_registered_device_proves_itself_and_only_its_manager_sets_c
         (json!(true), json!("AzureAd"))
     );
 }
+
+/// Identity Protection knows a user's devices by the proofs they sign in with: once learnt, a
+/// sign-in from another registered device is an unfamiliar property (`UnfamiliarDevice`), and one
+/// from the usual device is not.
+#[tokio::test]
+async fn a_sign_in_from_an_unfamiliar_device_is_detected() {
+    let mut s = setup();
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("ward.toml"), "risk_learning_days = 0\nrisk_learning_sign_ins = 2\n").unwrap();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(&d, &["--data-dir", "data"]);
+    for permission in ["AuditLog.Read.All", "IdentityRiskEvent.Read.All"] {
+        s.grant_web(permission);
+    }
+    let reader = s.web_app_token().await;
+    let mdm = app_with(&s, "Device Manager", "Device.ReadWrite.All").await;
+    let discovery = s.get_json(&format!("/{}/v2.0/.well-known/openid-configuration", s.tid), "").await;
+    let audience = discovery["issuer"].as_str().unwrap().trim_end_matches("/v2.0").to_string();
+    let mut devices = Vec::new();
+    for (device_id, name) in [("1a1e1c0a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "MEGAN-LAPTOP"), ("2b1e1c0a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "KIOSK-7")]
+    {
+        let key = device_key();
+        let register = json!({"deviceId": device_id, "displayName": name, "operatingSystem": "Windows", "trustType": "AzureAd",
+            "alternativeSecurityIds": [{"type": 2, "key": STANDARD.encode(key.jwk.to_string())}]});
+        assert_eq!(call(&s, &mdm, "POST", "/v1.0/devices", Some(register)).await.0, 201);
+        devices.push((device_id, key));
+    }
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid", false);
+    // Signs in through the web app with a device's proof, and returns the sign-in log's record
+    // (reading the log also waits for what the sign-in taught the profile).
+    let sign_in_with = |device: usize| {
+        let mut b = Browser::new();
+        let (device_id, key) = &devices[device];
+        b.cookies.insert("ward_device".into(), proof(key, device_id, &audience, 300, now()));
+        let (s, web, reader) = (&s, &web, &reader);
+        async move {
+            s.sign_in(&mut b, web, WEB_REDIRECT).await;
+            let filter = format!("/v1.0/auditLogs/signIns?$top=1&$filter=appId eq '{}'", s.web);
+            let (status, log) = call(s, reader, "GET", &filter, None).await;
+            assert_eq!(status, 200, "{log}");
+            log["value"][0].clone()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(sign_in_with(0).await["riskLevelDuringSignIn"], "none");
+    }
+    let kiosk = sign_in_with(1).await;
+    assert_eq!(
+        (kiosk["riskLevelDuringSignIn"].as_str(), kiosk["riskEventTypes_v2"].clone()),
+        (Some("low"), json!(["unfamiliarFeatures"])),
+        "{kiosk}"
+    );
+    let (_, found) = call(&s, &reader, "GET", "/v1.0/identityProtection/riskDetections", None).await;
+    let info = found["value"][0]["additionalInfo"].as_str().unwrap_or_default().to_string();
+    assert!(info.contains("UnfamiliarDevice") && !info.contains("UnfamiliarLocation"), "{found}");
+    assert_eq!(sign_in_with(0).await["riskLevelDuringSignIn"], "none", "the usual device");
+}
