@@ -38,6 +38,8 @@ pub struct Access {
     pub sign_in_risk: String,
     /// The session proved MFA: a risky sign-in was remediated by it.
     pub mfa: bool,
+    /// The request that checked the sign-in's first factor (the log's `originalRequestId`).
+    pub sign_in_request: String,
 }
 
 impl Access {
@@ -50,6 +52,7 @@ impl Access {
             device: None,
             sign_in_risk: String::new(),
             mfa: false,
+            sign_in_request: String::new(),
         }
     }
 
@@ -285,13 +288,14 @@ impl TokenService {
         client: &ServicePrincipal,
         public: bool,
         resource_app: Option<Uuid>,
-        (amr, sign_in_risk): (&str, &str),
+        (amr, sign_in_risk, sign_in_request): (&str, &str, &str),
         flow: Flow,
     ) -> Result<Access, OAuthError> {
         let set = self.policy_set(tenant.id, head).await?;
         let mfa = amr.split_whitespace().any(|a| a == "mfa");
         if !set.is_active() {
-            return Ok(Access { sign_in_risk: sign_in_risk.to_string(), mfa, ..Access::allow() });
+            let (sign_in_risk, sign_in_request) = (sign_in_risk.to_string(), sign_in_request.to_string());
+            return Ok(Access { sign_in_risk, mfa, sign_in_request, ..Access::allow() });
         }
         let groups: Vec<String> = if set.needs_groups() {
             let mut g: Vec<String> = self
@@ -367,6 +371,7 @@ impl TokenService {
             device: device.map(|d| d.0),
             sign_in_risk: sign_in_risk.to_string(),
             mfa,
+            sign_in_request: sign_in_request.to_string(),
         })
     }
 
@@ -386,7 +391,7 @@ impl TokenService {
     ) -> Result<(), OAuthError> {
         // A token request is no new sign-in: no sign-in risk of its own.
         let access =
-            self.access_for_user(&resolved.tenant, resolved.head, user, client, public, Some(resource.app_id), (amr, ""), flow).await?;
+            self.access_for_user(&resolved.tenant, resolved.head, user, client, public, Some(resource.app_id), (amr, "", ""), flow).await?;
         let now = self.directory.now().unix_timestamp();
         let too_old = access.decision == Decision::Allow
             && !access.emergency
@@ -442,7 +447,7 @@ impl TokenService {
             &sp,
             true,
             Some(pending.resource.app_id),
-            (&session.amr, &session.sign_in_risk),
+            (&session.amr, &session.sign_in_risk, &session.sign_in_request),
             Flow::DeviceCode,
         )
         .await
@@ -492,6 +497,7 @@ impl TokenService {
             device: None,
             sign_in_risk: String::new(),
             mfa: false,
+            sign_in_request: String::new(),
         })
     }
 }
@@ -602,6 +608,7 @@ impl TokenService {
             "ipAddress": ip.map(|i| i.to_string()),
             "clientAppUsed": client_app_used,
             "correlationId": request_id,
+            "originalRequestId": e.access.map(|a| a.sign_in_request.as_str()).filter(|r| !r.is_empty()).unwrap_or(request_id.as_str()),
             "conditionalAccessStatus": ca_status,
             "isInteractive": e.interactive,
             "authenticationRequirement": if multifactor { "multiFactorAuthentication" } else { "singleFactorAuthentication" },

@@ -474,7 +474,7 @@ impl TokenService {
                 &req.service_principal,
                 req.public,
                 Some(req.resource.app_id),
-                (&session.amr, &session.sign_in_risk),
+                (&session.amr, &session.sign_in_risk, &session.sign_in_request),
                 crate::access::Flow::Interactive,
             )
             .await
@@ -723,6 +723,7 @@ impl TokenService {
                 "nonce": req.nonce,
                 "code_challenge": req.code_challenge,
                 "auth_time": session.auth_time.unix_timestamp(),
+                "auth_time_us": crate::grants::user::micros(session.auth_time),
                 "amr": session.amr,
             }),
         };

@@ -59,9 +59,10 @@ pub fn decide(subject: Subject<'_>) -> Result<Grant, OAuthError> {
                 return Err(OAuthError::invalid_grant(50057, "The user account is disabled."));
             }
             // `signInSessionsValidFromDateTime`: sign-ins before it (and all they led to) are void.
-            // Compared in whole seconds, as both are written and read in tokens.
-            // Whole seconds: grants keep their authentication time as a token's `auth_time` does.
-            if authenticated_at.unix_timestamp() < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
+            // To the microsecond (what the store keeps): a sign-in made earlier in the same second
+            // as "revoke sessions" or a confirmed compromise is void too.
+            let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+            if micros(authenticated_at) < micros(user.sign_in_sessions_valid_from_date_time) {
                 return Err(OAuthError::invalid_grant(
                     50173,
                     "The provided grant has expired due to it being revoked; the user must sign in again.",

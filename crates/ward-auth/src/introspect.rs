@@ -50,18 +50,22 @@ impl TokenService {
             };
         }
         let Some(grant_id) = claims.get("sid").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) else { return Ok(None) };
-        match self.directory.store().grant(grant_id).await.map_err(|e| unavailable(&e))? {
-            Some(g) if g.revoked_at.is_none() && g.tenant_id == tenant.id => {}
+        let grant = match self.directory.store().grant(grant_id).await.map_err(|e| unavailable(&e))? {
+            Some(g) if g.revoked_at.is_none() && g.tenant_id == tenant.id => g,
             _ => return Ok(None),
-        }
+        };
         let Some(oid) = claims.get("oid").and_then(Value::as_str) else { return Ok(None) };
         let user = match self.directory.user(tenant.id, oid).await {
             Ok(u) => u,
             Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(None),
             Err(e) => return Err(unavailable(&e)),
         };
+        // Sessions revoked after the grant began void it, to the microsecond: `iat` says only the
+        // second, and a compromise confirmed later in that second must still end the token.
         let iat = num("iat").unwrap_or(0);
-        if !user.account_enabled || iat < user.sign_in_sessions_valid_from_date_time.unix_timestamp() {
+        let valid_from = user.sign_in_sessions_valid_from_date_time;
+        let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+        if !user.account_enabled || iat < valid_from.unix_timestamp() || micros(grant.created_at) < micros(valid_from) {
             return Ok(None);
         }
         // The client it was issued to must still be enabled and present.

@@ -95,13 +95,11 @@ impl TokenService {
         let now = self.directory.now();
         // The password's sign-in risk goes with the pending sign-in to the session the code starts.
         // With when the password was checked: the code completes that sign-in.
-        let (risk, checked_at) = match crate::signin::take_assessment() {
-            Some(a) => (a.risk, a.facts.at),
-            None => (String::new(), now),
-        };
+        let sign_in = crate::signin::take_assessment().map(crate::risk::Completing::from).unwrap_or_default();
+        let checked_at = sign_in.checked.unwrap_or(now);
         let claims = json!({
             "tid": tenant.id, "uid": user.id, "at": now.unix_timestamp(), "exp": (now + PENDING_LIFETIME).unix_timestamp(), "kmsi": persistent,
-            "risk": risk, "checked": (checked_at.unix_timestamp_nanos() / 1_000).to_string(),
+            "risk": sign_in.risk, "rid": sign_in.request, "checked": (checked_at.unix_timestamp_nanos() / 1_000).to_string(),
         });
         let token =
             self.keys.seal_secret(&format!("pending sign-in:{binding}"), claims.to_string().as_bytes()).ok_or(SignInError::Unavailable)?;
@@ -200,17 +198,24 @@ impl TokenService {
                     let kept = upgraded.as_ref().map(|s| (s.auth_time, s.expires_at));
                     // The sign-in's risk stays with it: the upgraded session's, or the password's;
                     // and so does when it was made (the password's check).
-                    let risk = match &upgraded {
-                        Some(s) => s.sign_in_risk.clone(),
-                        None => claims["risk"].as_str().unwrap_or_default().to_string(),
+                    let sign_in = match &upgraded {
+                        Some(s) => crate::risk::Completing {
+                            risk: s.sign_in_risk.clone(),
+                            request: s.sign_in_request.clone(),
+                            ..Default::default()
+                        },
+                        None => crate::risk::Completing {
+                            risk: claims["risk"].as_str().unwrap_or_default().to_string(),
+                            request: claims["rid"].as_str().unwrap_or_default().to_string(),
+                            checked: claims["checked"]
+                                .as_str()
+                                .and_then(|c| c.parse::<i128>().ok())
+                                .and_then(|us| time::OffsetDateTime::from_unix_timestamp_nanos(us * 1_000).ok())
+                                .filter(|t| *t <= now && *t > now - PENDING_LIFETIME),
+                            facts: None,
+                        },
                     };
-                    let checked = claims["checked"]
-                        .as_str()
-                        .and_then(|c| c.parse::<i128>().ok())
-                        .and_then(|us| time::OffsetDateTime::from_unix_timestamp_nanos(us * 1_000).ok())
-                        .filter(|t| *t <= now && *t > now - PENDING_LIFETIME);
-                    let signed_in =
-                        self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept, Some((risk, None, checked))).await?;
+                    let signed_in = self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept, Some(sign_in)).await?;
                     if let Some(old) = &upgraded
                         && let Err(e) = self.directory.store().end_session(old.id, now).await
                     {
@@ -231,9 +236,8 @@ impl TokenService {
     }
 
     /// [`Self::start_session`], keeping a step-up's earlier sign-in time and end when given, and
-    /// with the sign-in's risk, what was known of it and when its first factor was checked when
-    /// given; else the verdict this request's first factor left (see [`crate::risk`]).
-    #[allow(clippy::type_complexity)]
+    /// with the sign-in it completes when given; else the verdict this request's first factor
+    /// left (see [`crate::risk`]).
     async fn start_session_from(
         &self,
         tenant: &Tenant,
@@ -241,18 +245,10 @@ impl TokenService {
         amr: &str,
         persistent: bool,
         kept: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
-        risk: Option<(String, Option<ward_risk::SignInFacts>, Option<time::OffsetDateTime>)>,
+        sign_in: Option<crate::risk::Completing>,
     ) -> Result<SignedIn, SignInError> {
-        let (sign_in_risk, facts, checked) = match risk {
-            Some(r) => r,
-            None => match crate::signin::take_assessment() {
-                Some(a) => {
-                    let at = a.facts.at;
-                    (a.risk, Some(a.facts), Some(at))
-                }
-                None => (String::new(), None, None),
-            },
-        };
+        let sign_in = sign_in.or_else(|| crate::signin::take_assessment().map(crate::risk::Completing::from)).unwrap_or_default();
+        let crate::risk::Completing { risk: sign_in_risk, request: sign_in_request, checked, facts } = sign_in;
         let now = self.directory.now();
         // The person authenticated when their first factor was checked (a step-up keeps the
         // sign-in it upgrades): that is the sign-in's time, which its detections carry too.
@@ -271,6 +267,7 @@ impl TokenService {
             idle_until: Some(now + if persistent { PERSISTENT_IDLE } else { SESSION_IDLE }),
             persistent,
             sign_in_risk,
+            sign_in_request,
         };
         self.directory.store().create_session(&session).await.map_err(|e| {
             tracing::error!(error = %e, "creating the session failed");

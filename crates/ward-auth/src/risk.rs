@@ -30,6 +30,30 @@ pub(crate) struct Assessment {
     pub(crate) facts: SignInFacts,
 }
 
+/// The sign-in a new session completes, as far as Identity Protection is concerned.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Completing {
+    /// The session's `sign_in_risk`.
+    pub(crate) risk: String,
+    /// The id of the request that checked the first factor (the detections' requestId).
+    pub(crate) request: String,
+    /// When the first factor was checked: the session's auth_time, the detections' activity time.
+    pub(crate) checked: Option<time::OffsetDateTime>,
+    /// What was known of the sign-in, for the profile (else read again from this request).
+    pub(crate) facts: Option<SignInFacts>,
+}
+
+impl From<Assessment> for Completing {
+    fn from(a: Assessment) -> Completing {
+        Completing {
+            risk: a.risk,
+            request: a.facts.request_id.clone().unwrap_or_default(),
+            checked: Some(a.facts.at),
+            facts: Some(a.facts),
+        }
+    }
+}
+
 /// A sign-in to learn from, queued for the profile writer.
 #[derive(Clone)]
 struct ProfileUpdate {

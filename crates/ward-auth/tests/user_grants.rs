@@ -310,6 +310,20 @@ async fn the_decision_point_stops_disabled_users_revoked_sessions_and_disabled_a
     let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
     assert_eq!((e.error, &e.description[..11]), ("invalid_grant", "AADSTS50173"));
     assert!(f.tokens.userinfo(&t.access_token).await.unwrap().is_none(), "issued before the revocation");
+    // Within one second: a sign-in at .2 and a revocation at .7 of the same second. Tokens say
+    // the second only; the sign-in and the grant are kept to the microsecond, so both die.
+    let whole = f.clock.now().replace_nanosecond(0).unwrap() + Duration::seconds(1);
+    f.clock.advance(whole - f.clock.now() + Duration::milliseconds(200));
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    f.clock.advance(Duration::milliseconds(500));
+    f.dir.revoke_sign_in_sessions(f.tenant.id, &f.upn()).await.unwrap();
+    let e = f.refresh(t.refresh_token.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!((e.error, &e.description[..11]), ("invalid_grant", "AADSTS50173"), "the same second, before the revocation");
+    assert!(f.tokens.userinfo(&t.access_token).await.unwrap().is_none(), "the same second, before the revocation");
+    // And a sign-in after it, in that same second, works.
+    f.clock.advance(Duration::milliseconds(100));
+    let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
+    assert!(f.refresh(t.refresh_token.as_deref().unwrap()).await.is_ok(), "after the revocation");
     // A disabled user gets nothing more.
     let t = f.redeem(&f.code(SCOPE).await, VERIFIER).await.unwrap();
     f.dir.update_user(f.tenant.id, &f.upn(), UserPatch { account_enabled: Some(false), ..Default::default() }).await.unwrap();

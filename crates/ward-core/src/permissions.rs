@@ -193,6 +193,12 @@ pub const GRAPH_PERMISSIONS: &[Permission] = &[
         description: "Read all identity risk event information.",
     },
     Permission {
+        value: "IdentityRiskEvent.ReadWrite.All",
+        app_role_id: Some("db06fb33-1953-4b7b-a2ac-f1e2c854f7ae"),
+        scope_id: Some("9e4862a5-b68f-479e-848a-4e07e25c9916"),
+        description: "Read and write all risk detection information.",
+    },
+    Permission {
         value: "AuditLog.Read.All",
         app_role_id: Some("b0afded3-3588-46d8-8b3d-9842eff778da"),
         scope_id: Some("e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20"),

@@ -160,6 +160,9 @@ pub struct StoredSession {
     /// detectors): its level followed by the detections' `riskEventType`s, space-separated, e.g.
     /// `medium unfamiliarFeatures`; empty when nothing was judged.
     pub sign_in_risk: String,
+    /// The id of the request that checked the sign-in's first factor (its detections' requestId,
+    /// its log records' originalRequestId); empty when not known.
+    pub sign_in_request: String,
 }
 
 /// One authorization of a client by a user: the chain of a code, the refresh tokens rotated

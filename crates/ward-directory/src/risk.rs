@@ -326,6 +326,61 @@ impl Directory {
         self.risk_action(tenant, users, |risk, now| risk.dismiss(now, by), false).await
     }
 
+    /// Graph's signIn `confirmSafe` / `confirmCompromised`: for each logged sign-in (its user and
+    /// the request that checked its first factor), in one unit of work each, that sign-in's
+    /// detections are settled and the user's risk follows (see
+    /// [`ward_risk::UserRisk::confirm_sign_in_safe`] and `confirm_sign_in_compromised`). A sign-in
+    /// confirmed compromised also ends every session and refresh token the user holds: whoever
+    /// made it may hold one. A sign-in without detections confirmed safe changes nothing but the
+    /// history.
+    pub async fn confirm_sign_ins(
+        &self,
+        tenant: TenantId,
+        sign_ins: &[(ObjectId, String)],
+        safe: bool,
+        by: Option<ObjectId>,
+    ) -> Result<()> {
+        if sign_ins.is_empty() || sign_ins.len() > MAX_USERS_PER_ACTION {
+            return Err(DirectoryError::invalid("requestIds", format!("name 1 to {MAX_USERS_PER_ACTION} sign-ins")));
+        }
+        for (user, _) in sign_ins {
+            self.load::<User>(tenant, ObjectKind::User, *user).await?;
+        }
+        for (user, request) in sign_ins {
+            let (user, request) = (*user, request.as_str());
+            crate::retry_on_conflict(|| async move {
+                let (mut account, stored_user) = self.load::<User>(tenant, ObjectKind::User, user).await?;
+                let (mut stored, version) = self.user_risk(tenant, user).await?;
+                let now = self.now();
+                let sign_in_at = self
+                    .detections_of(tenant, user)
+                    .await?
+                    .into_iter()
+                    .find(|(_, d, _)| !request.is_empty() && d.request_id.as_deref() == Some(request))
+                    .map(|(_, d, _)| d.activity_at);
+                let change = match (safe, sign_in_at) {
+                    (true, Some(at)) => stored.risk.confirm_sign_in_safe(at, now, by, &ward_risk::UserRiskSettings::default()),
+                    (true, None) => return Ok(()),
+                    (false, at) => stored.risk.confirm_sign_in_compromised(at.unwrap_or(now), now, by),
+                };
+                let mut ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
+                if !safe {
+                    account.sign_in_sessions_valid_from_date_time = now;
+                    ops.push(WriteOp::Update {
+                        kind: ObjectKind::User,
+                        id: user,
+                        unique_key: Some(account.unique_key()),
+                        doc: encode(&account)?,
+                        expected_version: stored_user.version,
+                    });
+                }
+                self.commit(tenant, ops).await.map(|_| ())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn risk_action(
         &self,
         tenant: TenantId,

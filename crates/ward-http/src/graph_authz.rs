@@ -68,6 +68,8 @@ pub enum Op {
     WriteRiskyUsers,
     /// `GET /identityProtection/riskDetections`.
     ReadRiskDetections,
+    /// `POST /auditLogs/signIns/confirmSafe`, `confirmCompromised`.
+    WriteSignInRisk,
 }
 
 pub struct Rule {
@@ -205,6 +207,11 @@ pub fn rule(op: Op) -> Rule {
             delegated: &["IdentityRiskEvent.Read.All"],
             user_roles: Some(&[GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR, SECURITY_READER, GLOBAL_READER]),
         },
+        Op::WriteSignInRisk => Rule {
+            app: &["IdentityRiskEvent.ReadWrite.All"],
+            delegated: &["IdentityRiskyUser.ReadWrite.All"],
+            user_roles: Some(&[GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR]),
+        },
     }
 }
 
@@ -299,7 +306,7 @@ mod docs {
     use super::*;
     use ward_core::roles::BUILT_IN_ROLES;
 
-    const OPS: [Op; 24] = [
+    const OPS: [Op; 25] = [
         Op::ReadMe,
         Op::ReadUsers,
         Op::WriteUsers,
@@ -324,6 +331,7 @@ mod docs {
         Op::ReadRiskyUsers,
         Op::WriteRiskyUsers,
         Op::ReadRiskDetections,
+        Op::WriteSignInRisk,
     ];
 
     fn cell(list: &[&str]) -> String {

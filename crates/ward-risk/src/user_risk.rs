@@ -261,6 +261,63 @@ impl UserRisk {
         t
     }
 
+    /// An administrator confirms the sign-in made at `sign_in_at` safe (Graph's signIn
+    /// `confirmSafe`): what its detections added is cleared and they are settled `confirmedSafe`
+    /// (`adminConfirmedSigninSafe`); a user at risk left with nothing is `confirmedSafe`. Other
+    /// sign-ins' detections stay, and so does a confirmed compromise.
+    pub fn confirm_sign_in_safe(
+        &self,
+        sign_in_at: OffsetDateTime,
+        now: OffsetDateTime,
+        by: Option<ObjectId>,
+        settings: &UserRiskSettings,
+    ) -> RiskTransition {
+        let detail = RiskDetail::AdminConfirmedSigninSafe;
+        let mut next = self.clone();
+        next.contributions.retain(|c| !same_instant(c.at, sign_in_at));
+        if next.state == RiskState::AtRisk {
+            if next.contributions.is_empty() {
+                next.level = RiskLevel::None;
+                next.state = RiskState::ConfirmedSafe;
+                next.detail = detail;
+            } else {
+                next.level = assessed_level(&next.contributions, now, settings);
+            }
+        }
+        let settlement =
+            Settlement { state: RiskState::ConfirmedSafe, detail, only_remediable_by_mfa: false, sign_in_at: Some(sign_in_at) };
+        let mut t = self.changed_to(next, now, Vec::new(), detail, by, Some(settlement));
+        if t.history.is_none() {
+            // An administrator's action is history even when it changes nothing visible.
+            t.history = Some(t.risk.history_item(now, Vec::new(), detail, by));
+        }
+        t
+    }
+
+    /// An administrator confirms the sign-in made at `sign_in_at` compromised (Graph's signIn
+    /// `confirmCompromised`): the user's risk becomes high and `confirmedCompromised`
+    /// (`adminConfirmedSigninCompromised`), and that sign-in's detections are settled the same way.
+    pub fn confirm_sign_in_compromised(&self, sign_in_at: OffsetDateTime, now: OffsetDateTime, by: Option<ObjectId>) -> RiskTransition {
+        let detail = RiskDetail::AdminConfirmedSigninCompromised;
+        let mut next = self.clone();
+        next.contributions.push(Contribution {
+            event_type: RiskEventType::AdminConfirmedUserCompromised,
+            level: RiskLevel::High,
+            at: sign_in_at,
+            remediable_by_mfa: false,
+        });
+        next.level = RiskLevel::High;
+        next.state = RiskState::ConfirmedCompromised;
+        next.detail = detail;
+        let settlement =
+            Settlement { state: RiskState::ConfirmedCompromised, detail, only_remediable_by_mfa: false, sign_in_at: Some(sign_in_at) };
+        let mut t = self.changed_to(next, now, Vec::new(), detail, by, Some(settlement));
+        if t.history.is_none() {
+            t.history = Some(t.risk.history_item(now, Vec::new(), detail, by));
+        }
+        t
+    }
+
     /// The risk at `now` after decay. A user whose contributions have all decayed is no longer
     /// at risk (state and detail `none`).
     pub fn decay(&self, now: OffsetDateTime, settings: &UserRiskSettings) -> RiskTransition {

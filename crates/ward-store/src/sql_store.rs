@@ -144,6 +144,7 @@ fn session_from(r: &Row) -> StoreResult<StoredSession> {
         idle_until: r.opt_int(8)?.map(from_micros).transpose()?,
         persistent: r.int(9)? != 0,
         sign_in_risk: r.text(10)?,
+        sign_in_request: r.text(11)?,
     })
 }
 
@@ -796,8 +797,8 @@ impl Store for SqlStore {
     async fn create_session(&self, session: &StoredSession) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
         tx.exec(
-            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO sign_in_sessions (id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk, sign_in_request) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             args![
                 session.id.to_string(),
                 session.tenant_id.to_string(),
@@ -809,7 +810,8 @@ impl Store for SqlStore {
                 session.ended_at.map(micros),
                 session.idle_until.map(micros),
                 i64::from(session.persistent),
-                session.sign_in_risk.clone()
+                session.sign_in_risk.clone(),
+                session.sign_in_request.clone()
             ],
         )
         .await?;
@@ -820,7 +822,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk FROM sign_in_sessions WHERE secret_hash = $1",
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk, sign_in_request FROM sign_in_sessions WHERE secret_hash = $1",
                 args![secret_hash],
             )
             .await?;
@@ -831,7 +833,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk FROM sign_in_sessions WHERE id = $1 AND tenant_id = $2",
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk, sign_in_request FROM sign_in_sessions WHERE id = $1 AND tenant_id = $2",
                 args![id.to_string(), tenant.to_string()],
             )
             .await?;
@@ -842,7 +844,7 @@ impl Store for SqlStore {
         let rows = self
             .db
             .rows(
-                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk FROM sign_in_sessions \
+                "SELECT id, tenant_id, user_id, secret_hash, auth_time, amr, expires_at, ended_at, idle_until, persistent, sign_in_risk, sign_in_request FROM sign_in_sessions \
                  WHERE tenant_id = $1 AND user_id = $2 ORDER BY auth_time DESC, id DESC LIMIT $3",
                 args![tenant.to_string(), user.to_string(), i64::from(limit.clamp(1, 100))],
             )

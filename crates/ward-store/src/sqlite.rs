@@ -32,6 +32,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 13, name: "familiar_sources", sql: include_str!("../migrations/sqlite/0013_familiar_sources.sql") },
     Migration { version: 14, name: "sign_in_log", sql: include_str!("../migrations/sqlite/0014_sign_in_log.sql") },
     Migration { version: 15, name: "sign_in_risk", sql: include_str!("../migrations/sqlite/0015_sign_in_risk.sql") },
+    Migration { version: 16, name: "sign_in_request", sql: include_str!("../migrations/sqlite/0016_sign_in_request.sql") },
 ];
 
 /// How long a write waits for another process (the CLI beside a running server) to release

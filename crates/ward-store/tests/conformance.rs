@@ -706,6 +706,7 @@ async fn grants_and_single_use_handles(store: S) {
         idle_until: Some(now() + time::Duration::hours(1)),
         persistent: true,
         sign_in_risk: "medium unfamiliarFeatures".into(),
+        sign_in_request: "req-7".into(),
     };
     store.create_session(&session).await.unwrap();
     assert_eq!(store.session_by_secret_hash("session-hash").await.unwrap(), Some(session.clone()));

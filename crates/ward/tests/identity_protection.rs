@@ -592,3 +592,94 @@ async fn a_person_at_risk_adds_no_method_without_mfa() {
     let add = b.get(&format!("{portal}/authenticator")).await;
     assert_eq!(add.status, 200, "the pass's session (MFA) may: {}", add.body);
 }
+
+/// An administrator reviews risky sign-ins in the log: one confirmed safe clears what it added
+/// (the user `confirmedSafe`); one confirmed compromised makes the user high risk and ends what
+/// they hold. Unknown and malformed ids and sign-ins of no user are refused, and so is a caller
+/// without the permission.
+#[tokio::test]
+async fn logged_sign_ins_are_confirmed_safe_or_compromised() {
+    let mut s = setup();
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("ward.toml"), "trusted_proxies = [\"127.0.0.1/32\"]\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n")
+        .unwrap();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(&d, &["--data-dir", "data"]);
+    for permission in ["User.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All", "AuditLog.Read.All"] {
+        s.grant_web(permission);
+    }
+    let reader = s.web_app_token().await;
+    let id = user_id(&s, &reader).await;
+    let web = s.authorize_url(&s.web, WEB_REDIRECT, "openid offline_access", false);
+    for _ in 0..2 {
+        s.sign_in(&mut Browser::from_address("8.8.8.8"), &web, WEB_REDIRECT).await;
+        assert_eq!(last_sign_in(&s, &reader, &id).await["riskLevelDuringSignIn"], "none");
+    }
+    s.sign_in(&mut Browser::from_address("1.0.16.1"), &web, WEB_REDIRECT).await;
+    let first = last_sign_in(&s, &reader, &id).await;
+    assert_eq!(first["riskLevelDuringSignIn"], "high", "{first}");
+    let (_, risky) = call(&s, &reader, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(risky["riskState"], "atRisk", "{risky}");
+
+    // Without the permission: refused.
+    let safe = json!({ "requestIds": [first["id"]] });
+    let (status, e) = call(&s, &reader, "POST", "/v1.0/auditLogs/signIns/confirmSafe", Some(safe.clone())).await;
+    assert_eq!(status, 403, "{e}");
+    s.grant_web("IdentityRiskEvent.ReadWrite.All");
+    let admin = s.web_app_token().await;
+    // A sign-in of nobody: a name that is no user's.
+    let mut stranger = Browser::new();
+    let page = stranger.get(&web).await;
+    let wrong = stranger.submit(&s.base(), &page, &[("username", "nobody@defaultdirectory.ward.local"), ("password", "guess-1")]).await;
+    assert_eq!(wrong.status, 401);
+    let (_, log) = call(&s, &admin, "GET", "/v1.0/auditLogs/signIns?$top=100", None).await;
+    let nobody = log["value"].as_array().unwrap().iter().find(|r| r["userId"] == "").expect("nobody's sign-in")["id"].clone();
+    let many: Vec<Value> = (0..61).map(|_| first["id"].clone()).collect();
+    for (body, expected) in [
+        (json!({}), 400),
+        (json!({ "requestIds": [] }), 400),
+        (json!({ "requestIds": ["not-a-guid"] }), 400),
+        (json!({ "requestIds": many }), 400),
+        (json!({ "requestIds": [nobody] }), 400),
+        (json!({ "requestIds": [first["id"], "00000000-0000-0000-0000-0000000000aa"] }), 404),
+    ] {
+        let (status, e) = call(&s, &admin, "POST", "/v1.0/auditLogs/signIns/confirmSafe", Some(body.clone())).await;
+        assert_eq!(status, expected, "{body}: {e}");
+    }
+    let (_, unchanged) = call(&s, &reader, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(unchanged["riskState"], "atRisk", "a refused request changes nothing: {unchanged}");
+
+    // Safe: what that sign-in added is gone.
+    assert_eq!(call(&s, &admin, "POST", "/v1.0/auditLogs/signIns/confirmSafe", Some(safe)).await.0, 204);
+    let (_, r) = call(&s, &reader, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
+        (Some("none"), Some("confirmedSafe"), Some("adminConfirmedSigninSafe")),
+        "{r}"
+    );
+    let (_, detections) = call(&s, &reader, "GET", DETECTIONS, None).await;
+    assert!(detections["value"].as_array().unwrap().iter().all(|d| d["riskState"] == "confirmedSafe"), "{detections}");
+
+    // Another sign-in from Japan holds a refresh token; confirmed compromised, it stops working.
+    let mut b = Browser::from_address("1.0.16.2");
+    let code = s.sign_in(&mut b, &web, WEB_REDIRECT).await;
+    let exchange = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", WEB_REDIRECT)];
+    let (_, t) = s.token(&exchange, Some((&s.web, &s.web_secret))).await;
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let second = last_sign_in(&s, &reader, &id).await;
+    assert_ne!(second["id"], first["id"]);
+    let compromised = json!({ "requestIds": [second["id"]] });
+    assert_eq!(call(&s, &admin, "POST", "/v1.0/auditLogs/signIns/confirmCompromised", Some(compromised)).await.0, 204);
+    let (_, r) = call(&s, &reader, "GET", &format!("{RISKY}/{id}"), None).await;
+    assert_eq!(
+        (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
+        (Some("high"), Some("confirmedCompromised"), Some("adminConfirmedSigninCompromised")),
+        "{r}"
+    );
+    let (status, e) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&s.web, &s.web_secret))).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    let (_, h) = call(&s, &reader, "GET", &format!("{RISKY}/{id}/history"), None).await;
+    let states: Vec<&str> = h["value"].as_array().unwrap().iter().map(|i| i["riskState"].as_str().unwrap()).collect();
+    assert_eq!(states.last(), Some(&"confirmedCompromised"), "{h}");
+    assert!(states.contains(&"confirmedSafe"), "{h}");
+}

@@ -212,12 +212,12 @@ impl TokenService {
         };
         let resource_app = resource_of(&device.doc);
         let (user, scopes, resource) =
-            self.decide_for_user(&resolved, &sp, user_id, resource_app, &scopes_of(&device.doc), auth_time.unix_timestamp()).await?;
+            self.decide_for_user(&resolved, &sp, user_id, resource_app, &scopes_of(&device.doc), auth_time).await?;
         let signed_in = (amr.as_str(), Some(auth_time.unix_timestamp()));
         self.enforce_for_user(&resolved, &user, &sp, public, &resource, signed_in, crate::access::Flow::DeviceCode).await?;
         let mut grant = self.device_grant(&resolved.tenant, &device, now)?;
         let (refresh, handle) =
-            self.first_refresh(&resolved.tenant, grant.id, client_id, public, resource.app_id, &scopes, auth_time.unix_timestamp(), &amr)?;
+            self.first_refresh(&resolved.tenant, grant.id, client_id, public, resource.app_id, &scopes, auth_time, &amr)?;
         // The grant lives as long as its refresh token can.
         if let Some(h) = &handle {
             grant.expires_at = grant.expires_at.max(h.expires_at);

@@ -75,8 +75,12 @@ impl TokenService {
         if scopes.is_empty() {
             return Err(OAuthError::invalid_grant(65001, "The application has no consent for any permission of that resource."));
         }
+        // The incoming token says when it was issued in whole seconds: taken as the end of that
+        // second, as Ward's API judges its own tokens' `iat` (their grant, to the microsecond).
+        let issued = time::OffsetDateTime::from_unix_timestamp(issued_at).map_err(|_| bad_assertion("a bad iat."))?
+            + time::Duration::nanoseconds(999_999_000);
         let (user, granted, resource) =
-            self.decide_for_user(&resolved, &sp, user.id, Some(wanted.resource.app_id), &scopes, issued_at).await?;
+            self.decide_for_user(&resolved, &sp, user.id, Some(wanted.resource.app_id), &scopes, issued).await?;
         // The downstream API's policies apply to the user, with the methods of their sign-in.
         // The incoming access token does not say when the person signed in: no frequency check.
         self.enforce_for_user(&resolved, &user, &sp, false, &resource, (&amr.join(" "), None), crate::access::Flow::OnBehalfOf).await?;

@@ -39,7 +39,27 @@ struct HandleDoc {
     #[serde(default)]
     code_challenge: Option<String>,
     auth_time: i64,
+    /// The same to the microsecond (a revocation in the same second must still reach it); absent
+    /// from handles issued before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time_us: Option<i64>,
     amr: String,
+}
+
+impl HandleDoc {
+    /// When the user authenticated, as precisely as the handle knows.
+    fn authenticated_at(&self) -> Result<OffsetDateTime, OAuthError> {
+        let at = match self.auth_time_us {
+            Some(us) => OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000),
+            None => OffsetDateTime::from_unix_timestamp(self.auth_time),
+        };
+        at.map_err(|_| OAuthError::temporarily_unavailable())
+    }
+}
+
+/// A time to the microsecond, as handles keep it.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
 fn bad_code() -> OAuthError {
@@ -93,7 +113,7 @@ impl TokenService {
         user_id: ward_core::ObjectId,
         resource_app: Option<Uuid>,
         scopes: &[String],
-        auth_time: i64,
+        authenticated_at: OffsetDateTime,
     ) -> Result<(User, Vec<String>, Resource), OAuthError> {
         let unavailable = |e: ward_core::DirectoryError| {
             tracing::error!(error = %e, "reading the directory failed");
@@ -133,7 +153,6 @@ impl TokenService {
         let mut resources = vec![graph.service_principal, resource.service_principal];
         resources.dedup();
         let consented = self.directory.delegated_grants(tenant, sp.id, user.id, &resources).await.map_err(unavailable)?;
-        let authenticated_at = OffsetDateTime::from_unix_timestamp(auth_time).map_err(|_| OAuthError::temporarily_unavailable())?;
         let grant =
             decide(Subject::User { user: &user, service_principal: sp, consented: &consented, requested: &requested, authenticated_at })
                 .map_err(|e| {
@@ -200,7 +219,8 @@ impl TokenService {
             OAuthError::unauthorized_client(7000229, "The client application is missing its service principal in the tenant.")
         })?;
         let user_id = self.live_grant(handle.grant_id).await?.user_id;
-        let (user, scopes, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &doc.scopes, doc.auth_time).await?;
+        let (user, scopes, resource) =
+            self.decide_for_user(&resolved, &sp, user_id, doc.resource, &doc.scopes, doc.authenticated_at()?).await?;
         let spa = record.app.spa.redirect_uris.iter().any(|u| Some(u.as_str()) == doc.redirect_uri.as_deref());
         let nonce = doc.nonce.clone();
         let redemption = Redemption { resolved: &resolved, sp: &sp, user: &user, handle: &handle, doc: &doc, hash: &hash, spa };
@@ -262,7 +282,8 @@ impl TokenService {
         let sp = record.service_principal.clone().ok_or_else(|| {
             OAuthError::unauthorized_client(7000229, "The client application is missing its service principal in the tenant.")
         })?;
-        let (user, granted, resource) = self.decide_for_user(&resolved, &sp, user_id, doc.resource, &scopes, doc.auth_time).await?;
+        let (user, granted, resource) =
+            self.decide_for_user(&resolved, &sp, user_id, doc.resource, &scopes, doc.authenticated_at()?).await?;
         // Policies are evaluated again at every refresh, from where the refresh comes from.
         self.enforce_for_user(&resolved, &user, &sp, doc.public, &resource, (&doc.amr, Some(doc.auth_time)), crate::access::Flow::Refresh)
             .await?;
@@ -351,7 +372,7 @@ impl TokenService {
         public: bool,
         resource: Uuid,
         scopes: &[String],
-        auth_time: i64,
+        authenticated_at: OffsetDateTime,
         amr: &str,
     ) -> Result<(Option<String>, Option<StoredHandle>), OAuthError> {
         let doc = HandleDoc {
@@ -362,7 +383,8 @@ impl TokenService {
             resource: Some(resource),
             nonce: None,
             code_challenge: None,
-            auth_time,
+            auth_time: authenticated_at.unix_timestamp(),
+            auth_time_us: Some(micros(authenticated_at)),
             amr: amr.to_string(),
         };
         let from = StoredHandle {

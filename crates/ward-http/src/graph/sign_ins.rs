@@ -9,12 +9,16 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use ward_core::sign_in_log::SignInQuery;
 
 pub fn routes() -> Router<crate::AppState> {
-    Router::new().route("/v1.0/auditLogs/signIns", get(list)).route("/v1.0/auditLogs/signIns/{id}", get(one))
+    Router::new()
+        .route("/v1.0/auditLogs/signIns", get(list))
+        .route("/v1.0/auditLogs/signIns/confirmSafe", post(confirm_safe))
+        .route("/v1.0/auditLogs/signIns/confirmCompromised", post(confirm_compromised))
+        .route("/v1.0/auditLogs/signIns/{id}", get(one))
 }
 
 const SUPPORTED: &str = "Ward filters sign-ins with clauses joined by 'and': createdDateTime ge|gt|le|lt <date>, userId eq '…', \
@@ -99,4 +103,50 @@ async fn one(g: Graph, Path(id): Path<String>) -> Response {
         }
         None => g.not_found(&id),
     }
+}
+
+/// Graph's signIn `confirmSafe` and `confirmCompromised` with `{"requestIds": [...]}` (the ids of
+/// user sign-ins in the log, 1 to 60): every one must be found, or nothing changes (`404`).
+async fn confirm(g: Graph, body: axum::body::Bytes, safe: bool) -> Response {
+    attempt!(g.require(Op::WriteSignInRisk).await);
+    let b = attempt!(g.object(&body));
+    let Some(serde_json::Value::Array(ids)) = b.get("requestIds") else {
+        return g.bad("The body must have requestIds, a list of sign-in ids.");
+    };
+    if ids.is_empty() || ids.len() > ward_directory::risk::MAX_USERS_PER_ACTION {
+        return g.bad(&format!("requestIds must name 1 to {} sign-ins.", ward_directory::risk::MAX_USERS_PER_ACTION));
+    }
+    let mut sign_ins = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(wanted) = id.as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()) else {
+            return g.bad("requestIds must be sign-in ids (GUIDs).");
+        };
+        let q = SignInQuery { id: Some(wanted), limit: 1, ..Default::default() };
+        let found = attempt!(g.state.tokens.sign_ins(g.tenant(), &q).await.map_err(|e| g.fail(&e.into())));
+        let Some(record) = found.into_iter().next() else { return g.not_found(&wanted.to_string()) };
+        let Some(user) = record["userId"].as_str().and_then(|u| u.parse().ok()) else {
+            return g.bad(&format!("The sign-in {wanted} is not a user's."));
+        };
+        let request = record["originalRequestId"].as_str().unwrap_or_default().to_string();
+        sign_ins.push((user, request));
+    }
+    let (tenant, by, directory) = (g.tenant(), g.caller.user.as_ref().map(|u| u.id), g.state.directory.clone());
+    let work = async move { directory.confirm_sign_ins(tenant, &sign_ins, safe, by).await };
+    let activity = if safe {
+        super::Activity("IdentityProtection", "Confirm sign-in safe", "Update")
+    } else {
+        super::Activity("IdentityProtection", "Confirm sign-in compromised", "Update")
+    };
+    match g.write(activity, None, work).await {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn confirm_safe(g: Graph, body: axum::body::Bytes) -> Response {
+    confirm(g, body, true).await
+}
+
+async fn confirm_compromised(g: Graph, body: axum::body::Bytes) -> Response {
+    confirm(g, body, false).await
 }
