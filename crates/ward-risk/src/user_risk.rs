@@ -178,20 +178,34 @@ impl UserRisk {
     /// The administrator confirms the user compromised: high, `confirmedCompromised`,
     /// `adminConfirmedUserCompromised`, and an `adminConfirmedUserCompromised` detection.
     pub fn confirm_compromised(&self, now: OffsetDateTime, by: Option<ObjectId>) -> RiskTransition {
+        let event_types = vec![RiskEventType::AdminConfirmedUserCompromised];
+        let mut t = self.compromised(RiskDetail::AdminConfirmedUserCompromised, now, now, by, event_types, None);
+        t.detection = Some(admin_confirmed_compromise(self.user, now));
+        t
+    }
+
+    /// High and `confirmedCompromised` with `detail`, by a high contribution at `at` that MFA
+    /// cannot clear.
+    fn compromised(
+        &self,
+        detail: RiskDetail,
+        at: OffsetDateTime,
+        now: OffsetDateTime,
+        by: Option<ObjectId>,
+        event_types: Vec<RiskEventType>,
+        settlement: Option<Settlement>,
+    ) -> RiskTransition {
         let mut next = self.clone();
         next.contributions.push(Contribution {
             event_type: RiskEventType::AdminConfirmedUserCompromised,
             level: RiskLevel::High,
-            at: now,
+            at,
             remediable_by_mfa: false,
         });
         next.level = RiskLevel::High;
         next.state = RiskState::ConfirmedCompromised;
-        next.detail = RiskDetail::AdminConfirmedUserCompromised;
-        let detail = RiskDetail::AdminConfirmedUserCompromised;
-        let mut t = self.changed_to(next, now, vec![RiskEventType::AdminConfirmedUserCompromised], detail, by, None);
-        t.detection = Some(admin_confirmed_compromise(self.user, now));
-        t
+        next.detail = detail;
+        self.changed_to(next, now, event_types, detail, by, settlement)
     }
 
     /// The administrator dismisses all the user's risk: level none, `dismissed`,
@@ -299,19 +313,9 @@ impl UserRisk {
     /// (`adminConfirmedSigninCompromised`), and that sign-in's detections are settled the same way.
     pub fn confirm_sign_in_compromised(&self, sign_in_at: OffsetDateTime, now: OffsetDateTime, by: Option<ObjectId>) -> RiskTransition {
         let detail = RiskDetail::AdminConfirmedSigninCompromised;
-        let mut next = self.clone();
-        next.contributions.push(Contribution {
-            event_type: RiskEventType::AdminConfirmedUserCompromised,
-            level: RiskLevel::High,
-            at: sign_in_at,
-            remediable_by_mfa: false,
-        });
-        next.level = RiskLevel::High;
-        next.state = RiskState::ConfirmedCompromised;
-        next.detail = detail;
         let settlement =
             Settlement { state: RiskState::ConfirmedCompromised, detail, only_remediable_by_mfa: false, sign_in_at: Some(sign_in_at) };
-        let mut t = self.changed_to(next, now, Vec::new(), detail, by, Some(settlement));
+        let mut t = self.compromised(detail, sign_in_at, now, by, Vec::new(), Some(settlement));
         if t.history.is_none() {
             t.history = Some(t.risk.history_item(now, Vec::new(), detail, by));
         }

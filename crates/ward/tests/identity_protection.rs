@@ -245,14 +245,11 @@ async fn sign_ins_from_chosen_addresses_raise_detections_that_risk_policies_act_
     let d = s._dir.path().to_path_buf();
     write_geo_fixtures(&d);
     std::fs::write(d.join("anonymous.txt"), "# no anonymizers yet\n").unwrap();
-    std::fs::write(
-        d.join("ward.toml"),
+    restart_with(
+        &mut s,
         "trusted_proxies = [\"127.0.0.1/32\"]\ngeoip_files = [\"city.mmdb\", \"asn.mmdb\"]\nanonymous_ips_file = \"anonymous.txt\"\n\
          risk_feeds_reload_seconds = 1\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n",
-    )
-    .unwrap();
-    assert!(s.server.terminate().success());
-    s.server = Server::start(&d, &["--data-dir", "data"]);
+    );
     for permission in [
         "User.Read.All",
         "IdentityRiskyUser.Read.All",
@@ -371,10 +368,7 @@ async fn wait_for_log_count(s: &Setup, needle: &str, times: usize) {
 async fn mfa_on_a_risky_sign_in_remediates_it() {
     let mut s = setup();
     let d = s._dir.path().to_path_buf();
-    std::fs::write(d.join("ward.toml"), "trusted_proxies = [\"127.0.0.1/32\"]\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n")
-        .unwrap();
-    assert!(s.server.terminate().success());
-    s.server = Server::start(&d, &["--data-dir", "data"]);
+    restart_with(&mut s, LEARNING_FAST);
     for permission in ["User.Read.All", "IdentityRiskyUser.Read.All", "Policy.ReadWrite.ConditionalAccess", "AuditLog.Read.All"] {
         s.grant_web(permission);
     }
@@ -496,9 +490,7 @@ async fn delegated_token(s: &Setup) -> String {
 async fn a_password_spray_through_the_sign_in_page_is_caught() {
     let mut s = setup();
     let d = s._dir.path().to_path_buf();
-    std::fs::write(d.join("ward.toml"), "trusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
-    assert!(s.server.terminate().success());
-    s.server = Server::start(&d, &["--data-dir", "data"]);
+    restart_with(&mut s, "trusted_proxies = [\"127.0.0.1/32\"]\n");
     let sprayed = "Spring-2026-Welcome!";
     std::fs::write(d.join("pw-sprayed"), format!("{sprayed}\n")).unwrap();
     for name in ["ana", "ben", "cai", "dev"] {
@@ -600,11 +592,7 @@ async fn a_person_at_risk_adds_no_method_without_mfa() {
 #[tokio::test]
 async fn logged_sign_ins_are_confirmed_safe_or_compromised() {
     let mut s = setup();
-    let d = s._dir.path().to_path_buf();
-    std::fs::write(d.join("ward.toml"), "trusted_proxies = [\"127.0.0.1/32\"]\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n")
-        .unwrap();
-    assert!(s.server.terminate().success());
-    s.server = Server::start(&d, &["--data-dir", "data"]);
+    restart_with(&mut s, LEARNING_FAST);
     for permission in ["User.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All", "AuditLog.Read.All"] {
         s.grant_web(permission);
     }
@@ -682,4 +670,15 @@ async fn logged_sign_ins_are_confirmed_safe_or_compromised() {
     let states: Vec<&str> = h["value"].as_array().unwrap().iter().map(|i| i["riskState"].as_str().unwrap()).collect();
     assert_eq!(states.last(), Some(&"confirmedCompromised"), "{h}");
     assert!(states.contains(&"confirmedSafe"), "{h}");
+}
+
+/// Behind a trusted proxy on this host, learning from two sign-ins.
+const LEARNING_FAST: &str = "trusted_proxies = [\"127.0.0.1/32\"]\nrisk_learning_days = 0\nrisk_learning_sign_ins = 2\n";
+
+/// Restarts the server with `toml` as its `ward.toml`.
+fn restart_with(s: &mut Setup, toml: &str) {
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("ward.toml"), toml).unwrap();
+    assert!(s.server.terminate().success());
+    s.server = Server::start(&d, &["--data-dir", "data"]);
 }
