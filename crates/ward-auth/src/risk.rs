@@ -63,6 +63,11 @@ struct ProfileUpdate {
     outcome: SignInOutcome,
 }
 
+/// How long the profile writer gathers sign-ins before storing what they taught: long, so that
+/// its commits seldom take the store's one writer from the sign-ins themselves (a lesson needs
+/// no hurry; reading the sign-in log stores what is pending at once).
+const PROFILE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Identity Protection's state on one node: thresholds, feeds, geolocation, failure counters,
 /// and the profile writer.
 pub struct RiskEngine {
@@ -87,6 +92,7 @@ impl RiskEngine {
             fingerprint,
             profiles: Batches::with_sink(
                 "sign-in profiles",
+                PROFILE_LINGER,
                 Arc::new(move |batch: Vec<ProfileUpdate>| {
                     let (store, limits) = (store.clone(), limits.clone());
                     Box::pin(async move { learn(store.as_ref(), batch, &limits).await })

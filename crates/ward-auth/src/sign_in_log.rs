@@ -19,8 +19,9 @@ use ward_core::store::{Store, StoreResult};
 const QUEUE: usize = 20_000;
 /// Items stored in one transaction at most.
 const BATCH: usize = 1_000;
-/// How long the writer waits for more items before storing what it has (unless someone is
-/// waiting for them): fewer, larger transactions, so sign-ins do not queue behind commits.
+/// How long the sign-in log's writer waits for more records before storing what it has (unless
+/// someone is waiting for them): fewer, larger transactions, so sign-ins do not queue behind
+/// commits.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
 
 enum Msg<T> {
@@ -35,6 +36,7 @@ pub type Sink<T> = Arc<dyn Fn(Vec<T>) -> Pin<Box<dyn Future<Output = StoreResult
 pub struct Batches<T: Send + Clone + 'static> {
     what: &'static str,
     sink: Sink<T>,
+    linger: std::time::Duration,
     queue: Mutex<Option<mpsc::Sender<Msg<T>>>>,
 }
 
@@ -45,6 +47,7 @@ impl SignInLog {
     pub fn new(store: Arc<dyn Store>) -> SignInLog {
         Batches::with_sink(
             "sign-in records",
+            LINGER,
             Arc::new(move |batch: Vec<SignInRecord>| {
                 let store = store.clone();
                 Box::pin(async move { store.record_sign_ins(&batch).await })
@@ -54,8 +57,9 @@ impl SignInLog {
 }
 
 impl<T: Send + Clone + 'static> Batches<T> {
-    pub fn with_sink(what: &'static str, sink: Sink<T>) -> Batches<T> {
-        Batches { what, sink, queue: Mutex::new(None) }
+    /// A writer that waits up to `linger` for more items before storing a batch.
+    pub fn with_sink(what: &'static str, linger: std::time::Duration, sink: Sink<T>) -> Batches<T> {
+        Batches { what, sink, linger, queue: Mutex::new(None) }
     }
 
     /// The writer, started on first use (on the runtime of the caller), and again should it have
@@ -66,7 +70,7 @@ impl<T: Send + Clone + 'static> Batches<T> {
             Some(tx) if !tx.is_closed() => tx.clone(),
             _ => {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(write(self.what, self.sink.clone(), rx));
+                tokio::spawn(write(self.what, self.linger, self.sink.clone(), rx));
                 *queue = Some(tx.clone());
                 tx
             }
@@ -88,11 +92,11 @@ impl<T: Send + Clone + 'static> Batches<T> {
     }
 }
 
-async fn write<T: Clone>(what: &'static str, sink: Sink<T>, mut rx: mpsc::Receiver<Msg<T>>) {
+async fn write<T: Clone>(what: &'static str, linger: std::time::Duration, sink: Sink<T>, mut rx: mpsc::Receiver<Msg<T>>) {
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
         let mut waiting = Vec::new();
-        let deadline = tokio::time::Instant::now() + LINGER;
+        let deadline = tokio::time::Instant::now() + linger;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
