@@ -148,6 +148,27 @@ async fn a_password_spray_is_raised_for_the_account_it_found() {
     assert!(f.detections(ivy).await.is_empty());
 }
 
+/// A spray spread thin: four networks, two or three accounts from each (under the one-network
+/// threshold everywhere); the tenth account, whose password it is, is caught from a fifth.
+#[tokio::test]
+async fn a_password_spray_from_a_few_networks_is_raised() {
+    let f = fixture().await;
+    let sprayed = "Winter-2026-Welcome!";
+    let names = ["ada", "bo", "cy", "di", "ed", "fo", "gi", "hu", "io"];
+    for name in names {
+        f.user(name, PASSWORD).await;
+    }
+    let found = f.user("jo", sprayed).await;
+    for (i, name) in names.iter().enumerate() {
+        let ip = format!("{}.{}", ["203.0.113", "198.51.100", "192.0.2", "100.64.7"][i % 4], 10 + i);
+        assert!(f.sign_in(name, sprayed, &ip).await.is_err());
+    }
+    assert_eq!(f.sign_in("jo", sprayed, "100.65.1.1").await.unwrap(), "high passwordSpray");
+    let stored = f.dir.risk_detections(f.tenant.id, None, 50).await.unwrap();
+    let d = stored.iter().find(|d| d.detection.user == found).unwrap();
+    assert_eq!(d.detection.info("networks"), Some(&serde_json::json!(4)));
+}
+
 #[tokio::test]
 async fn brute_force_is_raised_and_a_users_own_typos_are_not() {
     let f = fixture().await;

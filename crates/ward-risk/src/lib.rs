@@ -35,7 +35,7 @@ pub use profile::{Familiar, RecentSignIn, SignInOutcome, SignInProfile, browser_
 pub use settings::{ProfileLimits, Settings, SpraySettings, TravelSettings, UnfamiliarSettings, UserRiskSettings};
 pub use signin::{SignInEvaluation, SignInFacts, evaluate_sign_in, unfamiliar_learnt};
 pub use spray::{
-    AccountKey, BruteForceAssessment, PasswordAttempt, PasswordFingerprint, SourceCounters, SourceNetwork, SprayAssessment,
+    AccountKey, BruteForceAssessment, PasswordAttempt, PasswordFingerprint, SourceCounters, SourceNetwork, SprayAssessment, SpreadSpray,
     detect_password_attacks,
 };
 pub use travel::{TravelJudgement, TravelVerdict, Waypoint, detect_travel, judge_travel, travel_learnt};

@@ -95,6 +95,15 @@ pub struct SpraySettings {
     /// At most this many accounts' failures are tracked (for brute force).
     pub max_accounts: usize,
     pub max_failures_per_account: usize,
+    /// A spray from a few networks (each under `accounts_per_password`): one password tried
+    /// against at least this many distinct accounts within the window, from at least two
+    /// networks. Twice the one-network threshold by default: spread thin, a spray must be wider
+    /// to tell from coincidence.
+    pub distributed_accounts_per_password: usize,
+    /// At most this many passwords' failures are tracked (for sprays from a few networks), and
+    /// the most recent failures kept per password.
+    pub max_passwords: usize,
+    pub max_failures_per_password: usize,
 }
 
 impl Default for SpraySettings {
@@ -109,6 +118,9 @@ impl Default for SpraySettings {
             max_failures_per_source: 128,
             max_accounts: 20_000,
             max_failures_per_account: 64,
+            distributed_accounts_per_password: 10,
+            max_passwords: 10_000,
+            max_failures_per_password: 128,
         }
     }
 }

@@ -164,7 +164,7 @@ pub struct SignInEvaluation {
 /// - travel (see [`crate::travel`]) → `unlikelyTravel` medium or `impossibleTravel` high; not
 ///   judged from an anonymizer, whose location says nothing about the user;
 /// - a password tried from the same source network against enough other accounts within the
-///   window → `passwordSpray`, high; enough distinct wrong passwords on this account within the
+///   window, or from a few networks against twice as many → `passwordSpray`, high; enough distinct wrong passwords on this account within the
 ///   window → brute force (`investigationsThreatIntelligence`, `riskReasons: ["bruteForce"]`),
 ///   medium, unless the sign-in comes from the user's usual network and device or browser;
 /// - the password in the leaked-password file → `leakedCredentials`, high (a user detection).
@@ -189,10 +189,20 @@ pub fn evaluate_sign_in(
     }
     if let Some(password) = facts.password_fingerprint {
         if let Some(ip) = facts.ip {
-            let others = counters.accounts_tried_with(ip, password, AccountKey::User(facts.user), facts.at);
+            let me = AccountKey::User(facts.user);
+            let others = counters.accounts_tried_with(ip, password, me, facts.at);
             if others + 1 >= settings.spray.accounts_per_password {
                 let source = SourceNetwork::of(ip, &settings.spray);
                 detections.push(stamp(spray_detection(facts.user, facts.at, source, others + 1), facts));
+            } else if let Some(spread) = counters.spread_of(password, me, facts.at)
+                && spread.accounts + 1 >= settings.spray.distributed_accounts_per_password
+            {
+                // The same password failed on many accounts from a few networks, then opened this
+                // one: a spray spread thin.
+                let source = SourceNetwork::of(ip, &settings.spray);
+                let found =
+                    spray_detection(facts.user, facts.at, source, spread.accounts + 1).with_info("networks", json!(spread.networks));
+                detections.push(stamp(found, facts));
             }
         }
         if let Some(b) = counters.assess_account(facts.user, facts.at)

@@ -91,6 +91,20 @@ struct AccountFailure {
     password: PasswordFingerprint,
 }
 
+#[derive(Clone, Copy, Debug)]
+struct PasswordFailure {
+    at: i64,
+    account: AccountKey,
+    source: SourceNetwork,
+}
+
+/// One password tried from a few networks: the accounts and networks it failed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpreadSpray {
+    pub accounts: usize,
+    pub networks: usize,
+}
+
 /// Recent failed password attempts, per source network and per account, in bounded memory:
 /// at most `max_sources × max_failures_per_source` and `max_accounts ×
 /// max_failures_per_account` entries (about 50 MB at the defaults under a flood, a few
@@ -100,6 +114,7 @@ pub struct SourceCounters {
     settings: SpraySettings,
     sources: Generations<SourceNetwork, VecDeque<SourceFailure>>,
     accounts: Generations<ObjectId, VecDeque<AccountFailure>>,
+    passwords: Generations<PasswordFingerprint, VecDeque<PasswordFailure>>,
 }
 
 impl SourceCounters {
@@ -109,6 +124,7 @@ impl SourceCounters {
             settings: settings.clone(),
             sources: Generations::new(settings.max_sources, window),
             accounts: Generations::new(settings.max_accounts, window),
+            passwords: Generations::new(settings.max_passwords, window),
         }
     }
 
@@ -123,6 +139,24 @@ impl SourceCounters {
             let ring = self.accounts.entry(user, at);
             push_bounded(ring, AccountFailure { at, password }, self.settings.max_failures_per_account, |f| f.at < oldest);
         }
+        let ring = self.passwords.entry(password, at);
+        push_bounded(ring, PasswordFailure { at, account, source: key }, self.settings.max_failures_per_password, |f| f.at < oldest);
+    }
+
+    /// `password` tried, within the window, against other accounts than `except` from more than
+    /// one network: how many accounts, how many networks (`None` when from one network or
+    /// none: that is [`Self::accounts_tried_with`]'s case).
+    pub fn spread_of(&self, password: PasswordFingerprint, except: AccountKey, now: OffsetDateTime) -> Option<SpreadSpray> {
+        let oldest = now.unix_timestamp() - self.settings.window.whole_seconds();
+        let recent: Vec<&PasswordFailure> =
+            self.passwords.get(&password)?.iter().filter(|f| f.at >= oldest && f.account != except).collect();
+        let mut accounts: Vec<AccountKey> = recent.iter().map(|f| f.account).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut networks: Vec<IpNet> = recent.iter().map(|f| f.source.network()).collect();
+        networks.sort_unstable();
+        networks.dedup();
+        (networks.len() > 1).then_some(SpreadSpray { accounts: accounts.len(), networks: networks.len() })
     }
 
     /// The source's network if it is spraying now: some password tried against at least

@@ -82,7 +82,7 @@ pub struct Config {
     /// it a brute force.
     pub risk_brute_force_passwords: usize,
     /// Accounts one password is tried against from one network within the hour that make it a
-    /// password spray.
+    /// password spray (twice as many when from a few networks).
     pub risk_spray_accounts: usize,
     /// How often the offline detectors pass over the sign-in log, in minutes; 0: never (`ward
     /// risk scan` runs them on demand).
@@ -308,6 +308,8 @@ impl Config {
         }
         s.spray.brute_force_distinct_passwords = self.risk_brute_force_passwords;
         s.spray.accounts_per_password = self.risk_spray_accounts;
+        // Spread over a few networks, a spray must be twice as wide to tell from coincidence.
+        s.spray.distributed_accounts_per_password = 2 * self.risk_spray_accounts;
         s
     }
 

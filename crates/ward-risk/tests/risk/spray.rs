@@ -215,3 +215,37 @@ fn quiet_sources_are_forgotten_once_the_window_has_passed() {
     c.record_failure(ip("192.0.2.1"), AccountKey::User(user(200)), PasswordFingerprint(1), t0 + Duration::hours(3));
     assert_eq!((c.tracked_sources(), c.tracked_accounts()), (1, 1));
 }
+
+#[test]
+fn one_password_spread_over_a_few_networks_is_a_spray_once_wide_enough() {
+    let mut c = counters();
+    let t0 = at(T0);
+    // Three networks, three accounts or two: under the one-network threshold everywhere.
+    for (n, net) in ["198.51.100", "203.0.113", "192.0.2"].iter().enumerate() {
+        for i in 0..(if n == 2 { 2u8 } else { 3 }) {
+            let who = AccountKey::User(user(40 + n as u8 * 3 + i));
+            c.record_failure(ip(&format!("{net}.{}", 10 + i)), who, SPRAYED, t0 + Duration::seconds(i64::from(i)));
+        }
+    }
+    let found = user(70);
+    let eight_then_found = evaluate_with(&c, &password_sign_in(found, "198.51.100.77", SPRAYED, t0 + Duration::minutes(2)));
+    assert_eq!(eight_then_found.sign_in_risk, RiskLevel::None, "eight accounts and this one: under the spread threshold of ten");
+    c.record_failure(ip("203.0.113.50"), AccountKey::UnknownName(9), SPRAYED, t0 + Duration::minutes(3));
+    let spread = c.spread_of(SPRAYED, AccountKey::User(found), t0 + Duration::minutes(4)).unwrap();
+    assert_eq!(spread, SpreadSpray { accounts: 9, networks: 3 });
+    let e = evaluate_with(&c, &password_sign_in(found, "198.51.100.77", SPRAYED, t0 + Duration::minutes(4)));
+    assert_eq!(e.sign_in_risk, RiskLevel::High);
+    let d = &e.detections[0];
+    assert_eq!((d.event_type.clone(), d.info("networks")), (RiskEventType::PasswordSpray, Some(&serde_json::json!(3))));
+    // Another password, or the window gone by: nothing.
+    let other = evaluate_with(&c, &password_sign_in(found, "198.51.100.77", PasswordFingerprint(7), t0 + Duration::minutes(4)));
+    assert_eq!(other.sign_in_risk, RiskLevel::None);
+    let later = evaluate_with(&c, &password_sign_in(found, "198.51.100.77", SPRAYED, t0 + Duration::hours(2)));
+    assert_eq!(later.sign_in_risk, RiskLevel::None);
+    // From one network only, however many: the one-network rule's case, not this one.
+    let mut one = counters();
+    for i in 0..4u8 {
+        one.record_failure(ip(&format!("198.51.100.{i}")), AccountKey::User(user(80 + i)), SPRAYED, t0);
+    }
+    assert_eq!(one.spread_of(SPRAYED, AccountKey::User(found), t0), None);
+}
