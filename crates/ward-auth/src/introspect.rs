@@ -128,6 +128,17 @@ impl TokenService {
             return Ok(inactive);
         }
         let Ok(grant) = self.live_grant(handle.grant_id).await else { return Ok(inactive) };
+        // Its user must still be able to use it: enabled, and not signed out everywhere (or
+        // confirmed compromised) since the grant began, to the microsecond.
+        let user = match self.directory.user(resolved.tenant.id, &grant.user_id.to_string()).await {
+            Ok(u) => u,
+            Err(e) if e.code() == ward_core::ErrorCode::NotFound => return Ok(inactive),
+            Err(_) => return Err(OAuthError::temporarily_unavailable()),
+        };
+        let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+        if !user.account_enabled || micros(grant.created_at) < micros(user.sign_in_sessions_valid_from_date_time) {
+            return Ok(inactive);
+        }
         Ok(json!({
             "active": true,
             "token_type": "refresh_token",

@@ -204,16 +204,27 @@ impl TokenService {
                             request: s.sign_in_request.clone(),
                             ..Default::default()
                         },
-                        None => crate::risk::Completing {
-                            risk: claims["risk"].as_str().unwrap_or_default().to_string(),
-                            request: claims["rid"].as_str().unwrap_or_default().to_string(),
-                            checked: claims["checked"]
+                        None => {
+                            // When the password was checked: the sign-in's time. It must be there,
+                            // in the last ten minutes (with a minute for clocks between nodes),
+                            // and not before the user's sessions were revoked.
+                            let checked = claims["checked"]
                                 .as_str()
                                 .and_then(|c| c.parse::<i128>().ok())
                                 .and_then(|us| time::OffsetDateTime::from_unix_timestamp_nanos(us * 1_000).ok())
-                                .filter(|t| *t <= now && *t > now - PENDING_LIFETIME),
-                            facts: None,
-                        },
+                                .filter(|t| *t <= now + Duration::minutes(1) && *t > now - PENDING_LIFETIME)
+                                .ok_or(SignInError::Expired)?;
+                            use crate::grants::user::micros;
+                            if micros(checked) < micros(user.sign_in_sessions_valid_from_date_time) {
+                                return Err(SignInError::Expired);
+                            }
+                            crate::risk::Completing {
+                                risk: claims["risk"].as_str().unwrap_or_default().to_string(),
+                                request: claims["rid"].as_str().unwrap_or_default().to_string(),
+                                checked: Some(checked),
+                                facts: None,
+                            }
+                        }
                     };
                     let signed_in = self.start_session_from(tenant, user, "pwd otp mfa", persistent, kept, Some(sign_in)).await?;
                     if let Some(old) = &upgraded

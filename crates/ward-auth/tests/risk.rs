@@ -315,6 +315,10 @@ async fn the_offline_pass_finds_replayed_sessions_once() {
     assert_eq!(risk.risk.state, RiskState::AtRisk);
     let again = ward_auth::risk_offline::scan(&f.dir, &settings, &feeds, start, until).await.unwrap();
     assert_eq!(again.stored, 0, "the same findings are not stored twice: {again:?}");
+    // An administrator confirms the logged sign-in safe: its request id reaches the offline finding.
+    f.dir.confirm_sign_ins(f.tenant.id, &[(olga, vec!["req-replay".into()])], true, None).await.unwrap();
+    let (risk, _) = f.dir.user_risk(f.tenant.id, olga).await.unwrap();
+    assert_eq!((risk.risk.state, risk.risk.level), (RiskState::ConfirmedSafe, ward_risk::RiskLevel::None));
 }
 
 /// A low or medium risk loses a level a month: conditional access sees the decayed level at

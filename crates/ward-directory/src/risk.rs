@@ -327,41 +327,52 @@ impl Directory {
     }
 
     /// Graph's signIn `confirmSafe` / `confirmCompromised`: for each logged sign-in (its user and
-    /// the request that checked its first factor), in one unit of work each, that sign-in's
-    /// detections are settled and the user's risk follows (see
+    /// the request ids its detections may carry: the request that checked its first factor, and
+    /// its own), that sign-in's detections are settled and the user's risk follows (see
     /// [`ward_risk::UserRisk::confirm_sign_in_safe`] and `confirm_sign_in_compromised`). A sign-in
     /// confirmed compromised also ends every session and refresh token the user holds: whoever
-    /// made it may hold one. A sign-in without detections confirmed safe changes nothing but the
-    /// history.
+    /// made it may hold one. All users are checked to exist before anything changes; then each
+    /// user's sign-ins are one unit of work (a safe sign-in without detections adds a history item
+    /// only).
     pub async fn confirm_sign_ins(
         &self,
         tenant: TenantId,
-        sign_ins: &[(ObjectId, String)],
+        sign_ins: &[(ObjectId, Vec<String>)],
         safe: bool,
         by: Option<ObjectId>,
     ) -> Result<()> {
         if sign_ins.is_empty() || sign_ins.len() > MAX_USERS_PER_ACTION {
             return Err(DirectoryError::invalid("requestIds", format!("name 1 to {MAX_USERS_PER_ACTION} sign-ins")));
         }
-        for (user, _) in sign_ins {
+        // One unit of work per user, with all of that user's sign-ins named (each once).
+        let mut per_user: Vec<(ObjectId, Vec<String>)> = Vec::new();
+        for (user, requests) in sign_ins {
             self.load::<User>(tenant, ObjectKind::User, *user).await?;
+            let requests = requests.iter().filter(|r| !r.is_empty()).cloned();
+            match per_user.iter_mut().find(|(u, _)| u == user) {
+                Some((_, all)) => all.extend(requests),
+                None => per_user.push((*user, requests.collect())),
+            }
         }
-        for (user, request) in sign_ins {
-            let (user, request) = (*user, request.as_str());
+        for (user, requests) in &per_user {
+            let (user, requests) = (*user, requests.as_slice());
             crate::retry_on_conflict(|| async move {
                 let (mut account, stored_user) = self.load::<User>(tenant, ObjectKind::User, user).await?;
                 let (mut stored, version) = self.user_risk(tenant, user).await?;
                 let now = self.now();
-                let sign_in_at = self
+                let mut instants: Vec<time::OffsetDateTime> = self
                     .detections_of(tenant, user)
                     .await?
                     .into_iter()
-                    .find(|(_, d, _)| !request.is_empty() && d.request_id.as_deref() == Some(request))
-                    .map(|(_, d, _)| d.activity_at);
-                let change = match (safe, sign_in_at) {
-                    (true, Some(at)) => stored.risk.confirm_sign_in_safe(at, now, by, &ward_risk::UserRiskSettings::default()),
-                    (true, None) => return Ok(()),
-                    (false, at) => stored.risk.confirm_sign_in_compromised(at.unwrap_or(now), now, by),
+                    .filter(|(_, d, _)| d.request_id.as_deref().is_some_and(|r| requests.iter().any(|q| q == r)))
+                    .map(|(_, d, _)| d.activity_at)
+                    .collect();
+                instants.sort();
+                instants.dedup();
+                let change = if safe {
+                    stored.risk.confirm_sign_in_safe(&instants, now, by, &ward_risk::UserRiskSettings::default())
+                } else {
+                    stored.risk.confirm_sign_in_compromised(&instants, now, by)
                 };
                 let mut ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
                 if !safe {

@@ -79,7 +79,9 @@ pub(crate) fn signed_in_response(state: &AppState, signed_in: &SignedIn, cont: &
 
 /// The session cookie: kept across browser restarts only when the person chose to stay signed in.
 pub(crate) fn session_cookie(state: &AppState, signed_in: &SignedIn) -> HeaderValue {
-    let max_age = signed_in.session.persistent.then(|| (signed_in.session.expires_at - signed_in.session.auth_time).whole_seconds());
+    // Until the session ends, counted from now (its sign-in may be older: a step-up, a code).
+    let now = state.directory.now();
+    let max_age = signed_in.session.persistent.then(|| (signed_in.session.expires_at - now).whole_seconds().max(0));
     set_cookie(state, SESSION_COOKIE, &signed_in.cookie, max_age)
 }
 
@@ -371,7 +373,9 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
         Err(_) => return unavailable(),
     };
     let now = state.directory.now();
-    let valid_from = user.sign_in_sessions_valid_from_date_time.unix_timestamp();
+    // To the microsecond, as sessions are judged.
+    let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+    let valid_from = micros(user.sign_in_sessions_valid_from_date_time);
     let recent: String = recent
         .iter()
         .map(|r| {
@@ -390,7 +394,7 @@ async fn security_info(State(state): State<AppState>, Path(tenant): Path<String>
                 "this browser"
             } else if r.ended_at.is_some() {
                 "signed out"
-            } else if r.expires_at <= now || r.auth_time.unix_timestamp() < valid_from {
+            } else if r.expires_at <= now || micros(r.auth_time) < valid_from {
                 "ended"
             } else {
                 "active"

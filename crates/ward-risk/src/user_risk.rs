@@ -91,14 +91,14 @@ pub struct RiskyUserHistoryItem {
 }
 
 /// How the user's open detections (those still at risk) change with a transition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settlement {
     pub state: RiskState,
     pub detail: RiskDetail,
     /// Only sign-in detections that MFA can clear (an MFA remediation); else all.
     pub only_remediable_by_mfa: bool,
-    /// Only the detections of the sign-in at this instant (to the microsecond); else all.
-    pub sign_in_at: Option<OffsetDateTime>,
+    /// Only the detections of the sign-ins at these instants (to the microsecond); empty: all.
+    pub sign_ins: Vec<OffsetDateTime>,
 }
 
 /// Two instants equal to the microsecond (what stores keep).
@@ -112,7 +112,7 @@ impl Settlement {
         if self.only_remediable_by_mfa && !remediable_by_mfa(&detection) {
             return detection;
         }
-        if self.sign_in_at.is_some_and(|at| !same_instant(at, detection.activity_at)) {
+        if !self.sign_ins.is_empty() && !self.sign_ins.iter().any(|at| same_instant(*at, detection.activity_at)) {
             return detection;
         }
         detection.settled(self.state, self.detail, now)
@@ -235,7 +235,8 @@ impl UserRisk {
         }
         let mut next = self.clone();
         next.contributions.retain(|c| !c.remediable_by_mfa);
-        let settlement = Settlement { state: RiskState::Remediated, detail: how.detail(), only_remediable_by_mfa: true, sign_in_at: None };
+        let settlement =
+            Settlement { state: RiskState::Remediated, detail: how.detail(), only_remediable_by_mfa: true, sign_ins: Vec::new() };
         if next.contributions.is_empty() {
             next.level = RiskLevel::None;
             next.state = RiskState::Remediated;
@@ -260,7 +261,7 @@ impl UserRisk {
         if next.contributions.len() == self.contributions.len() {
             return self.unchanged();
         }
-        let settlement = Settlement { state: RiskState::Remediated, detail, only_remediable_by_mfa: true, sign_in_at: Some(sign_in_at) };
+        let settlement = Settlement { state: RiskState::Remediated, detail, only_remediable_by_mfa: true, sign_ins: vec![sign_in_at] };
         if next.contributions.is_empty() {
             next.level = RiskLevel::None;
             next.state = RiskState::Remediated;
@@ -275,20 +276,22 @@ impl UserRisk {
         t
     }
 
-    /// An administrator confirms the sign-in made at `sign_in_at` safe (Graph's signIn
-    /// `confirmSafe`): what its detections added is cleared and they are settled `confirmedSafe`
-    /// (`adminConfirmedSigninSafe`); a user at risk left with nothing is `confirmedSafe`. Other
-    /// sign-ins' detections stay, and so does a confirmed compromise.
+    /// An administrator confirms the sign-ins made at `sign_ins` safe (Graph's signIn
+    /// `confirmSafe`): what their anomalies added is cleared and those detections are settled
+    /// `confirmedSafe` (`adminConfirmedSigninSafe`); a user at risk left with nothing is
+    /// `confirmedSafe`. Like MFA, it does not clear what says the password is known (leaked,
+    /// sprayed, brute-forced) or a confirmed compromise: the sign-in was the user, the password
+    /// may still be someone else's too. Other sign-ins' detections stay.
     pub fn confirm_sign_in_safe(
         &self,
-        sign_in_at: OffsetDateTime,
+        sign_ins: &[OffsetDateTime],
         now: OffsetDateTime,
         by: Option<ObjectId>,
         settings: &UserRiskSettings,
     ) -> RiskTransition {
         let detail = RiskDetail::AdminConfirmedSigninSafe;
         let mut next = self.clone();
-        next.contributions.retain(|c| !same_instant(c.at, sign_in_at));
+        next.contributions.retain(|c| !(c.remediable_by_mfa && sign_ins.iter().any(|at| same_instant(c.at, *at))));
         if next.state == RiskState::AtRisk {
             if next.contributions.is_empty() {
                 next.level = RiskLevel::None;
@@ -298,8 +301,7 @@ impl UserRisk {
                 next.level = assessed_level(&next.contributions, now, settings);
             }
         }
-        let settlement =
-            Settlement { state: RiskState::ConfirmedSafe, detail, only_remediable_by_mfa: false, sign_in_at: Some(sign_in_at) };
+        let settlement = Settlement { state: RiskState::ConfirmedSafe, detail, only_remediable_by_mfa: true, sign_ins: sign_ins.to_vec() };
         let mut t = self.changed_to(next, now, Vec::new(), detail, by, Some(settlement));
         if t.history.is_none() {
             // An administrator's action is history even when it changes nothing visible.
@@ -308,14 +310,16 @@ impl UserRisk {
         t
     }
 
-    /// An administrator confirms the sign-in made at `sign_in_at` compromised (Graph's signIn
-    /// `confirmCompromised`): the user's risk becomes high and `confirmedCompromised`
-    /// (`adminConfirmedSigninCompromised`), and that sign-in's detections are settled the same way.
-    pub fn confirm_sign_in_compromised(&self, sign_in_at: OffsetDateTime, now: OffsetDateTime, by: Option<ObjectId>) -> RiskTransition {
+    /// An administrator confirms the sign-ins made at `sign_ins` compromised (Graph's signIn
+    /// `confirmCompromised`; none known: `now`): the user's risk becomes high and
+    /// `confirmedCompromised` (`adminConfirmedSigninCompromised`), and those sign-ins' detections
+    /// are settled the same way.
+    pub fn confirm_sign_in_compromised(&self, sign_ins: &[OffsetDateTime], now: OffsetDateTime, by: Option<ObjectId>) -> RiskTransition {
         let detail = RiskDetail::AdminConfirmedSigninCompromised;
-        let settlement =
-            Settlement { state: RiskState::ConfirmedCompromised, detail, only_remediable_by_mfa: false, sign_in_at: Some(sign_in_at) };
-        let mut t = self.compromised(detail, sign_in_at, now, by, Vec::new(), Some(settlement));
+        let at = sign_ins.iter().copied().max().unwrap_or(now);
+        let settled = if sign_ins.is_empty() { vec![at] } else { sign_ins.to_vec() };
+        let settlement = Settlement { state: RiskState::ConfirmedCompromised, detail, only_remediable_by_mfa: false, sign_ins: settled };
+        let mut t = self.compromised(detail, at, now, by, Vec::new(), Some(settlement));
         if t.history.is_none() {
             t.history = Some(t.risk.history_item(now, Vec::new(), detail, by));
         }
@@ -344,7 +348,7 @@ impl UserRisk {
         next.level = RiskLevel::None;
         next.state = state;
         next.detail = detail;
-        let settlement = Settlement { state, detail, only_remediable_by_mfa: false, sign_in_at: None };
+        let settlement = Settlement { state, detail, only_remediable_by_mfa: false, sign_ins: Vec::new() };
         let mut t = self.changed_to(next, now, Vec::new(), detail, by, Some(settlement));
         if t.history.is_none() {
             // An administrator's action is history even when it changes nothing visible.

@@ -224,7 +224,11 @@ async fn offline_risk_scans(directory: Arc<Directory>, tokens: Arc<ward_auth::To
                 if r.stored > 0 || r.decayed > 0 {
                     tracing::info!(records = r.records, stored = r.stored, decayed = r.decayed, "offline risk pass");
                 }
-                since = until - time::Duration::minutes(10);
+                // A tenant that failed keeps the window open: the next pass reads it again (what
+                // the others stored is not stored twice).
+                if r.failed_tenants == 0 {
+                    since = until - time::Duration::minutes(10);
+                }
             }
             Err(e) => tracing::warn!(error = %e, "offline risk pass failed; the next pass covers this window too"),
         }

@@ -5,7 +5,7 @@
 
 mod common;
 use common::signin::*;
-use common::{Server, ok, run, stderr, ward};
+use common::{Server, http, ok, run, stderr, ward};
 use serde_json::{Value, json};
 
 const RISKY: &str = "/v1.0/identityProtection/riskyUsers";
@@ -656,8 +656,17 @@ async fn logged_sign_ins_are_confirmed_safe_or_compromised() {
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
     let second = last_sign_in(&s, &reader, &id).await;
     assert_ne!(second["id"], first["id"]);
+    let introspect = |token: String| {
+        let s = &s;
+        async move {
+            let r = http().post(s.url("/oauth2/v2.0/introspect")).basic_auth(&s.web, Some(&s.web_secret)).form(&[("token", token)]);
+            r.send().await.unwrap().json::<Value>().await.unwrap()["active"].clone()
+        }
+    };
+    assert_eq!(introspect(refresh.clone()).await, true);
     let compromised = json!({ "requestIds": [second["id"]] });
     assert_eq!(call(&s, &admin, "POST", "/v1.0/auditLogs/signIns/confirmCompromised", Some(compromised)).await.0, 204);
+    assert_eq!(introspect(refresh.clone()).await, false, "introspection says so too");
     let (_, r) = call(&s, &reader, "GET", &format!("{RISKY}/{id}"), None).await;
     assert_eq!(
         (r["riskLevel"].as_str(), r["riskState"].as_str(), r["riskDetail"].as_str()),
@@ -681,4 +690,62 @@ fn restart_with(s: &mut Setup, toml: &str) {
     std::fs::write(d.join("ward.toml"), toml).unwrap();
     assert!(s.server.terminate().success());
     s.server = Server::start(&d, &["--data-dir", "data"]);
+}
+
+/// An administrator's own account is no way around the rules for people at risk: no Temporary
+/// Access Pass or password reset for oneself, and removing one's own second factor needs it, on
+/// the administrators' routes as on `/me`. For someone else, the same calls work.
+#[tokio::test]
+async fn administrators_get_no_passes_or_resets_for_themselves() {
+    let s = setup();
+    let d = s._dir.path().to_path_buf();
+    std::fs::write(d.join("pw-ola"), "Ola-Harbour-Lantern-8\n").unwrap();
+    let ola = cli(
+        &d,
+        &["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"],
+    );
+    let ola = ola["id"].as_str().unwrap().to_string();
+    s.enroll_authenticator(&mut Browser::new()).await;
+    ok(ward(&d).args([
+        "app",
+        "consent",
+        &s.native,
+        "--scope",
+        "openid UserAuthenticationMethod.ReadWrite.All User.ReadWrite.All",
+        "--data-dir",
+        "data",
+    ]));
+    for role in ["Authentication Administrator", "User Administrator"] {
+        ok(ward(&d).args(["role", "assign", role, &s.upn, "--data-dir", "data"]));
+    }
+    // Megan with her password only (security defaults off: no code asked).
+    ok(ward(&d).args(["tenant", "set", "--security-defaults", "false", "--data-dir", "data"]));
+    let scope = "openid https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All https://graph.microsoft.com/User.ReadWrite.All";
+    let authorize = s.authorize_url(&s.native, NATIVE_REDIRECT, scope, true);
+    let code = s.sign_in(&mut Browser::new(), &authorize, NATIVE_REDIRECT).await;
+    let (status, t) = s.redeem_native(&code).await;
+    assert_eq!(status, 200, "{t}");
+    let megan = t["access_token"].as_str().unwrap().to_string();
+    let me = cli(&d, &["user", "show", &s.upn, "--json"])["id"].as_str().unwrap().to_string();
+    let tap = json!({"lifetimeInMinutes": 60});
+    let path = |who: &str, rest: &str| format!("/v1.0/users/{who}/authentication/{rest}");
+    let (status, e) = call(&s, &megan, "POST", &path(&me, "temporaryAccessPassMethods"), Some(tap.clone())).await;
+    assert_eq!(status, 403, "no pass for oneself: {e}");
+    let (status, e) =
+        call(&s, &megan, "POST", &path(&me, "methods/28c10230-6103-485e-b985-444c60001490/resetPassword"), Some(json!({}))).await;
+    assert_eq!(status, 403, "no reset of one's own password: {e}");
+    let (status, e) =
+        call(&s, &megan, "PATCH", &format!("/v1.0/users/{me}"), Some(json!({"passwordProfile": {"password": "Brand-New-Lantern-55"}})))
+            .await;
+    assert_eq!(status, 403, "nor through the user's passwordProfile: {e}");
+    let (_, apps) = call(&s, &megan, "GET", &path(&me, "softwareOathMethods"), None).await;
+    let app_id = apps["value"][0]["id"].as_str().unwrap().to_string();
+    let (status, e) = call(&s, &megan, "DELETE", &path(&me, &format!("softwareOathMethods/{app_id}")), None).await;
+    assert_eq!(status, 403, "her authenticator stays: the token proved only her password: {e}");
+    // For Ola, an administrator may.
+    let (status, e) = call(&s, &megan, "POST", &path(&ola, "temporaryAccessPassMethods"), Some(tap)).await;
+    assert_eq!(status, 201, "{e}");
+    let (status, e) =
+        call(&s, &megan, "POST", &path(&ola, "methods/28c10230-6103-485e-b985-444c60001490/resetPassword"), Some(json!({}))).await;
+    assert_eq!(status, 202, "{e}");
 }

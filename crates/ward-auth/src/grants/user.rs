@@ -51,7 +51,8 @@ impl HandleDoc {
     fn authenticated_at(&self) -> Result<OffsetDateTime, OAuthError> {
         let at = match self.auth_time_us {
             Some(us) => OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000),
-            None => OffsetDateTime::from_unix_timestamp(self.auth_time),
+            // Handles from before: the end of their second, as whole seconds were compared then.
+            None => OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.auth_time) * 1_000_000_000 + 999_999_000),
         };
         at.map_err(|_| OAuthError::temporarily_unavailable())
     }

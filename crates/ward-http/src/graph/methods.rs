@@ -111,6 +111,14 @@ fn password_view() -> Value {
 async fn target(g: &Graph, key: &str, op: Op) -> Result<User, Response> {
     g.require(op).await?;
     let user = g.state.directory.user(g.tenant(), key).await.map_err(|e| g.fail(&e))?;
+    // Administrators acting on their own methods through these routes meet the rules of `/me`: a
+    // change needs the second factor they have (a stolen password must not strip their account).
+    if op == Op::WriteMethods
+        && let Some(me) = &g.caller.user
+        && me.id == user.id
+    {
+        second_factor_used(g, &user).await?;
+    }
     if let Some(me) = &g.caller.user
         && me.id != user.id
     {
@@ -309,6 +317,10 @@ const RESET_ACTIVITY: &str = "Reset user password";
 /// way the person must choose their own at the next sign-in. 202, with the operation's `Location`.
 async fn reset_password(g: Graph, Path((id, method)): Path<(String, String)>, body: axum::body::Bytes) -> Response {
     let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    // An administrator's reset is for someone else (it remediates Identity Protection's risk).
+    if g.caller.user.as_ref().is_some_and(|me| me.id == user.id) {
+        return g.forbidden("Your own password is changed with your current one (the change-password page), not reset.");
+    }
     if !method.eq_ignore_ascii_case(PASSWORD_METHOD_ID) {
         return g.not_found(&method);
     }
@@ -425,6 +437,11 @@ async fn one_tap(g: Graph, Path((id, method)): Path<(String, String)>) -> Respon
 /// the answer is the only place the pass appears.
 async fn issue_tap(g: Graph, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
     let user = attempt!(target(&g, &id, Op::WriteMethods).await);
+    // A pass is someone else's word for who a person is: never one's own (with it, a stolen
+    // password would become MFA, and MFA lets a person at risk add methods and remediate).
+    if g.caller.user.as_ref().is_some_and(|me| me.id == user.id) {
+        return g.forbidden("A Temporary Access Pass is issued by another administrator, not to oneself.");
+    }
     let body = attempt!(g.object(&body));
     for k in body.keys() {
         if !matches!(k.as_str(), "startDateTime" | "lifetimeInMinutes" | "isUsableOnce" | "@odata.type") {

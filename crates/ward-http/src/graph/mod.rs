@@ -252,6 +252,11 @@ impl Graph {
         )
     }
 
+    /// `403` with a sentence of why (the caller may do this, but not here, not to this target).
+    pub fn forbidden(&self, message: &str) -> Response {
+        graph_error(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "access_denied", message, &self.rid)
+    }
+
     pub fn fail(&self, e: &DirectoryError) -> Response {
         directory_error(e, &self.rid)
     }

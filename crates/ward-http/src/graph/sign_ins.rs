@@ -127,8 +127,10 @@ async fn confirm(g: Graph, body: axum::body::Bytes, safe: bool) -> Response {
         let Some(user) = record["userId"].as_str().and_then(|u| u.parse().ok()) else {
             return g.bad(&format!("The sign-in {wanted} is not a user's."));
         };
-        let request = record["originalRequestId"].as_str().unwrap_or_default().to_string();
-        sign_ins.push((user, request));
+        // Its detections carry the request that checked the first factor (real time) or this
+        // record's own (the offline pass).
+        let requests = ["originalRequestId", "correlationId"].iter().filter_map(|k| record[*k].as_str()).map(str::to_string).collect();
+        sign_ins.push((user, requests));
     }
     let (tenant, by, directory) = (g.tenant(), g.caller.user.as_ref().map(|u| u.id), g.state.directory.clone());
     let work = async move { directory.confirm_sign_ins(tenant, &sign_ins, safe, by).await };

@@ -184,6 +184,15 @@ async fn patch_user(g: Graph, Path(id): Path<String>, body: Bytes) -> Response {
     attempt!(g.require(Op::WriteUsers).await);
     let (props, password) = attempt!(user_body(&g, attempt!(g.object(&body))));
     let patch: UserPatch = attempt!(typed(&g, props));
+    // An administrator's new password is for someone else: set for oneself it would pass for an
+    // administrator's reset (which remediates Identity Protection's risk) on the strength of
+    // whatever this token's sign-in proved. One's own password changes on the change page.
+    if password.is_some()
+        && let Some(me) = &g.caller.user
+        && g.state.directory.user(g.tenant(), &id).await.is_ok_and(|u| u.id == me.id)
+    {
+        return g.forbidden("Your own password is changed with your current one (the change-password page), not reset.");
+    }
     let activity = if password.is_some() { "Update user and reset password" } else { "Update user" };
     let work = g.state.directory.update_user_with_password(g.tenant(), &id, patch, password);
     match g.write(Activity("UserManagement", activity, "Update"), Some(id.clone()), work).await {

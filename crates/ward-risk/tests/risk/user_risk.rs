@@ -240,3 +240,27 @@ fn mfa_on_one_sign_in_clears_only_that_sign_ins_detections() {
     let sprayed = alice().apply_detection(&spray, &s).risk;
     assert!(sprayed.remediate_sign_in(at(T0), at(T0), &s).history.is_none());
 }
+
+#[test]
+fn a_sign_in_confirmed_safe_keeps_what_says_the_password_is_known() {
+    let s = settings();
+    let t = at(T0);
+    let odd = detection(RiskEventType::UnfamiliarFeatures, RiskLevel::High, t);
+    let mut leaked = leaked_credentials(user(1), t);
+    leaked.activity_at = t;
+    let risk = alice().apply_detection(&odd, &s).risk.apply_detection(&leaked, &s).risk;
+    let change = risk.confirm_sign_in_safe(&[t], t + Duration::hours(1), Some(user(9)), &s);
+    assert_eq!((change.risk.state, change.risk.level), (RiskState::AtRisk, RiskLevel::High), "the leaked password stays");
+    assert_eq!(change.risk.contributions.len(), 1);
+    let settlement = change.settlement.clone().unwrap();
+    assert_eq!(settlement.apply(odd.clone(), t).state, RiskState::ConfirmedSafe);
+    assert_eq!(settlement.apply(leaked.clone(), t).state, RiskState::AtRisk);
+    assert_eq!(change.history.unwrap().initiated_by, Some(user(9)));
+    // Only anomalies: the user is confirmed safe.
+    let only_odd = alice().apply_detection(&odd, &s).risk;
+    let change = only_odd.confirm_sign_in_safe(&[t], t + Duration::hours(1), None, &s);
+    assert_eq!(
+        (change.risk.state, change.risk.level, change.risk.detail),
+        (RiskState::ConfirmedSafe, RiskLevel::None, RiskDetail::AdminConfirmedSigninSafe)
+    );
+}
