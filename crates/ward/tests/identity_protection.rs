@@ -162,12 +162,7 @@ async fn a_secured_password_change_remediates_the_user() {
     let id = user_id(&s, &token).await;
     let secret = s.enroll_authenticator(&mut Browser::new()).await;
     // A second person with a password only.
-    std::fs::write(s._dir.path().join("pw-ola"), "Ola-Harbour-Lantern-8\n").unwrap();
-    let ola = cli(
-        s._dir.path(),
-        &["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"],
-    );
-    let ola_id = ola["id"].as_str().unwrap().to_string();
+    let ola_id = create_ola(&s);
     let (status, _) = call(&s, &token, "POST", &format!("{RISKY}/confirmCompromised"), Some(json!({ "userIds": [id, ola_id] }))).await;
     assert_eq!(status, 204);
 
@@ -190,10 +185,9 @@ async fn a_secured_password_change_remediates_the_user() {
     // Ola: a password alone proves nothing about who changed it.
     let mut b = Browser::new();
     let page = b.get(&format!("{}{portal}", s.base())).await;
-    let signed =
-        b.submit(&s.base(), &page, &[("username", "ola@defaultdirectory.ward.local"), ("password", "Ola-Harbour-Lantern-8")]).await;
+    let signed = b.submit(&s.base(), &page, &[("username", "ola@defaultdirectory.ward.local"), ("password", OLA_PASSWORD)]).await;
     assert_eq!(signed.status, 303, "{}", signed.body);
-    change_password(&s, &mut b, "Ola-Harbour-Lantern-8", "Ola-New-Lighthouse-9").await;
+    change_password(&s, &mut b, OLA_PASSWORD, "Ola-New-Lighthouse-9").await;
     let (_, r) = call(&s, &token, "GET", &format!("{RISKY}/{ola_id}"), None).await;
     assert_eq!((r["riskLevel"].as_str(), r["riskState"].as_str()), (Some("high"), Some("confirmedCompromised")), "{r}");
 }
@@ -447,12 +441,7 @@ async fn an_administrators_password_reset_remediates_the_user() {
 async fn an_administrator_confirms_a_compromise_on_their_own_behalf() {
     let s = setup();
     let d = s._dir.path().to_path_buf();
-    std::fs::write(d.join("pw-ola"), "Ola-Harbour-Lantern-8\n").unwrap();
-    let ola = cli(
-        &d,
-        &["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"],
-    );
-    let ola_id = ola["id"].as_str().unwrap().to_string();
+    let ola_id = create_ola(&s);
     ok(ward(&d).args(["app", "consent", &s.native, "--scope", "openid IdentityRiskyUser.ReadWrite.All", "--data-dir", "data"]));
     let confirm = json!({ "userIds": [ola_id] });
     let megan = delegated_token(&s).await;
@@ -699,12 +688,7 @@ fn restart_with(s: &mut Setup, toml: &str) {
 async fn administrators_get_no_passes_or_resets_for_themselves() {
     let s = setup();
     let d = s._dir.path().to_path_buf();
-    std::fs::write(d.join("pw-ola"), "Ola-Harbour-Lantern-8\n").unwrap();
-    let ola = cli(
-        &d,
-        &["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"],
-    );
-    let ola = ola["id"].as_str().unwrap().to_string();
+    let ola = create_ola(&s);
     s.enroll_authenticator(&mut Browser::new()).await;
     ok(ward(&d).args([
         "app",
@@ -749,3 +733,13 @@ async fn administrators_get_no_passes_or_resets_for_themselves() {
         call(&s, &megan, "POST", &path(&ola, "methods/28c10230-6103-485e-b985-444c60001490/resetPassword"), Some(json!({}))).await;
     assert_eq!(status, 202, "{e}");
 }
+
+/// A second person, Ola, with a password only (`OLA_PASSWORD`); her id.
+fn create_ola(s: &Setup) -> String {
+    std::fs::write(s._dir.path().join("pw-ola"), format!("{OLA_PASSWORD}\n")).unwrap();
+    let args =
+        ["user", "create", "--json", "--upn", "ola@defaultdirectory.ward.local", "--display-name", "Ola", "--password-file", "pw-ola"];
+    cli(s._dir.path(), &args)["id"].as_str().unwrap().to_string()
+}
+
+const OLA_PASSWORD: &str = "Ola-Harbour-Lantern-8";
