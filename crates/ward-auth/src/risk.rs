@@ -275,7 +275,6 @@ impl TokenService {
     /// A session starts for the sign-in made at `sign_in_at`: the profile learns from it (in the
     /// background, when `learn`), and a risky sign-in completed with MFA remediates its own
     /// detections (Entra's `userPassedMFADrivenByRiskBasedPolicy`), not those of other sign-ins.
-    #[allow(clippy::too_many_arguments)]
     pub async fn sign_in_completed(
         &self,
         tenant: &Tenant,

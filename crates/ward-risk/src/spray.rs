@@ -300,7 +300,9 @@ pub struct PasswordAttempt {
     pub correlation_id: Option<String>,
 }
 
-/// The offline pass over recorded attempts (any order): a correct password that, from the same
+/// An offline pass over recorded attempts (any order), for a caller that records attempts with
+/// their password fingerprints (Ward's sign-in log does not, so its own offline pass leaves spray
+/// and brute force to the real-time path): a correct password that, from the same
 /// source network within the window either side, was also tried against enough other
 /// accounts → `passwordSpray`, high; a correct password after enough distinct wrong ones on the
 /// account within the window before it → brute force, medium. Hindsight is what the offline
