@@ -183,14 +183,26 @@ impl TokenService {
         user: &User,
         session: &ward_core::store::StoredSession,
     ) -> Result<(), (u32, &'static str)> {
+        self.may_change_security_info(tenant, user, &session.amr, &session.sign_in_risk).await
+    }
+
+    /// [`Self::may_register_security_info`] for a sign-in known by its methods (`amr`) and risk
+    /// (as a session keeps it; empty when not known): a delegated token at Graph's `/me`.
+    pub async fn may_change_security_info(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        amr: &str,
+        sign_in_risk: &str,
+    ) -> Result<(), (u32, &'static str)> {
         let unavailable = (90033, "Ward cannot check your organization's policies right now. Try again shortly.");
         // Identity Protection: a person at risk, or in a risky sign-in, adds a method only from a
         // session that proved MFA (a Temporary Access Pass, or a method they already had).
         // Otherwise whoever holds a stolen password could add their own second factor and, with
         // it, remediate the very risk their sign-in raised.
-        let mfa = session.amr.split_whitespace().any(|a| a == "mfa");
+        let mfa = amr.split_whitespace().any(|a| a == "mfa");
         if !mfa {
-            let risky_sign_in = crate::risk::session_risk_level(&session.sign_in_risk).is_some_and(|l| l >= ward_policy::RiskLevel::Medium);
+            let risky_sign_in = crate::risk::session_risk_level(sign_in_risk).is_some_and(|l| l >= ward_policy::RiskLevel::Medium);
             let user_level = self.directory.user_risk_level(tenant.id, user.id).await.map_err(|_| unavailable)?;
             if risky_sign_in || user_level != "none" {
                 tracing::warn!(tenant = %tenant.id, user = %user.id, user_risk = user_level, "registering security info refused: at risk without MFA");
@@ -220,7 +232,7 @@ impl TokenService {
             if set.needs_roles() { self.directory.roles_of(tenant.id, user.id).await.map_err(|_| unavailable)? } else { Vec::new() };
         let user_risk = self.user_risk_fact(&set, tenant.id, user.id).await.map_err(|_| unavailable)?;
         let id = user.id.to_string();
-        let amr: Vec<&str> = session.amr.split_whitespace().collect();
+        let amr: Vec<&str> = amr.split_whitespace().collect();
         let (ip, _) = crate::signin::current_request();
         let device = self.proven_device(tenant).await;
         let facts = Facts {
@@ -231,7 +243,7 @@ impl TokenService {
             platform: crate::signin::current_platform(),
             ip,
             country: ip.and_then(country_of),
-            sign_in_risk: crate::risk::session_risk_level(&session.sign_in_risk),
+            sign_in_risk: crate::risk::session_risk_level(sign_in_risk),
             user_risk,
             device: match &device {
                 Some((_, a)) => DeviceFact::Registered(a),

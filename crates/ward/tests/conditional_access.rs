@@ -869,6 +869,18 @@ async fn removing_ones_own_method_through_graph_needs_the_second_factor() {
     let done = b.submit(&s.base(), &otp, &[("code", &app_code(&secret, 1))]).await;
     let strong =
         token_after(s.follow_to_client(&mut b, done).await.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string()).await;
+    // A policy on registering security information applies here as on the pages.
+    s.grant_web("Policy.ReadWrite.ConditionalAccess");
+    let admin = s.web_app_token().await;
+    let nowhere = json!({"displayName": "No security info changes", "state": "enabled",
+        "conditions": {"users": {"includeUsers": ["All"]}, "applications": {"includeUserActions": ["urn:user:registersecurityinfo"]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}});
+    let (status, policy) = call(s, &admin, "POST", POLICIES, Some(nowhere)).await;
+    assert_eq!(status, 201, "{policy}");
+    let (status, e) = call(s, &strong, "DELETE", &path, None).await;
+    assert_eq!(status, 403, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("AADSTS53003"), "{e}");
+    assert_eq!(call(s, &admin, "DELETE", &format!("{POLICIES}/{}", policy["id"].as_str().unwrap()), None).await.0, 204);
     assert_eq!(call(s, &strong, "DELETE", &path, None).await.0, 204);
 }
 
