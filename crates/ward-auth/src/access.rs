@@ -119,7 +119,7 @@ impl TokenService {
             return Ok(None);
         }
         let level = self.directory.user_risk_level(tenant, user).await?;
-        Ok(serde_json::from_value(serde_json::Value::String(level.into())).ok())
+        Ok(crate::risk::policy_level(level))
     }
     /// The registered device the request proves it comes from: a JWS (`ES256`, `RS256` or
     /// `EdDSA`) signed with the key the device was registered with, `iss` = `sub` = its deviceId,

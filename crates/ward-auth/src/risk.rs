@@ -163,8 +163,12 @@ async fn read_profile(store: &dyn Store, tenant: TenantId, user: ObjectId) -> wa
 /// The level part of a session's `sign_in_risk`, for conditional access (`None` when nothing
 /// was judged).
 pub fn session_risk_level(sign_in_risk: &str) -> Option<ward_policy::RiskLevel> {
-    let level = sign_in_risk.split_whitespace().next()?;
-    serde_json::from_value(serde_json::Value::String(level.into())).ok()
+    policy_level(sign_in_risk.split_whitespace().next()?)
+}
+
+/// A risk level in Graph's words (`none`, `low`, …) as conditional access knows it.
+pub(crate) fn policy_level(name: &str) -> Option<ward_policy::RiskLevel> {
+    serde_json::from_value(serde_json::Value::String(name.into())).ok()
 }
 
 /// The event types part of a session's `sign_in_risk`.
@@ -285,7 +289,7 @@ impl TokenService {
         learn: bool,
     ) {
         let level = risk.split_whitespace().next().and_then(|l| serde_json::from_value(serde_json::Value::String(l.into())).ok());
-        let level: RiskLevel = level.unwrap_or(RiskLevel::None);
+        let level: RiskLevel = level.unwrap_or_default();
         let mfa = amr.split_whitespace().any(|a| a == "mfa");
         if learn {
             let facts = match facts {

@@ -32,6 +32,15 @@ pub struct StoredDetection {
     pub detection: Detection,
 }
 
+/// The write that stores a user's risk: an update of the version read, or the first insert.
+fn stored_risk_op(user: ObjectId, stored: &StoredRisk, version: Option<i64>) -> Result<WriteOp> {
+    let (id, doc) = (risk_id(user), encode(stored)?);
+    Ok(match version {
+        Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id, unique_key: None, doc, expected_version: v },
+        None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id, unique_key: None, doc },
+    })
+}
+
 /// The id a user's risk is stored under. Object ids are unique across kinds in a tenant, so it
 /// cannot be the user's own; it is derived from it, one to one.
 fn risk_id(user: ObjectId) -> ObjectId {
@@ -86,13 +95,32 @@ impl Directory {
             let excess = stored.history.len().saturating_sub(MAX_HISTORY);
             stored.history.drain(..excess);
         }
-        let doc = encode(&*stored)?;
-        let rid = risk_id(user);
-        ops.push(match risk_version {
-            Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc, expected_version: v },
-            None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc },
-        });
+        ops.push(stored_risk_op(user, stored, risk_version)?);
         Ok(ops)
+    }
+
+    /// One user's risk changed by `transition` from the state as it is now, in one unit of work
+    /// (tried again on a concurrent change); nothing is written when nothing visible changes.
+    /// Whether something was.
+    async fn change_risk(
+        &self,
+        tenant: TenantId,
+        user: ObjectId,
+        transition: impl Fn(&UserRisk, time::OffsetDateTime) -> RiskTransition,
+    ) -> Result<bool> {
+        let transition = &transition;
+        crate::retry_on_conflict(|| async move {
+            let (mut stored, version) = self.user_risk(tenant, user).await?;
+            let now = self.now();
+            let change = transition(&stored.risk, now);
+            if change.history.is_none() {
+                return Ok(false);
+            }
+            let ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
+            self.commit(tenant, ops).await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// The writes that remediate the user's risk when they are at risk (none otherwise): the
@@ -176,12 +204,7 @@ impl Directory {
             let stored_count = ops.len();
             let excess = stored.history.len().saturating_sub(MAX_HISTORY);
             stored.history.drain(..excess);
-            let doc = encode(&stored)?;
-            let rid = risk_id(user);
-            ops.push(match version {
-                Some(v) => WriteOp::Update { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc, expected_version: v },
-                None => WriteOp::Insert { kind: ObjectKind::RiskyUser, id: rid, unique_key: None, doc },
-            });
+            ops.push(stored_risk_op(user, &stored, version)?);
             self.commit(tenant, ops).await?;
             Ok(stored_count)
         })
@@ -192,17 +215,8 @@ impl Directory {
     /// [`ward_risk::UserRisk::remediate_sign_in`]), in one unit of work; nothing is written when
     /// nothing changes.
     pub async fn remediate_sign_in(&self, tenant: TenantId, user: ObjectId, sign_in_at: time::OffsetDateTime) -> Result<()> {
-        crate::retry_on_conflict(|| async move {
-            let (mut stored, version) = self.user_risk(tenant, user).await?;
-            let now = self.now();
-            let change = stored.risk.remediate_sign_in(sign_in_at, now, &ward_risk::UserRiskSettings::default());
-            if change.history.is_none() {
-                return Ok(());
-            }
-            let ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
-            self.commit(tenant, ops).await.map(|_| ())
-        })
-        .await
+        let settings = ward_risk::UserRiskSettings::default();
+        self.change_risk(tenant, user, |risk, now| risk.remediate_sign_in(sign_in_at, now, &settings)).await.map(|_| ())
     }
 
     /// The user remediated their risk themselves (`how`), in its own unit of work: nothing
@@ -242,19 +256,7 @@ impl Directory {
                 if r.risk.decay(self.now(), &settings).history.is_none() {
                     continue;
                 }
-                let settings = &settings;
-                changed += crate::retry_on_conflict(|| async move {
-                    let (mut stored, version) = self.user_risk(tenant, user).await?;
-                    let now = self.now();
-                    let change = stored.risk.decay(now, settings);
-                    if change.history.is_none() {
-                        return Ok(0);
-                    }
-                    let ops = self.risk_change_ops(tenant, user, change, &mut stored, version, now).await?;
-                    self.commit(tenant, ops).await?;
-                    Ok(1)
-                })
-                .await?;
+                changed += usize::from(self.change_risk(tenant, user, |risk, now| risk.decay(now, &settings)).await?);
             }
         }
     }

@@ -269,8 +269,7 @@ async fn remove_mine(g: Graph, Path(method): Path<String>) -> Response {
 /// not strip an account of its protection. And the tenant's conditional access policies on
 /// registering security information apply, as on the pages.
 async fn second_factor_used(g: &Graph, user: &User) -> Result<(), Response> {
-    let tenant = g.state.directory.resolve_tenant(&g.tenant().to_string()).await.map_err(|e| g.fail(&e))?;
-    if let Err((code, message)) = g.state.tokens.may_change_security_info(&tenant, user, &g.caller.amr.join(" "), "").await {
+    if let Err((code, message)) = g.state.tokens.may_change_security_info(&g.caller.tenant, user, &g.caller.amr.join(" "), "").await {
         return Err(g.forbidden(&format!("{message} (AADSTS{code})")));
     }
     if g.caller.amr.iter().any(|a| a == "mfa") {
